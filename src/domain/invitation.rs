@@ -1,0 +1,219 @@
+//! The Invitation aggregate: its fields and every state transition.
+//!
+//! The rules live here and nowhere else. Stores persist whole invitations and refuse a write
+//! whose `revision` is stale, so a transition computed here is applied at most once even when
+//! many requests race for the same invitation.
+
+use chrono::{DateTime, Utc};
+
+use super::{
+    Actor, Delivery, EmailAddress, EventActor, EventKind, Groups, InvitationEvent, InvitationId,
+    InvitationState, Locale, Metadata, PersonName, RedirectUrl, Role, Scope, SecretDigest,
+};
+
+/// Everything an editor chooses when inviting someone, already validated.
+#[derive(Debug, Clone)]
+pub struct InvitationDraft {
+    pub email: EmailAddress,
+    pub name: Option<PersonName>,
+    pub role: Role,
+    pub groups: Groups,
+    pub metadata: Metadata,
+    pub locale: Option<Locale>,
+    pub scope: Option<Scope>,
+    pub redirect_url: Option<RedirectUrl>,
+    pub send_email: bool,
+}
+
+/// A stored invitation. Fields are public for reading; change it only through the transition
+/// methods, which keep the state machine's invariants.
+#[derive(Debug, Clone)]
+pub struct Invitation {
+    pub id: InvitationId,
+    pub email: EmailAddress,
+    pub name: Option<PersonName>,
+    pub role: Role,
+    pub groups: Groups,
+    pub metadata: Metadata,
+    pub locale: Option<Locale>,
+    pub scope: Option<Scope>,
+    pub redirect_url: Option<RedirectUrl>,
+    pub invited_by: Actor,
+    pub secret_digest: SecretDigest,
+    /// The persisted state. Readers want [`Invitation::state_at`], which applies expiry.
+    pub stored_state: InvitationState,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub accepted_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub declined_at: Option<DateTime<Utc>>,
+    pub accepted_user_id: Option<String>,
+    pub send_count: u32,
+    pub last_sent_at: Option<DateTime<Utc>>,
+    pub delivery: Delivery,
+    pub events: Vec<InvitationEvent>,
+    /// Incremented by the store on every write; a write with a stale revision is refused.
+    pub revision: u64,
+}
+
+/// A transition was refused because of the invitation's (effective) state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the invitation is {0}")]
+pub struct TransitionRefused(pub InvitationState);
+
+impl Invitation {
+    /// A new PENDING invitation, with its CREATED event.
+    pub fn create(
+        id: InvitationId,
+        draft: InvitationDraft,
+        invited_by: Actor,
+        secret_digest: SecretDigest,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Self {
+        let delivery = Delivery::new(draft.send_email);
+        Self {
+            id,
+            email: draft.email,
+            name: draft.name,
+            role: draft.role,
+            groups: draft.groups,
+            metadata: draft.metadata,
+            locale: draft.locale,
+            scope: draft.scope,
+            redirect_url: draft.redirect_url,
+            events: vec![InvitationEvent {
+                kind: EventKind::Created,
+                at: now,
+                actor: EventActor::Editor(invited_by.clone()),
+            }],
+            invited_by,
+            secret_digest,
+            stored_state: InvitationState::Pending,
+            created_at: now,
+            updated_at: now,
+            expires_at,
+            accepted_at: None,
+            revoked_at: None,
+            declined_at: None,
+            accepted_user_id: None,
+            send_count: u32::from(draft.send_email),
+            last_sent_at: draft.send_email.then_some(now),
+            delivery,
+            revision: 0,
+        }
+    }
+
+    /// The state as of `now`: PENDING past `expires_at` reads as EXPIRED.
+    pub fn state_at(&self, now: DateTime<Utc>) -> InvitationState {
+        InvitationState::effective(self.stored_state, self.expires_at, now)
+    }
+
+    /// A resend is possible while PENDING or EXPIRED.
+    pub fn is_resendable(&self, now: DateTime<Utc>) -> bool {
+        matches!(self.state_at(now), InvitationState::Pending | InvitationState::Expired)
+    }
+
+    /// A revoke is possible while PENDING (and not yet expired).
+    pub fn is_revocable(&self, now: DateTime<Utc>) -> bool {
+        self.state_at(now) == InvitationState::Pending
+    }
+
+    /// When the invitation reached a state it will not leave by itself; stores use it to purge
+    /// finished invitations after the retention period.
+    pub fn finished_at(&self) -> Option<DateTime<Utc>> {
+        match self.stored_state {
+            InvitationState::Pending => None,
+            InvitationState::Expired => Some(self.expires_at),
+            InvitationState::Accepted => self.accepted_at,
+            InvitationState::Revoked => self.revoked_at,
+            InvitationState::Declined => self.declined_at,
+        }
+    }
+
+    fn require_pending(&self, now: DateTime<Utc>) -> Result<(), TransitionRefused> {
+        match self.state_at(now) {
+            InvitationState::Pending => Ok(()),
+            other => Err(TransitionRefused(other)),
+        }
+    }
+
+    fn record(&mut self, kind: EventKind, actor: EventActor, now: DateTime<Utc>) {
+        self.updated_at = now;
+        self.events.push(InvitationEvent { kind, at: now, actor });
+    }
+
+    /// PENDING -> ACCEPTED by the holder of the secret, before `expires_at`.
+    pub fn accept(&mut self, now: DateTime<Utc>, user_id: String) -> Result<(), TransitionRefused> {
+        self.require_pending(now)?;
+        self.stored_state = InvitationState::Accepted;
+        self.accepted_at = Some(now);
+        self.accepted_user_id = Some(user_id);
+        self.record(EventKind::Accepted, EventActor::Invitee, now);
+        Ok(())
+    }
+
+    /// Undoes an accept whose account could not be provisioned, so that the link works again.
+    /// Only the accept that `user_id` identifies can be rolled back.
+    pub fn roll_back_accept(&mut self, now: DateTime<Utc>, user_id: &str) -> Result<(), TransitionRefused> {
+        if self.stored_state != InvitationState::Accepted || self.accepted_user_id.as_deref() != Some(user_id) {
+            return Err(TransitionRefused(self.state_at(now)));
+        }
+        self.stored_state = InvitationState::Pending;
+        self.accepted_at = None;
+        self.accepted_user_id = None;
+        self.record(EventKind::AcceptRolledBack, EventActor::System, now);
+        Ok(())
+    }
+
+    /// PENDING -> DECLINED by the holder of the secret.
+    pub fn decline(&mut self, now: DateTime<Utc>) -> Result<(), TransitionRefused> {
+        self.require_pending(now)?;
+        self.stored_state = InvitationState::Declined;
+        self.declined_at = Some(now);
+        self.record(EventKind::Declined, EventActor::Invitee, now);
+        Ok(())
+    }
+
+    /// PENDING -> REVOKED by an editor.
+    pub fn revoke(&mut self, now: DateTime<Utc>, by: Actor) -> Result<(), TransitionRefused> {
+        self.require_pending(now)?;
+        self.stored_state = InvitationState::Revoked;
+        self.revoked_at = Some(now);
+        self.record(EventKind::Revoked, EventActor::Editor(by), now);
+        Ok(())
+    }
+
+    /// PENDING or EXPIRED -> PENDING with a new secret and expiry; the old link stops working.
+    pub fn resend(
+        &mut self,
+        now: DateTime<Utc>,
+        secret_digest: SecretDigest,
+        expires_at: DateTime<Utc>,
+        by: Actor,
+    ) -> Result<(), TransitionRefused> {
+        if !self.is_resendable(now) {
+            return Err(TransitionRefused(self.state_at(now)));
+        }
+        self.stored_state = InvitationState::Pending;
+        self.secret_digest = secret_digest;
+        self.expires_at = expires_at;
+        self.send_count = self.send_count.saturating_add(1);
+        self.last_sent_at = Some(now);
+        self.delivery = Delivery::new(true);
+        self.record(EventKind::Resent, EventActor::Editor(by), now);
+        Ok(())
+    }
+
+    /// Persists expiry: stored PENDING whose `expires_at` has passed -> EXPIRED. Refused for
+    /// anything else, so concurrent sweepers record each expiry once.
+    pub fn expire(&mut self, now: DateTime<Utc>) -> Result<(), TransitionRefused> {
+        if self.stored_state != InvitationState::Pending || self.expires_at > now {
+            return Err(TransitionRefused(self.state_at(now)));
+        }
+        self.stored_state = InvitationState::Expired;
+        self.record(EventKind::Expired, EventActor::System, now);
+        Ok(())
+    }
+}

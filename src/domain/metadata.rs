@@ -1,0 +1,76 @@
+//! Free-form metadata copied to the account on acceptance: a JSON object of bounded size.
+
+use serde_json::{Map, Value};
+
+use super::ValidationError;
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Metadata(Map<String, Value>);
+
+impl Metadata {
+    /// Accepts a JSON object whose compact serialization is at most `max_bytes` long and whose
+    /// nesting is at most 16 levels deep.
+    pub fn parse(value: Value, max_bytes: usize) -> Result<Self, ValidationError> {
+        let Value::Object(map) = value else {
+            return Err(ValidationError::new("metadata", "metadata must be a JSON object"));
+        };
+        let size = serde_json::to_vec(&map).map(|v| v.len()).unwrap_or(usize::MAX);
+        if size > max_bytes {
+            return Err(ValidationError::new(
+                "metadata",
+                format!("metadata must be at most {max_bytes} bytes as JSON (it is {size})"),
+            ));
+        }
+        if depth(&Value::Object(map.clone())) > 16 {
+            return Err(ValidationError::new("metadata", "metadata is nested more than 16 levels deep"));
+        }
+        Ok(Self(map))
+    }
+
+    /// Rebuilds metadata read back from a store, which validated it on the way in.
+    pub fn from_stored(map: Map<String, Value>) -> Self {
+        Self(map)
+    }
+
+    pub fn as_map(&self) -> &Map<String, Value> {
+        &self.0
+    }
+}
+
+fn depth(value: &Value) -> usize {
+    match value {
+        Value::Object(map) => 1 + map.values().map(depth).max().unwrap_or(0),
+        Value::Array(items) => 1 + items.iter().map(depth).max().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn an_object_within_the_bound_is_kept() {
+        let metadata = Metadata::parse(json!({"plan": "pro", "seats": 3}), 100).unwrap();
+        assert_eq!(metadata.as_map()["seats"], 3);
+    }
+
+    #[test]
+    fn non_objects_and_oversized_objects_are_refused() {
+        assert_eq!(Metadata::parse(json!([1, 2]), 100).unwrap_err().field(), "metadata");
+        assert_eq!(Metadata::parse(json!("text"), 100).unwrap_err().field(), "metadata");
+        let big = json!({"blob": "x".repeat(200)});
+        assert!(Metadata::parse(big, 100).is_err());
+    }
+
+    #[test]
+    fn deeply_nested_objects_are_refused() {
+        let mut value = json!(1);
+        for _ in 0..20 {
+            value = json!({ "a": value });
+        }
+        assert!(Metadata::parse(value, 10_000).is_err());
+    }
+}
