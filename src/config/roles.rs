@@ -1,0 +1,118 @@
+//! Roles: which roles invitees may be given, and what each editor role may do.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Deserialize;
+
+/// What a principal holding one role may do.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RolePermissions {
+    /// May list and read invitations.
+    #[serde(default)]
+    pub read: bool,
+    /// The roles it may grant; a role that may grant any role may also create, resend and
+    /// revoke invitations.
+    #[serde(default)]
+    pub grants: BTreeSet<String>,
+}
+
+/// The configured roles. The defaults: `admin` may grant every role, `editor` may grant
+/// `author` and `viewer`, `author` and `viewer` invite nobody, and all four may read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RolePolicy {
+    invitee_roles: Vec<String>,
+    principals: BTreeMap<String, RolePermissions>,
+}
+
+impl RolePolicy {
+    /// Checks that every granted role is an invitee role and that nobody grants a role whose
+    /// own grants exceed theirs ("nobody grants above their own level").
+    pub fn new(
+        invitee_roles: Vec<String>,
+        principals: BTreeMap<String, RolePermissions>,
+    ) -> Result<Self, Vec<String>> {
+        let mut problems = Vec::new();
+        if invitee_roles.is_empty() {
+            problems.push("roles.invitee: at least one invitee role is needed".to_owned());
+        }
+        for (role, permissions) in &principals {
+            for granted in &permissions.grants {
+                if !invitee_roles.contains(granted) {
+                    problems.push(format!(
+                        "roles.principals.{role}.grants: {granted:?} is not in roles.invitee"
+                    ));
+                }
+                if let Some(granted_permissions) = principals.get(granted)
+                    && !granted_permissions.grants.is_subset(&permissions.grants)
+                {
+                    problems.push(format!(
+                        "roles.principals.{role}.grants: {granted:?} may grant roles that {role:?} may not"
+                    ));
+                }
+            }
+        }
+        if problems.is_empty() {
+            Ok(Self {
+                invitee_roles,
+                principals,
+            })
+        } else {
+            Err(problems)
+        }
+    }
+
+    pub fn invitee_roles(&self) -> &[String] {
+        &self.invitee_roles
+    }
+
+    pub fn permissions(&self, role: &str) -> Option<&RolePermissions> {
+        self.principals.get(role)
+    }
+
+    pub fn principal_roles(&self) -> impl Iterator<Item = &str> {
+        self.principals.keys().map(String::as_str)
+    }
+}
+
+impl Default for RolePolicy {
+    fn default() -> Self {
+        let all: BTreeSet<String> = ["admin", "editor", "author", "viewer"].map(String::from).into();
+        let grants = |roles: &[&str]| roles.iter().map(|r| (*r).to_owned()).collect();
+        let principals = BTreeMap::from([
+            ("admin".to_owned(), RolePermissions { read: true, grants: all.clone() }),
+            ("editor".to_owned(), RolePermissions { read: true, grants: grants(&["author", "viewer"]) }),
+            ("author".to_owned(), RolePermissions { read: true, grants: BTreeSet::new() }),
+            ("viewer".to_owned(), RolePermissions { read: true, grants: BTreeSet::new() }),
+        ]);
+        Self {
+            invitee_roles: all.into_iter().collect(),
+            principals,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_policy_is_valid_and_ranked() {
+        let policy = RolePolicy::default();
+        let valid = RolePolicy::new(policy.invitee_roles.clone(), policy.principals.clone());
+        assert_eq!(valid, Ok(policy.clone()));
+        assert!(policy.permissions("editor").unwrap().grants.contains("author"));
+        assert!(!policy.permissions("editor").unwrap().grants.contains("admin"));
+        assert!(policy.permissions("viewer").unwrap().read);
+    }
+
+    #[test]
+    fn granting_a_role_that_outranks_the_granter_is_a_configuration_error() {
+        let principals = BTreeMap::from([
+            ("lead".to_owned(), RolePermissions { read: true, grants: ["boss".to_owned()].into() }),
+            ("boss".to_owned(), RolePermissions { read: true, grants: ["boss".to_owned(), "lead".to_owned()].into() }),
+        ]);
+        let problems = RolePolicy::new(vec!["boss".into(), "lead".into()], principals).unwrap_err();
+        assert!(problems.iter().any(|p| p.contains("roles.principals.lead")), "{problems:?}");
+    }
+}

@@ -1,0 +1,156 @@
+//! The module's one error type and its stable codes: the API contract for programs.
+//!
+//! People read `Display` (safe to show: no driver message, no stack, no secret); programs read
+//! [`Error::code`]; logs read the `source()` chain of `Unavailable` and `Internal`.
+
+use std::fmt;
+
+use crate::domain::{InvitationId, InvitationState, MalformedSecret, TransitionRefused, ValidationError};
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Every code the API can return. The names are a contract; never rename one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    Unauthenticated,
+    Forbidden,
+    NotFound,
+    ValidationFailed,
+    DuplicatePendingInvitation,
+    InvalidSecret,
+    InvitationExpired,
+    InvitationAccepted,
+    InvitationRevoked,
+    InvitationDeclined,
+    RateLimited,
+    Unavailable,
+    Internal,
+}
+
+impl ErrorCode {
+    pub const ALL: [Self; 13] = [
+        Self::Unauthenticated,
+        Self::Forbidden,
+        Self::NotFound,
+        Self::ValidationFailed,
+        Self::DuplicatePendingInvitation,
+        Self::InvalidSecret,
+        Self::InvitationExpired,
+        Self::InvitationAccepted,
+        Self::InvitationRevoked,
+        Self::InvitationDeclined,
+        Self::RateLimited,
+        Self::Unavailable,
+        Self::Internal,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unauthenticated => "UNAUTHENTICATED",
+            Self::Forbidden => "FORBIDDEN",
+            Self::NotFound => "NOT_FOUND",
+            Self::ValidationFailed => "VALIDATION_FAILED",
+            Self::DuplicatePendingInvitation => "DUPLICATE_PENDING_INVITATION",
+            Self::InvalidSecret => "INVALID_SECRET",
+            Self::InvitationExpired => "INVITATION_EXPIRED",
+            Self::InvitationAccepted => "INVITATION_ACCEPTED",
+            Self::InvitationRevoked => "INVITATION_REVOKED",
+            Self::InvitationDeclined => "INVITATION_DECLINED",
+            Self::RateLimited => "RATE_LIMITED",
+            Self::Unavailable => "UNAVAILABLE",
+            Self::Internal => "INTERNAL",
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("sign in with an API token to do this")]
+    Unauthenticated,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("no invitation with this id")]
+    NotFound,
+    #[error("{}", .0.message())]
+    Validation(#[from] ValidationError),
+    #[error("a pending invitation for this email and scope already exists")]
+    DuplicatePending { existing: InvitationId },
+    #[error("this invitation link is not valid")]
+    InvalidSecret,
+    #[error("{}", state_message(*.0))]
+    InvitationState(InvitationState),
+    #[error("too many requests; try again in {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
+    #[error("the service is temporarily unavailable; try again shortly")]
+    Unavailable(#[source] BoxError),
+    #[error("something went wrong on our side")]
+    Internal(#[source] BoxError),
+}
+
+fn state_message(state: InvitationState) -> &'static str {
+    match state {
+        InvitationState::Expired => "this invitation has expired; ask for a new one",
+        InvitationState::Accepted => "this invitation has already been accepted",
+        InvitationState::Revoked => "this invitation has been revoked",
+        InvitationState::Declined => "this invitation has been declined",
+        InvitationState::Pending => "this invitation is still pending",
+    }
+}
+
+impl Error {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::Unauthenticated => ErrorCode::Unauthenticated,
+            Self::Forbidden(_) => ErrorCode::Forbidden,
+            Self::NotFound => ErrorCode::NotFound,
+            Self::Validation(_) => ErrorCode::ValidationFailed,
+            Self::DuplicatePending { .. } => ErrorCode::DuplicatePendingInvitation,
+            Self::InvalidSecret => ErrorCode::InvalidSecret,
+            Self::InvitationState(InvitationState::Expired) => ErrorCode::InvitationExpired,
+            Self::InvitationState(InvitationState::Accepted) => ErrorCode::InvitationAccepted,
+            Self::InvitationState(InvitationState::Revoked) => ErrorCode::InvitationRevoked,
+            Self::InvitationState(InvitationState::Declined) => ErrorCode::InvitationDeclined,
+            // No operation is refused because an invitation is pending.
+            Self::InvitationState(InvitationState::Pending) => ErrorCode::Internal,
+            Self::RateLimited { .. } => ErrorCode::RateLimited,
+            Self::Unavailable(_) => ErrorCode::Unavailable,
+            Self::Internal(_) => ErrorCode::Internal,
+        }
+    }
+
+    /// The input field a validation error is about.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            Self::Validation(err) => Some(err.field()),
+            _ => None,
+        }
+    }
+
+    pub fn validation(field: &str, message: impl Into<String>) -> Self {
+        Self::Validation(ValidationError::new(field, message))
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::Internal(message.into().into())
+    }
+}
+
+impl From<TransitionRefused> for Error {
+    fn from(refused: TransitionRefused) -> Self {
+        Self::InvitationState(refused.0)
+    }
+}
+
+impl From<MalformedSecret> for Error {
+    fn from(_: MalformedSecret) -> Self {
+        Self::InvalidSecret
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
