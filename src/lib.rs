@@ -6,3 +6,4 @@ pub mod config;
 pub mod error;
 
 pub use error::{Error, ErrorCode, Result};
+pub mod store;

@@ -1,0 +1,113 @@
+//! Persistence: one contract, two backends (MongoDB for production, embedded SQLite as the
+//! default), proved by one contract test suite that runs against both.
+//!
+//! Stores keep whole invitations, including their event history, in one record, so that a
+//! change and the event that records it are a single atomic write. Every update is conditional
+//! on the revision that was read: of two racing writers exactly one wins, the other gets
+//! [`StoreError::Conflict`] and re-reads. The rules of what may change live in the domain.
+
+mod account;
+
+mod query;
+mod record;
+pub mod sqlite;
+
+use std::fmt::Debug;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+pub use account::{Account, NewAccount};
+pub use query::{Cursor, InvitationFilter, ListQuery, Page, SortDirection, SortField, SortKey};
+
+use crate::domain::{Invitation, InvitationId, Scope, SecretDigest};
+use crate::error::{BoxError, Error};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Another PENDING invitation holds this normalized email and scope. `existing` is `None`
+    /// when the holder changed state before it could be read back.
+    #[error("a pending invitation already exists for this email and scope")]
+    DuplicatePending { existing: Option<InvitationId> },
+    /// An account with this normalized email exists already.
+    #[error("an account with this email already exists")]
+    DuplicateAccount,
+    /// The record changed since it was read (or is gone): re-read and decide again.
+    #[error("the record was changed concurrently")]
+    Conflict,
+    /// The database cannot be reached or timed out.
+    #[error("the store is unavailable")]
+    Unavailable(#[source] BoxError),
+    /// A stored record cannot be read back (data written by something else, or corrupted).
+    #[error("a stored record is malformed: {0}")]
+    Corrupt(String),
+    #[error("store error")]
+    Other(#[source] BoxError),
+}
+
+impl From<StoreError> for Error {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::DuplicatePending { existing: Some(existing) } => Error::DuplicatePending { existing },
+            StoreError::Unavailable(source) => Error::Unavailable(source),
+            other => Error::Internal(Box::new(other)),
+        }
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[async_trait]
+pub trait InvitationStore: Send + Sync + Debug {
+    /// Stores a new invitation (revision 0). Fails with `DuplicatePending` when another PENDING
+    /// invitation holds its normalized email and scope.
+    async fn insert(&self, invitation: &Invitation) -> StoreResult<()>;
+
+    /// Stores many new invitations; one outcome per input, in order. A failed item does not
+    /// stop the others.
+    async fn insert_many(&self, invitations: &[Invitation]) -> Vec<StoreResult<()>>;
+
+    async fn get(&self, id: InvitationId) -> StoreResult<Option<Invitation>>;
+
+    /// Looks an invitation up by the digest of its current secret. No side effects.
+    async fn find_by_secret_digest(&self, digest: &SecretDigest) -> StoreResult<Option<Invitation>>;
+
+    /// The invitation (stored as PENDING) that holds this normalized email and scope, if any.
+    async fn find_pending_holder(&self, email_normalized: &str, scope: Option<&Scope>) -> StoreResult<Option<Invitation>>;
+
+    /// Writes `invitation` if the stored revision is still `invitation.revision`, and returns
+    /// the new revision. `Conflict` when it is not; `DuplicatePending` when the write would
+    /// make a second PENDING invitation for the same email and scope.
+    async fn update(&self, invitation: &Invitation) -> StoreResult<u64>;
+
+    /// One page of invitations matching the filter, in the requested order, with the total
+    /// number of matches. `now` decides which PENDING invitations read as EXPIRED.
+    async fn list(&self, query: &ListQuery, now: DateTime<Utc>) -> StoreResult<Page>;
+
+    /// Up to `limit` invitations stored as PENDING whose expiry has passed.
+    async fn due_for_expiry(&self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<Invitation>>;
+
+    /// Deletes invitations that finished (accepted, revoked, declined or expired) before
+    /// `finished_before`; returns how many went. MongoDB also purges through a TTL index.
+    async fn purge_finished(&self, finished_before: DateTime<Utc>) -> StoreResult<u64>;
+
+    /// Checks that the store answers (for `/readyz`).
+    async fn ping(&self) -> StoreResult<()>;
+}
+
+/// Accounts of the standalone server's built-in provisioner.
+#[async_trait]
+pub trait AccountStore: Send + Sync + Debug {
+    async fn find_account_by_email(&self, email_normalized: &str) -> StoreResult<Option<Account>>;
+
+    /// `DuplicateAccount` when an account with the same normalized email exists.
+    async fn insert_account(&self, account: &NewAccount) -> StoreResult<Account>;
+
+    /// Adds a role and groups to an account (set semantics: repeating it changes nothing).
+    async fn attach_to_account(&self, account_id: &str, role: &str, groups: &[String], now: DateTime<Utc>) -> StoreResult<Account>;
+}
+
+/// What the service needs from persistence.
+pub trait Store: InvitationStore + AccountStore {}
+
+impl<T: InvitationStore + AccountStore> Store for T {}

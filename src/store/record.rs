@@ -1,0 +1,168 @@
+//! A store-neutral, plain-data form of an invitation. Each backend maps its rows or documents
+//! to and from this; turning it back into domain types (and rejecting corrupt data) happens
+//! here once.
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use super::{StoreError, StoreResult};
+use crate::domain::{
+    Actor, Delivery, EmailAddress, EventActor, EventKind, Groups, Invitation, InvitationEvent, InvitationId, Locale,
+    Metadata, PersonName, RedirectUrl, Role, Scope, SecretDigest,
+};
+
+#[derive(Debug, Clone)]
+pub(crate) struct EventRecord {
+    pub kind: String,
+    pub at: DateTime<Utc>,
+    /// `editor`, `invitee` or `system`.
+    pub by: String,
+    pub actor_id: Option<String>,
+    pub actor_name: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct InvitationRecord {
+    pub id: Uuid,
+    pub email: String,
+    pub email_normalized: String,
+    pub name: Option<String>,
+    pub role: String,
+    pub groups: Vec<String>,
+    pub metadata: Map<String, Value>,
+    pub locale: Option<String>,
+    pub scope: Option<String>,
+    pub redirect_url: Option<String>,
+    pub invited_by_id: String,
+    pub invited_by_name: String,
+    pub secret_digest: Vec<u8>,
+    pub state: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub accepted_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub declined_at: Option<DateTime<Utc>>,
+    /// Derived from the state; stored so that purging can use an index.
+    pub finished_at: Option<DateTime<Utc>>,
+    pub accepted_user_id: Option<String>,
+    pub send_count: i64,
+    pub last_sent_at: Option<DateTime<Utc>>,
+    pub delivery_status: String,
+    pub delivery_attempts: i64,
+    pub delivery_last_error: Option<String>,
+    pub delivery_last_attempt_at: Option<DateTime<Utc>>,
+    pub events: Vec<EventRecord>,
+    pub revision: i64,
+}
+
+fn corrupt(what: &str, id: Uuid) -> StoreError {
+    StoreError::Corrupt(format!("{what} of invitation {id}"))
+}
+
+/// `map_err` adapter: any parse failure of a stored field means the record is corrupt.
+fn bad<E>(what: &'static str, id: Uuid) -> impl FnOnce(E) -> StoreError {
+    move |_| corrupt(what, id)
+}
+
+impl From<&InvitationEvent> for EventRecord {
+    fn from(event: &InvitationEvent) -> Self {
+        let (by, actor_id, actor_name) = match &event.actor {
+            EventActor::Editor(actor) => ("editor", Some(actor.id.clone()), Some(actor.name.clone())),
+            EventActor::Invitee => ("invitee", None, None),
+            EventActor::System => ("system", None, None),
+        };
+        Self { kind: event.kind.as_str().to_owned(), at: event.at, by: by.to_owned(), actor_id, actor_name }
+    }
+}
+
+impl EventRecord {
+    fn into_event(self, id: Uuid) -> StoreResult<InvitationEvent> {
+        let kind: EventKind = self.kind.parse().map_err(|_| corrupt("an event kind", id))?;
+        let actor = match (self.by.as_str(), self.actor_id, self.actor_name) {
+            ("editor", Some(id), Some(name)) => EventActor::Editor(Actor { id, name }),
+            ("invitee", ..) => EventActor::Invitee,
+            ("system", ..) => EventActor::System,
+            _ => return Err(corrupt("an event actor", id)),
+        };
+        Ok(InvitationEvent { kind, at: self.at, actor })
+    }
+}
+
+impl From<&Invitation> for InvitationRecord {
+    fn from(inv: &Invitation) -> Self {
+        Self {
+            id: inv.id.as_uuid(),
+            email: inv.email.as_str().to_owned(),
+            email_normalized: inv.email.normalized().to_owned(),
+            name: inv.name.as_ref().map(|n| n.as_str().to_owned()),
+            role: inv.role.as_str().to_owned(),
+            groups: inv.groups.to_strings(),
+            metadata: inv.metadata.as_map().clone(),
+            locale: inv.locale.as_ref().map(|l| l.as_str().to_owned()),
+            scope: inv.scope.as_ref().map(|s| s.as_str().to_owned()),
+            redirect_url: inv.redirect_url.as_ref().map(|u| u.as_str().to_owned()),
+            invited_by_id: inv.invited_by.id.clone(),
+            invited_by_name: inv.invited_by.name.clone(),
+            secret_digest: inv.secret_digest.as_bytes().to_vec(),
+            state: inv.stored_state.as_str().to_owned(),
+            created_at: inv.created_at,
+            updated_at: inv.updated_at,
+            expires_at: inv.expires_at,
+            accepted_at: inv.accepted_at,
+            revoked_at: inv.revoked_at,
+            declined_at: inv.declined_at,
+            finished_at: inv.finished_at(),
+            accepted_user_id: inv.accepted_user_id.clone(),
+            send_count: i64::from(inv.send_count),
+            last_sent_at: inv.last_sent_at,
+            delivery_status: inv.delivery.status.as_str().to_owned(),
+            delivery_attempts: i64::from(inv.delivery.attempts),
+            delivery_last_error: inv.delivery.last_error.clone(),
+            delivery_last_attempt_at: inv.delivery.last_attempt_at,
+            events: inv.events.iter().map(EventRecord::from).collect(),
+            revision: i64::try_from(inv.revision).unwrap_or(i64::MAX),
+        }
+    }
+}
+
+impl InvitationRecord {
+    pub fn into_invitation(self) -> StoreResult<Invitation> {
+        let id = self.id;
+        Ok(Invitation {
+            id: InvitationId::from_uuid(id),
+            email: EmailAddress::parse(&self.email).map_err(bad("the email", id))?,
+            name: self.name.as_deref().map(PersonName::parse).transpose().map_err(bad("the name", id))?,
+            role: Role::parse(&self.role).map_err(bad("the role", id))?,
+            groups: Groups::parse(&self.groups).map_err(bad("the groups", id))?,
+            metadata: Metadata::from_stored(self.metadata),
+            locale: self.locale.as_deref().map(Locale::parse).transpose().map_err(bad("the locale", id))?,
+            scope: self.scope.as_deref().map(Scope::parse).transpose().map_err(bad("the scope", id))?,
+            redirect_url: match self.redirect_url.as_deref() {
+                None => None,
+                Some(url) => Some(RedirectUrl::from_stored(url).ok_or_else(|| corrupt("the redirect URL", id))?),
+            },
+            invited_by: Actor { id: self.invited_by_id, name: self.invited_by_name },
+            secret_digest: SecretDigest::from_slice(&self.secret_digest).ok_or_else(|| corrupt("the secret digest", id))?,
+            stored_state: self.state.parse().map_err(bad("the state", id))?,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            expires_at: self.expires_at,
+            accepted_at: self.accepted_at,
+            revoked_at: self.revoked_at,
+            declined_at: self.declined_at,
+            accepted_user_id: self.accepted_user_id,
+            send_count: u32::try_from(self.send_count).map_err(bad("the send count", id))?,
+            last_sent_at: self.last_sent_at,
+            delivery: Delivery {
+                status: self.delivery_status.parse().map_err(bad("the delivery status", id))?,
+                attempts: u32::try_from(self.delivery_attempts).map_err(bad("the delivery attempts", id))?,
+                last_error: self.delivery_last_error,
+                last_attempt_at: self.delivery_last_attempt_at,
+            },
+            events: self.events.into_iter().map(|e| e.into_event(id)).collect::<StoreResult<_>>()?,
+            revision: u64::try_from(self.revision).map_err(bad("the revision", id))?,
+        })
+    }
+}

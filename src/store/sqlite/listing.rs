@@ -1,0 +1,181 @@
+//! SQL for listing and counting: filters on effective state, multi-key sort, keyset paging.
+
+use chrono::{DateTime, Utc};
+use rusqlite::types::Value;
+
+use crate::domain::InvitationState;
+use crate::store::query::SortValue;
+use crate::store::{InvitationFilter, ListQuery, SortDirection, SortField};
+
+/// SQL text with its positional parameters.
+pub(super) struct Sql {
+    pub text: String,
+    pub params: Vec<Value>,
+    now: DateTime<Utc>,
+    now_placeholder: Option<String>,
+}
+
+impl Sql {
+    fn new(now: DateTime<Utc>) -> Self {
+        Self { text: String::new(), params: Vec::new(), now, now_placeholder: None }
+    }
+
+    /// The placeholder of the current time, bound on first use.
+    fn now(&mut self) -> String {
+        if let Some(placeholder) = &self.now_placeholder {
+            return placeholder.clone();
+        }
+        let placeholder = self.bind_time(self.now);
+        self.now_placeholder = Some(placeholder.clone());
+        placeholder
+    }
+
+    /// Adds a parameter and returns its placeholder.
+    fn bind(&mut self, value: Value) -> String {
+        self.params.push(value);
+        format!("?{}", self.params.len())
+    }
+
+    fn bind_text(&mut self, text: &str) -> String {
+        self.bind(Value::Text(text.to_owned()))
+    }
+
+    fn bind_time(&mut self, t: DateTime<Utc>) -> String {
+        self.bind(Value::Integer(t.timestamp_millis()))
+    }
+}
+
+/// Matches invitations whose effective state is `state`.
+fn state_predicate(sql: &mut Sql, state: InvitationState) -> String {
+    match state {
+        InvitationState::Pending => format!("(state = 'PENDING' AND expires_at > {})", sql.now()),
+        InvitationState::Expired => {
+            format!("(state = 'EXPIRED' OR (state = 'PENDING' AND expires_at <= {}))", sql.now())
+        }
+        other => format!("state = '{}'", other.as_str()),
+    }
+}
+
+fn filter_clauses(sql: &mut Sql, filter: &InvitationFilter) -> Vec<String> {
+    let mut clauses = Vec::new();
+    if !filter.states.is_empty() {
+        let states: Vec<String> = filter.states.iter().map(|s| state_predicate(sql, *s)).collect();
+        clauses.push(format!("({})", states.join(" OR ")));
+    }
+    if let Some(email) = &filter.email {
+        clauses.push(format!("email_normalized = {}", sql.bind_text(email)));
+    }
+    if let Some(part) = &filter.email_contains {
+        clauses.push(format!("instr(email_normalized, {}) > 0", sql.bind_text(part)));
+    }
+    if let Some(role) = &filter.role {
+        clauses.push(format!("role = {}", sql.bind_text(role)));
+    }
+    if let Some(group) = &filter.group {
+        clauses.push(format!(
+            "EXISTS (SELECT 1 FROM json_each(invitations.groups) WHERE json_each.value = {})",
+            sql.bind_text(group)
+        ));
+    }
+    if let Some(scope) = &filter.scope {
+        clauses.push(format!("scope = {}", sql.bind_text(scope)));
+    }
+    if let Some(inviter) = &filter.invited_by {
+        clauses.push(format!("invited_by_id = {}", sql.bind_text(inviter)));
+    }
+    for (column, op, bound) in [
+        ("created_at", ">=", filter.created_after),
+        ("created_at", "<", filter.created_before),
+        ("expires_at", ">=", filter.expires_after),
+        ("expires_at", "<", filter.expires_before),
+    ] {
+        if let Some(t) = bound {
+            clauses.push(format!("{column} {op} {}", sql.bind_time(t)));
+        }
+    }
+    clauses
+}
+
+fn sort_expression(sql: &mut Sql, field: SortField) -> String {
+    match field {
+        SortField::CreatedAt => "created_at".to_owned(),
+        SortField::ExpiresAt => "expires_at".to_owned(),
+        SortField::Email => "email_normalized".to_owned(),
+        SortField::State => {
+            format!("(CASE WHEN state = 'PENDING' AND expires_at <= {} THEN 'EXPIRED' ELSE state END)", sql.now())
+        }
+    }
+}
+
+fn keyword(direction: SortDirection) -> &'static str {
+    match direction {
+        SortDirection::Asc => "ASC",
+        SortDirection::Desc => "DESC",
+    }
+}
+
+fn beyond(direction: SortDirection) -> &'static str {
+    match direction {
+        SortDirection::Asc => ">",
+        SortDirection::Desc => "<",
+    }
+}
+
+/// `(k1 > v1) OR (k1 = v1 AND k2 > v2) OR ... OR (all equal AND id > last_id)`.
+fn keyset_clause(sql: &mut Sql, query: &ListQuery) -> Option<String> {
+    let cursor = query.after.as_ref()?;
+    let mut keys: Vec<(String, SortDirection, Value)> = query
+        .sort
+        .iter()
+        .zip(&cursor.values)
+        .map(|(key, value)| {
+            let value = match value {
+                SortValue::Millis(ms) => Value::Integer(*ms),
+                SortValue::Text(text) => Value::Text(text.clone()),
+            };
+            (sort_expression(sql, key.field), key.direction, value)
+        })
+        .collect();
+    keys.push(("id".to_owned(), query.id_direction(), Value::Text(cursor.id.hyphenated().to_string())));
+    let placeholders: Vec<String> = keys.iter().map(|(_, _, v)| sql.bind(v.clone())).collect();
+    let alternatives: Vec<String> = (0..keys.len())
+        .map(|i| {
+            let mut parts: Vec<String> =
+                (0..i).map(|j| format!("{} = {}", keys[j].0, placeholders[j])).collect();
+            parts.push(format!("{} {} {}", keys[i].0, beyond(keys[i].1), placeholders[i]));
+            format!("({})", parts.join(" AND "))
+        })
+        .collect();
+    Some(format!("({})", alternatives.join(" OR ")))
+}
+
+fn where_text(clauses: &[String]) -> String {
+    if clauses.is_empty() { String::new() } else { format!(" WHERE {}", clauses.join(" AND ")) }
+}
+
+/// One page plus one row, to tell whether another page follows.
+pub(super) fn page(query: &ListQuery, columns: &str, now: DateTime<Utc>) -> Sql {
+    let mut sql = Sql::new(now);
+    let mut clauses = filter_clauses(&mut sql, &query.filter);
+    clauses.extend(keyset_clause(&mut sql, query));
+    let mut order: Vec<String> = query
+        .sort
+        .iter()
+        .map(|key| format!("{} {}", sort_expression(&mut sql, key.field), keyword(key.direction)))
+        .collect();
+    order.push(format!("id {}", keyword(query.id_direction())));
+    sql.text = format!(
+        "SELECT {columns} FROM invitations{} ORDER BY {} LIMIT {}",
+        where_text(&clauses),
+        order.join(", "),
+        query.first + 1
+    );
+    sql
+}
+
+pub(super) fn count(filter: &InvitationFilter, now: DateTime<Utc>) -> Sql {
+    let mut sql = Sql::new(now);
+    let clauses = filter_clauses(&mut sql, filter);
+    sql.text = format!("SELECT count(*) FROM invitations{}", where_text(&clauses));
+    sql
+}

@@ -1,0 +1,96 @@
+//! The embedded store's tables and indexes. `user_version` records the schema version.
+
+pub(super) const VERSION: i64 = 1;
+
+pub(super) const SCHEMA: &str = r"
+CREATE TABLE IF NOT EXISTS invitations (
+    id TEXT PRIMARY KEY,
+    email TEXT NOT NULL,
+    email_normalized TEXT NOT NULL,
+    name TEXT,
+    role TEXT NOT NULL,
+    groups TEXT NOT NULL,
+    metadata TEXT NOT NULL,
+    locale TEXT,
+    scope TEXT,
+    redirect_url TEXT,
+    invited_by_id TEXT NOT NULL,
+    invited_by_name TEXT NOT NULL,
+    secret_digest BLOB NOT NULL UNIQUE,
+    state TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    accepted_at INTEGER,
+    revoked_at INTEGER,
+    declined_at INTEGER,
+    finished_at INTEGER,
+    accepted_user_id TEXT,
+    send_count INTEGER NOT NULL,
+    last_sent_at INTEGER,
+    delivery_status TEXT NOT NULL,
+    delivery_attempts INTEGER NOT NULL,
+    delivery_last_error TEXT,
+    delivery_last_attempt_at INTEGER,
+    events TEXT NOT NULL,
+    revision INTEGER NOT NULL
+) STRICT;
+CREATE UNIQUE INDEX IF NOT EXISTS invitations_one_pending
+    ON invitations (email_normalized, IFNULL(scope, '')) WHERE state = 'PENDING';
+CREATE INDEX IF NOT EXISTS invitations_by_created ON invitations (created_at, id);
+CREATE INDEX IF NOT EXISTS invitations_by_state_created ON invitations (state, created_at, id);
+CREATE INDEX IF NOT EXISTS invitations_by_state_expiry ON invitations (state, expires_at);
+CREATE INDEX IF NOT EXISTS invitations_by_email ON invitations (email_normalized);
+CREATE INDEX IF NOT EXISTS invitations_by_scope ON invitations (scope, created_at);
+CREATE INDEX IF NOT EXISTS invitations_by_finished ON invitations (finished_at) WHERE finished_at IS NOT NULL;
+
+CREATE TABLE IF NOT EXISTS accounts (
+    id TEXT PRIMARY KEY,
+    email TEXT NOT NULL,
+    email_normalized TEXT NOT NULL UNIQUE,
+    name TEXT,
+    roles TEXT NOT NULL,
+    groups TEXT NOT NULL,
+    metadata TEXT NOT NULL,
+    password_hash TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+) STRICT;
+";
+
+/// Columns of `invitations`, in the order `codec` binds and reads them.
+pub(super) const COLUMNS: [&str; 30] = [
+    "id",
+    "email",
+    "email_normalized",
+    "name",
+    "role",
+    "groups",
+    "metadata",
+    "locale",
+    "scope",
+    "redirect_url",
+    "invited_by_id",
+    "invited_by_name",
+    "secret_digest",
+    "state",
+    "created_at",
+    "updated_at",
+    "expires_at",
+    "accepted_at",
+    "revoked_at",
+    "declined_at",
+    "finished_at",
+    "accepted_user_id",
+    "send_count",
+    "last_sent_at",
+    "delivery_status",
+    "delivery_attempts",
+    "delivery_last_error",
+    "delivery_last_attempt_at",
+    "events",
+    "revision",
+];
+
+/// Names the unique index in SQLite's constraint message.
+pub(super) const ONE_PENDING_INDEX: &str = "invitations_one_pending";
