@@ -7,6 +7,7 @@
 //! [`StoreError::Conflict`] and re-reads. The rules of what may change live in the domain.
 
 mod account;
+pub mod mongo;
 
 mod query;
 mod record;

@@ -1,0 +1,89 @@
+//! Indexes, created idempotently at start.
+
+use std::time::Duration;
+
+use bson::doc;
+use mongodb::options::IndexOptions;
+use mongodb::{Collection, IndexModel};
+
+use super::classify;
+use crate::domain::IsoDuration;
+use crate::store::StoreResult;
+
+/// Names the unique partial index in duplicate-key errors.
+pub(super) const ONE_PENDING: &str = "one_pending_per_email_scope";
+const FINISHED_TTL: &str = "finished_ttl";
+/// Server error codes: the index exists with other options; no such index.
+const INDEX_OPTIONS_CONFLICT: i32 = 85;
+const INDEX_NOT_FOUND: i32 = 27;
+
+fn index(name: &str, keys: bson::Document, options: IndexOptions) -> IndexModel {
+    let mut options = options;
+    options.name = Some(name.to_owned());
+    IndexModel::builder().keys(keys).options(options).build()
+}
+
+pub(super) async fn ensure(
+    invitations: &Collection<bson::Document>,
+    accounts: &Collection<bson::Document>,
+    retention: Option<IsoDuration>,
+) -> StoreResult<()> {
+    let unique = || IndexOptions::builder().unique(true).build();
+    invitations
+        .create_indexes([
+            index("secret_digest", doc! { "secretDigest": 1 }, unique()),
+            index(
+                ONE_PENDING,
+                doc! { "emailNorm": 1, "scope": 1 },
+                IndexOptions::builder().unique(true).partial_filter_expression(doc! { "state": "PENDING" }).build(),
+            ),
+            index("by_created", doc! { "createdAt": -1, "_id": -1 }, IndexOptions::default()),
+            index("by_state_created", doc! { "state": 1, "createdAt": -1, "_id": -1 }, IndexOptions::default()),
+            index("by_state_expiry", doc! { "state": 1, "expiresAt": 1 }, IndexOptions::default()),
+            index("by_email", doc! { "emailNorm": 1 }, IndexOptions::default()),
+            index("by_scope_created", doc! { "scope": 1, "createdAt": -1 }, IndexOptions::default()),
+        ])
+        .await
+        .map_err(classify)?;
+    accounts
+        .create_index(index("email_unique", doc! { "emailNorm": 1 }, unique()))
+        .await
+        .map_err(classify)?;
+    ensure_retention(invitations, retention).await
+}
+
+/// The TTL index purges finished invitations; its period follows the configuration.
+async fn ensure_retention(invitations: &Collection<bson::Document>, retention: Option<IsoDuration>) -> StoreResult<()> {
+    let Some(retention) = retention else {
+        return match invitations.drop_index(FINISHED_TTL).await {
+            Err(err) if server_code(&err) != Some(INDEX_NOT_FOUND) => Err(classify(err)),
+            _ => Ok(()),
+        };
+    };
+    let seconds = u64::try_from(retention.as_seconds()).unwrap_or(0);
+    let ttl = index(
+        FINISHED_TTL,
+        doc! { "finishedAt": 1 },
+        IndexOptions::builder().expire_after(Duration::from_secs(seconds)).build(),
+    );
+    match invitations.create_index(ttl).await {
+        Ok(_) => Ok(()),
+        Err(err) if server_code(&err) == Some(INDEX_OPTIONS_CONFLICT) => {
+            let command = doc! {
+                "collMod": invitations.name(),
+                "index": { "name": FINISHED_TTL, "expireAfterSeconds": i64::try_from(seconds).unwrap_or(i64::MAX) },
+            };
+            invitations.client().database(&invitations.namespace().db).run_command(command).await.map_err(classify)?;
+            Ok(())
+        }
+        Err(err) => Err(classify(err)),
+    }
+}
+
+fn server_code(err: &mongodb::error::Error) -> Option<i32> {
+    match err.kind.as_ref() {
+        mongodb::error::ErrorKind::Command(command) => Some(command.code),
+        _ => None,
+    }
+}
+
