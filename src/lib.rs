@@ -7,3 +7,5 @@ pub mod error;
 
 pub use error::{Error, ErrorCode, Result};
 pub mod store;
+pub mod accounts;
+pub mod service;

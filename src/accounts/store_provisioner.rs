@@ -1,0 +1,84 @@
+//! The standalone server's provisioner: accounts live in the module's own store.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use super::{AccountProvisioner, ProvisionPlan, password};
+use crate::clock::Clock;
+use crate::config::ExistingAccountPolicy;
+use crate::domain::{Invitation, PersonName};
+use crate::error::{Error, Result};
+use crate::service::AcceptInput;
+use crate::store::{AccountStore, NewAccount, StoreError};
+
+#[derive(Debug, Clone)]
+pub struct StoreProvisioner {
+    accounts: Arc<dyn AccountStore>,
+    clock: Arc<dyn Clock>,
+    existing: ExistingAccountPolicy,
+}
+
+impl StoreProvisioner {
+    pub fn new(accounts: Arc<dyn AccountStore>, clock: Arc<dyn Clock>, existing: ExistingAccountPolicy) -> Self {
+        Self { accounts, clock, existing }
+    }
+}
+
+#[async_trait]
+impl AccountProvisioner for StoreProvisioner {
+    async fn prepare(&self, invitation: &Invitation, input: &AcceptInput) -> Result<ProvisionPlan> {
+        if let Some(name) = input.name.as_deref() {
+            PersonName::parse(name)?;
+        }
+        if let Some(password) = input.password.as_deref() {
+            password::check(password)?;
+        }
+        match self.accounts.find_account_by_email(invitation.email.normalized()).await? {
+            Some(_) if self.existing == ExistingAccountPolicy::Refuse => Err(Error::validation(
+                "email",
+                "an account with this email already exists; sign in instead",
+            )),
+            Some(account) => Ok(ProvisionPlan { user_id: account.id, existing_user: true }),
+            None => Ok(ProvisionPlan { user_id: uuid::Uuid::now_v7().to_string(), existing_user: false }),
+        }
+    }
+
+    async fn provision(&self, invitation: &Invitation, input: &AcceptInput, plan: &ProvisionPlan) -> Result<()> {
+        let now = self.clock.now();
+        let groups = invitation.groups.to_strings();
+        if plan.existing_user {
+            self.accounts.attach_to_account(&plan.user_id, invitation.role.as_str(), &groups, now).await?;
+            return Ok(());
+        }
+        let password_hash = match input.password.clone() {
+            Some(password) => Some(password::hash(password).await?),
+            None => None,
+        };
+        let name = input
+            .name
+            .as_deref()
+            .map(PersonName::parse)
+            .transpose()?
+            .or_else(|| invitation.name.clone())
+            .map(|n| n.as_str().to_owned());
+        let account = NewAccount {
+            id: plan.user_id.clone(),
+            email: invitation.email.as_str().to_owned(),
+            email_normalized: invitation.email.normalized().to_owned(),
+            name,
+            roles: vec![invitation.role.as_str().to_owned()],
+            groups,
+            metadata: invitation.metadata.as_map().clone(),
+            password_hash,
+            created_at: now,
+        };
+        match self.accounts.insert_account(&account).await {
+            Ok(_) => Ok(()),
+            // Another invitation for this email was accepted in the same instant: the accept is
+            // rolled back and a retry links the account that now exists.
+            Err(StoreError::DuplicateAccount) => Err(Error::Unavailable("the account was created concurrently; try again".into())),
+            Err(err) => Err(err.into()),
+        }
+    }
+}

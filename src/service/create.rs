@@ -1,0 +1,119 @@
+//! Creating invitations, one or many, with the one-PENDING-per-email-and-scope rule.
+
+use super::input::{ParsedCreate, parse_create};
+use super::principal::{Principal, require_manager};
+use super::{CreateInvitation, InvitationService, Minted, OnDuplicate};
+use crate::domain::{Invitation, InvitationId, InvitationState, Secret};
+use crate::error::{Error, Result};
+use crate::store::StoreError;
+
+/// Upper bound of one `create_many` call.
+pub const MAX_BULK: usize = 1000;
+
+/// How often a create retries after finding the PENDING slot held by an expired invitation
+/// (which it then marks EXPIRED) or by one that changed state meanwhile.
+const MAX_SLOT_RETRIES: usize = 4;
+
+impl InvitationService {
+    /// Creates an invitation and returns it with its secret and link.
+    ///
+    /// VALIDATION_FAILED names the field; DUPLICATE_PENDING_INVITATION names the invitation
+    /// already PENDING for this email and scope (unless `on_duplicate` is RESEND, which resends
+    /// that one instead). A PENDING invitation past its expiry does not block: it is marked
+    /// EXPIRED on the spot.
+    pub async fn create(&self, principal: Option<&Principal>, input: CreateInvitation) -> Result<Minted> {
+        let principal = require_manager(principal)?;
+        let parsed = parse_create(input, principal, &self.settings)?;
+        let minted = self.mint(principal, &parsed)?;
+        match self.store.insert(&minted.invitation).await {
+            Ok(()) => Ok(minted),
+            Err(err) => self.resolve_insert_failure(principal, &parsed, err).await,
+        }
+    }
+
+    /// Creates many invitations; one outcome per input, in order. A bad item fails alone.
+    pub async fn create_many(
+        &self,
+        principal: Option<&Principal>,
+        inputs: Vec<CreateInvitation>,
+    ) -> Result<Vec<Result<Minted>>> {
+        let principal = require_manager(principal)?;
+        if inputs.len() > MAX_BULK {
+            return Err(Error::validation("inputs", format!("at most {MAX_BULK} invitations per call")));
+        }
+        let prepared: Vec<Result<(ParsedCreate, Minted)>> = inputs
+            .into_iter()
+            .map(|input| {
+                let parsed = parse_create(input, principal, &self.settings)?;
+                let minted = self.mint(principal, &parsed)?;
+                Ok((parsed, minted))
+            })
+            .collect();
+        let to_insert: Vec<Invitation> =
+            prepared.iter().filter_map(|p| p.as_ref().ok()).map(|(_, m)| m.invitation.clone()).collect();
+        let mut stored = self.store.insert_many(&to_insert).await.into_iter();
+        let mut outcomes = Vec::with_capacity(prepared.len());
+        for item in prepared {
+            let outcome = match item {
+                Err(err) => Err(err),
+                Ok((parsed, minted)) => match stored.next() {
+                    Some(Ok(())) => Ok(minted),
+                    Some(Err(err)) => self.resolve_insert_failure(principal, &parsed, err).await,
+                    None => Err(Error::internal("the store returned fewer outcomes than items")),
+                },
+            };
+            outcomes.push(outcome);
+        }
+        Ok(outcomes)
+    }
+
+    fn mint(&self, principal: &Principal, parsed: &ParsedCreate) -> Result<Minted> {
+        let now = self.clock.now();
+        let secret = Secret::generate().map_err(|err| Error::Internal(Box::new(err)))?;
+        let expires_at = self.settings.validity.expires_at(now, parsed.valid_for)?;
+        let invitation = Invitation::create(
+            InvitationId::new(),
+            parsed.draft.clone(),
+            principal.actor().clone(),
+            secret.digest(),
+            now,
+            expires_at,
+        );
+        let invite_url = super::invite_url(&invitation, &secret, &self.settings.accept_url);
+        Ok(Minted { invitation, secret, invite_url })
+    }
+
+    /// After an insert failed: frees a slot held by an expired invitation, resends on request,
+    /// or reports the duplicate; then tries again with a freshly minted invitation.
+    async fn resolve_insert_failure(
+        &self,
+        principal: &Principal,
+        parsed: &ParsedCreate,
+        mut err: StoreError,
+    ) -> Result<Minted> {
+        for _ in 0..MAX_SLOT_RETRIES {
+            let StoreError::DuplicatePending { existing } = err else {
+                return Err(err.into());
+            };
+            if let Some(existing) = existing {
+                let holder = self.store.get(existing).await?;
+                let expired = holder.as_ref().is_some_and(|h| h.state_at(self.clock.now()) == InvitationState::Expired);
+                if !expired && holder.is_some() {
+                    return match parsed.on_duplicate {
+                        OnDuplicate::Error => Err(Error::DuplicatePending { existing }),
+                        OnDuplicate::Resend => self.resend_as(principal, existing, parsed.valid_for).await,
+                    };
+                }
+                if expired {
+                    self.expire_one(existing).await?;
+                }
+            }
+            let minted = self.mint(principal, parsed)?;
+            match self.store.insert(&minted.invitation).await {
+                Ok(()) => return Ok(minted),
+                Err(next) => err = next,
+            }
+        }
+        Err(Error::Unavailable("the invitation kept changing; try again".into()))
+    }
+}

@@ -1,0 +1,130 @@
+//! Raw inputs from transports and their parsing into domain drafts.
+
+use serde_json::Value;
+
+use super::Settings;
+use super::principal::Principal;
+use crate::domain::{
+    EmailAddress, Groups, InvitationDraft, IsoDuration, Locale, Metadata, PersonName, RedirectUrl, Role, Scope,
+    ValidationError,
+};
+
+/// What to do when a PENDING invitation for the same email and scope exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnDuplicate {
+    /// Fail with DUPLICATE_PENDING_INVITATION naming the existing invitation.
+    #[default]
+    Error,
+    /// Resend the existing invitation instead (new secret, new expiry, new email).
+    Resend,
+}
+
+/// A create request as a transport received it: nothing validated yet.
+#[derive(Debug, Clone)]
+pub struct CreateInvitation {
+    pub email: String,
+    pub name: Option<String>,
+    pub role: String,
+    pub groups: Vec<String>,
+    pub metadata: Option<Value>,
+    pub locale: Option<String>,
+    pub scope: Option<String>,
+    pub valid_for: Option<String>,
+    pub redirect_url: Option<String>,
+    pub send_email: bool,
+    pub on_duplicate: OnDuplicate,
+}
+
+impl CreateInvitation {
+    /// A request with only the required fields, sending an email.
+    pub fn new(email: impl Into<String>, role: impl Into<String>) -> Self {
+        Self {
+            email: email.into(),
+            name: None,
+            role: role.into(),
+            groups: Vec::new(),
+            metadata: None,
+            locale: None,
+            scope: None,
+            valid_for: None,
+            redirect_url: None,
+            send_email: true,
+            on_duplicate: OnDuplicate::Error,
+        }
+    }
+}
+
+/// Input for accepting: both optional; a new account gets them.
+#[derive(Clone, Default)]
+pub struct AcceptInput {
+    pub name: Option<String>,
+    pub password: Option<String>,
+}
+
+impl std::fmt::Debug for AcceptInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AcceptInput")
+            .field("name", &self.name)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+/// A create request after validation.
+#[derive(Debug, Clone)]
+pub(crate) struct ParsedCreate {
+    pub draft: InvitationDraft,
+    pub valid_for: Option<IsoDuration>,
+    pub on_duplicate: OnDuplicate,
+}
+
+fn optional<T>(
+    value: Option<&str>,
+    parse: impl FnOnce(&str) -> Result<T, ValidationError>,
+) -> Result<Option<T>, ValidationError> {
+    value.filter(|v| !v.trim().is_empty()).map(parse).transpose()
+}
+
+pub(crate) fn parse_valid_for(value: Option<&str>) -> Result<Option<IsoDuration>, ValidationError> {
+    optional(value, IsoDuration::parse)
+}
+
+/// Validates every field; the first problem is returned, naming its field.
+pub(crate) fn parse_create(
+    input: CreateInvitation,
+    principal: &Principal,
+    settings: &Settings,
+) -> Result<ParsedCreate, ValidationError> {
+    let email = EmailAddress::parse(&input.email)?;
+    let role = Role::parse(&input.role)?;
+    if !settings.roles.invitee_roles().iter().any(|r| r == role.as_str()) {
+        return Err(ValidationError::new(
+            "role",
+            format!("unknown role {:?}; invitees may get one of: {}", role.as_str(), settings.roles.invitee_roles().join(", ")),
+        ));
+    }
+    if !principal.may_grant(&role) {
+        return Err(ValidationError::new(
+            "role",
+            format!("your role may not grant {:?}", role.as_str()),
+        ));
+    }
+    let valid_for = parse_valid_for(input.valid_for.as_deref())?;
+    settings.validity.resolve(valid_for)?;
+    let metadata = match input.metadata {
+        None | Some(Value::Null) => Metadata::default(),
+        Some(value) => Metadata::parse(value, settings.metadata_max_bytes)?,
+    };
+    let draft = InvitationDraft {
+        email,
+        name: optional(input.name.as_deref(), PersonName::parse)?,
+        role,
+        groups: Groups::parse(&input.groups)?,
+        metadata,
+        locale: optional(input.locale.as_deref(), Locale::parse)?,
+        scope: optional(input.scope.as_deref(), Scope::parse)?,
+        redirect_url: optional(input.redirect_url.as_deref(), |url| RedirectUrl::parse(url, &settings.redirect_allow_list))?,
+        send_email: input.send_email,
+    };
+    Ok(ParsedCreate { draft, valid_for, on_duplicate: input.on_duplicate })
+}

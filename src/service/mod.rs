@@ -1,0 +1,140 @@
+//! Use cases: create, resend, revoke, accept, decline, look up, list, sweep.
+//!
+//! Each use case checks permissions, parses input into domain types, applies one domain
+//! transition and persists it with an optimistic revision check (re-reading and deciding
+//! again on a conflict), so concurrent requests never apply a rule twice.
+
+mod create;
+mod input;
+mod lifecycle;
+mod links;
+mod principal;
+mod public;
+mod sweeper;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use url::Url;
+
+pub use input::{AcceptInput, CreateInvitation, OnDuplicate};
+pub use links::invite_url;
+pub use principal::Principal;
+pub use public::Accepted;
+pub use sweeper::SweepReport;
+
+use crate::accounts::AccountProvisioner;
+use crate::clock::Clock;
+use crate::config::{Config, RolePolicy};
+use crate::domain::{AllowedRedirect, Invitation, InvitationId, IsoDuration, Secret, ValidityPolicy};
+use crate::error::{Error, Result};
+use crate::store::{ListQuery, Page, Store, StoreError};
+
+/// The parts of the configuration the use cases need.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub validity: ValidityPolicy,
+    pub roles: RolePolicy,
+    pub redirect_allow_list: Vec<AllowedRedirect>,
+    pub metadata_max_bytes: usize,
+    /// Where invitation links point when the invitation has no `redirectUrl`.
+    pub accept_url: Url,
+    pub retention: Option<IsoDuration>,
+}
+
+impl Settings {
+    /// `accept_url` falls back to the standalone server's own `/accept` page.
+    pub fn from_config(config: &Config) -> Result<Self> {
+        let accept_url = match &config.accept_url {
+            Some(url) => url.clone(),
+            None => Url::parse(&format!("http://{}/accept", config.listen))
+                .map_err(|_| Error::internal("the listen address does not make a URL"))?,
+        };
+        Ok(Self {
+            validity: config.validity,
+            roles: config.roles.clone(),
+            redirect_allow_list: config.redirect_allow_list.clone(),
+            metadata_max_bytes: config.metadata_max_bytes,
+            accept_url,
+            retention: config.retention,
+        })
+    }
+}
+
+/// An invitation with the secret that was just minted for it. The only place the raw secret
+/// and the link exist, besides the queued email.
+#[derive(Debug, Clone)]
+pub struct Minted {
+    pub invitation: Invitation,
+    pub secret: Secret,
+    pub invite_url: Url,
+}
+
+/// How many times a use case re-reads after losing a race before it reports UNAVAILABLE.
+const MAX_CONFLICT_RETRIES: usize = 8;
+
+#[derive(Debug, Clone)]
+pub struct InvitationService {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    provisioner: Arc<dyn AccountProvisioner>,
+    settings: Arc<Settings>,
+}
+
+impl InvitationService {
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        provisioner: Arc<dyn AccountProvisioner>,
+        settings: Settings,
+    ) -> Self {
+        Self { store, clock, provisioner, settings: Arc::new(settings) }
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// One invitation, for editors. NOT_FOUND when there is none.
+    pub async fn get(&self, principal: Option<&Principal>, id: InvitationId) -> Result<Invitation> {
+        principal::require_reader(principal)?;
+        self.store.get(id).await?.ok_or(Error::NotFound)
+    }
+
+    /// A page of invitations, for editors.
+    pub async fn list(&self, principal: Option<&Principal>, query: &ListQuery) -> Result<Page> {
+        principal::require_reader(principal)?;
+        Ok(self.store.list(query, self.clock.now()).await?)
+    }
+
+    /// Checks the store answers.
+    pub async fn ready(&self) -> Result<()> {
+        Ok(self.store.ping().await?)
+    }
+
+    /// Reads `id`, applies `change` and writes it back; on a lost race, re-reads and applies
+    /// again, so the decision is always made on the latest state.
+    async fn transition(
+        &self,
+        id: InvitationId,
+        mut change: impl FnMut(&mut Invitation, DateTime<Utc>) -> Result<()>,
+    ) -> Result<Invitation> {
+        for _ in 0..MAX_CONFLICT_RETRIES {
+            let mut invitation = self.store.get(id).await?.ok_or(Error::NotFound)?;
+            change(&mut invitation, self.clock.now())?;
+            match self.store.update(&invitation).await {
+                Ok(revision) => {
+                    invitation.revision = revision;
+                    return Ok(invitation);
+                }
+                Err(StoreError::Conflict) => continue,
+                Err(err) => return Err(err.into()),
+            }
+        }
+        Err(Error::Unavailable("too much contention on one invitation".into()))
+    }
+}

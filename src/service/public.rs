@@ -1,0 +1,78 @@
+//! What the holder of a secret can do: look the invitation up, accept it, decline it.
+
+use super::{AcceptInput, InvitationService};
+use crate::domain::{Invitation, InvitationState, Secret};
+use crate::error::{Error, Result};
+
+/// The outcome of a successful accept.
+#[derive(Debug, Clone)]
+pub struct Accepted {
+    pub invitation: Invitation,
+    pub user_id: String,
+    pub existing_user: bool,
+}
+
+impl InvitationService {
+    /// The invitation a secret belongs to, in whatever state it is (so a frontend can say
+    /// "expired" or "already accepted"). `None` for unknown or malformed secrets. Has no side
+    /// effects: mail scanners that open links do not use them up.
+    pub async fn lookup_by_secret(&self, secret: &str) -> Result<Option<Invitation>> {
+        let Ok(secret) = Secret::parse(secret) else {
+            return Ok(None);
+        };
+        Ok(self.store.find_by_secret_digest(&secret.digest()).await?)
+    }
+
+    async fn by_secret(&self, secret: &str) -> Result<Invitation> {
+        let secret = Secret::parse(secret)?;
+        self.store.find_by_secret_digest(&secret.digest()).await?.ok_or(Error::InvalidSecret)
+    }
+
+    /// PENDING -> ACCEPTED, then creates or links the account through the provisioner.
+    ///
+    /// Of any number of concurrent accepts exactly one succeeds; the others get
+    /// INVITATION_ACCEPTED. An expired invitation gives INVITATION_EXPIRED even before the
+    /// sweeper has run. If provisioning fails, the accept is rolled back (recorded as
+    /// ACCEPT_ROLLED_BACK) and the link keeps working.
+    pub async fn accept(&self, secret: &str, input: AcceptInput) -> Result<Accepted> {
+        let found = self.by_secret(secret).await?;
+        match found.state_at(self.clock.now()) {
+            InvitationState::Pending => {}
+            other => return Err(Error::InvitationState(other)),
+        }
+        let plan = self.provisioner.prepare(&found, &input).await?;
+        let digest = found.secret_digest;
+        let accepted = self
+            .transition(found.id, |invitation, now| {
+                if invitation.secret_digest != digest {
+                    // Resent meanwhile: the presented link no longer works.
+                    return Err(Error::InvalidSecret);
+                }
+                Ok(invitation.accept(now, plan.user_id.clone())?)
+            })
+            .await?;
+        if let Err(err) = self.provisioner.provision(&accepted, &input, &plan).await {
+            let rollback = self
+                .transition(accepted.id, |invitation, now| Ok(invitation.roll_back_accept(now, &plan.user_id)?))
+                .await;
+            if let Err(rollback_err) = rollback {
+                tracing::error!(invitation = %accepted.id, error = %rollback_err, "could not roll back an accept after provisioning failed");
+            }
+            return Err(err);
+        }
+        Ok(Accepted { invitation: accepted, user_id: plan.user_id, existing_user: plan.existing_user })
+    }
+
+    /// PENDING -> DECLINED.
+    pub async fn decline(&self, secret: &str) -> Result<Invitation> {
+        let found = self.by_secret(secret).await?;
+        let digest = found.secret_digest;
+        self.transition(found.id, |invitation, now| {
+            if invitation.secret_digest != digest {
+                return Err(Error::InvalidSecret);
+            }
+            Ok(invitation.decline(now)?)
+        })
+        .await
+    }
+}
