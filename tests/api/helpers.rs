@@ -1,0 +1,189 @@
+//! Test harness: a fresh, isolated store per test on either backend, a manual clock, and the
+//! service wired as the standalone server wires it.
+
+use std::sync::Arc;
+
+use chrono::TimeDelta;
+use cms_invitations::accounts::StoreProvisioner;
+use cms_invitations::clock::{Clock, ManualClock};
+use cms_invitations::config::{Config, ExistingAccountPolicy};
+use cms_invitations::domain::Actor;
+use cms_invitations::service::{CreateInvitation, InvitationService, Minted, Principal, Settings};
+use cms_invitations::store::mongo::MongoStore;
+use cms_invitations::store::sqlite::SqliteStore;
+use cms_invitations::store::{InvitationFilter, ListQuery, Page, Store};
+
+/// The MongoDB the tests use; `scripts/test.sh` starts one and sets this.
+pub const MONGODB_URI_VAR: &str = "INVITATIONS_TEST_MONGODB_URI";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Mongo,
+}
+
+/// What a test may want to tune before the app starts.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub existing_accounts: ExistingAccountPolicy,
+    pub retention: Option<&'static str>,
+    pub redirect_allow_list: &'static str,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self { existing_accounts: ExistingAccountPolicy::Attach, retention: Some("P30D"), redirect_allow_list: "https://app.example.org/join" }
+    }
+}
+
+pub struct TestApp {
+    pub service: InvitationService,
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<ManualClock>,
+    pub backend: Backend,
+    /// The SQLite file, or the MongoDB database, this test owns.
+    pub location: Location,
+}
+
+pub enum Location {
+    Sqlite(std::path::PathBuf),
+    Mongo(MongoStore),
+}
+
+pub fn mongodb_uri() -> String {
+    std::env::var(MONGODB_URI_VAR).unwrap_or_else(|_| {
+        panic!(
+            "{MONGODB_URI_VAR} is not set: the MongoDB half of the contract suite needs a real mongod. \
+             Run the tests with scripts/test.sh, which installs and starts one."
+        )
+    })
+}
+
+fn config(options: &Options) -> Config {
+    let retention = options.retention.unwrap_or("off");
+    let vars = [
+        ("INVITATIONS_RETENTION", retention),
+        ("INVITATIONS_REDIRECT_ALLOW_LIST", options.redirect_allow_list),
+        ("INVITATIONS_ACCEPT_URL", "https://cms.example.org/accept"),
+        ("INVITATIONS_METADATA_MAX_BYTES", "1024"),
+        (
+            "INVITATIONS_EXISTING_ACCOUNT_POLICY",
+            match options.existing_accounts {
+                ExistingAccountPolicy::Attach => "attach",
+                ExistingAccountPolicy::Refuse => "refuse",
+            },
+        ),
+    ];
+    Config::load(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned())).unwrap()
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, Options::default()).await
+}
+
+pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
+    let config = config(&options);
+    let (store, location): (Arc<dyn Store>, Location) = match backend {
+        Backend::Sqlite => {
+            let dir = std::env::temp_dir().join(format!("cms-invitations-test-{}", uuid::Uuid::now_v7()));
+            let path = dir.join("invitations.sqlite3");
+            let store = SqliteStore::open(&path).await.unwrap();
+            (Arc::new(store), Location::Sqlite(dir))
+        }
+        Backend::Mongo => {
+            let database = format!("test_{}", uuid::Uuid::now_v7().simple());
+            let store = MongoStore::connect(&mongodb_uri(), &database, config.retention)
+                .await
+                .unwrap_or_else(|err| panic!("cannot reach the test MongoDB at {}: {err:?}", mongodb_uri()));
+            (Arc::new(store.clone()), Location::Mongo(store))
+        }
+    };
+    let clock = Arc::new(ManualClock::starting_now());
+    let provisioner = Arc::new(StoreProvisioner::new(store.clone(), clock.clone(), config.existing_accounts));
+    let settings = Settings::from_config(&config).unwrap();
+    let service = InvitationService::new(store.clone(), clock.clone(), provisioner, settings);
+    TestApp { service, store, clock, backend, location }
+}
+
+impl TestApp {
+    /// Removes what the test stored. Tests call it at the end; a failed test leaves its data
+    /// for inspection.
+    pub async fn cleanup(self) {
+        match self.location {
+            Location::Sqlite(dir) => {
+                drop(self.service);
+                drop(self.store);
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            Location::Mongo(store) => store.database().drop().await.unwrap(),
+        }
+    }
+
+    pub fn advance(&self, by: TimeDelta) {
+        self.clock.advance(by);
+    }
+
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
+    }
+
+    /// Creates an invitation as `admin` with only the required fields.
+    pub async fn invite(&self, email: &str) -> Minted {
+        self.service.create(Some(&admin()), CreateInvitation::new(email, "viewer")).await.unwrap()
+    }
+
+    pub async fn list(&self, filter: InvitationFilter) -> Page {
+        let query = ListQuery::new(filter, vec![], 500, None).unwrap();
+        self.service.list(Some(&admin()), &query).await.unwrap()
+    }
+
+    pub async fn count_all(&self) -> u64 {
+        self.list(InvitationFilter::default()).await.total_count
+    }
+}
+
+fn principal(role: &str) -> Principal {
+    let policy = cms_invitations::config::RolePolicy::default();
+    let actor = Actor { id: format!("{role}-1"), name: format!("Test {role}") };
+    Principal::with_role(&policy, actor, role).unwrap()
+}
+
+pub fn admin() -> Principal {
+    principal("admin")
+}
+
+pub fn editor() -> Principal {
+    principal("editor")
+}
+
+pub fn author() -> Principal {
+    principal("author")
+}
+
+pub fn viewer() -> Principal {
+    principal("viewer")
+}
+
+/// Generates, for each named `async fn NAME(backend: Backend)`, one test per backend:
+/// `sqlite::NAME` and `mongo::NAME`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    super::$name($crate::helpers::Backend::Sqlite).await;
+                }
+            )*
+        }
+        mod mongo {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    super::$name($crate::helpers::Backend::Mongo).await;
+                }
+            )*
+        }
+    };
+}

@@ -1,0 +1,11 @@
+//! Integration tests: one binary, every store contract test on both backends (SQLite and a
+//! real MongoDB replica set started by `scripts/test.sh`).
+
+mod helpers;
+
+mod concurrency;
+mod contracts;
+mod dump;
+mod lifecycle;
+mod store_contract;
+mod validation;

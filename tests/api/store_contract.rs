@@ -1,0 +1,259 @@
+//! The store contract: what every backend must do, proved on both.
+
+use chrono::TimeDelta;
+use cms_invitations::domain::{EventKind, InvitationState, Secret};
+use cms_invitations::service::CreateInvitation;
+use cms_invitations::store::{InvitationFilter, ListQuery, SortDirection, SortField, SortKey, StoreError};
+
+use crate::helpers::{Backend, admin, editor, spawn_app};
+
+crate::on_both_backends!(
+    a_stored_invitation_reads_back_field_for_field,
+    a_write_with_a_stale_revision_is_refused_as_a_conflict,
+    bulk_inserts_report_an_outcome_for_every_item,
+    state_filters_use_the_effective_state,
+    every_filter_narrows_the_listing,
+    paging_through_every_sort_returns_each_invitation_once_in_order,
+    finished_invitations_are_purged_after_the_retention_period,
+);
+
+async fn a_stored_invitation_reads_back_field_for_field(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let mut input = CreateInvitation::new("Ada.Lovelace@Example.org", "editor");
+    input.name = Some("Ada Lovelace".into());
+    input.groups = vec!["engines".into(), "poetry".into()];
+    input.metadata = Some(serde_json::json!({"plan": "pro", "seats": 3, "nested": {"ok": true}}));
+    input.locale = Some("de-at".into());
+    input.scope = Some("acme".into());
+    input.redirect_url = Some("https://app.example.org/join/acme".into());
+    input.valid_for = Some("PT12H".into());
+    let minted = app.service.create(Some(&admin()), input).await.unwrap();
+
+    let by_id = app.store.get(minted.invitation.id).await.unwrap().unwrap();
+    let by_secret = app.store.find_by_secret_digest(&minted.secret.digest()).await.unwrap().unwrap();
+
+    for read in [&by_id, &by_secret] {
+        assert_eq!(read.id, minted.invitation.id);
+        assert_eq!(read.email.as_str(), "Ada.Lovelace@Example.org");
+        assert_eq!(read.email.normalized(), "ada.lovelace@example.org");
+        assert_eq!(read.name.as_ref().unwrap().as_str(), "Ada Lovelace");
+        assert_eq!(read.role.as_str(), "editor");
+        assert_eq!(read.groups.to_strings(), ["engines", "poetry"]);
+        assert_eq!(read.metadata.as_map()["nested"]["ok"], true);
+        assert_eq!(read.metadata.as_map()["seats"], 3);
+        assert_eq!(read.locale.as_ref().unwrap().as_str(), "de-AT");
+        assert_eq!(read.scope.as_ref().unwrap().as_str(), "acme");
+        assert_eq!(read.redirect_url.as_ref().unwrap().as_str(), "https://app.example.org/join/acme");
+        assert_eq!(read.invited_by, *admin().actor());
+        assert_eq!(read.created_at, app.now());
+        assert_eq!(read.expires_at, app.now() + TimeDelta::hours(12));
+        assert_eq!(read.stored_state, InvitationState::Pending);
+        assert_eq!(read.events, minted.invitation.events);
+        assert_eq!(read.send_count, 1);
+        assert_eq!(read.revision, 0);
+    }
+    assert!(minted.invite_url.as_str().starts_with("https://app.example.org/join/acme#secret="));
+    let unknown = Secret::generate().unwrap().digest();
+    assert!(app.store.find_by_secret_digest(&unknown).await.unwrap().is_none());
+    app.cleanup().await;
+}
+
+async fn a_write_with_a_stale_revision_is_refused_as_a_conflict(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let minted = app.invite("race@example.org").await;
+    let mut first = app.store.get(minted.invitation.id).await.unwrap().unwrap();
+    let mut second = first.clone();
+
+    first.revoke(app.now(), admin().actor().clone()).unwrap();
+    assert_eq!(app.store.update(&first).await.unwrap(), 1);
+    second.decline(app.now()).unwrap();
+    assert!(matches!(app.store.update(&second).await, Err(StoreError::Conflict)));
+
+    let stored = app.store.get(minted.invitation.id).await.unwrap().unwrap();
+    assert_eq!(stored.stored_state, InvitationState::Revoked);
+    assert_eq!(stored.revision, 1);
+    assert_eq!(stored.events.last().unwrap().kind, EventKind::Revoked);
+    app.cleanup().await;
+}
+
+async fn bulk_inserts_report_an_outcome_for_every_item(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let existing = app.invite("taken@example.org").await;
+    let inputs = vec![
+        CreateInvitation::new("one@example.org", "viewer"),
+        CreateInvitation::new("taken@example.org", "viewer"),
+        CreateInvitation::new("not an email", "viewer"),
+        CreateInvitation::new("two@example.org", "author"),
+        CreateInvitation::new("ONE@example.org", "viewer"),
+    ];
+    let outcomes = app.service.create_many(Some(&admin()), inputs).await.unwrap();
+    let codes: Vec<&str> = outcomes.iter().map(|o| o.as_ref().map_or_else(|e| e.code().as_str(), |_| "OK")).collect();
+    assert_eq!(codes, ["OK", "DUPLICATE_PENDING_INVITATION", "VALIDATION_FAILED", "OK", "DUPLICATE_PENDING_INVITATION"]);
+    match &outcomes[1] {
+        Err(cms_invitations::Error::DuplicatePending { existing: id }) => assert_eq!(*id, existing.invitation.id),
+        other => panic!("expected a duplicate, got {other:?}"),
+    }
+    assert_eq!(app.count_all().await, 3);
+    app.cleanup().await;
+}
+
+async fn state_filters_use_the_effective_state(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let mut short = CreateInvitation::new("short@example.org", "viewer");
+    short.valid_for = Some("PT1H".into());
+    let short = app.service.create(Some(&admin()), short).await.unwrap();
+    let long = app.invite("long@example.org").await;
+    let revoked = app.invite("revoked@example.org").await;
+    app.service.revoke(Some(&admin()), revoked.invitation.id).await.unwrap();
+    app.advance(TimeDelta::hours(2));
+
+    let ids = |states: Vec<InvitationState>| {
+        let app = &app;
+        async move {
+            let page = app.list(InvitationFilter { states, ..Default::default() }).await;
+            page.items.iter().map(|i| i.id).collect::<Vec<_>>()
+        }
+    };
+    // Not swept yet: stored PENDING, but past its expiry.
+    assert_eq!(ids(vec![InvitationState::Expired]).await, [short.invitation.id]);
+    assert_eq!(ids(vec![InvitationState::Pending]).await, [long.invitation.id]);
+    assert_eq!(ids(vec![InvitationState::Revoked]).await, [revoked.invitation.id]);
+    assert_eq!(ids(vec![InvitationState::Pending, InvitationState::Expired]).await.len(), 2);
+    app.cleanup().await;
+}
+
+async fn every_filter_narrows_the_listing(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let mut a = CreateInvitation::new("Alice@Example.org", "editor");
+    a.groups = vec!["red".into()];
+    a.scope = Some("acme".into());
+    let a = app.service.create(Some(&admin()), a).await.unwrap();
+    app.advance(TimeDelta::minutes(10));
+    let mut b = CreateInvitation::new("bob.smith+x@example.org", "viewer");
+    b.groups = vec!["blue".into(), "red".into()];
+    b.valid_for = Some("P1D".into());
+    let b = app.service.create(Some(&editor()), b).await.unwrap();
+    let t_b = app.now();
+
+    let only = |filter: InvitationFilter| {
+        let app = &app;
+        async move {
+            let page = app.list(filter).await;
+            assert_eq!(page.total_count as usize, page.items.len());
+            page.items.iter().map(|i| i.email.normalized().to_owned()).collect::<Vec<_>>()
+        }
+    };
+    let f = InvitationFilter::default;
+    let (alice, bob) = ("alice@example.org".to_owned(), "bob.smith+x@example.org".to_owned());
+    assert_eq!(only(InvitationFilter { email: Some("alice@example.org".into()), ..f() }).await, [alice.clone()]);
+    assert_eq!(only(InvitationFilter { email_contains: Some("h+x".into()), ..f() }).await, [bob.clone()]);
+    assert_eq!(only(InvitationFilter { email_contains: Some(".*".into()), ..f() }).await, Vec::<String>::new());
+    assert_eq!(only(InvitationFilter { role: Some("editor".into()), ..f() }).await, [alice.clone()]);
+    assert_eq!(only(InvitationFilter { group: Some("blue".into()), ..f() }).await, [bob.clone()]);
+    assert_eq!(only(InvitationFilter { group: Some("red".into()), ..f() }).await, [bob.clone(), alice.clone()]);
+    assert_eq!(only(InvitationFilter { scope: Some("acme".into()), ..f() }).await, [alice.clone()]);
+    assert_eq!(only(InvitationFilter { invited_by: Some(editor().actor().id.clone()), ..f() }).await, [bob.clone()]);
+    assert_eq!(only(InvitationFilter { created_after: Some(t_b), ..f() }).await, [bob.clone()]);
+    assert_eq!(only(InvitationFilter { created_before: Some(t_b), ..f() }).await, [alice.clone()]);
+    assert_eq!(only(InvitationFilter { expires_before: Some(a.invitation.expires_at), ..f() }).await, [bob.clone()]);
+    assert_eq!(only(InvitationFilter { expires_after: Some(a.invitation.expires_at), ..f() }).await, [alice.clone()]);
+    let _ = b;
+    app.cleanup().await;
+}
+
+async fn paging_through_every_sort_returns_each_invitation_once_in_order(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let emails = ["m@x.org", "c@x.org", "z@x.org", "a@x.org", "k@x.org", "b@x.org", "y@x.org"];
+    let mut created = Vec::new();
+    for (i, email) in emails.iter().enumerate() {
+        let mut input = CreateInvitation::new(*email, "viewer");
+        input.valid_for = Some(format!("PT{}H", 10 - i % 3));
+        created.push(app.service.create(Some(&admin()), input).await.unwrap().invitation);
+        if i % 2 == 0 {
+            app.advance(TimeDelta::seconds(1)); // some share a creation time: the id breaks ties
+        }
+    }
+    app.service.revoke(Some(&admin()), created[2].id).await.unwrap();
+    app.service.decline(&app.service.resend(Some(&admin()), created[4].id, None).await.unwrap().secret.expose().to_owned()).await.unwrap();
+
+    let sorts = [
+        vec![],
+        vec![SortKey { field: SortField::Email, direction: SortDirection::Asc }],
+        vec![SortKey { field: SortField::ExpiresAt, direction: SortDirection::Asc }, SortKey { field: SortField::Email, direction: SortDirection::Desc }],
+        vec![SortKey { field: SortField::State, direction: SortDirection::Desc }],
+        vec![SortKey { field: SortField::CreatedAt, direction: SortDirection::Asc }],
+    ];
+    for sort in sorts {
+        let everything = app
+            .service
+            .list(Some(&admin()), &ListQuery::new(InvitationFilter::default(), sort.clone(), 100, None).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(everything.items.len(), emails.len());
+        let mut paged = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let query = ListQuery::new(InvitationFilter::default(), sort.clone(), 3, after.as_deref()).unwrap();
+            let page = app.service.list(Some(&admin()), &query).await.unwrap();
+            assert_eq!(page.total_count, emails.len() as u64);
+            paged.extend(page.items.iter().map(|i| i.id));
+            if !page.has_next_page {
+                break;
+            }
+            let last = page.items.last().unwrap();
+            after = Some(cms_invitations::store::Cursor::after_invitation(last, &query.sort, app.now()).encode(&query.sort));
+        }
+        let expected: Vec<_> = everything.items.iter().map(|i| i.id).collect();
+        assert_eq!(paged, expected, "paging differs from one page for {sort:?}");
+        assert_sorted(&everything.items, &query_sort(&sort), app.now());
+    }
+    app.cleanup().await;
+}
+
+fn query_sort(sort: &[SortKey]) -> Vec<SortKey> {
+    ListQuery::new(InvitationFilter::default(), sort.to_vec(), 1, None).unwrap().sort
+}
+
+fn assert_sorted(items: &[cms_invitations::domain::Invitation], sort: &[SortKey], now: chrono::DateTime<chrono::Utc>) {
+    use std::cmp::Ordering;
+    let key_cmp = |a: &cms_invitations::domain::Invitation, b: &cms_invitations::domain::Invitation| {
+        for key in sort {
+            let ord = match key.field {
+                SortField::CreatedAt => a.created_at.cmp(&b.created_at),
+                SortField::ExpiresAt => a.expires_at.cmp(&b.expires_at),
+                SortField::Email => a.email.normalized().cmp(b.email.normalized()),
+                SortField::State => a.state_at(now).as_str().cmp(b.state_at(now).as_str()),
+            };
+            let ord = if key.direction == SortDirection::Desc { ord.reverse() } else { ord };
+            if ord != Ordering::Equal {
+                return ord;
+            }
+        }
+        let ord = a.id.cmp(&b.id);
+        if sort[0].direction == SortDirection::Desc { ord.reverse() } else { ord }
+    };
+    for pair in items.windows(2) {
+        assert_eq!(key_cmp(&pair[0], &pair[1]), Ordering::Less, "out of order for {sort:?}");
+    }
+}
+
+async fn finished_invitations_are_purged_after_the_retention_period(backend: Backend) {
+    let app = spawn_app(backend).await; // retention P30D
+    let old = app.invite("old@example.org").await;
+    app.service.revoke(Some(&admin()), old.invitation.id).await.unwrap();
+    let pending = app.invite("pending@example.org").await;
+    app.advance(TimeDelta::days(20));
+    let recent = app.invite("recent@example.org").await;
+    app.service.revoke(Some(&admin()), recent.invitation.id).await.unwrap();
+    app.advance(TimeDelta::days(11));
+
+    let report = app.service.sweep().await.unwrap();
+
+    assert_eq!(report.purged, 1);
+    assert!(app.store.get(old.invitation.id).await.unwrap().is_none());
+    assert!(app.store.get(recent.invitation.id).await.unwrap().is_some());
+    // The long-pending one expired during the sweep; its retention starts at its expiry.
+    assert_eq!(report.expired, 1);
+    assert!(app.store.get(pending.invitation.id).await.unwrap().is_some());
+    app.cleanup().await;
+}
