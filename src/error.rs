@@ -5,7 +5,9 @@
 
 use std::fmt;
 
-use crate::domain::{InvitationId, InvitationState, MalformedSecret, TransitionRefused, ValidationError};
+use crate::domain::{
+    InvitationId, InvitationState, MalformedSecret, TransitionRefused, ValidationError,
+};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 

@@ -33,5 +33,10 @@ pub trait AccountProvisioner: Send + Sync + Debug {
     /// Creates or links the account as `plan` says. Runs once, for the accept that won. On
     /// error the accept is rolled back and the invitation stays usable, so it must leave
     /// nothing half-done that a retry would trip over.
-    async fn provision(&self, invitation: &Invitation, input: &AcceptInput, plan: &ProvisionPlan) -> Result<()>;
+    async fn provision(
+        &self,
+        invitation: &Invitation,
+        input: &AcceptInput,
+        plan: &ProvisionPlan,
+    ) -> Result<()>;
 }

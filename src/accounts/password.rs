@@ -11,7 +11,10 @@ const MAX_CHARS: usize = 256;
 pub(super) fn check(password: &str) -> Result<()> {
     let chars = password.chars().count();
     if !(MIN_CHARS..=MAX_CHARS).contains(&chars) {
-        return Err(Error::validation("password", format!("must be {MIN_CHARS} to {MAX_CHARS} characters")));
+        return Err(Error::validation(
+            "password",
+            format!("must be {MIN_CHARS} to {MAX_CHARS} characters"),
+        ));
     }
     Ok(())
 }
@@ -20,7 +23,8 @@ pub(super) fn check(password: &str) -> Result<()> {
 pub(super) async fn hash(password: String) -> Result<String> {
     tokio::task::spawn_blocking(move || {
         let mut salt_bytes = [0u8; 16];
-        getrandom::fill(&mut salt_bytes).map_err(|err| Error::internal(format!("no randomness for a salt: {err}")))?;
+        getrandom::fill(&mut salt_bytes)
+            .map_err(|err| Error::internal(format!("no randomness for a salt: {err}")))?;
         let salt = SaltString::encode_b64(&salt_bytes)
             .map_err(|err| Error::internal(format!("salt encoding failed: {err}")))?;
         Argon2::default()

@@ -20,8 +20,16 @@ pub struct StoreProvisioner {
 }
 
 impl StoreProvisioner {
-    pub fn new(accounts: Arc<dyn AccountStore>, clock: Arc<dyn Clock>, existing: ExistingAccountPolicy) -> Self {
-        Self { accounts, clock, existing }
+    pub fn new(
+        accounts: Arc<dyn AccountStore>,
+        clock: Arc<dyn Clock>,
+        existing: ExistingAccountPolicy,
+    ) -> Self {
+        Self {
+            accounts,
+            clock,
+            existing,
+        }
     }
 }
 
@@ -34,21 +42,38 @@ impl AccountProvisioner for StoreProvisioner {
         if let Some(password) = input.password.as_deref() {
             password::check(password)?;
         }
-        match self.accounts.find_account_by_email(invitation.email.normalized()).await? {
+        match self
+            .accounts
+            .find_account_by_email(invitation.email.normalized())
+            .await?
+        {
             Some(_) if self.existing == ExistingAccountPolicy::Refuse => Err(Error::validation(
                 "email",
                 "an account with this email already exists; sign in instead",
             )),
-            Some(account) => Ok(ProvisionPlan { user_id: account.id, existing_user: true }),
-            None => Ok(ProvisionPlan { user_id: uuid::Uuid::now_v7().to_string(), existing_user: false }),
+            Some(account) => Ok(ProvisionPlan {
+                user_id: account.id,
+                existing_user: true,
+            }),
+            None => Ok(ProvisionPlan {
+                user_id: uuid::Uuid::now_v7().to_string(),
+                existing_user: false,
+            }),
         }
     }
 
-    async fn provision(&self, invitation: &Invitation, input: &AcceptInput, plan: &ProvisionPlan) -> Result<()> {
+    async fn provision(
+        &self,
+        invitation: &Invitation,
+        input: &AcceptInput,
+        plan: &ProvisionPlan,
+    ) -> Result<()> {
         let now = self.clock.now();
         let groups = invitation.groups.to_strings();
         if plan.existing_user {
-            self.accounts.attach_to_account(&plan.user_id, invitation.role.as_str(), &groups, now).await?;
+            self.accounts
+                .attach_to_account(&plan.user_id, invitation.role.as_str(), &groups, now)
+                .await?;
             return Ok(());
         }
         let password_hash = match input.password.clone() {
@@ -77,7 +102,9 @@ impl AccountProvisioner for StoreProvisioner {
             Ok(_) => Ok(()),
             // Another invitation for this email was accepted in the same instant: the accept is
             // rolled back and a retry links the account that now exists.
-            Err(StoreError::DuplicateAccount) => Err(Error::Unavailable("the account was created concurrently; try again".into())),
+            Err(StoreError::DuplicateAccount) => Err(Error::Unavailable(
+                "the account was created concurrently; try again".into(),
+            )),
             Err(err) => Err(err.into()),
         }
     }

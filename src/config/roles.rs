@@ -77,13 +77,39 @@ impl RolePolicy {
 
 impl Default for RolePolicy {
     fn default() -> Self {
-        let all: BTreeSet<String> = ["admin", "editor", "author", "viewer"].map(String::from).into();
+        let all: BTreeSet<String> = ["admin", "editor", "author", "viewer"]
+            .map(String::from)
+            .into();
         let grants = |roles: &[&str]| roles.iter().map(|r| (*r).to_owned()).collect();
         let principals = BTreeMap::from([
-            ("admin".to_owned(), RolePermissions { read: true, grants: all.clone() }),
-            ("editor".to_owned(), RolePermissions { read: true, grants: grants(&["author", "viewer"]) }),
-            ("author".to_owned(), RolePermissions { read: true, grants: BTreeSet::new() }),
-            ("viewer".to_owned(), RolePermissions { read: true, grants: BTreeSet::new() }),
+            (
+                "admin".to_owned(),
+                RolePermissions {
+                    read: true,
+                    grants: all.clone(),
+                },
+            ),
+            (
+                "editor".to_owned(),
+                RolePermissions {
+                    read: true,
+                    grants: grants(&["author", "viewer"]),
+                },
+            ),
+            (
+                "author".to_owned(),
+                RolePermissions {
+                    read: true,
+                    grants: BTreeSet::new(),
+                },
+            ),
+            (
+                "viewer".to_owned(),
+                RolePermissions {
+                    read: true,
+                    grants: BTreeSet::new(),
+                },
+            ),
         ]);
         Self {
             invitee_roles: all.into_iter().collect(),
@@ -101,18 +127,45 @@ mod tests {
         let policy = RolePolicy::default();
         let valid = RolePolicy::new(policy.invitee_roles.clone(), policy.principals.clone());
         assert_eq!(valid, Ok(policy.clone()));
-        assert!(policy.permissions("editor").unwrap().grants.contains("author"));
-        assert!(!policy.permissions("editor").unwrap().grants.contains("admin"));
+        assert!(
+            policy
+                .permissions("editor")
+                .unwrap()
+                .grants
+                .contains("author")
+        );
+        assert!(
+            !policy
+                .permissions("editor")
+                .unwrap()
+                .grants
+                .contains("admin")
+        );
         assert!(policy.permissions("viewer").unwrap().read);
     }
 
     #[test]
     fn granting_a_role_that_outranks_the_granter_is_a_configuration_error() {
         let principals = BTreeMap::from([
-            ("lead".to_owned(), RolePermissions { read: true, grants: ["boss".to_owned()].into() }),
-            ("boss".to_owned(), RolePermissions { read: true, grants: ["boss".to_owned(), "lead".to_owned()].into() }),
+            (
+                "lead".to_owned(),
+                RolePermissions {
+                    read: true,
+                    grants: ["boss".to_owned()].into(),
+                },
+            ),
+            (
+                "boss".to_owned(),
+                RolePermissions {
+                    read: true,
+                    grants: ["boss".to_owned(), "lead".to_owned()].into(),
+                },
+            ),
         ]);
         let problems = RolePolicy::new(vec!["boss".into(), "lead".into()], principals).unwrap_err();
-        assert!(problems.iter().any(|p| p.contains("roles.principals.lead")), "{problems:?}");
+        assert!(
+            problems.iter().any(|p| p.contains("roles.principals.lead")),
+            "{problems:?}"
+        );
     }
 }

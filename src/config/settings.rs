@@ -7,7 +7,10 @@ use std::path::PathBuf;
 use serde::Deserialize;
 use url::Url;
 
-use super::{Config, ConfigErrors, ExistingAccountPolicy, MongoConfig, RolePermissions, RolePolicy, Sensitive};
+use super::{
+    Config, ConfigErrors, ExistingAccountPolicy, MongoConfig, RolePermissions, RolePolicy,
+    Sensitive,
+};
 use crate::domain::{AllowedRedirect, IsoDuration, Locale, ValidityPolicy};
 
 /// One scalar setting: its key in the TOML file, its environment variable and its default
@@ -21,28 +24,123 @@ pub struct Setting {
     pub meaning: &'static str,
 }
 
-const fn setting(key: &'static str, env: &'static str, default: &'static str, meaning: &'static str) -> Setting {
-    Setting { key, env, default, meaning }
+const fn setting(
+    key: &'static str,
+    env: &'static str,
+    default: &'static str,
+    meaning: &'static str,
+) -> Setting {
+    Setting {
+        key,
+        env,
+        default,
+        meaning,
+    }
 }
 
 pub const SETTINGS: &[Setting] = &[
-    setting("listen", "INVITATIONS_LISTEN", "127.0.0.1:8080", "address the server listens on"),
-    setting("data_dir", "INVITATIONS_DATA_DIR", "./data", "embedded store, `.eml` outbox and bootstrap token file"),
-    setting("mongodb_uri", "INVITATIONS_MONGODB_URI", "", "MongoDB connection string (a replica set); unset: embedded SQLite"),
-    setting("mongodb_database", "INVITATIONS_MONGODB_DATABASE", "cms_invitations", "MongoDB database name"),
-    setting("smtp_url", "INVITATIONS_SMTP_URL", "", "SMTP server, e.g. `smtp://127.0.0.1:1025`; unset: `.eml` files in `data_dir/outbox`"),
-    setting("email_from", "INVITATIONS_EMAIL_FROM", "Invitations <invitations@localhost>", "sender of every email"),
-    setting("accept_url", "INVITATIONS_ACCEPT_URL", "", "page the invitation link opens; unset: the server's own `/accept`"),
-    setting("default_validity", "INVITATIONS_DEFAULT_VALIDITY", "P7D", "validity of a new invitation (ISO 8601 duration)"),
-    setting("min_validity", "INVITATIONS_MIN_VALIDITY", "PT1H", "shortest `validFor` accepted"),
-    setting("max_validity", "INVITATIONS_MAX_VALIDITY", "P30D", "longest `validFor` accepted"),
-    setting("default_locale", "INVITATIONS_DEFAULT_LOCALE", "en", "email locale when the invitation has none"),
-    setting("redirect_allow_list", "INVITATIONS_REDIRECT_ALLOW_LIST", "", "comma-separated URL prefixes a `redirectUrl` must start with; empty: none allowed"),
-    setting("retention", "INVITATIONS_RETENTION", "P180D", "how long finished invitations are kept; `off` keeps them forever"),
-    setting("public_rate_limit", "INVITATIONS_PUBLIC_RATE_LIMIT", "30", "public operations per minute per client address; `0` turns the limit off"),
-    setting("metadata_max_bytes", "INVITATIONS_METADATA_MAX_BYTES", "8192", "largest `metadata` object, in bytes of JSON"),
-    setting("existing_account_policy", "INVITATIONS_EXISTING_ACCOUNT_POLICY", "attach", "`attach` role and groups to an existing account with the invited email, or `refuse`"),
-    setting("sweep_interval", "INVITATIONS_SWEEP_INTERVAL", "PT30S", "how often the sweeper persists expiry and purges finished invitations"),
+    setting(
+        "listen",
+        "INVITATIONS_LISTEN",
+        "127.0.0.1:8080",
+        "address the server listens on",
+    ),
+    setting(
+        "data_dir",
+        "INVITATIONS_DATA_DIR",
+        "./data",
+        "embedded store, `.eml` outbox and bootstrap token file",
+    ),
+    setting(
+        "mongodb_uri",
+        "INVITATIONS_MONGODB_URI",
+        "",
+        "MongoDB connection string (a replica set); unset: embedded SQLite",
+    ),
+    setting(
+        "mongodb_database",
+        "INVITATIONS_MONGODB_DATABASE",
+        "cms_invitations",
+        "MongoDB database name",
+    ),
+    setting(
+        "smtp_url",
+        "INVITATIONS_SMTP_URL",
+        "",
+        "SMTP server, e.g. `smtp://127.0.0.1:1025`; unset: `.eml` files in `data_dir/outbox`",
+    ),
+    setting(
+        "email_from",
+        "INVITATIONS_EMAIL_FROM",
+        "Invitations <invitations@localhost>",
+        "sender of every email",
+    ),
+    setting(
+        "accept_url",
+        "INVITATIONS_ACCEPT_URL",
+        "",
+        "page the invitation link opens; unset: the server's own `/accept`",
+    ),
+    setting(
+        "default_validity",
+        "INVITATIONS_DEFAULT_VALIDITY",
+        "P7D",
+        "validity of a new invitation (ISO 8601 duration)",
+    ),
+    setting(
+        "min_validity",
+        "INVITATIONS_MIN_VALIDITY",
+        "PT1H",
+        "shortest `validFor` accepted",
+    ),
+    setting(
+        "max_validity",
+        "INVITATIONS_MAX_VALIDITY",
+        "P30D",
+        "longest `validFor` accepted",
+    ),
+    setting(
+        "default_locale",
+        "INVITATIONS_DEFAULT_LOCALE",
+        "en",
+        "email locale when the invitation has none",
+    ),
+    setting(
+        "redirect_allow_list",
+        "INVITATIONS_REDIRECT_ALLOW_LIST",
+        "",
+        "comma-separated URL prefixes a `redirectUrl` must start with; empty: none allowed",
+    ),
+    setting(
+        "retention",
+        "INVITATIONS_RETENTION",
+        "P180D",
+        "how long finished invitations are kept; `off` keeps them forever",
+    ),
+    setting(
+        "public_rate_limit",
+        "INVITATIONS_PUBLIC_RATE_LIMIT",
+        "30",
+        "public operations per minute per client address; `0` turns the limit off",
+    ),
+    setting(
+        "metadata_max_bytes",
+        "INVITATIONS_METADATA_MAX_BYTES",
+        "8192",
+        "largest `metadata` object, in bytes of JSON",
+    ),
+    setting(
+        "existing_account_policy",
+        "INVITATIONS_EXISTING_ACCOUNT_POLICY",
+        "attach",
+        "`attach` role and groups to an existing account with the invited email, or `refuse`",
+    ),
+    setting(
+        "sweep_interval",
+        "INVITATIONS_SWEEP_INTERVAL",
+        "PT30S",
+        "how often the sweeper persists expiry and purges finished invitations",
+    ),
 ];
 
 /// Settings that may hold credentials can also be read from a file (`<ENV>_FILE`).
@@ -57,8 +155,10 @@ struct RolesFile {
 
 pub(super) fn load(env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigErrors> {
     let mut problems = Vec::new();
-    let mut raw: BTreeMap<&'static str, String> =
-        SETTINGS.iter().map(|s| (s.key, s.default.to_owned())).collect();
+    let mut raw: BTreeMap<&'static str, String> = SETTINGS
+        .iter()
+        .map(|s| (s.key, s.default.to_owned()))
+        .collect();
     let mut roles_file = RolesFile::default();
 
     if let Some(path) = env("INVITATIONS_CONFIG").filter(|p| !p.is_empty()) {
@@ -83,8 +183,14 @@ pub(super) fn load(env: &dyn Fn(&str) -> Option<String>) -> Result<Config, Confi
         }
     }
 
-    let mut p = Parser { raw: &raw, problems };
-    let listen = p.parse("listen", |v| v.parse::<SocketAddr>().map_err(|_| "must be an address like 127.0.0.1:8080".to_owned()));
+    let mut p = Parser {
+        raw: &raw,
+        problems,
+    };
+    let listen = p.parse("listen", |v| {
+        v.parse::<SocketAddr>()
+            .map_err(|_| "must be an address like 127.0.0.1:8080".to_owned())
+    });
     let data_dir = PathBuf::from(p.get("data_dir"));
     let mongodb_uri = p.optional("mongodb_uri", |v| {
         if v.starts_with("mongodb://") || v.starts_with("mongodb+srv://") {
@@ -95,15 +201,19 @@ pub(super) fn load(env: &dyn Fn(&str) -> Option<String>) -> Result<Config, Confi
     });
     let database = p.get("mongodb_database").to_owned();
     if database.is_empty() || database.contains(['/', '\\', '.', ' ', '"', '$']) {
-        p.problems.push("mongodb_database: must be a MongoDB database name".to_owned());
+        p.problems
+            .push("mongodb_database: must be a MongoDB database name".to_owned());
     }
     let smtp_url = p.optional("smtp_url", |v| match Url::parse(v) {
-        Ok(url) if matches!(url.scheme(), "smtp" | "smtps") && url.host().is_some() => Ok(Sensitive::new(v)),
+        Ok(url) if matches!(url.scheme(), "smtp" | "smtps") && url.host().is_some() => {
+            Ok(Sensitive::new(v))
+        }
         _ => Err("must be an smtp:// or smtps:// URL with a host".to_owned()),
     });
     let email_from = p.get("email_from").to_owned();
     if !email_from.contains('@') {
-        p.problems.push("email_from: must contain an email address".to_owned());
+        p.problems
+            .push("email_from: must contain an email address".to_owned());
     }
     let accept_url = p.optional("accept_url", |v| match Url::parse(v) {
         Ok(url) if matches!(url.scheme(), "http" | "https") && url.fragment().is_none() => Ok(url),
@@ -112,7 +222,9 @@ pub(super) fn load(env: &dyn Fn(&str) -> Option<String>) -> Result<Config, Confi
     let default_validity = p.parse("default_validity", duration);
     let min_validity = p.parse("min_validity", duration);
     let max_validity = p.parse("max_validity", duration);
-    let default_locale = p.parse("default_locale", |v| Locale::parse(v).map_err(|e| e.message().to_owned()));
+    let default_locale = p.parse("default_locale", |v| {
+        Locale::parse(v).map_err(|e| e.message().to_owned())
+    });
     let redirect_allow_list = p.parse("redirect_allow_list", |v| {
         v.split(',')
             .map(str::trim)
@@ -124,7 +236,10 @@ pub(super) fn load(env: &dyn Fn(&str) -> Option<String>) -> Result<Config, Confi
         "off" => Ok(None),
         other => duration(other).map(Some),
     });
-    let public_rate_limit = p.parse("public_rate_limit", |v| v.parse::<u32>().map_err(|_| "must be a whole number (0 turns the limit off)".to_owned()));
+    let public_rate_limit = p.parse("public_rate_limit", |v| {
+        v.parse::<u32>()
+            .map_err(|_| "must be a whole number (0 turns the limit off)".to_owned())
+    });
     let metadata_max_bytes = p.parse("metadata_max_bytes", |v| match v.parse::<usize>() {
         Ok(n) if (2..=1_048_576).contains(&n) => Ok(n),
         _ => Err("must be a whole number from 2 to 1048576".to_owned()),
@@ -149,7 +264,9 @@ pub(super) fn load(env: &dyn Fn(&str) -> Option<String>) -> Result<Config, Confi
     };
     let defaults = RolePolicy::default();
     let roles = RolePolicy::new(
-        roles_file.invitee.unwrap_or_else(|| defaults.invitee_roles().to_vec()),
+        roles_file
+            .invitee
+            .unwrap_or_else(|| defaults.invitee_roles().to_vec()),
         roles_file.principals.unwrap_or_else(|| {
             defaults
                 .principal_roles()
@@ -160,7 +277,18 @@ pub(super) fn load(env: &dyn Fn(&str) -> Option<String>) -> Result<Config, Confi
     .map_err(|mut role_problems| problems.append(&mut role_problems))
     .ok();
 
-    match (listen, default_locale, redirect_allow_list, retention, public_rate_limit, metadata_max_bytes, existing_accounts, sweep_interval, validity, roles) {
+    match (
+        listen,
+        default_locale,
+        redirect_allow_list,
+        retention,
+        public_rate_limit,
+        metadata_max_bytes,
+        existing_accounts,
+        sweep_interval,
+        validity,
+        roles,
+    ) {
         (
             Some(listen),
             Some(default_locale),
@@ -175,7 +303,9 @@ pub(super) fn load(env: &dyn Fn(&str) -> Option<String>) -> Result<Config, Confi
         ) if problems.is_empty() => Ok(Config {
             listen,
             data_dir,
-            mongodb: mongodb_uri.flatten().map(|uri| MongoConfig { uri, database }),
+            mongodb: mongodb_uri
+                .flatten()
+                .map(|uri| MongoConfig { uri, database }),
             smtp_url: smtp_url.flatten(),
             email_from,
             accept_url: accept_url.flatten(),
@@ -231,7 +361,11 @@ impl Parser<'_> {
     }
 
     /// An empty value means unset. `Some(None)`: unset; `None`: a problem was recorded.
-    fn optional<T>(&mut self, key: &str, parse: impl FnOnce(&str) -> Result<T, String>) -> Option<Option<T>> {
+    fn optional<T>(
+        &mut self,
+        key: &str,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Option<Option<T>> {
         if self.get(key).is_empty() {
             Some(None)
         } else {
@@ -245,7 +379,8 @@ fn read_file(
     raw: &mut BTreeMap<&'static str, String>,
     roles: &mut RolesFile,
 ) -> Result<(), Vec<String>> {
-    let text = std::fs::read_to_string(path).map_err(|err| vec![format!("INVITATIONS_CONFIG: cannot read {path}: {err}")])?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|err| vec![format!("INVITATIONS_CONFIG: cannot read {path}: {err}")])?;
     let table: toml::Table = text.parse().map_err(|err| vec![format!("{path}: {err}")])?;
     let mut problems = Vec::new();
     for (key, value) in table {
@@ -269,13 +404,19 @@ fn read_file(
                 .collect::<Vec<_>>()
                 .join(","),
             _ => {
-                problems.push(format!("{path}: {key} must be a string, a number or a list of strings"));
+                problems.push(format!(
+                    "{path}: {key} must be a string, a number or a list of strings"
+                ));
                 continue;
             }
         };
         raw.insert(setting.key, text);
     }
-    if problems.is_empty() { Ok(()) } else { Err(problems) }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems)
+    }
 }
 
 #[cfg(test)]
@@ -285,7 +426,10 @@ mod tests {
     use super::*;
 
     fn load_with(vars: &[(&str, &str)]) -> Result<Config, ConfigErrors> {
-        let vars: HashMap<String, String> = vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
         load(&|name| vars.get(name).cloned())
     }
 
@@ -309,15 +453,26 @@ mod tests {
         ])
         .unwrap_err();
         let text = errors.to_string();
-        for key in ["listen", "default_validity", "public_rate_limit", "smtp_url"] {
-            assert!(text.contains(&format!("{key}:")), "{key} missing from {text}");
+        for key in [
+            "listen",
+            "default_validity",
+            "public_rate_limit",
+            "smtp_url",
+        ] {
+            assert!(
+                text.contains(&format!("{key}:")),
+                "{key} missing from {text}"
+            );
         }
     }
 
     #[test]
     fn a_default_validity_outside_the_bounds_is_reported() {
         let errors = load_with(&[("INVITATIONS_DEFAULT_VALIDITY", "P60D")]).unwrap_err();
-        assert!(errors.0.iter().any(|p| p.starts_with("default_validity:")), "{errors}");
+        assert!(
+            errors.0.iter().any(|p| p.starts_with("default_validity:")),
+            "{errors}"
+        );
     }
 
     #[test]
@@ -356,7 +511,11 @@ mod tests {
 
     #[test]
     fn credentials_never_show_in_debug_output() {
-        let config = load_with(&[("INVITATIONS_MONGODB_URI", "mongodb://user:hunter2@db/?replicaSet=rs0")]).unwrap();
+        let config = load_with(&[(
+            "INVITATIONS_MONGODB_URI",
+            "mongodb://user:hunter2@db/?replicaSet=rs0",
+        )])
+        .unwrap();
         assert!(!format!("{config:?}").contains("hunter2"));
     }
 }

@@ -35,7 +35,9 @@ impl IsoDuration {
         }
         let mut seconds: i64 = 0;
         let mut add = |number: &str, unit: char, in_time: bool| -> Result<(), &'static str> {
-            let value: i64 = number.parse().map_err(|_| "the duration has a malformed number")?;
+            let value: i64 = number
+                .parse()
+                .map_err(|_| "the duration has a malformed number")?;
             let factor = match (unit, in_time) {
                 ('W', false) => 7 * 86_400,
                 ('D', false) => 86_400,
@@ -121,15 +123,27 @@ mod tests {
     #[test]
     fn common_validity_periods_parse_to_seconds() {
         assert_eq!(IsoDuration::parse("P7D").unwrap().as_seconds(), 7 * 86_400);
-        assert_eq!(IsoDuration::parse("PT12H").unwrap().as_seconds(), 12 * 3_600);
+        assert_eq!(
+            IsoDuration::parse("PT12H").unwrap().as_seconds(),
+            12 * 3_600
+        );
         assert_eq!(IsoDuration::parse("P1W").unwrap().as_seconds(), 7 * 86_400);
-        assert_eq!(IsoDuration::parse("p1dt6h30m").unwrap().as_seconds(), 109_800);
+        assert_eq!(
+            IsoDuration::parse("p1dt6h30m").unwrap().as_seconds(),
+            109_800
+        );
         assert_eq!(IsoDuration::parse("PT90S").unwrap().as_seconds(), 90);
     }
 
     #[test]
     fn durations_print_in_canonical_form_and_round_trip() {
-        for (input, shown) in [("P7D", "P7D"), ("PT12H", "PT12H"), ("P1W", "P7D"), ("PT0S", "PT0S"), ("P1DT6H30M", "P1DT6H30M")] {
+        for (input, shown) in [
+            ("P7D", "P7D"),
+            ("PT12H", "PT12H"),
+            ("P1W", "P7D"),
+            ("PT0S", "PT0S"),
+            ("P1DT6H30M", "P1DT6H30M"),
+        ] {
             let parsed = IsoDuration::parse(input).unwrap();
             assert_eq!(parsed.to_string(), shown);
             assert_eq!(IsoDuration::parse(shown).unwrap(), parsed);
@@ -138,8 +152,25 @@ mod tests {
 
     #[test]
     fn malformed_or_calendar_durations_are_refused() {
-        for bad in ["", "7D", "P", "PT", "P1M", "P1Y", "PD", "P7", "PT1D", "P1H", "P-1D", "P99999999999999D"] {
-            assert_eq!(IsoDuration::parse(bad).unwrap_err().field(), "validFor", "{bad:?}");
+        for bad in [
+            "",
+            "7D",
+            "P",
+            "PT",
+            "P1M",
+            "P1Y",
+            "PD",
+            "P7",
+            "PT1D",
+            "P1H",
+            "P-1D",
+            "P99999999999999D",
+        ] {
+            assert_eq!(
+                IsoDuration::parse(bad).unwrap_err().field(),
+                "validFor",
+                "{bad:?}"
+            );
         }
     }
 }

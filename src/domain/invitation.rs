@@ -112,7 +112,10 @@ impl Invitation {
 
     /// A resend is possible while PENDING or EXPIRED.
     pub fn is_resendable(&self, now: DateTime<Utc>) -> bool {
-        matches!(self.state_at(now), InvitationState::Pending | InvitationState::Expired)
+        matches!(
+            self.state_at(now),
+            InvitationState::Pending | InvitationState::Expired
+        )
     }
 
     /// A revoke is possible while PENDING (and not yet expired).
@@ -141,7 +144,11 @@ impl Invitation {
 
     fn record(&mut self, kind: EventKind, actor: EventActor, now: DateTime<Utc>) {
         self.updated_at = now;
-        self.events.push(InvitationEvent { kind, at: now, actor });
+        self.events.push(InvitationEvent {
+            kind,
+            at: now,
+            actor,
+        });
     }
 
     /// PENDING -> ACCEPTED by the holder of the secret, before `expires_at`.
@@ -156,8 +163,14 @@ impl Invitation {
 
     /// Undoes an accept whose account could not be provisioned, so that the link works again.
     /// Only the accept that `user_id` identifies can be rolled back.
-    pub fn roll_back_accept(&mut self, now: DateTime<Utc>, user_id: &str) -> Result<(), TransitionRefused> {
-        if self.stored_state != InvitationState::Accepted || self.accepted_user_id.as_deref() != Some(user_id) {
+    pub fn roll_back_accept(
+        &mut self,
+        now: DateTime<Utc>,
+        user_id: &str,
+    ) -> Result<(), TransitionRefused> {
+        if self.stored_state != InvitationState::Accepted
+            || self.accepted_user_id.as_deref() != Some(user_id)
+        {
             return Err(TransitionRefused(self.state_at(now)));
         }
         self.stored_state = InvitationState::Pending;

@@ -33,7 +33,10 @@ fn start() -> DateTime<Utc> {
 }
 
 fn editor() -> Actor {
-    Actor { id: "editor-1".into(), name: "Edith".into() }
+    Actor {
+        id: "editor-1".into(),
+        name: "Edith".into(),
+    }
 }
 
 fn fresh(now: DateTime<Utc>) -> Invitation {
@@ -49,7 +52,14 @@ fn fresh(now: DateTime<Utc>) -> Invitation {
         send_email: true,
     };
     let digest = Secret::generate().unwrap().digest();
-    Invitation::create(InvitationId::new(), draft, editor(), digest, now, now + TimeDelta::minutes(120))
+    Invitation::create(
+        InvitationId::new(),
+        draft,
+        editor(),
+        digest,
+        now,
+        now + TimeDelta::minutes(120),
+    )
 }
 
 fn assert_invariants(inv: &Invitation, now: DateTime<Utc>) {
@@ -65,10 +75,19 @@ fn assert_invariants(inv: &Invitation, now: DateTime<Utc>) {
         assert!(inv.expires_at > now, "reads as PENDING after expiry");
     }
     assert_eq!(inv.is_revocable(now), inv.state_at(now) == Pending);
-    assert_eq!(inv.is_resendable(now), matches!(inv.state_at(now), Pending | Expired));
-    assert!(inv.events.windows(2).all(|w| w[0].at <= w[1].at), "events out of order");
+    assert_eq!(
+        inv.is_resendable(now),
+        matches!(inv.state_at(now), Pending | Expired)
+    );
+    assert!(
+        inv.events.windows(2).all(|w| w[0].at <= w[1].at),
+        "events out of order"
+    );
     assert_eq!(inv.events.first().map(|e| e.kind), Some(EventKind::Created));
-    assert_eq!(inv.updated_at, inv.events.last().map(|e| e.at).unwrap_or(inv.created_at));
+    assert_eq!(
+        inv.updated_at,
+        inv.events.last().map(|e| e.at).unwrap_or(inv.created_at)
+    );
 }
 
 proptest! {
@@ -137,11 +156,14 @@ proptest! {
 #[test]
 fn an_invitation_past_its_expiry_reads_as_expired_before_the_sweeper_runs() {
     let now = start();
-    let inv = fresh(now);
+    let mut inv = fresh(now);
     let later = inv.expires_at;
     assert_eq!(inv.state_at(later), InvitationState::Expired);
     assert_eq!(inv.stored_state, InvitationState::Pending);
-    assert_eq!(inv.clone().accept(later, "u".into()), Err(TransitionRefused(InvitationState::Expired)));
+    assert_eq!(
+        inv.accept(later, "u".into()),
+        Err(TransitionRefused(InvitationState::Expired))
+    );
 }
 
 #[test]
@@ -151,7 +173,8 @@ fn a_resend_revives_an_expired_invitation_with_a_new_secret() {
     let later = inv.expires_at + TimeDelta::minutes(1);
     inv.expire(later).unwrap();
     let digest = Secret::generate().unwrap().digest();
-    inv.resend(later, digest, later + TimeDelta::days(1), editor()).unwrap();
+    inv.resend(later, digest, later + TimeDelta::days(1), editor())
+        .unwrap();
     assert_eq!(inv.state_at(later), InvitationState::Pending);
     assert_eq!(inv.secret_digest, digest);
     assert_eq!(inv.send_count, 2);

@@ -79,7 +79,16 @@ mod tests {
 
     #[test]
     fn malformed_tags_are_rejected() {
-        for bad in ["", "e", "toolonglanguage", "de-", "de--AT", "12", "de-AT!", "de AT"] {
+        for bad in [
+            "",
+            "e",
+            "toolonglanguage",
+            "de-",
+            "de--AT",
+            "12",
+            "de-AT!",
+            "de AT",
+        ] {
             assert_eq!(Locale::parse(bad).unwrap_err().field(), "locale", "{bad:?}");
         }
     }

@@ -12,9 +12,14 @@ impl Metadata {
     /// nesting is at most 16 levels deep.
     pub fn parse(value: Value, max_bytes: usize) -> Result<Self, ValidationError> {
         let Value::Object(map) = value else {
-            return Err(ValidationError::new("metadata", "metadata must be a JSON object"));
+            return Err(ValidationError::new(
+                "metadata",
+                "metadata must be a JSON object",
+            ));
         };
-        let size = serde_json::to_vec(&map).map(|v| v.len()).unwrap_or(usize::MAX);
+        let size = serde_json::to_vec(&map)
+            .map(|v| v.len())
+            .unwrap_or(usize::MAX);
         if size > max_bytes {
             return Err(ValidationError::new(
                 "metadata",
@@ -22,7 +27,10 @@ impl Metadata {
             ));
         }
         if depth(&Value::Object(map.clone())) > 16 {
-            return Err(ValidationError::new("metadata", "metadata is nested more than 16 levels deep"));
+            return Err(ValidationError::new(
+                "metadata",
+                "metadata is nested more than 16 levels deep",
+            ));
         }
         Ok(Self(map))
     }
@@ -59,8 +67,14 @@ mod tests {
 
     #[test]
     fn non_objects_and_oversized_objects_are_refused() {
-        assert_eq!(Metadata::parse(json!([1, 2]), 100).unwrap_err().field(), "metadata");
-        assert_eq!(Metadata::parse(json!("text"), 100).unwrap_err().field(), "metadata");
+        assert_eq!(
+            Metadata::parse(json!([1, 2]), 100).unwrap_err().field(),
+            "metadata"
+        );
+        assert_eq!(
+            Metadata::parse(json!("text"), 100).unwrap_err().field(),
+            "metadata"
+        );
         let big = json!({"blob": "x".repeat(200)});
         assert!(Metadata::parse(big, 100).is_err());
     }

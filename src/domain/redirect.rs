@@ -14,7 +14,10 @@ pub struct AllowedRedirect {
 impl AllowedRedirect {
     pub fn parse(input: &str) -> Result<Self, ValidationError> {
         let url = Url::parse(input.trim()).map_err(|_| {
-            ValidationError::new("redirectAllowList", format!("{input:?} is not an absolute URL"))
+            ValidationError::new(
+                "redirectAllowList",
+                format!("{input:?} is not an absolute URL"),
+            )
         })?;
         if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
             return Err(ValidationError::new(
@@ -101,7 +104,11 @@ mod tests {
             "javascript:alert(1)",
             "/join",
         ] {
-            assert_eq!(RedirectUrl::parse(bad, &allow()).unwrap_err().field(), "redirectUrl", "{bad}");
+            assert_eq!(
+                RedirectUrl::parse(bad, &allow()).unwrap_err().field(),
+                "redirectUrl",
+                "{bad}"
+            );
         }
     }
 

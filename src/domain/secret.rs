@@ -83,7 +83,11 @@ impl SecretDigest {
 impl fmt::Debug for SecretDigest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // A digest is not usable as a link, but a prefix is enough to correlate in debugging.
-        write!(f, "SecretDigest({:02x}{:02x}{:02x}{:02x}..)", self.0[0], self.0[1], self.0[2], self.0[3])
+        write!(
+            f,
+            "SecretDigest({:02x}{:02x}{:02x}{:02x}..)",
+            self.0[0], self.0[1], self.0[2], self.0[3]
+        )
     }
 }
 
@@ -96,7 +100,11 @@ mod tests {
         let a = Secret::generate().unwrap();
         let b = Secret::generate().unwrap();
         assert_eq!(a.expose().len(), 43);
-        assert!(a.expose().chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+        assert!(
+            a.expose()
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        );
         assert_ne!(a, b);
         assert_ne!(a.digest(), b.digest());
     }
@@ -118,7 +126,13 @@ mod tests {
 
     #[test]
     fn malformed_secrets_are_refused() {
-        for bad in ["", "short", &"a".repeat(44), &"*".repeat(43), &"a".repeat(43)] {
+        for bad in [
+            "",
+            "short",
+            &"a".repeat(44),
+            &"*".repeat(43),
+            &"a".repeat(43),
+        ] {
             // 43 'a's decode to 32 bytes with non-zero trailing bits, which strict decoding refuses.
             assert_eq!(Secret::parse(bad), Err(MalformedSecret), "{bad:?}");
         }

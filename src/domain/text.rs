@@ -9,10 +9,16 @@ fn single_line(field: &str, input: &str, max_chars: usize) -> Result<String, Val
         return Err(ValidationError::new(field, "must not be empty"));
     }
     if text.chars().count() > max_chars {
-        return Err(ValidationError::new(field, format!("must be at most {max_chars} characters")));
+        return Err(ValidationError::new(
+            field,
+            format!("must be at most {max_chars} characters"),
+        ));
     }
     if text.chars().any(char::is_control) {
-        return Err(ValidationError::new(field, "must not contain control characters or line breaks"));
+        return Err(ValidationError::new(
+            field,
+            "must not contain control characters or line breaks",
+        ));
     }
     Ok(text.to_owned())
 }
@@ -61,7 +67,10 @@ impl Groups {
 
     pub fn parse<S: AsRef<str>>(input: &[S]) -> Result<Self, ValidationError> {
         if input.len() > Self::MAX {
-            return Err(ValidationError::new("groups", format!("at most {} groups", Self::MAX)));
+            return Err(ValidationError::new(
+                "groups",
+                format!("at most {} groups", Self::MAX),
+            ));
         }
         let mut groups: Vec<GroupName> = Vec::with_capacity(input.len());
         for raw in input {

@@ -19,10 +19,16 @@ impl ValidityPolicy {
         max: IsoDuration,
     ) -> Result<Self, ValidationError> {
         if min.as_seconds() <= 0 {
-            return Err(ValidationError::new("minValidity", "must be longer than zero"));
+            return Err(ValidationError::new(
+                "minValidity",
+                "must be longer than zero",
+            ));
         }
         if min > max {
-            return Err(ValidationError::new("maxValidity", format!("must not be shorter than minValidity ({min})")));
+            return Err(ValidationError::new(
+                "maxValidity",
+                format!("must not be shorter than minValidity ({min})"),
+            ));
         }
         if default < min || default > max {
             return Err(ValidationError::new(
@@ -52,7 +58,10 @@ impl ValidityPolicy {
             None => Ok(self.default),
             Some(d) if d < self.min || d > self.max => Err(ValidationError::new(
                 "validFor",
-                format!("the validity must lie between {} and {}", self.min, self.max),
+                format!(
+                    "the validity must lie between {} and {}",
+                    self.min, self.max
+                ),
             )),
             Some(d) => Ok(d),
         }
@@ -86,8 +95,14 @@ mod tests {
     #[test]
     fn overrides_outside_the_bounds_are_refused_as_valid_for() {
         let policy = ValidityPolicy::new(d("P7D"), d("PT1H"), d("P30D")).unwrap();
-        assert_eq!(policy.resolve(Some(d("PT59M"))).unwrap_err().field(), "validFor");
-        assert_eq!(policy.resolve(Some(d("P31D"))).unwrap_err().field(), "validFor");
+        assert_eq!(
+            policy.resolve(Some(d("PT59M"))).unwrap_err().field(),
+            "validFor"
+        );
+        assert_eq!(
+            policy.resolve(Some(d("P31D"))).unwrap_err().field(),
+            "validFor"
+        );
         assert!(policy.resolve(Some(d("PT1H"))).is_ok());
         assert!(policy.resolve(Some(d("P30D"))).is_ok());
     }

@@ -21,7 +21,11 @@ impl InvitationService {
     /// already PENDING for this email and scope (unless `on_duplicate` is RESEND, which resends
     /// that one instead). A PENDING invitation past its expiry does not block: it is marked
     /// EXPIRED on the spot.
-    pub async fn create(&self, principal: Option<&Principal>, input: CreateInvitation) -> Result<Minted> {
+    pub async fn create(
+        &self,
+        principal: Option<&Principal>,
+        input: CreateInvitation,
+    ) -> Result<Minted> {
         let principal = require_manager(principal)?;
         let parsed = parse_create(input, principal, &self.settings)?;
         let minted = self.mint(principal, &parsed)?;
@@ -39,7 +43,10 @@ impl InvitationService {
     ) -> Result<Vec<Result<Minted>>> {
         let principal = require_manager(principal)?;
         if inputs.len() > MAX_BULK {
-            return Err(Error::validation("inputs", format!("at most {MAX_BULK} invitations per call")));
+            return Err(Error::validation(
+                "inputs",
+                format!("at most {MAX_BULK} invitations per call"),
+            ));
         }
         let prepared: Vec<Result<(ParsedCreate, Minted)>> = inputs
             .into_iter()
@@ -49,8 +56,11 @@ impl InvitationService {
                 Ok((parsed, minted))
             })
             .collect();
-        let to_insert: Vec<Invitation> =
-            prepared.iter().filter_map(|p| p.as_ref().ok()).map(|(_, m)| m.invitation.clone()).collect();
+        let to_insert: Vec<Invitation> = prepared
+            .iter()
+            .filter_map(|p| p.as_ref().ok())
+            .map(|(_, m)| m.invitation.clone())
+            .collect();
         let mut stored = self.store.insert_many(&to_insert).await.into_iter();
         let mut outcomes = Vec::with_capacity(prepared.len());
         for item in prepared {
@@ -59,7 +69,9 @@ impl InvitationService {
                 Ok((parsed, minted)) => match stored.next() {
                     Some(Ok(())) => Ok(minted),
                     Some(Err(err)) => self.resolve_insert_failure(principal, &parsed, err).await,
-                    None => Err(Error::internal("the store returned fewer outcomes than items")),
+                    None => Err(Error::internal(
+                        "the store returned fewer outcomes than items",
+                    )),
                 },
             };
             outcomes.push(outcome);
@@ -80,7 +92,11 @@ impl InvitationService {
             expires_at,
         );
         let invite_url = super::invite_url(&invitation, &secret, &self.settings.accept_url);
-        Ok(Minted { invitation, secret, invite_url })
+        Ok(Minted {
+            invitation,
+            secret,
+            invite_url,
+        })
     }
 
     /// After an insert failed: frees a slot held by an expired invitation, resends on request,
@@ -97,11 +113,15 @@ impl InvitationService {
             };
             if let Some(existing) = existing {
                 let holder = self.store.get(existing).await?;
-                let expired = holder.as_ref().is_some_and(|h| h.state_at(self.clock.now()) == InvitationState::Expired);
+                let expired = holder
+                    .as_ref()
+                    .is_some_and(|h| h.state_at(self.clock.now()) == InvitationState::Expired);
                 if !expired && holder.is_some() {
                     return match parsed.on_duplicate {
                         OnDuplicate::Error => Err(Error::DuplicatePending { existing }),
-                        OnDuplicate::Resend => self.resend_as(principal, existing, parsed.valid_for).await,
+                        OnDuplicate::Resend => {
+                            self.resend_as(principal, existing, parsed.valid_for).await
+                        }
                     };
                 }
                 if expired {
@@ -114,6 +134,8 @@ impl InvitationService {
                 Err(next) => err = next,
             }
         }
-        Err(Error::Unavailable("the invitation kept changing; try again".into()))
+        Err(Error::Unavailable(
+            "the invitation kept changing; try again".into(),
+        ))
     }
 }

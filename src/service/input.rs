@@ -5,8 +5,8 @@ use serde_json::Value;
 use super::Settings;
 use super::principal::Principal;
 use crate::domain::{
-    EmailAddress, Groups, InvitationDraft, IsoDuration, Locale, Metadata, PersonName, RedirectUrl, Role, Scope,
-    ValidationError,
+    EmailAddress, Groups, InvitationDraft, IsoDuration, Locale, Metadata, PersonName, RedirectUrl,
+    Role, Scope, ValidationError,
 };
 
 /// What to do when a PENDING invitation for the same email and scope exists.
@@ -82,7 +82,10 @@ fn optional<T>(
     value: Option<&str>,
     parse: impl FnOnce(&str) -> Result<T, ValidationError>,
 ) -> Result<Option<T>, ValidationError> {
-    value.filter(|v| !v.trim().is_empty()).map(parse).transpose()
+    value
+        .filter(|v| !v.trim().is_empty())
+        .map(parse)
+        .transpose()
 }
 
 pub(crate) fn parse_valid_for(value: Option<&str>) -> Result<Option<IsoDuration>, ValidationError> {
@@ -97,10 +100,19 @@ pub(crate) fn parse_create(
 ) -> Result<ParsedCreate, ValidationError> {
     let email = EmailAddress::parse(&input.email)?;
     let role = Role::parse(&input.role)?;
-    if !settings.roles.invitee_roles().iter().any(|r| r == role.as_str()) {
+    if !settings
+        .roles
+        .invitee_roles()
+        .iter()
+        .any(|r| r == role.as_str())
+    {
         return Err(ValidationError::new(
             "role",
-            format!("unknown role {:?}; invitees may get one of: {}", role.as_str(), settings.roles.invitee_roles().join(", ")),
+            format!(
+                "unknown role {:?}; invitees may get one of: {}",
+                role.as_str(),
+                settings.roles.invitee_roles().join(", ")
+            ),
         ));
     }
     if !principal.may_grant(&role) {
@@ -123,8 +135,14 @@ pub(crate) fn parse_create(
         metadata,
         locale: optional(input.locale.as_deref(), Locale::parse)?,
         scope: optional(input.scope.as_deref(), Scope::parse)?,
-        redirect_url: optional(input.redirect_url.as_deref(), |url| RedirectUrl::parse(url, &settings.redirect_allow_list))?,
+        redirect_url: optional(input.redirect_url.as_deref(), |url| {
+            RedirectUrl::parse(url, &settings.redirect_allow_list)
+        })?,
         send_email: input.send_email,
     };
-    Ok(ParsedCreate { draft, valid_for, on_duplicate: input.on_duplicate })
+    Ok(ParsedCreate {
+        draft,
+        valid_for,
+        on_duplicate: input.on_duplicate,
+    })
 }

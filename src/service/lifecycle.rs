@@ -9,14 +9,24 @@ use crate::error::{Error, Result};
 impl InvitationService {
     /// PENDING or EXPIRED -> PENDING with a new secret, a new expiry (`valid_for`, else the
     /// default) and a new email. The old link stops working at once.
-    pub async fn resend(&self, principal: Option<&Principal>, id: InvitationId, valid_for: Option<&str>) -> Result<Minted> {
+    pub async fn resend(
+        &self,
+        principal: Option<&Principal>,
+        id: InvitationId,
+        valid_for: Option<&str>,
+    ) -> Result<Minted> {
         let principal = require_manager(principal)?;
         let valid_for = parse_valid_for(valid_for)?;
         self.settings.validity.resolve(valid_for)?;
         self.resend_as(principal, id, valid_for).await
     }
 
-    pub(super) async fn resend_as(&self, principal: &Principal, id: InvitationId, valid_for: Option<IsoDuration>) -> Result<Minted> {
+    pub(super) async fn resend_as(
+        &self,
+        principal: &Principal,
+        id: InvitationId,
+        valid_for: Option<IsoDuration>,
+    ) -> Result<Minted> {
         let secret = Secret::generate().map_err(|err| Error::Internal(Box::new(err)))?;
         let invitation = self
             .transition(id, |invitation: &mut Invitation, now| {
@@ -27,11 +37,19 @@ impl InvitationService {
             })
             .await?;
         let invite_url = super::invite_url(&invitation, &secret, &self.settings.accept_url);
-        Ok(Minted { invitation, secret, invite_url })
+        Ok(Minted {
+            invitation,
+            secret,
+            invite_url,
+        })
     }
 
     /// PENDING -> REVOKED. The link stops working; the invitation stays listed.
-    pub async fn revoke(&self, principal: Option<&Principal>, id: InvitationId) -> Result<Invitation> {
+    pub async fn revoke(
+        &self,
+        principal: Option<&Principal>,
+        id: InvitationId,
+    ) -> Result<Invitation> {
         let principal = require_manager(principal)?;
         self.transition(id, |invitation, now| {
             require_grant(principal, &invitation.role)?;
@@ -43,7 +61,10 @@ impl InvitationService {
     /// Persists the expiry of one invitation whose time has passed. `false` when another
     /// process did it first or the invitation is no longer due.
     pub(super) async fn expire_one(&self, id: InvitationId) -> Result<bool> {
-        match self.transition(id, |invitation, now| Ok(invitation.expire(now)?)).await {
+        match self
+            .transition(id, |invitation, now| Ok(invitation.expire(now)?))
+            .await
+        {
             Ok(_) => Ok(true),
             Err(Error::InvitationState(_) | Error::NotFound) => Ok(false),
             Err(err) => Err(err),

@@ -8,7 +8,10 @@ use crate::domain::{Invitation, Secret};
 /// The link for `invitation`: its allow-listed `redirectUrl`, else `accept_url`, with
 /// `#secret=<secret>`.
 pub fn invite_url(invitation: &Invitation, secret: &Secret, accept_url: &Url) -> Url {
-    let mut url = invitation.redirect_url.as_ref().map_or_else(|| accept_url.clone(), |r| r.as_url().clone());
+    let mut url = invitation
+        .redirect_url
+        .as_ref()
+        .map_or_else(|| accept_url.clone(), |r| r.as_url().clone());
     url.set_fragment(Some(&format!("secret={}", secret.expose())));
     url
 }

@@ -26,7 +26,9 @@ pub use sweeper::SweepReport;
 use crate::accounts::AccountProvisioner;
 use crate::clock::Clock;
 use crate::config::{Config, RolePolicy};
-use crate::domain::{AllowedRedirect, Invitation, InvitationId, IsoDuration, Secret, ValidityPolicy};
+use crate::domain::{
+    AllowedRedirect, Invitation, InvitationId, IsoDuration, Secret, ValidityPolicy,
+};
 use crate::error::{Error, Result};
 use crate::store::{ListQuery, Page, Store, StoreError};
 
@@ -88,7 +90,12 @@ impl InvitationService {
         provisioner: Arc<dyn AccountProvisioner>,
         settings: Settings,
     ) -> Self {
-        Self { store, clock, provisioner, settings: Arc::new(settings) }
+        Self {
+            store,
+            clock,
+            provisioner,
+            settings: Arc::new(settings),
+        }
     }
 
     pub fn settings(&self) -> &Settings {
@@ -135,6 +142,8 @@ impl InvitationService {
                 Err(err) => return Err(err.into()),
             }
         }
-        Err(Error::Unavailable("too much contention on one invitation".into()))
+        Err(Error::Unavailable(
+            "too much contention on one invitation".into(),
+        ))
     }
 }

@@ -16,14 +16,26 @@ pub struct Principal {
 
 impl Principal {
     /// A principal with explicit permissions, for hosts with their own permission model.
-    pub fn new(actor: Actor, can_read: bool, grantable_roles: impl IntoIterator<Item = String>) -> Self {
-        Self { actor, can_read, grantable_roles: grantable_roles.into_iter().collect() }
+    pub fn new(
+        actor: Actor,
+        can_read: bool,
+        grantable_roles: impl IntoIterator<Item = String>,
+    ) -> Self {
+        Self {
+            actor,
+            can_read,
+            grantable_roles: grantable_roles.into_iter().collect(),
+        }
     }
 
     /// A principal holding one configured role; `None` when the role is not configured.
     pub fn with_role(policy: &RolePolicy, actor: Actor, role: &str) -> Option<Self> {
         let permissions = policy.permissions(role)?;
-        Some(Self::new(actor, permissions.read, permissions.grants.iter().cloned()))
+        Some(Self::new(
+            actor,
+            permissions.read,
+            permissions.grants.iter().cloned(),
+        ))
     }
 
     pub fn actor(&self) -> &Actor {
@@ -54,7 +66,9 @@ pub(crate) fn require_reader(principal: Option<&Principal>) -> Result<&Principal
     if principal.can_read() {
         Ok(principal)
     } else {
-        Err(Error::Forbidden("your role may not read invitations".into()))
+        Err(Error::Forbidden(
+            "your role may not read invitations".into(),
+        ))
     }
 }
 
@@ -64,7 +78,9 @@ pub(crate) fn require_manager(principal: Option<&Principal>) -> Result<&Principa
     if principal.can_manage() {
         Ok(principal)
     } else {
-        Err(Error::Forbidden("your role may not create, resend or revoke invitations".into()))
+        Err(Error::Forbidden(
+            "your role may not create, resend or revoke invitations".into(),
+        ))
     }
 }
 
@@ -73,6 +89,9 @@ pub(crate) fn require_grant(principal: &Principal, role: &Role) -> Result<()> {
     if principal.may_grant(role) {
         Ok(())
     } else {
-        Err(Error::Forbidden(format!("your role may not manage invitations for the role {}", role.as_str())))
+        Err(Error::Forbidden(format!(
+            "your role may not manage invitations for the role {}",
+            role.as_str()
+        )))
     }
 }

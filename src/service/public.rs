@@ -25,7 +25,10 @@ impl InvitationService {
 
     async fn by_secret(&self, secret: &str) -> Result<Invitation> {
         let secret = Secret::parse(secret)?;
-        self.store.find_by_secret_digest(&secret.digest()).await?.ok_or(Error::InvalidSecret)
+        self.store
+            .find_by_secret_digest(&secret.digest())
+            .await?
+            .ok_or(Error::InvalidSecret)
     }
 
     /// PENDING -> ACCEPTED, then creates or links the account through the provisioner.
@@ -53,14 +56,20 @@ impl InvitationService {
             .await?;
         if let Err(err) = self.provisioner.provision(&accepted, &input, &plan).await {
             let rollback = self
-                .transition(accepted.id, |invitation, now| Ok(invitation.roll_back_accept(now, &plan.user_id)?))
+                .transition(accepted.id, |invitation, now| {
+                    Ok(invitation.roll_back_accept(now, &plan.user_id)?)
+                })
                 .await;
             if let Err(rollback_err) = rollback {
                 tracing::error!(invitation = %accepted.id, error = %rollback_err, "could not roll back an accept after provisioning failed");
             }
             return Err(err);
         }
-        Ok(Accepted { invitation: accepted, user_id: plan.user_id, existing_user: plan.existing_user })
+        Ok(Accepted {
+            invitation: accepted,
+            user_id: plan.user_id,
+            existing_user: plan.existing_user,
+        })
     }
 
     /// PENDING -> DECLINED.

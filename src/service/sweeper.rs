@@ -37,7 +37,10 @@ impl InvitationService {
             }
         }
         if let Some(retention) = self.settings.retention {
-            report.purged = self.store.purge_finished(self.clock.now() - retention.as_time_delta()).await?;
+            report.purged = self
+                .store
+                .purge_finished(self.clock.now() - retention.as_time_delta())
+                .await?;
         }
         Ok(report)
     }

@@ -49,7 +49,9 @@ pub enum StoreError {
 impl From<StoreError> for Error {
     fn from(err: StoreError) -> Self {
         match err {
-            StoreError::DuplicatePending { existing: Some(existing) } => Error::DuplicatePending { existing },
+            StoreError::DuplicatePending {
+                existing: Some(existing),
+            } => Error::DuplicatePending { existing },
             StoreError::Unavailable(source) => Error::Unavailable(source),
             other => Error::Internal(Box::new(other)),
         }
@@ -71,10 +73,15 @@ pub trait InvitationStore: Send + Sync + Debug {
     async fn get(&self, id: InvitationId) -> StoreResult<Option<Invitation>>;
 
     /// Looks an invitation up by the digest of its current secret. No side effects.
-    async fn find_by_secret_digest(&self, digest: &SecretDigest) -> StoreResult<Option<Invitation>>;
+    async fn find_by_secret_digest(&self, digest: &SecretDigest)
+    -> StoreResult<Option<Invitation>>;
 
     /// The invitation (stored as PENDING) that holds this normalized email and scope, if any.
-    async fn find_pending_holder(&self, email_normalized: &str, scope: Option<&Scope>) -> StoreResult<Option<Invitation>>;
+    async fn find_pending_holder(
+        &self,
+        email_normalized: &str,
+        scope: Option<&Scope>,
+    ) -> StoreResult<Option<Invitation>>;
 
     /// Writes `invitation` if the stored revision is still `invitation.revision`, and returns
     /// the new revision. `Conflict` when it is not; `DuplicatePending` when the write would
@@ -86,7 +93,11 @@ pub trait InvitationStore: Send + Sync + Debug {
     async fn list(&self, query: &ListQuery, now: DateTime<Utc>) -> StoreResult<Page>;
 
     /// Up to `limit` invitations stored as PENDING whose expiry has passed.
-    async fn due_for_expiry(&self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<Invitation>>;
+    async fn due_for_expiry(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> StoreResult<Vec<Invitation>>;
 
     /// Deletes invitations that finished (accepted, revoked, declined or expired) before
     /// `finished_before`; returns how many went. MongoDB also purges through a TTL index.
@@ -105,7 +116,13 @@ pub trait AccountStore: Send + Sync + Debug {
     async fn insert_account(&self, account: &NewAccount) -> StoreResult<Account>;
 
     /// Adds a role and groups to an account (set semantics: repeating it changes nothing).
-    async fn attach_to_account(&self, account_id: &str, role: &str, groups: &[String], now: DateTime<Utc>) -> StoreResult<Account>;
+    async fn attach_to_account(
+        &self,
+        account_id: &str,
+        role: &str,
+        groups: &[String],
+        now: DateTime<Utc>,
+    ) -> StoreResult<Account>;
 }
 
 /// What the service needs from persistence.

@@ -102,32 +102,60 @@ impl ListQuery {
         after: Option<&str>,
     ) -> Result<Self, ValidationError> {
         let sort = if sort.is_empty() {
-            vec![SortKey { field: SortField::CreatedAt, direction: SortDirection::Desc }]
+            vec![SortKey {
+                field: SortField::CreatedAt,
+                direction: SortDirection::Desc,
+            }]
         } else {
             sort
         };
         for (i, key) in sort.iter().enumerate() {
             if sort[..i].iter().any(|earlier| earlier.field == key.field) {
-                return Err(ValidationError::new("sort", format!("{} is listed twice", key.field.as_str())));
+                return Err(ValidationError::new(
+                    "sort",
+                    format!("{} is listed twice", key.field.as_str()),
+                ));
             }
         }
         let first = usize::try_from(first)
             .ok()
             .filter(|n| (1..=Self::MAX_FIRST).contains(n))
-            .ok_or_else(|| ValidationError::new("first", format!("must be between 1 and {}", Self::MAX_FIRST)))?;
+            .ok_or_else(|| {
+                ValidationError::new(
+                    "first",
+                    format!("must be between 1 and {}", Self::MAX_FIRST),
+                )
+            })?;
         let after = after.map(|text| Cursor::decode(text, &sort)).transpose()?;
-        Ok(Self { filter, sort, first, after })
+        Ok(Self {
+            filter,
+            sort,
+            first,
+            after,
+        })
     }
 
     /// The id tie-breaker's direction.
     pub fn id_direction(&self) -> SortDirection {
-        self.sort.first().map_or(SortDirection::Desc, |key| key.direction)
+        self.sort
+            .first()
+            .map_or(SortDirection::Desc, |key| key.direction)
     }
 }
 
 fn sort_signature(sort: &[SortKey]) -> String {
     sort.iter()
-        .map(|k| format!("{}:{}", k.field.as_str(), if k.direction == SortDirection::Asc { "A" } else { "D" }))
+        .map(|k| {
+            format!(
+                "{}:{}",
+                k.field.as_str(),
+                if k.direction == SortDirection::Asc {
+                    "A"
+                } else {
+                    "D"
+                }
+            )
+        })
         .collect::<Vec<_>>()
         .join(",")
 }
@@ -144,7 +172,10 @@ impl Cursor {
                 SortField::State => SortValue::Text(invitation.state_at(now).as_str().to_owned()),
             })
             .collect();
-        Self { values, id: invitation.id.as_uuid() }
+        Self {
+            values,
+            id: invitation.id.as_uuid(),
+        }
     }
 
     pub fn encode(&self, sort: &[SortKey]) -> String {
@@ -161,7 +192,12 @@ impl Cursor {
     }
 
     fn decode(text: &str, sort: &[SortKey]) -> Result<Self, ValidationError> {
-        let invalid = || ValidationError::new("after", "the cursor is not valid for this query; start again without `after`");
+        let invalid = || {
+            ValidationError::new(
+                "after",
+                "the cursor is not valid for this query; start again without `after`",
+            )
+        };
         let bytes = URL_SAFE_NO_PAD.decode(text.trim()).map_err(|_| invalid())?;
         let body: Value = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
         let [signature, values, id] = body.as_array().map(Vec::as_slice).unwrap_or_default() else {
@@ -170,7 +206,10 @@ impl Cursor {
         if signature.as_str() != Some(sort_signature(sort).as_str()) {
             return Err(invalid());
         }
-        let id = id.as_str().and_then(|id| Uuid::try_parse(id).ok()).ok_or_else(invalid)?;
+        let id = id
+            .as_str()
+            .and_then(|id| Uuid::try_parse(id).ok())
+            .ok_or_else(invalid)?;
         let values = values.as_array().ok_or_else(invalid)?;
         if values.len() != sort.len() {
             return Err(invalid());
@@ -179,8 +218,12 @@ impl Cursor {
             .iter()
             .zip(values)
             .map(|(key, value)| match key.field {
-                SortField::CreatedAt | SortField::ExpiresAt => value.as_i64().map(SortValue::Millis),
-                SortField::Email | SortField::State => value.as_str().map(|s| SortValue::Text(s.to_owned())),
+                SortField::CreatedAt | SortField::ExpiresAt => {
+                    value.as_i64().map(SortValue::Millis)
+                }
+                SortField::Email | SortField::State => {
+                    value.as_str().map(|s| SortValue::Text(s.to_owned()))
+                }
             })
             .collect::<Option<Vec<_>>>()
             .ok_or_else(invalid)?;
@@ -204,22 +247,50 @@ mod tests {
 
     #[test]
     fn a_cursor_round_trips_for_the_same_sort_only() {
-        let sort = vec![by(SortField::Email, SortDirection::Asc), by(SortField::CreatedAt, SortDirection::Desc)];
-        let cursor = Cursor { values: vec![SortValue::Text("a@b.c".into()), SortValue::Millis(42)], id: Uuid::now_v7() };
+        let sort = vec![
+            by(SortField::Email, SortDirection::Asc),
+            by(SortField::CreatedAt, SortDirection::Desc),
+        ];
+        let cursor = Cursor {
+            values: vec![SortValue::Text("a@b.c".into()), SortValue::Millis(42)],
+            id: Uuid::now_v7(),
+        };
         let text = cursor.encode(&sort);
         let query = ListQuery::new(InvitationFilter::default(), sort, 10, Some(&text)).unwrap();
         assert_eq!(query.after, Some(cursor));
         let other_sort = vec![by(SortField::Email, SortDirection::Desc)];
-        assert_eq!(ListQuery::new(InvitationFilter::default(), other_sort, 10, Some(&text)).unwrap_err().field(), "after");
+        assert_eq!(
+            ListQuery::new(InvitationFilter::default(), other_sort, 10, Some(&text))
+                .unwrap_err()
+                .field(),
+            "after"
+        );
     }
 
     #[test]
     fn bad_page_requests_name_their_field() {
         let f = InvitationFilter::default;
-        assert_eq!(ListQuery::new(f(), vec![], 0, None).unwrap_err().field(), "first");
-        assert_eq!(ListQuery::new(f(), vec![], 501, None).unwrap_err().field(), "first");
-        assert_eq!(ListQuery::new(f(), vec![], 5, Some("garbage")).unwrap_err().field(), "after");
-        let twice = vec![by(SortField::Email, SortDirection::Asc), by(SortField::Email, SortDirection::Desc)];
-        assert_eq!(ListQuery::new(f(), twice, 5, None).unwrap_err().field(), "sort");
+        assert_eq!(
+            ListQuery::new(f(), vec![], 0, None).unwrap_err().field(),
+            "first"
+        );
+        assert_eq!(
+            ListQuery::new(f(), vec![], 501, None).unwrap_err().field(),
+            "first"
+        );
+        assert_eq!(
+            ListQuery::new(f(), vec![], 5, Some("garbage"))
+                .unwrap_err()
+                .field(),
+            "after"
+        );
+        let twice = vec![
+            by(SortField::Email, SortDirection::Asc),
+            by(SortField::Email, SortDirection::Desc),
+        ];
+        assert_eq!(
+            ListQuery::new(f(), twice, 5, None).unwrap_err().field(),
+            "sort"
+        );
     }
 }

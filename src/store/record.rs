@@ -8,8 +8,8 @@ use uuid::Uuid;
 
 use super::{StoreError, StoreResult};
 use crate::domain::{
-    Actor, Delivery, EmailAddress, EventActor, EventKind, Groups, Invitation, InvitationEvent, InvitationId, Locale,
-    Metadata, PersonName, RedirectUrl, Role, Scope, SecretDigest,
+    Actor, Delivery, EmailAddress, EventActor, EventKind, Groups, Invitation, InvitationEvent,
+    InvitationId, Locale, Metadata, PersonName, RedirectUrl, Role, Scope, SecretDigest,
 };
 
 #[derive(Debug, Clone)]
@@ -69,24 +69,39 @@ fn bad<E>(what: &'static str, id: Uuid) -> impl FnOnce(E) -> StoreError {
 impl From<&InvitationEvent> for EventRecord {
     fn from(event: &InvitationEvent) -> Self {
         let (by, actor_id, actor_name) = match &event.actor {
-            EventActor::Editor(actor) => ("editor", Some(actor.id.clone()), Some(actor.name.clone())),
+            EventActor::Editor(actor) => {
+                ("editor", Some(actor.id.clone()), Some(actor.name.clone()))
+            }
             EventActor::Invitee => ("invitee", None, None),
             EventActor::System => ("system", None, None),
         };
-        Self { kind: event.kind.as_str().to_owned(), at: event.at, by: by.to_owned(), actor_id, actor_name }
+        Self {
+            kind: event.kind.as_str().to_owned(),
+            at: event.at,
+            by: by.to_owned(),
+            actor_id,
+            actor_name,
+        }
     }
 }
 
 impl EventRecord {
     fn into_event(self, id: Uuid) -> StoreResult<InvitationEvent> {
-        let kind: EventKind = self.kind.parse().map_err(|_| corrupt("an event kind", id))?;
+        let kind: EventKind = self
+            .kind
+            .parse()
+            .map_err(|_| corrupt("an event kind", id))?;
         let actor = match (self.by.as_str(), self.actor_id, self.actor_name) {
             ("editor", Some(id), Some(name)) => EventActor::Editor(Actor { id, name }),
             ("invitee", ..) => EventActor::Invitee,
             ("system", ..) => EventActor::System,
             _ => return Err(corrupt("an event actor", id)),
         };
-        Ok(InvitationEvent { kind, at: self.at, actor })
+        Ok(InvitationEvent {
+            kind,
+            at: self.at,
+            actor,
+        })
     }
 }
 
@@ -133,18 +148,39 @@ impl InvitationRecord {
         Ok(Invitation {
             id: InvitationId::from_uuid(id),
             email: EmailAddress::parse(&self.email).map_err(bad("the email", id))?,
-            name: self.name.as_deref().map(PersonName::parse).transpose().map_err(bad("the name", id))?,
+            name: self
+                .name
+                .as_deref()
+                .map(PersonName::parse)
+                .transpose()
+                .map_err(bad("the name", id))?,
             role: Role::parse(&self.role).map_err(bad("the role", id))?,
             groups: Groups::parse(&self.groups).map_err(bad("the groups", id))?,
             metadata: Metadata::from_stored(self.metadata),
-            locale: self.locale.as_deref().map(Locale::parse).transpose().map_err(bad("the locale", id))?,
-            scope: self.scope.as_deref().map(Scope::parse).transpose().map_err(bad("the scope", id))?,
+            locale: self
+                .locale
+                .as_deref()
+                .map(Locale::parse)
+                .transpose()
+                .map_err(bad("the locale", id))?,
+            scope: self
+                .scope
+                .as_deref()
+                .map(Scope::parse)
+                .transpose()
+                .map_err(bad("the scope", id))?,
             redirect_url: match self.redirect_url.as_deref() {
                 None => None,
-                Some(url) => Some(RedirectUrl::from_stored(url).ok_or_else(|| corrupt("the redirect URL", id))?),
+                Some(url) => Some(
+                    RedirectUrl::from_stored(url).ok_or_else(|| corrupt("the redirect URL", id))?,
+                ),
             },
-            invited_by: Actor { id: self.invited_by_id, name: self.invited_by_name },
-            secret_digest: SecretDigest::from_slice(&self.secret_digest).ok_or_else(|| corrupt("the secret digest", id))?,
+            invited_by: Actor {
+                id: self.invited_by_id,
+                name: self.invited_by_name,
+            },
+            secret_digest: SecretDigest::from_slice(&self.secret_digest)
+                .ok_or_else(|| corrupt("the secret digest", id))?,
             stored_state: self.state.parse().map_err(bad("the state", id))?,
             created_at: self.created_at,
             updated_at: self.updated_at,
@@ -156,12 +192,20 @@ impl InvitationRecord {
             send_count: u32::try_from(self.send_count).map_err(bad("the send count", id))?,
             last_sent_at: self.last_sent_at,
             delivery: Delivery {
-                status: self.delivery_status.parse().map_err(bad("the delivery status", id))?,
-                attempts: u32::try_from(self.delivery_attempts).map_err(bad("the delivery attempts", id))?,
+                status: self
+                    .delivery_status
+                    .parse()
+                    .map_err(bad("the delivery status", id))?,
+                attempts: u32::try_from(self.delivery_attempts)
+                    .map_err(bad("the delivery attempts", id))?,
                 last_error: self.delivery_last_error,
                 last_attempt_at: self.delivery_last_attempt_at,
             },
-            events: self.events.into_iter().map(|e| e.into_event(id)).collect::<StoreResult<_>>()?,
+            events: self
+                .events
+                .into_iter()
+                .map(|e| e.into_event(id))
+                .collect::<StoreResult<_>>()?,
             revision: u64::try_from(self.revision).map_err(bad("the revision", id))?,
         })
     }

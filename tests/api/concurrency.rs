@@ -29,7 +29,10 @@ async fn fifty_simultaneous_accepts_of_one_secret_give_exactly_one_success(backe
             let (app, secret, barrier) = (app.clone(), secret.clone(), barrier.clone());
             tokio::spawn(async move {
                 barrier.wait().await;
-                app.service.accept(&secret, AcceptInput::default()).await.map(|a| a.user_id)
+                app.service
+                    .accept(&secret, AcceptInput::default())
+                    .await
+                    .map(|a| a.user_id)
             })
         })
         .collect();
@@ -46,8 +49,20 @@ async fn fifty_simultaneous_accepts_of_one_secret_give_exactly_one_success(backe
     assert_eq!(codes, vec![ErrorCode::InvitationAccepted; RACERS - 1]);
     let stored = app.store.get(minted.invitation.id).await.unwrap().unwrap();
     assert_eq!(stored.accepted_user_id.as_ref(), Some(&wins[0]));
-    assert_eq!(stored.events.iter().filter(|e| e.kind == EventKind::Accepted).count(), 1);
-    let account = app.store.find_account_by_email("popular@example.org").await.unwrap().unwrap();
+    assert_eq!(
+        stored
+            .events
+            .iter()
+            .filter(|e| e.kind == EventKind::Accepted)
+            .count(),
+        1
+    );
+    let account = app
+        .store
+        .find_account_by_email("popular@example.org")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(account.id, wins[0]);
     Arc::into_inner(app).unwrap().cleanup().await;
 }
@@ -61,11 +76,18 @@ async fn fifty_simultaneous_creates_for_one_email_and_scope_leave_one_pending(ba
             let (app, barrier) = (app.clone(), barrier.clone());
             tokio::spawn(async move {
                 // Case differs per request: uniqueness is on the normalized address.
-                let email = if i % 2 == 0 { "Same@Example.org" } else { "same@example.org" };
+                let email = if i % 2 == 0 {
+                    "Same@Example.org"
+                } else {
+                    "same@example.org"
+                };
                 let mut input = CreateInvitation::new(email, "viewer");
                 input.scope = Some("acme".into());
                 barrier.wait().await;
-                app.service.create(Some(&admin()), input).await.map(|m| m.invitation.id)
+                app.service
+                    .create(Some(&admin()), input)
+                    .await
+                    .map(|m| m.invitation.id)
             })
         })
         .collect();
@@ -81,8 +103,16 @@ async fn fifty_simultaneous_creates_for_one_email_and_scope_leave_one_pending(ba
 
     assert_eq!(created.len(), 1);
     assert_eq!(named.len(), RACERS - 1);
-    assert!(named.iter().all(|id| *id == created[0]), "every duplicate names the one that won");
-    let pending = app.list(InvitationFilter { states: vec![InvitationState::Pending], ..Default::default() }).await;
+    assert!(
+        named.iter().all(|id| *id == created[0]),
+        "every duplicate names the one that won"
+    );
+    let pending = app
+        .list(InvitationFilter {
+            states: vec![InvitationState::Pending],
+            ..Default::default()
+        })
+        .await;
     assert_eq!(pending.total_count, 1);
     assert_eq!(app.count_all().await, 1);
     Arc::into_inner(app).unwrap().cleanup().await;
@@ -90,8 +120,15 @@ async fn fifty_simultaneous_creates_for_one_email_and_scope_leave_one_pending(ba
 
 async fn two_sweepers_at_once_record_each_expiry_once(backend: Backend) {
     let app = Arc::new(spawn_app(backend).await);
-    let inputs: Vec<_> = (0..60).map(|i| CreateInvitation::new(format!("u{i}@example.org"), "viewer")).collect();
-    for outcome in app.service.create_many(Some(&admin()), inputs).await.unwrap() {
+    let inputs: Vec<_> = (0..60)
+        .map(|i| CreateInvitation::new(format!("u{i}@example.org"), "viewer"))
+        .collect();
+    for outcome in app
+        .service
+        .create_many(Some(&admin()), inputs)
+        .await
+        .unwrap()
+    {
         outcome.unwrap();
     }
     app.advance(TimeDelta::days(8));
@@ -108,11 +145,22 @@ async fn two_sweepers_at_once_record_each_expiry_once(backend: Backend) {
     );
     let (a, b) = (a.unwrap(), b.unwrap());
 
-    assert_eq!(a.expired + b.expired, 60, "each expiry recorded by exactly one sweeper ({a:?}, {b:?})");
+    assert_eq!(
+        a.expired + b.expired,
+        60,
+        "each expiry recorded by exactly one sweeper ({a:?}, {b:?})"
+    );
     let expired = app.list(InvitationFilter::default()).await;
     for invitation in &expired.items {
         assert_eq!(invitation.stored_state, InvitationState::Expired);
-        assert_eq!(invitation.events.iter().filter(|e| e.kind == EventKind::Expired).count(), 1);
+        assert_eq!(
+            invitation
+                .events
+                .iter()
+                .filter(|e| e.kind == EventKind::Expired)
+                .count(),
+            1
+        );
     }
     Arc::into_inner(app).unwrap().cleanup().await;
 }

@@ -8,10 +8,19 @@ const START: &str = "<!-- settings:start -->";
 const END: &str = "<!-- settings:end -->";
 
 fn settings_table() -> String {
-    let mut table = String::from("| Setting (TOML key) | Environment variable | Default | Meaning |\n|---|---|---|---|\n");
+    let mut table = String::from(
+        "| Setting (TOML key) | Environment variable | Default | Meaning |\n|---|---|---|---|\n",
+    );
     for s in SETTINGS {
-        let default = if s.default.is_empty() { "(unset)".to_owned() } else { format!("`{}`", s.default) };
-        table.push_str(&format!("| `{}` | `{}` | {} | {} |\n", s.key, s.env, default, s.meaning));
+        let default = if s.default.is_empty() {
+            "(unset)".to_owned()
+        } else {
+            format!("`{}`", s.default)
+        };
+        table.push_str(&format!(
+            "| `{}` | `{}` | {} | {} |\n",
+            s.key, s.env, default, s.meaning
+        ));
     }
     table
 }
@@ -26,7 +35,10 @@ fn the_documented_configuration_defaults_match_the_code() {
         std::fs::write(CONFIG_DOC, format!("{head}{START}{expected}{END}{tail}")).unwrap();
         return;
     }
-    assert_eq!(current, expected, "docs/configuration.md drifted from src/config/settings.rs; rerun with UPDATE_CONTRACTS=1");
+    assert_eq!(
+        current, expected,
+        "docs/configuration.md drifted from src/config/settings.rs; rerun with UPDATE_CONTRACTS=1"
+    );
 }
 
 #[test]

@@ -11,17 +11,38 @@ async fn a_database_dump_contains_no_secret_and_no_link(backend: Backend) {
     let app = spawn_app(backend).await;
     let mut minted = Vec::new();
     for i in 0..5 {
-        minted.push(app.service.create(Some(&admin()), CreateInvitation::new(format!("dump{i}@example.org"), "viewer")).await.unwrap());
+        minted.push(
+            app.service
+                .create(
+                    Some(&admin()),
+                    CreateInvitation::new(format!("dump{i}@example.org"), "viewer"),
+                )
+                .await
+                .unwrap(),
+        );
     }
-    let resent = app.service.resend(Some(&admin()), minted[0].invitation.id, None).await.unwrap();
+    let resent = app
+        .service
+        .resend(Some(&admin()), minted[0].invitation.id, None)
+        .await
+        .unwrap();
     minted.push(resent);
 
     let dump = dump(&app).await;
 
-    assert!(dump.contains("dump3@example.org"), "the dump is readable and holds the invitations");
+    assert!(
+        dump.contains("dump3@example.org"),
+        "the dump is readable and holds the invitations"
+    );
     for m in &minted {
-        assert!(!dump.contains(m.secret.expose()), "a secret was found in the dump");
-        assert!(!dump.contains(m.invite_url.as_str()), "a link was found in the dump");
+        assert!(
+            !dump.contains(m.secret.expose()),
+            "a secret was found in the dump"
+        );
+        assert!(
+            !dump.contains(m.invite_url.as_str()),
+            "a link was found in the dump"
+        );
     }
     app.cleanup().await;
 }
@@ -41,8 +62,14 @@ async fn dump(app: &crate::helpers::TestApp) -> String {
             let db = store.database();
             let mut text = String::new();
             for name in db.list_collection_names().await.unwrap() {
-                let docs: Vec<bson::Document> =
-                    db.collection::<bson::Document>(&name).find(bson::doc! {}).await.unwrap().try_collect().await.unwrap();
+                let docs: Vec<bson::Document> = db
+                    .collection::<bson::Document>(&name)
+                    .find(bson::doc! {})
+                    .await
+                    .unwrap()
+                    .try_collect()
+                    .await
+                    .unwrap();
                 for doc in docs {
                     text.push_str(&bson::Bson::Document(doc).into_relaxed_extjson().to_string());
                 }

@@ -32,7 +32,11 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Self { existing_accounts: ExistingAccountPolicy::Attach, retention: Some("P30D"), redirect_allow_list: "https://app.example.org/join" }
+        Self {
+            existing_accounts: ExistingAccountPolicy::Attach,
+            retention: Some("P30D"),
+            redirect_allow_list: "https://app.example.org/join",
+        }
     }
 }
 
@@ -40,7 +44,6 @@ pub struct TestApp {
     pub service: InvitationService,
     pub store: Arc<dyn Store>,
     pub clock: Arc<ManualClock>,
-    pub backend: Backend,
     /// The SQLite file, or the MongoDB database, this test owns.
     pub location: Location,
 }
@@ -63,7 +66,10 @@ fn config(options: &Options) -> Config {
     let retention = options.retention.unwrap_or("off");
     let vars = [
         ("INVITATIONS_RETENTION", retention),
-        ("INVITATIONS_REDIRECT_ALLOW_LIST", options.redirect_allow_list),
+        (
+            "INVITATIONS_REDIRECT_ALLOW_LIST",
+            options.redirect_allow_list,
+        ),
         ("INVITATIONS_ACCEPT_URL", "https://cms.example.org/accept"),
         ("INVITATIONS_METADATA_MAX_BYTES", "1024"),
         (
@@ -74,7 +80,12 @@ fn config(options: &Options) -> Config {
             },
         ),
     ];
-    Config::load(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned())).unwrap()
+    Config::load(|name| {
+        vars.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| (*v).to_owned())
+    })
+    .unwrap()
 }
 
 pub async fn spawn_app(backend: Backend) -> TestApp {
@@ -85,7 +96,8 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
     let config = config(&options);
     let (store, location): (Arc<dyn Store>, Location) = match backend {
         Backend::Sqlite => {
-            let dir = std::env::temp_dir().join(format!("cms-invitations-test-{}", uuid::Uuid::now_v7()));
+            let dir =
+                std::env::temp_dir().join(format!("cms-invitations-test-{}", uuid::Uuid::now_v7()));
             let path = dir.join("invitations.sqlite3");
             let store = SqliteStore::open(&path).await.unwrap();
             (Arc::new(store), Location::Sqlite(dir))
@@ -94,15 +106,29 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
             let database = format!("test_{}", uuid::Uuid::now_v7().simple());
             let store = MongoStore::connect(&mongodb_uri(), &database, config.retention)
                 .await
-                .unwrap_or_else(|err| panic!("cannot reach the test MongoDB at {}: {err:?}", mongodb_uri()));
+                .unwrap_or_else(|err| {
+                    panic!(
+                        "cannot reach the test MongoDB at {}: {err:?}",
+                        mongodb_uri()
+                    )
+                });
             (Arc::new(store.clone()), Location::Mongo(store))
         }
     };
     let clock = Arc::new(ManualClock::starting_now());
-    let provisioner = Arc::new(StoreProvisioner::new(store.clone(), clock.clone(), config.existing_accounts));
+    let provisioner = Arc::new(StoreProvisioner::new(
+        store.clone(),
+        clock.clone(),
+        config.existing_accounts,
+    ));
     let settings = Settings::from_config(&config).unwrap();
     let service = InvitationService::new(store.clone(), clock.clone(), provisioner, settings);
-    TestApp { service, store, clock, backend, location }
+    TestApp {
+        service,
+        store,
+        clock,
+        location,
+    }
 }
 
 impl TestApp {
@@ -129,7 +155,10 @@ impl TestApp {
 
     /// Creates an invitation as `admin` with only the required fields.
     pub async fn invite(&self, email: &str) -> Minted {
-        self.service.create(Some(&admin()), CreateInvitation::new(email, "viewer")).await.unwrap()
+        self.service
+            .create(Some(&admin()), CreateInvitation::new(email, "viewer"))
+            .await
+            .unwrap()
     }
 
     pub async fn list(&self, filter: InvitationFilter) -> Page {
@@ -144,7 +173,10 @@ impl TestApp {
 
 fn principal(role: &str) -> Principal {
     let policy = cms_invitations::config::RolePolicy::default();
-    let actor = Actor { id: format!("{role}-1"), name: format!("Test {role}") };
+    let actor = Actor {
+        id: format!("{role}-1"),
+        name: format!("Test {role}"),
+    };
     Principal::with_role(&policy, actor, role).unwrap()
 }
 

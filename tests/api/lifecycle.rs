@@ -36,21 +36,44 @@ async fn accepting_creates_an_account_with_the_invited_role_groups_and_metadata(
 
     let accepted = app
         .service
-        .accept(minted.secret.expose(), AcceptInput { name: Some("New User".into()), password: Some("a long passphrase".into()) })
+        .accept(
+            minted.secret.expose(),
+            AcceptInput {
+                name: Some("New User".into()),
+                password: Some("a long passphrase".into()),
+            },
+        )
         .await
         .unwrap();
 
     assert!(!accepted.existing_user);
-    assert_eq!(accepted.invitation.state_at(app.now()), InvitationState::Accepted);
+    assert_eq!(
+        accepted.invitation.state_at(app.now()),
+        InvitationState::Accepted
+    );
     assert_eq!(accepted.invitation.accepted_at, Some(app.now()));
-    assert_eq!(accepted.invitation.accepted_user_id.as_deref(), Some(accepted.user_id.as_str()));
-    let account = app.store.find_account_by_email("new.user@example.org").await.unwrap().unwrap();
+    assert_eq!(
+        accepted.invitation.accepted_user_id.as_deref(),
+        Some(accepted.user_id.as_str())
+    );
+    let account = app
+        .store
+        .find_account_by_email("new.user@example.org")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(account.id, accepted.user_id);
     assert_eq!(account.name.as_deref(), Some("New User"));
     assert_eq!(account.roles, ["author"]);
     assert_eq!(account.groups, ["writers"]);
     assert_eq!(account.metadata["team"], "docs");
-    assert!(account.password_hash.as_deref().unwrap().starts_with("$argon2id$"));
+    assert!(
+        account
+            .password_hash
+            .as_deref()
+            .unwrap()
+            .starts_with("$argon2id$")
+    );
     let stored = app.store.get(minted.invitation.id).await.unwrap().unwrap();
     let kinds: Vec<_> = stored.events.iter().map(|e| e.kind).collect();
     assert_eq!(kinds, [EventKind::Created, EventKind::Accepted]);
@@ -64,33 +87,60 @@ async fn accepting_links_an_existing_account_when_the_policy_attaches(backend: B
     first.groups = vec!["a".into()];
     first.scope = Some("team-1".into());
     let first = app.service.create(Some(&admin()), first).await.unwrap();
-    let created = app.service.accept(first.secret.expose(), AcceptInput::default()).await.unwrap();
+    let created = app
+        .service
+        .accept(first.secret.expose(), AcceptInput::default())
+        .await
+        .unwrap();
     let mut second = CreateInvitation::new("Member@Example.org", "author");
     second.groups = vec!["a".into(), "b".into()];
     second.scope = Some("team-2".into());
     let second = app.service.create(Some(&admin()), second).await.unwrap();
 
-    let linked = app.service.accept(second.secret.expose(), AcceptInput::default()).await.unwrap();
+    let linked = app
+        .service
+        .accept(second.secret.expose(), AcceptInput::default())
+        .await
+        .unwrap();
 
     assert!(linked.existing_user);
     assert_eq!(linked.user_id, created.user_id);
-    let account = app.store.find_account_by_email("member@example.org").await.unwrap().unwrap();
+    let account = app
+        .store
+        .find_account_by_email("member@example.org")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(account.roles, ["viewer", "author"]);
     assert_eq!(account.groups, ["a", "b"]);
     app.cleanup().await;
 }
 
 async fn accepting_is_refused_for_an_existing_account_when_the_policy_refuses(backend: Backend) {
-    let app = spawn_app_with(backend, Options { existing_accounts: ExistingAccountPolicy::Refuse, ..Options::default() }).await;
+    let app = spawn_app_with(
+        backend,
+        Options {
+            existing_accounts: ExistingAccountPolicy::Refuse,
+            ..Options::default()
+        },
+    )
+    .await;
     let mut first = CreateInvitation::new("member@example.org", "viewer");
     first.scope = Some("team-1".into());
     let first = app.service.create(Some(&admin()), first).await.unwrap();
-    app.service.accept(first.secret.expose(), AcceptInput::default()).await.unwrap();
+    app.service
+        .accept(first.secret.expose(), AcceptInput::default())
+        .await
+        .unwrap();
     let mut second = CreateInvitation::new("member@example.org", "viewer");
     second.scope = Some("team-2".into());
     let second = app.service.create(Some(&admin()), second).await.unwrap();
 
-    let err = app.service.accept(second.secret.expose(), AcceptInput::default()).await.unwrap_err();
+    let err = app
+        .service
+        .accept(second.secret.expose(), AcceptInput::default())
+        .await
+        .unwrap_err();
 
     assert_eq!(err.code(), ErrorCode::ValidationFailed);
     assert_eq!(err.field(), Some("email"));
@@ -103,16 +153,36 @@ async fn looking_up_by_secret_has_no_side_effects(backend: Backend) {
     let app = spawn_app(backend).await;
     let minted = app.invite("scanner@example.org").await;
     for _ in 0..3 {
-        let found = app.service.lookup_by_secret(minted.secret.expose()).await.unwrap().unwrap();
+        let found = app
+            .service
+            .lookup_by_secret(minted.secret.expose())
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(found.id, minted.invitation.id);
     }
     let stored = app.store.get(minted.invitation.id).await.unwrap().unwrap();
     assert_eq!(stored.revision, 0);
     assert_eq!(stored.events.len(), 1);
-    assert!(app.service.lookup_by_secret("not-a-secret").await.unwrap().is_none());
+    assert!(
+        app.service
+            .lookup_by_secret("not-a-secret")
+            .await
+            .unwrap()
+            .is_none()
+    );
     let unknown = cms_invitations::domain::Secret::generate().unwrap();
-    assert!(app.service.lookup_by_secret(unknown.expose()).await.unwrap().is_none());
-    app.service.accept(minted.secret.expose(), AcceptInput::default()).await.unwrap();
+    assert!(
+        app.service
+            .lookup_by_secret(unknown.expose())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    app.service
+        .accept(minted.secret.expose(), AcceptInput::default())
+        .await
+        .unwrap();
     app.cleanup().await;
 }
 
@@ -121,13 +191,28 @@ async fn accepting_an_expired_invitation_is_refused_before_the_sweeper_runs(back
     let minted = app.invite("late@example.org").await;
     app.advance(TimeDelta::days(7));
 
-    let err = app.service.accept(minted.secret.expose(), AcceptInput::default()).await.unwrap_err();
+    let err = app
+        .service
+        .accept(minted.secret.expose(), AcceptInput::default())
+        .await
+        .unwrap_err();
 
     assert_eq!(err.code(), ErrorCode::InvitationExpired);
-    let found = app.service.lookup_by_secret(minted.secret.expose()).await.unwrap().unwrap();
+    let found = app
+        .service
+        .lookup_by_secret(minted.secret.expose())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(found.state_at(app.now()), InvitationState::Expired);
     assert_eq!(found.stored_state, InvitationState::Pending);
-    assert!(app.store.find_account_by_email("late@example.org").await.unwrap().is_none());
+    assert!(
+        app.store
+            .find_account_by_email("late@example.org")
+            .await
+            .unwrap()
+            .is_none()
+    );
     app.cleanup().await;
 }
 
@@ -137,17 +222,54 @@ async fn declined_and_revoked_invitations_cannot_be_accepted(backend: Backend) {
     let revoked = app.invite("revoked@example.org").await;
 
     app.service.decline(declined.secret.expose()).await.unwrap();
-    app.service.revoke(Some(&admin()), revoked.invitation.id).await.unwrap();
+    app.service
+        .revoke(Some(&admin()), revoked.invitation.id)
+        .await
+        .unwrap();
 
     fn code<T: std::fmt::Debug>(r: cms_invitations::Result<T>) -> ErrorCode {
         r.unwrap_err().code()
     }
-    assert_eq!(code(app.service.accept(declined.secret.expose(), AcceptInput::default()).await), ErrorCode::InvitationDeclined);
-    assert_eq!(code(app.service.accept(revoked.secret.expose(), AcceptInput::default()).await), ErrorCode::InvitationRevoked);
-    assert_eq!(code(app.service.decline(revoked.secret.expose()).await), ErrorCode::InvitationRevoked);
-    assert_eq!(code(app.service.revoke(Some(&admin()), revoked.invitation.id).await), ErrorCode::InvitationRevoked);
-    assert_eq!(code(app.service.resend(Some(&admin()), declined.invitation.id, None).await), ErrorCode::InvitationDeclined);
-    assert_eq!(code(app.service.accept("garbage", AcceptInput::default()).await), ErrorCode::InvalidSecret);
+    assert_eq!(
+        code(
+            app.service
+                .accept(declined.secret.expose(), AcceptInput::default())
+                .await
+        ),
+        ErrorCode::InvitationDeclined
+    );
+    assert_eq!(
+        code(
+            app.service
+                .accept(revoked.secret.expose(), AcceptInput::default())
+                .await
+        ),
+        ErrorCode::InvitationRevoked
+    );
+    assert_eq!(
+        code(app.service.decline(revoked.secret.expose()).await),
+        ErrorCode::InvitationRevoked
+    );
+    assert_eq!(
+        code(
+            app.service
+                .revoke(Some(&admin()), revoked.invitation.id)
+                .await
+        ),
+        ErrorCode::InvitationRevoked
+    );
+    assert_eq!(
+        code(
+            app.service
+                .resend(Some(&admin()), declined.invitation.id, None)
+                .await
+        ),
+        ErrorCode::InvitationDeclined
+    );
+    assert_eq!(
+        code(app.service.accept("garbage", AcceptInput::default()).await),
+        ErrorCode::InvalidSecret
+    );
     let revoked = app.store.get(revoked.invitation.id).await.unwrap().unwrap();
     assert_eq!(revoked.revoked_at, Some(app.now()));
     assert!(matches!(&revoked.events[1].actor, EventActor::Editor(a) if a.id == "admin-1"));
@@ -159,16 +281,31 @@ async fn resending_rotates_the_secret_and_the_old_link_stops_working(backend: Ba
     let minted = app.invite("again@example.org").await;
     app.advance(TimeDelta::hours(1));
 
-    let resent = app.service.resend(Some(&admin()), minted.invitation.id, Some("P2D")).await.unwrap();
+    let resent = app
+        .service
+        .resend(Some(&admin()), minted.invitation.id, Some("P2D"))
+        .await
+        .unwrap();
 
     assert_ne!(resent.secret, minted.secret);
     assert_eq!(resent.invitation.send_count, 2);
     assert_eq!(resent.invitation.expires_at, app.now() + TimeDelta::days(2));
     assert_eq!(resent.invitation.last_sent_at, Some(app.now()));
-    let old = app.service.accept(minted.secret.expose(), AcceptInput::default()).await.unwrap_err();
+    let old = app
+        .service
+        .accept(minted.secret.expose(), AcceptInput::default())
+        .await
+        .unwrap_err();
     assert_eq!(old.code(), ErrorCode::InvalidSecret);
-    app.service.accept(resent.secret.expose(), AcceptInput::default()).await.unwrap();
-    let again = app.service.resend(Some(&admin()), minted.invitation.id, None).await.unwrap_err();
+    app.service
+        .accept(resent.secret.expose(), AcceptInput::default())
+        .await
+        .unwrap();
+    let again = app
+        .service
+        .resend(Some(&admin()), minted.invitation.id, None)
+        .await
+        .unwrap_err();
     assert_eq!(again.code(), ErrorCode::InvitationAccepted);
     app.cleanup().await;
 }
@@ -179,12 +316,25 @@ async fn resending_an_expired_invitation_makes_it_pending_again(backend: Backend
     app.advance(TimeDelta::days(8));
     app.service.sweep().await.unwrap();
 
-    let resent = app.service.resend(Some(&admin()), minted.invitation.id, None).await.unwrap();
+    let resent = app
+        .service
+        .resend(Some(&admin()), minted.invitation.id, None)
+        .await
+        .unwrap();
 
-    assert_eq!(resent.invitation.state_at(app.now()), InvitationState::Pending);
+    assert_eq!(
+        resent.invitation.state_at(app.now()),
+        InvitationState::Pending
+    );
     let kinds: Vec<_> = resent.invitation.events.iter().map(|e| e.kind).collect();
-    assert_eq!(kinds, [EventKind::Created, EventKind::Expired, EventKind::Resent]);
-    app.service.accept(resent.secret.expose(), AcceptInput::default()).await.unwrap();
+    assert_eq!(
+        kinds,
+        [EventKind::Created, EventKind::Expired, EventKind::Resent]
+    );
+    app.service
+        .accept(resent.secret.expose(), AcceptInput::default())
+        .await
+        .unwrap();
     app.cleanup().await;
 }
 
@@ -192,12 +342,24 @@ async fn a_second_pending_invitation_for_the_same_email_and_scope_is_refused(bac
     let app = spawn_app(backend).await;
     let first = app.invite("dup@example.org").await;
 
-    let err = app.service.create(Some(&admin()), CreateInvitation::new(" DUP@example.org ", "viewer")).await.unwrap_err();
+    let err = app
+        .service
+        .create(
+            Some(&admin()),
+            CreateInvitation::new(" DUP@example.org ", "viewer"),
+        )
+        .await
+        .unwrap_err();
 
-    assert!(matches!(err, cms_invitations::Error::DuplicatePending { existing } if existing == first.invitation.id));
+    assert!(
+        matches!(err, cms_invitations::Error::DuplicatePending { existing } if existing == first.invitation.id)
+    );
     let mut other_scope = CreateInvitation::new("dup@example.org", "viewer");
     other_scope.scope = Some("another-team".into());
-    app.service.create(Some(&admin()), other_scope).await.unwrap();
+    app.service
+        .create(Some(&admin()), other_scope)
+        .await
+        .unwrap();
     assert_eq!(app.count_all().await, 2);
     app.cleanup().await;
 }
@@ -235,11 +397,15 @@ async fn the_sweeper_persists_expiry_and_records_it_once(backend: Backend) {
     for i in 0..5 {
         app.invite(&format!("user{i}@example.org")).await;
     }
-    let keeper = app.service.create(Some(&admin()), {
-        let mut input = CreateInvitation::new("keeper@example.org", "viewer");
-        input.valid_for = Some("P30D".into());
-        input
-    }).await.unwrap();
+    let keeper = app
+        .service
+        .create(Some(&admin()), {
+            let mut input = CreateInvitation::new("keeper@example.org", "viewer");
+            input.valid_for = Some("P30D".into());
+            input
+        })
+        .await
+        .unwrap();
     app.advance(TimeDelta::days(8));
 
     let first = app.service.sweep().await.unwrap();
@@ -247,11 +413,23 @@ async fn the_sweeper_persists_expiry_and_records_it_once(backend: Backend) {
 
     assert_eq!(first.expired, 5);
     assert_eq!(second.expired, 0);
-    let expired = app.list(InvitationFilter { states: vec![InvitationState::Expired], ..Default::default() }).await;
+    let expired = app
+        .list(InvitationFilter {
+            states: vec![InvitationState::Expired],
+            ..Default::default()
+        })
+        .await;
     assert_eq!(expired.total_count, 5);
     for invitation in expired.items {
         assert_eq!(invitation.stored_state, InvitationState::Expired);
-        assert_eq!(invitation.events.iter().filter(|e| e.kind == EventKind::Expired).count(), 1);
+        assert_eq!(
+            invitation
+                .events
+                .iter()
+                .filter(|e| e.kind == EventKind::Expired)
+                .count(),
+            1
+        );
         assert_eq!(invitation.events.last().unwrap().actor, EventActor::System);
     }
     let keeper = app.store.get(keeper.invitation.id).await.unwrap().unwrap();
@@ -261,27 +439,73 @@ async fn the_sweeper_persists_expiry_and_records_it_once(backend: Backend) {
 
 async fn permissions_are_checked_for_every_editor_operation(backend: Backend) {
     let app = spawn_app(backend).await;
-    let admin_invite = app.service.create(Some(&admin()), CreateInvitation::new("boss@example.org", "admin")).await.unwrap();
+    let admin_invite = app
+        .service
+        .create(
+            Some(&admin()),
+            CreateInvitation::new("boss@example.org", "admin"),
+        )
+        .await
+        .unwrap();
     let id = admin_invite.invitation.id;
     let input = || CreateInvitation::new("x@example.org", "viewer");
     let code = |r: cms_invitations::Result<()>| r.unwrap_err().code();
 
-    assert_eq!(code(app.service.create(None, input()).await.map(drop)), ErrorCode::Unauthenticated);
-    assert_eq!(code(app.service.get(None, id).await.map(drop)), ErrorCode::Unauthenticated);
-    assert_eq!(code(app.service.create(Some(&viewer()), input()).await.map(drop)), ErrorCode::Forbidden);
-    assert_eq!(code(app.service.create(Some(&author()), input()).await.map(drop)), ErrorCode::Forbidden);
-    assert_eq!(code(app.service.revoke(Some(&viewer()), id).await.map(drop)), ErrorCode::Forbidden);
+    assert_eq!(
+        code(app.service.create(None, input()).await.map(drop)),
+        ErrorCode::Unauthenticated
+    );
+    assert_eq!(
+        code(app.service.get(None, id).await.map(drop)),
+        ErrorCode::Unauthenticated
+    );
+    assert_eq!(
+        code(app.service.create(Some(&viewer()), input()).await.map(drop)),
+        ErrorCode::Forbidden
+    );
+    assert_eq!(
+        code(app.service.create(Some(&author()), input()).await.map(drop)),
+        ErrorCode::Forbidden
+    );
+    assert_eq!(
+        code(app.service.revoke(Some(&viewer()), id).await.map(drop)),
+        ErrorCode::Forbidden
+    );
     // An editor may grant author and viewer, nothing above.
-    let above = app.service.create(Some(&editor()), CreateInvitation::new("y@example.org", "admin")).await.unwrap_err();
-    assert_eq!((above.code(), above.field()), (ErrorCode::ValidationFailed, Some("role")));
-    assert_eq!(code(app.service.revoke(Some(&editor()), id).await.map(drop)), ErrorCode::Forbidden);
-    assert_eq!(code(app.service.resend(Some(&editor()), id, None).await.map(drop)), ErrorCode::Forbidden);
+    let above = app
+        .service
+        .create(
+            Some(&editor()),
+            CreateInvitation::new("y@example.org", "admin"),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (above.code(), above.field()),
+        (ErrorCode::ValidationFailed, Some("role"))
+    );
+    assert_eq!(
+        code(app.service.revoke(Some(&editor()), id).await.map(drop)),
+        ErrorCode::Forbidden
+    );
+    assert_eq!(
+        code(
+            app.service
+                .resend(Some(&editor()), id, None)
+                .await
+                .map(drop)
+        ),
+        ErrorCode::Forbidden
+    );
     // Every configured role may read.
     for reader in [viewer(), author(), editor(), admin()] {
         assert_eq!(app.service.get(Some(&reader), id).await.unwrap().id, id);
     }
     let missing = cms_invitations::domain::InvitationId::new();
-    assert_eq!(code(app.service.get(Some(&viewer()), missing).await.map(drop)), ErrorCode::NotFound);
+    assert_eq!(
+        code(app.service.get(Some(&viewer()), missing).await.map(drop)),
+        ErrorCode::NotFound
+    );
     assert_eq!(app.store.get(id).await.unwrap().unwrap().revision, 0);
     app.cleanup().await;
 }

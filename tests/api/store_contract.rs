@@ -3,7 +3,9 @@
 use chrono::TimeDelta;
 use cms_invitations::domain::{EventKind, InvitationState, Secret};
 use cms_invitations::service::CreateInvitation;
-use cms_invitations::store::{InvitationFilter, ListQuery, SortDirection, SortField, SortKey, StoreError};
+use cms_invitations::store::{
+    InvitationFilter, ListQuery, SortDirection, SortField, SortKey, StoreError,
+};
 
 use crate::helpers::{Backend, admin, editor, spawn_app};
 
@@ -30,7 +32,12 @@ async fn a_stored_invitation_reads_back_field_for_field(backend: Backend) {
     let minted = app.service.create(Some(&admin()), input).await.unwrap();
 
     let by_id = app.store.get(minted.invitation.id).await.unwrap().unwrap();
-    let by_secret = app.store.find_by_secret_digest(&minted.secret.digest()).await.unwrap().unwrap();
+    let by_secret = app
+        .store
+        .find_by_secret_digest(&minted.secret.digest())
+        .await
+        .unwrap()
+        .unwrap();
 
     for read in [&by_id, &by_secret] {
         assert_eq!(read.id, minted.invitation.id);
@@ -43,7 +50,10 @@ async fn a_stored_invitation_reads_back_field_for_field(backend: Backend) {
         assert_eq!(read.metadata.as_map()["seats"], 3);
         assert_eq!(read.locale.as_ref().unwrap().as_str(), "de-AT");
         assert_eq!(read.scope.as_ref().unwrap().as_str(), "acme");
-        assert_eq!(read.redirect_url.as_ref().unwrap().as_str(), "https://app.example.org/join/acme");
+        assert_eq!(
+            read.redirect_url.as_ref().unwrap().as_str(),
+            "https://app.example.org/join/acme"
+        );
         assert_eq!(read.invited_by, *admin().actor());
         assert_eq!(read.created_at, app.now());
         assert_eq!(read.expires_at, app.now() + TimeDelta::hours(12));
@@ -52,9 +62,20 @@ async fn a_stored_invitation_reads_back_field_for_field(backend: Backend) {
         assert_eq!(read.send_count, 1);
         assert_eq!(read.revision, 0);
     }
-    assert!(minted.invite_url.as_str().starts_with("https://app.example.org/join/acme#secret="));
+    assert!(
+        minted
+            .invite_url
+            .as_str()
+            .starts_with("https://app.example.org/join/acme#secret=")
+    );
     let unknown = Secret::generate().unwrap().digest();
-    assert!(app.store.find_by_secret_digest(&unknown).await.unwrap().is_none());
+    assert!(
+        app.store
+            .find_by_secret_digest(&unknown)
+            .await
+            .unwrap()
+            .is_none()
+    );
     app.cleanup().await;
 }
 
@@ -67,7 +88,10 @@ async fn a_write_with_a_stale_revision_is_refused_as_a_conflict(backend: Backend
     first.revoke(app.now(), admin().actor().clone()).unwrap();
     assert_eq!(app.store.update(&first).await.unwrap(), 1);
     second.decline(app.now()).unwrap();
-    assert!(matches!(app.store.update(&second).await, Err(StoreError::Conflict)));
+    assert!(matches!(
+        app.store.update(&second).await,
+        Err(StoreError::Conflict)
+    ));
 
     let stored = app.store.get(minted.invitation.id).await.unwrap().unwrap();
     assert_eq!(stored.stored_state, InvitationState::Revoked);
@@ -86,11 +110,29 @@ async fn bulk_inserts_report_an_outcome_for_every_item(backend: Backend) {
         CreateInvitation::new("two@example.org", "author"),
         CreateInvitation::new("ONE@example.org", "viewer"),
     ];
-    let outcomes = app.service.create_many(Some(&admin()), inputs).await.unwrap();
-    let codes: Vec<&str> = outcomes.iter().map(|o| o.as_ref().map_or_else(|e| e.code().as_str(), |_| "OK")).collect();
-    assert_eq!(codes, ["OK", "DUPLICATE_PENDING_INVITATION", "VALIDATION_FAILED", "OK", "DUPLICATE_PENDING_INVITATION"]);
+    let outcomes = app
+        .service
+        .create_many(Some(&admin()), inputs)
+        .await
+        .unwrap();
+    let codes: Vec<&str> = outcomes
+        .iter()
+        .map(|o| o.as_ref().map_or_else(|e| e.code().as_str(), |_| "OK"))
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            "OK",
+            "DUPLICATE_PENDING_INVITATION",
+            "VALIDATION_FAILED",
+            "OK",
+            "DUPLICATE_PENDING_INVITATION"
+        ]
+    );
     match &outcomes[1] {
-        Err(cms_invitations::Error::DuplicatePending { existing: id }) => assert_eq!(*id, existing.invitation.id),
+        Err(cms_invitations::Error::DuplicatePending { existing: id }) => {
+            assert_eq!(*id, existing.invitation.id)
+        }
         other => panic!("expected a duplicate, got {other:?}"),
     }
     assert_eq!(app.count_all().await, 3);
@@ -104,21 +146,43 @@ async fn state_filters_use_the_effective_state(backend: Backend) {
     let short = app.service.create(Some(&admin()), short).await.unwrap();
     let long = app.invite("long@example.org").await;
     let revoked = app.invite("revoked@example.org").await;
-    app.service.revoke(Some(&admin()), revoked.invitation.id).await.unwrap();
+    app.service
+        .revoke(Some(&admin()), revoked.invitation.id)
+        .await
+        .unwrap();
     app.advance(TimeDelta::hours(2));
 
     let ids = |states: Vec<InvitationState>| {
         let app = &app;
         async move {
-            let page = app.list(InvitationFilter { states, ..Default::default() }).await;
+            let page = app
+                .list(InvitationFilter {
+                    states,
+                    ..Default::default()
+                })
+                .await;
             page.items.iter().map(|i| i.id).collect::<Vec<_>>()
         }
     };
     // Not swept yet: stored PENDING, but past its expiry.
-    assert_eq!(ids(vec![InvitationState::Expired]).await, [short.invitation.id]);
-    assert_eq!(ids(vec![InvitationState::Pending]).await, [long.invitation.id]);
-    assert_eq!(ids(vec![InvitationState::Revoked]).await, [revoked.invitation.id]);
-    assert_eq!(ids(vec![InvitationState::Pending, InvitationState::Expired]).await.len(), 2);
+    assert_eq!(
+        ids(vec![InvitationState::Expired]).await,
+        [short.invitation.id]
+    );
+    assert_eq!(
+        ids(vec![InvitationState::Pending]).await,
+        [long.invitation.id]
+    );
+    assert_eq!(
+        ids(vec![InvitationState::Revoked]).await,
+        [revoked.invitation.id]
+    );
+    assert_eq!(
+        ids(vec![InvitationState::Pending, InvitationState::Expired])
+            .await
+            .len(),
+        2
+    );
     app.cleanup().await;
 }
 
@@ -132,7 +196,7 @@ async fn every_filter_narrows_the_listing(backend: Backend) {
     let mut b = CreateInvitation::new("bob.smith+x@example.org", "viewer");
     b.groups = vec!["blue".into(), "red".into()];
     b.valid_for = Some("P1D".into());
-    let b = app.service.create(Some(&editor()), b).await.unwrap();
+    app.service.create(Some(&editor()), b).await.unwrap();
     let t_b = app.now();
 
     let only = |filter: InvitationFilter| {
@@ -140,60 +204,189 @@ async fn every_filter_narrows_the_listing(backend: Backend) {
         async move {
             let page = app.list(filter).await;
             assert_eq!(page.total_count as usize, page.items.len());
-            page.items.iter().map(|i| i.email.normalized().to_owned()).collect::<Vec<_>>()
+            page.items
+                .iter()
+                .map(|i| i.email.normalized().to_owned())
+                .collect::<Vec<_>>()
         }
     };
     let f = InvitationFilter::default;
-    let (alice, bob) = ("alice@example.org".to_owned(), "bob.smith+x@example.org".to_owned());
-    assert_eq!(only(InvitationFilter { email: Some("alice@example.org".into()), ..f() }).await, [alice.clone()]);
-    assert_eq!(only(InvitationFilter { email_contains: Some("h+x".into()), ..f() }).await, [bob.clone()]);
-    assert_eq!(only(InvitationFilter { email_contains: Some(".*".into()), ..f() }).await, Vec::<String>::new());
-    assert_eq!(only(InvitationFilter { role: Some("editor".into()), ..f() }).await, [alice.clone()]);
-    assert_eq!(only(InvitationFilter { group: Some("blue".into()), ..f() }).await, [bob.clone()]);
-    assert_eq!(only(InvitationFilter { group: Some("red".into()), ..f() }).await, [bob.clone(), alice.clone()]);
-    assert_eq!(only(InvitationFilter { scope: Some("acme".into()), ..f() }).await, [alice.clone()]);
-    assert_eq!(only(InvitationFilter { invited_by: Some(editor().actor().id.clone()), ..f() }).await, [bob.clone()]);
-    assert_eq!(only(InvitationFilter { created_after: Some(t_b), ..f() }).await, [bob.clone()]);
-    assert_eq!(only(InvitationFilter { created_before: Some(t_b), ..f() }).await, [alice.clone()]);
-    assert_eq!(only(InvitationFilter { expires_before: Some(a.invitation.expires_at), ..f() }).await, [bob.clone()]);
-    assert_eq!(only(InvitationFilter { expires_after: Some(a.invitation.expires_at), ..f() }).await, [alice.clone()]);
-    let _ = b;
+    let (alice, bob) = ("alice@example.org", "bob.smith+x@example.org");
+    assert_eq!(
+        only(InvitationFilter {
+            email: Some("alice@example.org".into()),
+            ..f()
+        })
+        .await,
+        [alice]
+    );
+    assert_eq!(
+        only(InvitationFilter {
+            email_contains: Some("h+x".into()),
+            ..f()
+        })
+        .await,
+        [bob]
+    );
+    assert_eq!(
+        only(InvitationFilter {
+            email_contains: Some(".*".into()),
+            ..f()
+        })
+        .await,
+        [] as [&str; 0]
+    );
+    assert_eq!(
+        only(InvitationFilter {
+            role: Some("editor".into()),
+            ..f()
+        })
+        .await,
+        [alice]
+    );
+    assert_eq!(
+        only(InvitationFilter {
+            group: Some("blue".into()),
+            ..f()
+        })
+        .await,
+        [bob]
+    );
+    assert_eq!(
+        only(InvitationFilter {
+            group: Some("red".into()),
+            ..f()
+        })
+        .await,
+        [bob, alice]
+    );
+    assert_eq!(
+        only(InvitationFilter {
+            scope: Some("acme".into()),
+            ..f()
+        })
+        .await,
+        [alice]
+    );
+    assert_eq!(
+        only(InvitationFilter {
+            invited_by: Some(editor().actor().id.clone()),
+            ..f()
+        })
+        .await,
+        [bob]
+    );
+    assert_eq!(
+        only(InvitationFilter {
+            created_after: Some(t_b),
+            ..f()
+        })
+        .await,
+        [bob]
+    );
+    assert_eq!(
+        only(InvitationFilter {
+            created_before: Some(t_b),
+            ..f()
+        })
+        .await,
+        [alice]
+    );
+    assert_eq!(
+        only(InvitationFilter {
+            expires_before: Some(a.invitation.expires_at),
+            ..f()
+        })
+        .await,
+        [bob]
+    );
+    assert_eq!(
+        only(InvitationFilter {
+            expires_after: Some(a.invitation.expires_at),
+            ..f()
+        })
+        .await,
+        [alice]
+    );
     app.cleanup().await;
 }
 
 async fn paging_through_every_sort_returns_each_invitation_once_in_order(backend: Backend) {
     let app = spawn_app(backend).await;
-    let emails = ["m@x.org", "c@x.org", "z@x.org", "a@x.org", "k@x.org", "b@x.org", "y@x.org"];
+    let emails = [
+        "m@x.org", "c@x.org", "z@x.org", "a@x.org", "k@x.org", "b@x.org", "y@x.org",
+    ];
     let mut created = Vec::new();
     for (i, email) in emails.iter().enumerate() {
         let mut input = CreateInvitation::new(*email, "viewer");
         input.valid_for = Some(format!("PT{}H", 10 - i % 3));
-        created.push(app.service.create(Some(&admin()), input).await.unwrap().invitation);
+        created.push(
+            app.service
+                .create(Some(&admin()), input)
+                .await
+                .unwrap()
+                .invitation,
+        );
         if i % 2 == 0 {
             app.advance(TimeDelta::seconds(1)); // some share a creation time: the id breaks ties
         }
     }
-    app.service.revoke(Some(&admin()), created[2].id).await.unwrap();
-    app.service.decline(&app.service.resend(Some(&admin()), created[4].id, None).await.unwrap().secret.expose().to_owned()).await.unwrap();
+    app.service
+        .revoke(Some(&admin()), created[2].id)
+        .await
+        .unwrap();
+    let resent = app
+        .service
+        .resend(Some(&admin()), created[4].id, None)
+        .await
+        .unwrap();
+    app.service.decline(resent.secret.expose()).await.unwrap();
 
     let sorts = [
         vec![],
-        vec![SortKey { field: SortField::Email, direction: SortDirection::Asc }],
-        vec![SortKey { field: SortField::ExpiresAt, direction: SortDirection::Asc }, SortKey { field: SortField::Email, direction: SortDirection::Desc }],
-        vec![SortKey { field: SortField::State, direction: SortDirection::Desc }],
-        vec![SortKey { field: SortField::CreatedAt, direction: SortDirection::Asc }],
+        vec![SortKey {
+            field: SortField::Email,
+            direction: SortDirection::Asc,
+        }],
+        vec![
+            SortKey {
+                field: SortField::ExpiresAt,
+                direction: SortDirection::Asc,
+            },
+            SortKey {
+                field: SortField::Email,
+                direction: SortDirection::Desc,
+            },
+        ],
+        vec![SortKey {
+            field: SortField::State,
+            direction: SortDirection::Desc,
+        }],
+        vec![SortKey {
+            field: SortField::CreatedAt,
+            direction: SortDirection::Asc,
+        }],
     ];
     for sort in sorts {
         let everything = app
             .service
-            .list(Some(&admin()), &ListQuery::new(InvitationFilter::default(), sort.clone(), 100, None).unwrap())
+            .list(
+                Some(&admin()),
+                &ListQuery::new(InvitationFilter::default(), sort.clone(), 100, None).unwrap(),
+            )
             .await
             .unwrap();
         assert_eq!(everything.items.len(), emails.len());
         let mut paged = Vec::new();
         let mut after: Option<String> = None;
         loop {
-            let query = ListQuery::new(InvitationFilter::default(), sort.clone(), 3, after.as_deref()).unwrap();
+            let query = ListQuery::new(
+                InvitationFilter::default(),
+                sort.clone(),
+                3,
+                after.as_deref(),
+            )
+            .unwrap();
             let page = app.service.list(Some(&admin()), &query).await.unwrap();
             assert_eq!(page.total_count, emails.len() as u64);
             paged.extend(page.items.iter().map(|i| i.id));
@@ -201,7 +394,10 @@ async fn paging_through_every_sort_returns_each_invitation_once_in_order(backend
                 break;
             }
             let last = page.items.last().unwrap();
-            after = Some(cms_invitations::store::Cursor::after_invitation(last, &query.sort, app.now()).encode(&query.sort));
+            after = Some(
+                cms_invitations::store::Cursor::after_invitation(last, &query.sort, app.now())
+                    .encode(&query.sort),
+            );
         }
         let expected: Vec<_> = everything.items.iter().map(|i| i.id).collect();
         assert_eq!(paged, expected, "paging differs from one page for {sort:?}");
@@ -211,12 +407,19 @@ async fn paging_through_every_sort_returns_each_invitation_once_in_order(backend
 }
 
 fn query_sort(sort: &[SortKey]) -> Vec<SortKey> {
-    ListQuery::new(InvitationFilter::default(), sort.to_vec(), 1, None).unwrap().sort
+    ListQuery::new(InvitationFilter::default(), sort.to_vec(), 1, None)
+        .unwrap()
+        .sort
 }
 
-fn assert_sorted(items: &[cms_invitations::domain::Invitation], sort: &[SortKey], now: chrono::DateTime<chrono::Utc>) {
+fn assert_sorted(
+    items: &[cms_invitations::domain::Invitation],
+    sort: &[SortKey],
+    now: chrono::DateTime<chrono::Utc>,
+) {
     use std::cmp::Ordering;
-    let key_cmp = |a: &cms_invitations::domain::Invitation, b: &cms_invitations::domain::Invitation| {
+    let key_cmp = |a: &cms_invitations::domain::Invitation,
+                   b: &cms_invitations::domain::Invitation| {
         for key in sort {
             let ord = match key.field {
                 SortField::CreatedAt => a.created_at.cmp(&b.created_at),
@@ -224,27 +427,45 @@ fn assert_sorted(items: &[cms_invitations::domain::Invitation], sort: &[SortKey]
                 SortField::Email => a.email.normalized().cmp(b.email.normalized()),
                 SortField::State => a.state_at(now).as_str().cmp(b.state_at(now).as_str()),
             };
-            let ord = if key.direction == SortDirection::Desc { ord.reverse() } else { ord };
+            let ord = if key.direction == SortDirection::Desc {
+                ord.reverse()
+            } else {
+                ord
+            };
             if ord != Ordering::Equal {
                 return ord;
             }
         }
         let ord = a.id.cmp(&b.id);
-        if sort[0].direction == SortDirection::Desc { ord.reverse() } else { ord }
+        if sort[0].direction == SortDirection::Desc {
+            ord.reverse()
+        } else {
+            ord
+        }
     };
     for pair in items.windows(2) {
-        assert_eq!(key_cmp(&pair[0], &pair[1]), Ordering::Less, "out of order for {sort:?}");
+        assert_eq!(
+            key_cmp(&pair[0], &pair[1]),
+            Ordering::Less,
+            "out of order for {sort:?}"
+        );
     }
 }
 
 async fn finished_invitations_are_purged_after_the_retention_period(backend: Backend) {
     let app = spawn_app(backend).await; // retention P30D
     let old = app.invite("old@example.org").await;
-    app.service.revoke(Some(&admin()), old.invitation.id).await.unwrap();
+    app.service
+        .revoke(Some(&admin()), old.invitation.id)
+        .await
+        .unwrap();
     let pending = app.invite("pending@example.org").await;
     app.advance(TimeDelta::days(20));
     let recent = app.invite("recent@example.org").await;
-    app.service.revoke(Some(&admin()), recent.invitation.id).await.unwrap();
+    app.service
+        .revoke(Some(&admin()), recent.invitation.id)
+        .await
+        .unwrap();
     app.advance(TimeDelta::days(11));
 
     let report = app.service.sweep().await.unwrap();
@@ -254,6 +475,12 @@ async fn finished_invitations_are_purged_after_the_retention_period(backend: Bac
     assert!(app.store.get(recent.invitation.id).await.unwrap().is_some());
     // The long-pending one expired during the sweep; its retention starts at its expiry.
     assert_eq!(report.expired, 1);
-    assert!(app.store.get(pending.invitation.id).await.unwrap().is_some());
+    assert!(
+        app.store
+            .get(pending.invitation.id)
+            .await
+            .unwrap()
+            .is_some()
+    );
     app.cleanup().await;
 }

@@ -25,7 +25,10 @@ pub(super) fn uuid(id: uuid::Uuid) -> Bson {
 }
 
 pub(super) fn digest(bytes: &[u8]) -> Bson {
-    Bson::Binary(Binary { subtype: BinarySubtype::Generic, bytes: bytes.to_vec() })
+    Bson::Binary(Binary {
+        subtype: BinarySubtype::Generic,
+        bytes: bytes.to_vec(),
+    })
 }
 
 pub(super) fn metadata(map: &Map<String, Value>) -> Bson {
@@ -92,7 +95,10 @@ impl Reader<'_> {
     }
 
     fn str(&self, key: &str) -> StoreResult<String> {
-        self.doc.get_str(key).map(str::to_owned).map_err(|_| self.fail(key))
+        self.doc
+            .get_str(key)
+            .map(str::to_owned)
+            .map_err(|_| self.fail(key))
     }
 
     fn opt_str(&self, key: &str) -> StoreResult<Option<String>> {
@@ -104,7 +110,10 @@ impl Reader<'_> {
     }
 
     fn time(&self, key: &str) -> StoreResult<DateTime<Utc>> {
-        self.doc.get_datetime(key).map(|t| t.to_chrono()).map_err(|_| self.fail(key))
+        self.doc
+            .get_datetime(key)
+            .map(|t| t.to_chrono())
+            .map_err(|_| self.fail(key))
     }
 
     fn opt_time(&self, key: &str) -> StoreResult<Option<DateTime<Utc>>> {
@@ -125,7 +134,10 @@ impl Reader<'_> {
 
     fn strings(&self, key: &str) -> StoreResult<Vec<String>> {
         let items = self.doc.get_array(key).map_err(|_| self.fail(key))?;
-        items.iter().map(|b| b.as_str().map(str::to_owned).ok_or_else(|| self.fail(key))).collect()
+        items
+            .iter()
+            .map(|b| b.as_str().map(str::to_owned).ok_or_else(|| self.fail(key)))
+            .collect()
     }
 
     fn document(&self, key: &str) -> StoreResult<&Document> {
@@ -148,16 +160,28 @@ impl Reader<'_> {
 }
 
 pub(super) fn invitation_record(doc: &Document) -> StoreResult<InvitationRecord> {
-    let r = Reader { doc, what: "invitation" };
-    let invited_by = Reader { doc: r.document("invitedBy")?, what: "invitation.invitedBy" };
-    let delivery = Reader { doc: r.document("delivery")?, what: "invitation.delivery" };
+    let r = Reader {
+        doc,
+        what: "invitation",
+    };
+    let invited_by = Reader {
+        doc: r.document("invitedBy")?,
+        what: "invitation.invitedBy",
+    };
+    let delivery = Reader {
+        doc: r.document("delivery")?,
+        what: "invitation.delivery",
+    };
     let events = doc
         .get_array("events")
         .map_err(|_| r.fail("events"))?
         .iter()
         .map(|event| {
             let event = event.as_document().ok_or_else(|| r.fail("events"))?;
-            let e = Reader { doc: event, what: "invitation.events" };
+            let e = Reader {
+                doc: event,
+                what: "invitation.events",
+            };
             Ok(EventRecord {
                 kind: e.str("kind")?,
                 at: e.time("at")?,
@@ -180,7 +204,10 @@ pub(super) fn invitation_record(doc: &Document) -> StoreResult<InvitationRecord>
         redirect_url: r.opt_str("redirectUrl")?,
         invited_by_id: invited_by.str("id")?,
         invited_by_name: invited_by.str("name")?,
-        secret_digest: doc.get_binary_generic("secretDigest").map_err(|_| r.fail("secretDigest"))?.clone(),
+        secret_digest: doc
+            .get_binary_generic("secretDigest")
+            .map_err(|_| r.fail("secretDigest"))?
+            .clone(),
         state: r.str("state")?,
         created_at: r.time("createdAt")?,
         updated_at: r.time("updatedAt")?,
@@ -217,7 +244,10 @@ pub(super) fn account_document(a: &NewAccount) -> Document {
 }
 
 pub(super) fn account(doc: &Document) -> StoreResult<Account> {
-    let r = Reader { doc, what: "account" };
+    let r = Reader {
+        doc,
+        what: "account",
+    };
     Ok(Account {
         id: r.str("_id")?,
         email: r.str("email")?,

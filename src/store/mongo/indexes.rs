@@ -35,13 +35,32 @@ pub(super) async fn ensure(
             index(
                 ONE_PENDING,
                 doc! { "emailNorm": 1, "scope": 1 },
-                IndexOptions::builder().unique(true).partial_filter_expression(doc! { "state": "PENDING" }).build(),
+                IndexOptions::builder()
+                    .unique(true)
+                    .partial_filter_expression(doc! { "state": "PENDING" })
+                    .build(),
             ),
-            index("by_created", doc! { "createdAt": -1, "_id": -1 }, IndexOptions::default()),
-            index("by_state_created", doc! { "state": 1, "createdAt": -1, "_id": -1 }, IndexOptions::default()),
-            index("by_state_expiry", doc! { "state": 1, "expiresAt": 1 }, IndexOptions::default()),
+            index(
+                "by_created",
+                doc! { "createdAt": -1, "_id": -1 },
+                IndexOptions::default(),
+            ),
+            index(
+                "by_state_created",
+                doc! { "state": 1, "createdAt": -1, "_id": -1 },
+                IndexOptions::default(),
+            ),
+            index(
+                "by_state_expiry",
+                doc! { "state": 1, "expiresAt": 1 },
+                IndexOptions::default(),
+            ),
             index("by_email", doc! { "emailNorm": 1 }, IndexOptions::default()),
-            index("by_scope_created", doc! { "scope": 1, "createdAt": -1 }, IndexOptions::default()),
+            index(
+                "by_scope_created",
+                doc! { "scope": 1, "createdAt": -1 },
+                IndexOptions::default(),
+            ),
         ])
         .await
         .map_err(classify)?;
@@ -53,7 +72,10 @@ pub(super) async fn ensure(
 }
 
 /// The TTL index purges finished invitations; its period follows the configuration.
-async fn ensure_retention(invitations: &Collection<bson::Document>, retention: Option<IsoDuration>) -> StoreResult<()> {
+async fn ensure_retention(
+    invitations: &Collection<bson::Document>,
+    retention: Option<IsoDuration>,
+) -> StoreResult<()> {
     let Some(retention) = retention else {
         return match invitations.drop_index(FINISHED_TTL).await {
             Err(err) if server_code(&err) != Some(INDEX_NOT_FOUND) => Err(classify(err)),
@@ -64,7 +86,9 @@ async fn ensure_retention(invitations: &Collection<bson::Document>, retention: O
     let ttl = index(
         FINISHED_TTL,
         doc! { "finishedAt": 1 },
-        IndexOptions::builder().expire_after(Duration::from_secs(seconds)).build(),
+        IndexOptions::builder()
+            .expire_after(Duration::from_secs(seconds))
+            .build(),
     );
     match invitations.create_index(ttl).await {
         Ok(_) => Ok(()),
@@ -73,7 +97,12 @@ async fn ensure_retention(invitations: &Collection<bson::Document>, retention: O
                 "collMod": invitations.name(),
                 "index": { "name": FINISHED_TTL, "expireAfterSeconds": i64::try_from(seconds).unwrap_or(i64::MAX) },
             };
-            invitations.client().database(&invitations.namespace().db).run_command(command).await.map_err(classify)?;
+            invitations
+                .client()
+                .database(&invitations.namespace().db)
+                .run_command(command)
+                .await
+                .map_err(classify)?;
             Ok(())
         }
         Err(err) => Err(classify(err)),
@@ -86,4 +115,3 @@ fn server_code(err: &mongodb::error::Error) -> Option<i32> {
         _ => None,
     }
 }
-

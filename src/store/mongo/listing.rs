@@ -13,7 +13,9 @@ const EFFECTIVE_STATE: &str = "effectiveState";
 
 fn state_predicate(state: InvitationState, now: &Bson) -> Document {
     match state {
-        InvitationState::Pending => doc! { "state": "PENDING", "expiresAt": { "$gt": now.clone() } },
+        InvitationState::Pending => {
+            doc! { "state": "PENDING", "expiresAt": { "$gt": now.clone() } }
+        }
         InvitationState::Expired => doc! { "$or": [
             { "state": "EXPIRED" },
             { "state": "PENDING", "expiresAt": { "$lte": now.clone() } },
@@ -38,7 +40,11 @@ pub(super) fn filter_document(filter: &InvitationFilter, now: DateTime<Utc>) -> 
     let now = codec::time(now);
     let mut clauses: Vec<Document> = Vec::new();
     if !filter.states.is_empty() {
-        let states: Vec<Document> = filter.states.iter().map(|s| state_predicate(*s, &now)).collect();
+        let states: Vec<Document> = filter
+            .states
+            .iter()
+            .map(|s| state_predicate(*s, &now))
+            .collect();
         clauses.push(doc! { "$or": states });
     }
     if let Some(email) = &filter.email {

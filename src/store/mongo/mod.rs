@@ -18,7 +18,9 @@ use mongodb::options::{ClientOptions, CollectionOptions, ReturnDocument, WriteCo
 use mongodb::{Client, Collection, Database};
 
 use super::record::InvitationRecord;
-use super::{Account, AccountStore, InvitationStore, ListQuery, NewAccount, Page, StoreError, StoreResult};
+use super::{
+    Account, AccountStore, InvitationStore, ListQuery, NewAccount, Page, StoreError, StoreResult,
+};
 use crate::domain::{Invitation, InvitationId, IsoDuration, Scope, SecretDigest};
 
 const DUPLICATE_KEY: i32 = 11000;
@@ -45,7 +47,9 @@ pub(super) fn classify(err: mongodb::error::Error) -> StoreError {
 /// The message of a duplicate-key error, if `err` is one.
 fn duplicate_key_message(err: &mongodb::error::Error) -> Option<&str> {
     match err.kind.as_ref() {
-        ErrorKind::Write(WriteFailure::WriteError(e)) if e.code == DUPLICATE_KEY => Some(&e.message),
+        ErrorKind::Write(WriteFailure::WriteError(e)) if e.code == DUPLICATE_KEY => {
+            Some(&e.message)
+        }
         _ => None,
     }
 }
@@ -53,10 +57,20 @@ fn duplicate_key_message(err: &mongodb::error::Error) -> Option<&str> {
 impl MongoStore {
     /// Connects, checks the server answers, and creates the indexes. `retention` sets the TTL
     /// index that purges finished invitations (`None`: keep them).
-    pub async fn connect(uri: &str, database: &str, retention: Option<IsoDuration>) -> StoreResult<Self> {
-        let mut options = ClientOptions::parse(uri).await.map_err(|err| StoreError::Unavailable(Box::new(err)))?;
-        options.app_name.get_or_insert_with(|| "cms-invitations".to_owned());
-        options.server_selection_timeout.get_or_insert(Duration::from_secs(10));
+    pub async fn connect(
+        uri: &str,
+        database: &str,
+        retention: Option<IsoDuration>,
+    ) -> StoreResult<Self> {
+        let mut options = ClientOptions::parse(uri)
+            .await
+            .map_err(|err| StoreError::Unavailable(Box::new(err)))?;
+        options
+            .app_name
+            .get_or_insert_with(|| "cms-invitations".to_owned());
+        options
+            .server_selection_timeout
+            .get_or_insert(Duration::from_secs(10));
         let client = Client::with_options(options).map_err(classify)?;
         Self::open(client.database(database), retention).await
     }
@@ -65,12 +79,21 @@ impl MongoStore {
     pub async fn open(database: Database, retention: Option<IsoDuration>) -> StoreResult<Self> {
         // Majority and journaled: an acknowledged invitation survives a primary failover.
         let durable = CollectionOptions::builder()
-            .write_concern(WriteConcern::builder().w(mongodb::options::Acknowledgment::Majority).journal(true).build())
+            .write_concern(
+                WriteConcern::builder()
+                    .w(mongodb::options::Acknowledgment::Majority)
+                    .journal(true)
+                    .build(),
+            )
             .build();
         let invitations = database.collection_with_options("invitations", durable.clone());
         let accounts = database.collection_with_options("accounts", durable);
         indexes::ensure(&invitations, &accounts, retention).await?;
-        Ok(Self { database, invitations, accounts })
+        Ok(Self {
+            database,
+            invitations,
+            accounts,
+        })
     }
 
     pub fn database(&self) -> &Database {
@@ -79,29 +102,48 @@ impl MongoStore {
 
     async fn find_one(&self, filter: Document) -> StoreResult<Option<Invitation>> {
         match self.invitations.find_one(filter).await.map_err(classify)? {
-            Some(document) => codec::invitation_record(&document)?.into_invitation().map(Some),
+            Some(document) => codec::invitation_record(&document)?
+                .into_invitation()
+                .map(Some),
             None => Ok(None),
         }
     }
 
     async fn find_many(&self, cursor: mongodb::Cursor<Document>) -> StoreResult<Vec<Invitation>> {
         let documents: Vec<Document> = cursor.try_collect().await.map_err(classify)?;
-        documents.iter().map(|d| codec::invitation_record(d)?.into_invitation()).collect()
+        documents
+            .iter()
+            .map(|d| codec::invitation_record(d)?.into_invitation())
+            .collect()
     }
 
     async fn duplicate(&self, record: &InvitationRecord) -> StoreError {
-        match self.holder(&record.email_normalized, record.scope.as_deref()).await {
-            Ok(holder) => StoreError::DuplicatePending { existing: holder.map(|inv| inv.id) },
+        match self
+            .holder(&record.email_normalized, record.scope.as_deref())
+            .await
+        {
+            Ok(holder) => StoreError::DuplicatePending {
+                existing: holder.map(|inv| inv.id),
+            },
             Err(err) => err,
         }
     }
 
-    async fn holder(&self, email_normalized: &str, scope: Option<&str>) -> StoreResult<Option<Invitation>> {
-        self.find_one(doc! { "emailNorm": email_normalized, "scope": scope, "state": "PENDING" }).await
+    async fn holder(
+        &self,
+        email_normalized: &str,
+        scope: Option<&str>,
+    ) -> StoreResult<Option<Invitation>> {
+        self.find_one(doc! { "emailNorm": email_normalized, "scope": scope, "state": "PENDING" })
+            .await
     }
 
     /// Maps a write error: the one-pending rule names the holder; the rest is classified.
-    async fn write_error(&self, err: mongodb::error::Error, record: &InvitationRecord) -> StoreError {
+    async fn write_error(
+        &self,
+        err: mongodb::error::Error,
+        record: &InvitationRecord,
+    ) -> StoreError {
         match duplicate_key_message(&err) {
             Some(message) if message.contains(indexes::ONE_PENDING) => self.duplicate(record).await,
             _ => classify(err),
@@ -113,7 +155,11 @@ impl MongoStore {
 impl InvitationStore for MongoStore {
     async fn insert(&self, invitation: &Invitation) -> StoreResult<()> {
         let record = InvitationRecord::from(invitation);
-        match self.invitations.insert_one(codec::invitation_document(&record)).await {
+        match self
+            .invitations
+            .insert_one(codec::invitation_document(&record))
+            .await
+        {
             Ok(_) => Ok(()),
             Err(err) => Err(self.write_error(err, &record).await),
         }
@@ -123,7 +169,8 @@ impl InvitationStore for MongoStore {
         if invitations.is_empty() {
             return Vec::new();
         }
-        let records: Vec<InvitationRecord> = invitations.iter().map(InvitationRecord::from).collect();
+        let records: Vec<InvitationRecord> =
+            invitations.iter().map(InvitationRecord::from).collect();
         let documents: Vec<Document> = records.iter().map(codec::invitation_document).collect();
         let mut outcomes: Vec<StoreResult<()>> = records.iter().map(|_| Ok(())).collect();
         let Err(err) = self.invitations.insert_many(documents).ordered(false).await else {
@@ -131,37 +178,58 @@ impl InvitationStore for MongoStore {
         };
         let ErrorKind::InsertMany(failure) = err.kind.as_ref() else {
             let shared = err.to_string();
-            return records.iter().map(|_| Err(StoreError::Other(shared.clone().into()))).collect();
+            return records
+                .iter()
+                .map(|_| Err(StoreError::Other(shared.clone().into())))
+                .collect();
         };
         for write_error in failure.write_errors.iter().flatten() {
-            let Some(record) = records.get(write_error.index) else { continue };
+            let Some(record) = records.get(write_error.index) else {
+                continue;
+            };
             outcomes[write_error.index] = Err(
-                if write_error.code == DUPLICATE_KEY && write_error.message.contains(indexes::ONE_PENDING) {
+                if write_error.code == DUPLICATE_KEY
+                    && write_error.message.contains(indexes::ONE_PENDING)
+                {
                     self.duplicate(record).await
                 } else {
-                    StoreError::Other(format!("insert failed with server code {}", write_error.code).into())
+                    StoreError::Other(
+                        format!("insert failed with server code {}", write_error.code).into(),
+                    )
                 },
             );
         }
         if failure.write_concern_error.is_some() {
             // Written, but not confirmed on a majority: report what we cannot promise.
             for outcome in outcomes.iter_mut().filter(|o| o.is_ok()) {
-                *outcome = Err(StoreError::Unavailable("write concern not satisfied".into()));
+                *outcome = Err(StoreError::Unavailable(
+                    "write concern not satisfied".into(),
+                ));
             }
         }
         outcomes
     }
 
     async fn get(&self, id: InvitationId) -> StoreResult<Option<Invitation>> {
-        self.find_one(doc! { "_id": codec::uuid(id.as_uuid()) }).await
+        self.find_one(doc! { "_id": codec::uuid(id.as_uuid()) })
+            .await
     }
 
-    async fn find_by_secret_digest(&self, digest: &SecretDigest) -> StoreResult<Option<Invitation>> {
-        self.find_one(doc! { "secretDigest": codec::digest(digest.as_bytes()) }).await
+    async fn find_by_secret_digest(
+        &self,
+        digest: &SecretDigest,
+    ) -> StoreResult<Option<Invitation>> {
+        self.find_one(doc! { "secretDigest": codec::digest(digest.as_bytes()) })
+            .await
     }
 
-    async fn find_pending_holder(&self, email_normalized: &str, scope: Option<&Scope>) -> StoreResult<Option<Invitation>> {
-        self.holder(email_normalized, scope.map(Scope::as_str)).await
+    async fn find_pending_holder(
+        &self,
+        email_normalized: &str,
+        scope: Option<&Scope>,
+    ) -> StoreResult<Option<Invitation>> {
+        self.holder(email_normalized, scope.map(Scope::as_str))
+            .await
     }
 
     async fn update(&self, invitation: &Invitation) -> StoreResult<u64> {
@@ -169,7 +237,11 @@ impl InvitationStore for MongoStore {
         let read_revision = record.revision;
         record.revision += 1;
         let filter = doc! { "_id": codec::uuid(record.id), "revision": read_revision };
-        match self.invitations.replace_one(filter, codec::invitation_document(&record)).await {
+        match self
+            .invitations
+            .replace_one(filter, codec::invitation_document(&record))
+            .await
+        {
             Ok(result) if result.matched_count == 1 => Ok(invitation.revision + 1),
             Ok(_) => Err(StoreError::Conflict),
             Err(err) => Err(self.write_error(err, &record).await),
@@ -178,19 +250,34 @@ impl InvitationStore for MongoStore {
 
     async fn list(&self, query: &ListQuery, now: DateTime<Utc>) -> StoreResult<Page> {
         let page = async {
-            let cursor = self.invitations.aggregate(listing::page_pipeline(query, now)).await.map_err(classify)?;
+            let cursor = self
+                .invitations
+                .aggregate(listing::page_pipeline(query, now))
+                .await
+                .map_err(classify)?;
             self.find_many(cursor).await
         };
         let count = async {
-            self.invitations.count_documents(listing::filter_document(&query.filter, now)).await.map_err(classify)
+            self.invitations
+                .count_documents(listing::filter_document(&query.filter, now))
+                .await
+                .map_err(classify)
         };
         let (mut items, total_count) = tokio::try_join!(page, count)?;
         let has_next_page = items.len() > query.first;
         items.truncate(query.first);
-        Ok(Page { items, total_count, has_next_page })
+        Ok(Page {
+            items,
+            total_count,
+            has_next_page,
+        })
     }
 
-    async fn due_for_expiry(&self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<Invitation>> {
+    async fn due_for_expiry(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> StoreResult<Vec<Invitation>> {
         let cursor = self
             .invitations
             .find(doc! { "state": "PENDING", "expiresAt": { "$lte": codec::time(now) } })
@@ -211,14 +298,23 @@ impl InvitationStore for MongoStore {
     }
 
     async fn ping(&self) -> StoreResult<()> {
-        self.database.run_command(doc! { "ping": 1 }).await.map_err(classify).map(drop)
+        self.database
+            .run_command(doc! { "ping": 1 })
+            .await
+            .map_err(classify)
+            .map(drop)
     }
 }
 
 #[async_trait]
 impl AccountStore for MongoStore {
     async fn find_account_by_email(&self, email_normalized: &str) -> StoreResult<Option<Account>> {
-        match self.accounts.find_one(doc! { "emailNorm": email_normalized }).await.map_err(classify)? {
+        match self
+            .accounts
+            .find_one(doc! { "emailNorm": email_normalized })
+            .await
+            .map_err(classify)?
+        {
             Some(document) => codec::account(&document).map(Some),
             None => Ok(None),
         }
@@ -233,7 +329,13 @@ impl AccountStore for MongoStore {
         }
     }
 
-    async fn attach_to_account(&self, account_id: &str, role: &str, groups: &[String], now: DateTime<Utc>) -> StoreResult<Account> {
+    async fn attach_to_account(
+        &self,
+        account_id: &str,
+        role: &str,
+        groups: &[String],
+        now: DateTime<Utc>,
+    ) -> StoreResult<Account> {
         let updated = self
             .accounts
             .find_one_and_update(

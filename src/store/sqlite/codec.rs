@@ -35,8 +35,9 @@ fn opt_time(ms: Option<i64>) -> rusqlite::Result<Option<DateTime<Utc>>> {
 
 fn json_column<T: for<'de> Deserialize<'de>>(row: &Row<'_>, index: usize) -> rusqlite::Result<T> {
     let text: String = row.get(index)?;
-    serde_json::from_str(&text)
-        .map_err(|err| rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, Box::new(err)))
+    serde_json::from_str(&text).map_err(|err| {
+        rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, Box::new(err))
+    })
 }
 
 fn json_text<T: Serialize>(value: &T) -> Value {
@@ -103,8 +104,9 @@ pub(super) fn invitation_values(r: &InvitationRecord) -> Vec<Value> {
 
 pub(super) fn invitation_from_row(row: &Row<'_>) -> rusqlite::Result<InvitationRecord> {
     let id: String = row.get(0)?;
-    let id = uuid::Uuid::try_parse(&id)
-        .map_err(|err| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(err)))?;
+    let id = uuid::Uuid::try_parse(&id).map_err(|err| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(err))
+    })?;
     let events: Vec<StoredEvent> = json_column(row, 28)?;
     Ok(InvitationRecord {
         id,
@@ -138,15 +140,20 @@ pub(super) fn invitation_from_row(row: &Row<'_>) -> rusqlite::Result<InvitationR
         events: events
             .into_iter()
             .map(|e| {
-                Ok(EventRecord { kind: e.kind, at: to_time(e.at)?, by: e.by, actor_id: e.actor_id, actor_name: e.actor_name })
+                Ok(EventRecord {
+                    kind: e.kind,
+                    at: to_time(e.at)?,
+                    by: e.by,
+                    actor_id: e.actor_id,
+                    actor_name: e.actor_name,
+                })
             })
             .collect::<rusqlite::Result<_>>()?,
         revision: row.get(29)?,
     })
 }
 
-pub(super) const ACCOUNT_COLUMNS: &str =
-    "id, email, email_normalized, name, roles, groups, metadata, password_hash, created_at, updated_at";
+pub(super) const ACCOUNT_COLUMNS: &str = "id, email, email_normalized, name, roles, groups, metadata, password_hash, created_at, updated_at";
 
 pub(super) fn account_from_row(row: &Row<'_>) -> rusqlite::Result<Account> {
     let metadata: Map<String, serde_json::Value> = json_column(row, 6)?;

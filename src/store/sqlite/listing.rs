@@ -17,7 +17,12 @@ pub(super) struct Sql {
 
 impl Sql {
     fn new(now: DateTime<Utc>) -> Self {
-        Self { text: String::new(), params: Vec::new(), now, now_placeholder: None }
+        Self {
+            text: String::new(),
+            params: Vec::new(),
+            now,
+            now_placeholder: None,
+        }
     }
 
     /// The placeholder of the current time, bound on first use.
@@ -50,7 +55,10 @@ fn state_predicate(sql: &mut Sql, state: InvitationState) -> String {
     match state {
         InvitationState::Pending => format!("(state = 'PENDING' AND expires_at > {})", sql.now()),
         InvitationState::Expired => {
-            format!("(state = 'EXPIRED' OR (state = 'PENDING' AND expires_at <= {}))", sql.now())
+            format!(
+                "(state = 'EXPIRED' OR (state = 'PENDING' AND expires_at <= {}))",
+                sql.now()
+            )
         }
         other => format!("state = '{}'", other.as_str()),
     }
@@ -59,14 +67,21 @@ fn state_predicate(sql: &mut Sql, state: InvitationState) -> String {
 fn filter_clauses(sql: &mut Sql, filter: &InvitationFilter) -> Vec<String> {
     let mut clauses = Vec::new();
     if !filter.states.is_empty() {
-        let states: Vec<String> = filter.states.iter().map(|s| state_predicate(sql, *s)).collect();
+        let states: Vec<String> = filter
+            .states
+            .iter()
+            .map(|s| state_predicate(sql, *s))
+            .collect();
         clauses.push(format!("({})", states.join(" OR ")));
     }
     if let Some(email) = &filter.email {
         clauses.push(format!("email_normalized = {}", sql.bind_text(email)));
     }
     if let Some(part) = &filter.email_contains {
-        clauses.push(format!("instr(email_normalized, {}) > 0", sql.bind_text(part)));
+        clauses.push(format!(
+            "instr(email_normalized, {}) > 0",
+            sql.bind_text(part)
+        ));
     }
     if let Some(role) = &filter.role {
         clauses.push(format!("role = {}", sql.bind_text(role)));
@@ -102,7 +117,10 @@ fn sort_expression(sql: &mut Sql, field: SortField) -> String {
         SortField::ExpiresAt => "expires_at".to_owned(),
         SortField::Email => "email_normalized".to_owned(),
         SortField::State => {
-            format!("(CASE WHEN state = 'PENDING' AND expires_at <= {} THEN 'EXPIRED' ELSE state END)", sql.now())
+            format!(
+                "(CASE WHEN state = 'PENDING' AND expires_at <= {} THEN 'EXPIRED' ELSE state END)",
+                sql.now()
+            )
         }
     }
 }
@@ -136,13 +154,23 @@ fn keyset_clause(sql: &mut Sql, query: &ListQuery) -> Option<String> {
             (sort_expression(sql, key.field), key.direction, value)
         })
         .collect();
-    keys.push(("id".to_owned(), query.id_direction(), Value::Text(cursor.id.hyphenated().to_string())));
+    keys.push((
+        "id".to_owned(),
+        query.id_direction(),
+        Value::Text(cursor.id.hyphenated().to_string()),
+    ));
     let placeholders: Vec<String> = keys.iter().map(|(_, _, v)| sql.bind(v.clone())).collect();
     let alternatives: Vec<String> = (0..keys.len())
         .map(|i| {
-            let mut parts: Vec<String> =
-                (0..i).map(|j| format!("{} = {}", keys[j].0, placeholders[j])).collect();
-            parts.push(format!("{} {} {}", keys[i].0, beyond(keys[i].1), placeholders[i]));
+            let mut parts: Vec<String> = (0..i)
+                .map(|j| format!("{} = {}", keys[j].0, placeholders[j]))
+                .collect();
+            parts.push(format!(
+                "{} {} {}",
+                keys[i].0,
+                beyond(keys[i].1),
+                placeholders[i]
+            ));
             format!("({})", parts.join(" AND "))
         })
         .collect();
@@ -150,7 +178,11 @@ fn keyset_clause(sql: &mut Sql, query: &ListQuery) -> Option<String> {
 }
 
 fn where_text(clauses: &[String]) -> String {
-    if clauses.is_empty() { String::new() } else { format!(" WHERE {}", clauses.join(" AND ")) }
+    if clauses.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", clauses.join(" AND "))
+    }
 }
 
 /// One page plus one row, to tell whether another page follows.
@@ -161,7 +193,13 @@ pub(super) fn page(query: &ListQuery, columns: &str, now: DateTime<Utc>) -> Sql 
     let mut order: Vec<String> = query
         .sort
         .iter()
-        .map(|key| format!("{} {}", sort_expression(&mut sql, key.field), keyword(key.direction)))
+        .map(|key| {
+            format!(
+                "{} {}",
+                sort_expression(&mut sql, key.field),
+                keyword(key.direction)
+            )
+        })
         .collect();
     order.push(format!("id {}", keyword(query.id_direction())));
     sql.text = format!(

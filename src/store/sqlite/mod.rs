@@ -17,15 +17,24 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, params, params_from_iter};
 
 use super::record::InvitationRecord;
-use super::{Account, AccountStore, InvitationStore, ListQuery, NewAccount, Page, StoreError, StoreResult};
+use super::{
+    Account, AccountStore, InvitationStore, ListQuery, NewAccount, Page, StoreError, StoreResult,
+};
 use crate::domain::{Invitation, InvitationId, Scope, SecretDigest};
 
 const READERS: usize = 2;
 
-static SELECT: LazyLock<String> = LazyLock::new(|| format!("SELECT {} FROM invitations", schema::COLUMNS.join(", ")));
+static SELECT: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {} FROM invitations", schema::COLUMNS.join(", ")));
 static INSERT: LazyLock<String> = LazyLock::new(|| {
-    let placeholders: Vec<String> = (1..=schema::COLUMNS.len()).map(|i| format!("?{i}")).collect();
-    format!("INSERT INTO invitations ({}) VALUES ({})", schema::COLUMNS.join(", "), placeholders.join(", "))
+    let placeholders: Vec<String> = (1..=schema::COLUMNS.len())
+        .map(|i| format!("?{i}"))
+        .collect();
+    format!(
+        "INSERT INTO invitations ({}) VALUES ({})",
+        schema::COLUMNS.join(", "),
+        placeholders.join(", ")
+    )
 });
 /// Binds the same values as INSERT: `?1` is the id, `?30` the revision that was read.
 static UPDATE: LazyLock<String> = LazyLock::new(|| {
@@ -57,9 +66,12 @@ struct Inner {
 /// Maps an SQLite error: busy or unopenable databases are `Unavailable`.
 fn classify(err: rusqlite::Error) -> StoreError {
     match err.sqlite_error_code() {
-        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked | ErrorCode::CannotOpen | ErrorCode::DiskFull) => {
-            StoreError::Unavailable(Box::new(err))
-        }
+        Some(
+            ErrorCode::DatabaseBusy
+            | ErrorCode::DatabaseLocked
+            | ErrorCode::CannotOpen
+            | ErrorCode::DiskFull,
+        ) => StoreError::Unavailable(Box::new(err)),
         _ => StoreError::Other(Box::new(err)),
     }
 }
@@ -71,14 +83,18 @@ fn is_one_pending_violation(err: &rusqlite::Error) -> bool {
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // A panic while holding the lock cannot leave a connection half-written: SQLite rolls back.
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn open_connection(path: &Path, read_only: bool) -> rusqlite::Result<Connection> {
     let flags = if read_only {
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
     } else {
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
     };
     let conn = Connection::open_with_flags(path, flags)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
@@ -104,7 +120,9 @@ impl SqliteStore {
             std::fs::create_dir_all(dir).map_err(|err| StoreError::Unavailable(Box::new(err)))?;
         }
         let writer = open_connection(&path, false).map_err(classify)?;
-        let version: i64 = writer.pragma_query_value(None, "user_version", |row| row.get(0)).map_err(classify)?;
+        let version: i64 = writer
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .map_err(classify)?;
         if version > schema::VERSION {
             return Err(StoreError::Corrupt(format!(
                 "{} was written by a newer version (schema {version}, this build knows {})",
@@ -113,13 +131,20 @@ impl SqliteStore {
             )));
         }
         writer.execute_batch(schema::SCHEMA).map_err(classify)?;
-        writer.pragma_update(None, "user_version", schema::VERSION).map_err(classify)?;
+        writer
+            .pragma_update(None, "user_version", schema::VERSION)
+            .map_err(classify)?;
         let readers = (0..READERS)
             .map(|_| open_connection(&path, true).map(Mutex::new))
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(classify)?;
         Ok(Self {
-            inner: Arc::new(Inner { path, writer: Mutex::new(writer), readers, next_reader: AtomicUsize::new(0) }),
+            inner: Arc::new(Inner {
+                path,
+                writer: Mutex::new(writer),
+                readers,
+                next_reader: AtomicUsize::new(0),
+            }),
         })
     }
 
@@ -151,12 +176,21 @@ impl SqliteStore {
     }
 }
 
-fn query_invitations(conn: &Connection, sql: &str, params: &[Value]) -> StoreResult<Vec<Invitation>> {
+fn query_invitations(
+    conn: &Connection,
+    sql: &str,
+    params: &[Value],
+) -> StoreResult<Vec<Invitation>> {
     let mut statement = conn.prepare_cached(sql).map_err(classify)?;
     let records: Vec<InvitationRecord> = codec::rows(
-        statement.query_map(params_from_iter(params), codec::invitation_from_row).and_then(Iterator::collect),
+        statement
+            .query_map(params_from_iter(params), codec::invitation_from_row)
+            .and_then(Iterator::collect),
     )?;
-    records.into_iter().map(InvitationRecord::into_invitation).collect::<StoreResult<Vec<_>>>()
+    records
+        .into_iter()
+        .map(InvitationRecord::into_invitation)
+        .collect::<StoreResult<Vec<_>>>()
 }
 
 fn query_one(conn: &Connection, sql: &str, params: &[Value]) -> StoreResult<Option<Invitation>> {
@@ -167,9 +201,20 @@ fn scope_key(scope: Option<&str>) -> Value {
     Value::Text(scope.unwrap_or_default().to_owned())
 }
 
-fn pending_holder(conn: &Connection, email_normalized: &str, scope: Option<&str>) -> StoreResult<Option<Invitation>> {
-    let sql = format!("{} WHERE email_normalized = ?1 AND IFNULL(scope, '') = ?2 AND state = 'PENDING'", *SELECT);
-    query_one(conn, &sql, &[Value::Text(email_normalized.to_owned()), scope_key(scope)])
+fn pending_holder(
+    conn: &Connection,
+    email_normalized: &str,
+    scope: Option<&str>,
+) -> StoreResult<Option<Invitation>> {
+    let sql = format!(
+        "{} WHERE email_normalized = ?1 AND IFNULL(scope, '') = ?2 AND state = 'PENDING'",
+        *SELECT
+    );
+    query_one(
+        conn,
+        &sql,
+        &[Value::Text(email_normalized.to_owned()), scope_key(scope)],
+    )
 }
 
 /// Runs an INSERT or UPDATE of `record`; a clash on the one-pending rule names the holder.
@@ -180,7 +225,9 @@ fn write_record(conn: &Connection, sql: &str, record: &InvitationRecord) -> Stor
         Ok(changed) => Ok(changed),
         Err(err) if is_one_pending_violation(&err) => {
             let existing = pending_holder(conn, &record.email_normalized, record.scope.as_deref())?;
-            Err(StoreError::DuplicatePending { existing: existing.map(|inv| inv.id) })
+            Err(StoreError::DuplicatePending {
+                existing: existing.map(|inv| inv.id),
+            })
         }
         Err(err) => Err(classify(err)),
     }
@@ -190,18 +237,22 @@ fn write_record(conn: &Connection, sql: &str, record: &InvitationRecord) -> Stor
 impl InvitationStore for SqliteStore {
     async fn insert(&self, invitation: &Invitation) -> StoreResult<()> {
         let record = InvitationRecord::from(invitation);
-        self.write(move |conn| write_record(conn, &INSERT, &record).map(drop)).await
+        self.write(move |conn| write_record(conn, &INSERT, &record).map(drop))
+            .await
     }
 
     async fn insert_many(&self, invitations: &[Invitation]) -> Vec<StoreResult<()>> {
-        let records: Vec<InvitationRecord> = invitations.iter().map(InvitationRecord::from).collect();
+        let records: Vec<InvitationRecord> =
+            invitations.iter().map(InvitationRecord::from).collect();
         let count = records.len();
         let outcome = self
             .write(move |conn| {
                 // One transaction: a failed statement rolls back only itself.
                 let tx = conn.transaction().map_err(classify)?;
-                let results: Vec<StoreResult<()>> =
-                    records.iter().map(|record| write_record(&tx, &INSERT, record).map(drop)).collect();
+                let results: Vec<StoreResult<()>> = records
+                    .iter()
+                    .map(|record| write_record(&tx, &INSERT, record).map(drop))
+                    .collect();
                 tx.commit().map_err(classify)?;
                 Ok(results)
             })
@@ -210,28 +261,48 @@ impl InvitationStore for SqliteStore {
             Ok(results) => results,
             Err(err) => {
                 let shared = err.to_string();
-                (0..count).map(|_| Err(StoreError::Other(shared.clone().into()))).collect()
+                (0..count)
+                    .map(|_| Err(StoreError::Other(shared.clone().into())))
+                    .collect()
             }
         }
     }
 
     async fn get(&self, id: InvitationId) -> StoreResult<Option<Invitation>> {
         self.read(move |conn| {
-            query_one(conn, &format!("{} WHERE id = ?1", *SELECT), &[Value::Text(id.to_string())])
+            query_one(
+                conn,
+                &format!("{} WHERE id = ?1", *SELECT),
+                &[Value::Text(id.to_string())],
+            )
         })
         .await
     }
 
-    async fn find_by_secret_digest(&self, digest: &SecretDigest) -> StoreResult<Option<Invitation>> {
+    async fn find_by_secret_digest(
+        &self,
+        digest: &SecretDigest,
+    ) -> StoreResult<Option<Invitation>> {
         let digest = digest.as_bytes().to_vec();
-        self.read(move |conn| query_one(conn, &format!("{} WHERE secret_digest = ?1", *SELECT), &[Value::Blob(digest)]))
-            .await
+        self.read(move |conn| {
+            query_one(
+                conn,
+                &format!("{} WHERE secret_digest = ?1", *SELECT),
+                &[Value::Blob(digest)],
+            )
+        })
+        .await
     }
 
-    async fn find_pending_holder(&self, email_normalized: &str, scope: Option<&Scope>) -> StoreResult<Option<Invitation>> {
+    async fn find_pending_holder(
+        &self,
+        email_normalized: &str,
+        scope: Option<&Scope>,
+    ) -> StoreResult<Option<Invitation>> {
         let email = email_normalized.to_owned();
         let scope = scope.map(|s| s.as_str().to_owned());
-        self.read(move |conn| pending_holder(conn, &email, scope.as_deref())).await
+        self.read(move |conn| pending_holder(conn, &email, scope.as_deref()))
+            .await
     }
 
     async fn update(&self, invitation: &Invitation) -> StoreResult<u64> {
@@ -252,17 +323,30 @@ impl InvitationStore for SqliteStore {
             let mut items = query_invitations(conn, &page_sql.text, &page_sql.params)?;
             let total: i64 = conn
                 .prepare_cached(&count_sql.text)
-                .and_then(|mut s| s.query_row(params_from_iter(&count_sql.params), |row| row.get(0)))
+                .and_then(|mut s| {
+                    s.query_row(params_from_iter(&count_sql.params), |row| row.get(0))
+                })
                 .map_err(classify)?;
             let has_next_page = items.len() > first;
             items.truncate(first);
-            Ok(Page { items, total_count: u64::try_from(total).unwrap_or_default(), has_next_page })
+            Ok(Page {
+                items,
+                total_count: u64::try_from(total).unwrap_or_default(),
+                has_next_page,
+            })
         })
         .await
     }
 
-    async fn due_for_expiry(&self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<Invitation>> {
-        let sql = format!("{} WHERE state = 'PENDING' AND expires_at <= ?1 ORDER BY expires_at LIMIT ?2", *SELECT);
+    async fn due_for_expiry(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> StoreResult<Vec<Invitation>> {
+        let sql = format!(
+            "{} WHERE state = 'PENDING' AND expires_at <= ?1 ORDER BY expires_at LIMIT ?2",
+            *SELECT
+        );
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.read(move |conn| {
             query_invitations(conn, &sql, &[codec::time_value(now), Value::Integer(limit)])
@@ -283,7 +367,8 @@ impl InvitationStore for SqliteStore {
     }
 
     async fn ping(&self) -> StoreResult<()> {
-        self.read(|conn| conn.query_row("SELECT 1", [], |_| Ok(())).map_err(classify)).await
+        self.read(|conn| conn.query_row("SELECT 1", [], |_| Ok(())).map_err(classify))
+            .await
     }
 }
 
@@ -292,8 +377,14 @@ impl AccountStore for SqliteStore {
     async fn find_account_by_email(&self, email_normalized: &str) -> StoreResult<Option<Account>> {
         let email = email_normalized.to_owned();
         self.read(move |conn| {
-            let sql = format!("SELECT {} FROM accounts WHERE email_normalized = ?1", codec::ACCOUNT_COLUMNS);
-            codec::rows(conn.query_row(&sql, [email], codec::account_from_row).optional())
+            let sql = format!(
+                "SELECT {} FROM accounts WHERE email_normalized = ?1",
+                codec::ACCOUNT_COLUMNS
+            );
+            codec::rows(
+                conn.query_row(&sql, [email], codec::account_from_row)
+                    .optional(),
+            )
         })
         .await
     }
@@ -302,7 +393,10 @@ impl AccountStore for SqliteStore {
         let account = account.clone();
         self.write(move |conn| {
             let inserted = conn.execute(
-                &format!("INSERT INTO accounts ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)", codec::ACCOUNT_COLUMNS),
+                &format!(
+                    "INSERT INTO accounts ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
+                    codec::ACCOUNT_COLUMNS
+                ),
                 params![
                     account.id,
                     account.email,
@@ -337,12 +431,22 @@ impl AccountStore for SqliteStore {
         .await
     }
 
-    async fn attach_to_account(&self, account_id: &str, role: &str, groups: &[String], now: DateTime<Utc>) -> StoreResult<Account> {
+    async fn attach_to_account(
+        &self,
+        account_id: &str,
+        role: &str,
+        groups: &[String],
+        now: DateTime<Utc>,
+    ) -> StoreResult<Account> {
         let (account_id, role, groups) = (account_id.to_owned(), role.to_owned(), groups.to_vec());
         self.write(move |conn| {
             let tx = conn.transaction().map_err(classify)?;
-            let sql = format!("SELECT {} FROM accounts WHERE id = ?1", codec::ACCOUNT_COLUMNS);
-            let mut account = codec::rows(tx.query_row(&sql, [&account_id], codec::account_from_row))?;
+            let sql = format!(
+                "SELECT {} FROM accounts WHERE id = ?1",
+                codec::ACCOUNT_COLUMNS
+            );
+            let mut account =
+                codec::rows(tx.query_row(&sql, [&account_id], codec::account_from_row))?;
             if !account.roles.contains(&role) {
                 account.roles.push(role);
             }
