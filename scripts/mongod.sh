@@ -103,8 +103,9 @@ stop() {
 
 case "${1:-start}" in
   start) start ;;
+  running) running ;;
   stop) stop ;;
   install) install ;;
   uri) echo "$uri" ;;
-  *) echo "usage: $0 start|stop|install|uri" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|running|install|uri" >&2; exit 2 ;;
 esac

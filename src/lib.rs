@@ -8,4 +8,5 @@ pub mod error;
 pub use error::{Error, ErrorCode, Result};
 pub mod accounts;
 pub mod service;
+pub mod standalone;
 pub mod store;

@@ -27,13 +27,13 @@ impl ValidityPolicy {
         if min > max {
             return Err(ValidationError::new(
                 "maxValidity",
-                format!("must not be shorter than minValidity ({min})"),
+                format!("must not be shorter than the minimum validity ({min})"),
             ));
         }
         if default < min || default > max {
             return Err(ValidationError::new(
                 "defaultValidity",
-                format!("must lie between minValidity ({min}) and maxValidity ({max})"),
+                format!("must lie between the minimum ({min}) and maximum ({max}) validity"),
             ));
         }
         Ok(Self { default, min, max })
