@@ -21,7 +21,7 @@ use chrono::{DateTime, Utc};
 pub use account::{Account, NewAccount};
 pub use query::{Cursor, InvitationFilter, ListQuery, Page, SortDirection, SortField, SortKey};
 
-use crate::domain::{Invitation, InvitationId, Scope, SecretDigest};
+use crate::domain::{Invitation, InvitationId, SecretDigest};
 use crate::error::{BoxError, Error};
 
 #[derive(Debug, thiserror::Error)]
@@ -75,13 +75,6 @@ pub trait InvitationStore: Send + Sync + Debug {
     /// Looks an invitation up by the digest of its current secret. No side effects.
     async fn find_by_secret_digest(&self, digest: &SecretDigest)
     -> StoreResult<Option<Invitation>>;
-
-    /// The invitation (stored as PENDING) that holds this normalized email and scope, if any.
-    async fn find_pending_holder(
-        &self,
-        email_normalized: &str,
-        scope: Option<&Scope>,
-    ) -> StoreResult<Option<Invitation>>;
 
     /// Writes `invitation` if the stored revision is still `invitation.revision`, and returns
     /// the new revision. `Conflict` when it is not; `DuplicatePending` when the write would

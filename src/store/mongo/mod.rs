@@ -21,7 +21,7 @@ use super::record::InvitationRecord;
 use super::{
     Account, AccountStore, InvitationStore, ListQuery, NewAccount, Page, StoreError, StoreResult,
 };
-use crate::domain::{Invitation, InvitationId, IsoDuration, Scope, SecretDigest};
+use crate::domain::{Invitation, InvitationId, IsoDuration, SecretDigest};
 
 const DUPLICATE_KEY: i32 = 11000;
 
@@ -220,15 +220,6 @@ impl InvitationStore for MongoStore {
         digest: &SecretDigest,
     ) -> StoreResult<Option<Invitation>> {
         self.find_one(doc! { "secretDigest": codec::digest(digest.as_bytes()) })
-            .await
-    }
-
-    async fn find_pending_holder(
-        &self,
-        email_normalized: &str,
-        scope: Option<&Scope>,
-    ) -> StoreResult<Option<Invitation>> {
-        self.holder(email_normalized, scope.map(Scope::as_str))
             .await
     }
 

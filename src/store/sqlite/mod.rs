@@ -20,7 +20,7 @@ use super::record::InvitationRecord;
 use super::{
     Account, AccountStore, InvitationStore, ListQuery, NewAccount, Page, StoreError, StoreResult,
 };
-use crate::domain::{Invitation, InvitationId, Scope, SecretDigest};
+use crate::domain::{Invitation, InvitationId, SecretDigest};
 
 const READERS: usize = 2;
 
@@ -292,17 +292,6 @@ impl InvitationStore for SqliteStore {
             )
         })
         .await
-    }
-
-    async fn find_pending_holder(
-        &self,
-        email_normalized: &str,
-        scope: Option<&Scope>,
-    ) -> StoreResult<Option<Invitation>> {
-        let email = email_normalized.to_owned();
-        let scope = scope.map(|s| s.as_str().to_owned());
-        self.read(move |conn| pending_holder(conn, &email, scope.as_deref()))
-            .await
     }
 
     async fn update(&self, invitation: &Invitation) -> StoreResult<u64> {
