@@ -10,7 +10,7 @@ use crate::config::ExistingAccountPolicy;
 use crate::domain::{Invitation, PersonName};
 use crate::error::{Error, Result};
 use crate::service::AcceptInput;
-use crate::store::{AccountStore, NewAccount, StoreError};
+use crate::store::{Account, AccountStore, StoreError};
 
 #[derive(Debug, Clone)]
 pub struct StoreProvisioner {
@@ -87,7 +87,7 @@ impl AccountProvisioner for StoreProvisioner {
             .transpose()?
             .or_else(|| invitation.name.clone())
             .map(|n| n.as_str().to_owned());
-        let account = NewAccount {
+        let account = Account {
             id: plan.user_id.clone(),
             email: invitation.email.as_str().to_owned(),
             email_normalized: invitation.email.normalized().to_owned(),
@@ -97,6 +97,7 @@ impl AccountProvisioner for StoreProvisioner {
             metadata: invitation.metadata.as_map().clone(),
             password_hash,
             created_at: now,
+            updated_at: now,
         };
         match self.accounts.insert_account(&account).await {
             Ok(_) => Ok(()),

@@ -3,20 +3,8 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
-/// An account to create. `password_hash` is an Argon2id PHC string, never a password.
-#[derive(Debug, Clone)]
-pub struct NewAccount {
-    pub id: String,
-    pub email: String,
-    pub email_normalized: String,
-    pub name: Option<String>,
-    pub roles: Vec<String>,
-    pub groups: Vec<String>,
-    pub metadata: Map<String, Value>,
-    pub password_hash: Option<String>,
-    pub created_at: DateTime<Utc>,
-}
-
+/// An account of the built-in provisioner. `password_hash` is an Argon2id PHC string, never a
+/// password.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Account {
     pub id: String,

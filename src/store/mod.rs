@@ -18,7 +18,7 @@ use std::fmt::Debug;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-pub use account::{Account, NewAccount};
+pub use account::Account;
 pub use query::{Cursor, InvitationFilter, ListQuery, Page, SortDirection, SortField, SortKey};
 
 use crate::domain::{Invitation, InvitationId, SecretDigest};
@@ -106,7 +106,7 @@ pub trait AccountStore: Send + Sync + Debug {
     async fn find_account_by_email(&self, email_normalized: &str) -> StoreResult<Option<Account>>;
 
     /// `DuplicateAccount` when an account with the same normalized email exists.
-    async fn insert_account(&self, account: &NewAccount) -> StoreResult<Account>;
+    async fn insert_account(&self, account: &Account) -> StoreResult<()>;
 
     /// Adds a role and groups to an account (set semantics: repeating it changes nothing).
     async fn attach_to_account(

@@ -5,6 +5,7 @@
 
 mod helpers;
 
+mod backends;
 mod concurrency;
 mod contracts;
 mod dump;

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use crate::store::record::{EventRecord, InvitationRecord};
-use crate::store::{Account, NewAccount, StoreError, StoreResult};
+use crate::store::{Account, StoreError, StoreResult};
 
 pub(super) fn time(t: DateTime<Utc>) -> Bson {
     Bson::DateTime(BsonDateTime::from_chrono(t))
@@ -228,7 +228,7 @@ pub(super) fn invitation_record(doc: &Document) -> StoreResult<InvitationRecord>
     })
 }
 
-pub(super) fn account_document(a: &NewAccount) -> Document {
+pub(super) fn account_document(a: &Account) -> Document {
     doc! {
         "_id": &a.id,
         "email": &a.email,
@@ -239,7 +239,7 @@ pub(super) fn account_document(a: &NewAccount) -> Document {
         "metadata": metadata(&a.metadata),
         "passwordHash": opt_str(a.password_hash.as_deref()),
         "createdAt": time(a.created_at),
-        "updatedAt": time(a.created_at),
+        "updatedAt": time(a.updated_at),
     }
 }
 

@@ -18,9 +18,7 @@ use mongodb::options::{ClientOptions, CollectionOptions, ReturnDocument, WriteCo
 use mongodb::{Client, Collection, Database};
 
 use super::record::InvitationRecord;
-use super::{
-    Account, AccountStore, InvitationStore, ListQuery, NewAccount, Page, StoreError, StoreResult,
-};
+use super::{Account, AccountStore, InvitationStore, ListQuery, Page, StoreError, StoreResult};
 use crate::domain::{Invitation, InvitationId, IsoDuration, SecretDigest};
 
 const DUPLICATE_KEY: i32 = 11000;
@@ -311,10 +309,13 @@ impl AccountStore for MongoStore {
         }
     }
 
-    async fn insert_account(&self, account: &NewAccount) -> StoreResult<Account> {
-        let document = codec::account_document(account);
-        match self.accounts.insert_one(&document).await {
-            Ok(_) => codec::account(&document),
+    async fn insert_account(&self, account: &Account) -> StoreResult<()> {
+        match self
+            .accounts
+            .insert_one(codec::account_document(account))
+            .await
+        {
+            Ok(_) => Ok(()),
             Err(err) if duplicate_key_message(&err).is_some() => Err(StoreError::DuplicateAccount),
             Err(err) => Err(classify(err)),
         }

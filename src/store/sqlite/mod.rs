@@ -17,9 +17,7 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, params, params_from_iter};
 
 use super::record::InvitationRecord;
-use super::{
-    Account, AccountStore, InvitationStore, ListQuery, NewAccount, Page, StoreError, StoreResult,
-};
+use super::{Account, AccountStore, InvitationStore, ListQuery, Page, StoreError, StoreResult};
 use crate::domain::{Invitation, InvitationId, SecretDigest};
 
 const READERS: usize = 2;
@@ -378,12 +376,12 @@ impl AccountStore for SqliteStore {
         .await
     }
 
-    async fn insert_account(&self, account: &NewAccount) -> StoreResult<Account> {
+    async fn insert_account(&self, account: &Account) -> StoreResult<()> {
         let account = account.clone();
         self.write(move |conn| {
             let inserted = conn.execute(
                 &format!(
-                    "INSERT INTO accounts ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
+                    "INSERT INTO accounts ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                     codec::ACCOUNT_COLUMNS
                 ),
                 params![
@@ -396,21 +394,11 @@ impl AccountStore for SqliteStore {
                     codec::json_value(&account.metadata),
                     account.password_hash,
                     codec::time_value(account.created_at),
+                    codec::time_value(account.updated_at),
                 ],
             );
             match inserted {
-                Ok(_) => Ok(Account {
-                    id: account.id,
-                    email: account.email,
-                    email_normalized: account.email_normalized,
-                    name: account.name,
-                    roles: account.roles,
-                    groups: account.groups,
-                    metadata: account.metadata,
-                    password_hash: account.password_hash,
-                    created_at: account.created_at,
-                    updated_at: account.created_at,
-                }),
+                Ok(_) => Ok(()),
                 Err(err) if err.sqlite_error_code() == Some(ErrorCode::ConstraintViolation) => {
                     Err(StoreError::DuplicateAccount)
                 }
