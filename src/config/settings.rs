@@ -277,50 +277,34 @@ pub(super) fn load(env: &dyn Fn(&str) -> Option<String>) -> Result<Config, Confi
     .map_err(|mut role_problems| problems.append(&mut role_problems))
     .ok();
 
-    match (
-        listen,
-        default_locale,
-        redirect_allow_list,
-        retention,
-        public_rate_limit,
-        metadata_max_bytes,
-        existing_accounts,
-        sweep_interval,
-        validity,
-        roles,
-    ) {
-        (
-            Some(listen),
-            Some(default_locale),
-            Some(redirect_allow_list),
-            Some(retention),
-            Some(public_rate_limit),
-            Some(metadata_max_bytes),
-            Some(existing_accounts),
-            Some(sweep_interval),
-            Some(validity),
-            Some(roles),
-        ) if problems.is_empty() => Ok(Config {
-            listen,
-            data_dir,
-            mongodb: mongodb_uri
-                .flatten()
-                .map(|uri| MongoConfig { uri, database }),
-            smtp_url: smtp_url.flatten(),
-            email_from,
-            accept_url: accept_url.flatten(),
-            validity,
-            default_locale,
-            redirect_allow_list,
-            retention,
-            public_rate_limit,
-            metadata_max_bytes,
-            existing_accounts,
-            sweep_interval,
-            roles,
-        }),
-        _ => Err(ConfigErrors(problems)),
+    if !problems.is_empty() {
+        return Err(ConfigErrors(problems));
     }
+    // Every parser above records a problem when it returns `None`, so none is left here.
+    let unreported = || {
+        ConfigErrors(vec![
+            "a setting failed without a reported problem".to_owned(),
+        ])
+    };
+    Ok(Config {
+        listen: listen.ok_or_else(unreported)?,
+        data_dir,
+        mongodb: mongodb_uri
+            .flatten()
+            .map(|uri| MongoConfig { uri, database }),
+        smtp_url: smtp_url.flatten(),
+        email_from,
+        accept_url: accept_url.flatten(),
+        validity: validity.ok_or_else(unreported)?,
+        default_locale: default_locale.ok_or_else(unreported)?,
+        redirect_allow_list: redirect_allow_list.ok_or_else(unreported)?,
+        retention: retention.ok_or_else(unreported)?,
+        public_rate_limit: public_rate_limit.ok_or_else(unreported)?,
+        metadata_max_bytes: metadata_max_bytes.ok_or_else(unreported)?,
+        existing_accounts: existing_accounts.ok_or_else(unreported)?,
+        sweep_interval: sweep_interval.ok_or_else(unreported)?,
+        roles: roles.ok_or_else(unreported)?,
+    })
 }
 
 fn duration(value: &str) -> Result<IsoDuration, String> {
