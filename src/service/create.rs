@@ -112,20 +112,23 @@ impl InvitationService {
                 return Err(err.into());
             };
             if let Some(existing) = existing {
-                let holder = self.store.get(existing).await?;
-                let expired = holder
-                    .as_ref()
-                    .is_some_and(|h| h.state_at(self.clock.now()) == InvitationState::Expired);
-                if !expired && holder.is_some() {
-                    return match parsed.on_duplicate {
-                        OnDuplicate::Error => Err(Error::DuplicatePending { existing }),
-                        OnDuplicate::Resend => {
-                            self.resend_as(principal, existing, parsed.valid_for).await
-                        }
-                    };
-                }
-                if expired {
-                    self.expire_one(existing).await?;
+                match self.store.get(existing).await? {
+                    // Past its expiry but not yet swept: mark it EXPIRED, which frees the slot.
+                    Some(holder)
+                        if holder.state_at(self.clock.now()) == InvitationState::Expired =>
+                    {
+                        self.expire_one(holder).await?;
+                    }
+                    Some(_) => {
+                        return match parsed.on_duplicate {
+                            OnDuplicate::Error => Err(Error::DuplicatePending { existing }),
+                            OnDuplicate::Resend => {
+                                self.resend_as(principal, existing, parsed.valid_for).await
+                            }
+                        };
+                    }
+                    // Changed state meanwhile: insert again.
+                    None => {}
                 }
             }
             let minted = self.mint(principal, parsed)?;

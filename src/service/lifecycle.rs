@@ -58,11 +58,11 @@ impl InvitationService {
         .await
     }
 
-    /// Persists the expiry of one invitation whose time has passed. `false` when another
-    /// process did it first or the invitation is no longer due.
-    pub(super) async fn expire_one(&self, id: InvitationId) -> Result<bool> {
+    /// Persists the expiry of an invitation whose time has passed, starting from the copy the
+    /// caller read. `false` when another process did it first or it is no longer due.
+    pub(super) async fn expire_one(&self, invitation: Invitation) -> Result<bool> {
         match self
-            .transition(id, |invitation, now| Ok(invitation.expire(now)?))
+            .transition_from(invitation, |invitation, now| Ok(invitation.expire(now)?))
             .await
         {
             Ok(_) => Ok(true),

@@ -123,22 +123,35 @@ impl InvitationService {
         Ok(self.store.ping().await?)
     }
 
-    /// Reads `id`, applies `change` and writes it back; on a lost race, re-reads and applies
-    /// again, so the decision is always made on the latest state.
+    /// Reads `id`, then applies `change` as [`Self::transition_from`] does.
     async fn transition(
         &self,
         id: InvitationId,
+        change: impl FnMut(&mut Invitation, DateTime<Utc>) -> Result<()>,
+    ) -> Result<Invitation> {
+        let current = self.store.get(id).await?.ok_or(Error::NotFound)?;
+        self.transition_from(current, change).await
+    }
+
+    /// Applies `change` to `current` (a copy the caller has just read) and writes it back; on a
+    /// lost race, re-reads and applies again. The decision is always made on the latest state,
+    /// and without a race nothing is read twice.
+    async fn transition_from(
+        &self,
+        mut current: Invitation,
         mut change: impl FnMut(&mut Invitation, DateTime<Utc>) -> Result<()>,
     ) -> Result<Invitation> {
+        let id = current.id;
         for _ in 0..MAX_CONFLICT_RETRIES {
-            let mut invitation = self.store.get(id).await?.ok_or(Error::NotFound)?;
-            change(&mut invitation, self.clock.now())?;
-            match self.store.update(&invitation).await {
+            change(&mut current, self.clock.now())?;
+            match self.store.update(&current).await {
                 Ok(revision) => {
-                    invitation.revision = revision;
-                    return Ok(invitation);
+                    current.revision = revision;
+                    return Ok(current);
                 }
-                Err(StoreError::Conflict) => continue,
+                Err(StoreError::Conflict) => {
+                    current = self.store.get(id).await?.ok_or(Error::NotFound)?;
+                }
                 Err(err) => return Err(err.into()),
             }
         }

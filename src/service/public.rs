@@ -46,7 +46,7 @@ impl InvitationService {
         let plan = self.provisioner.prepare(&found, &input).await?;
         let digest = found.secret_digest;
         let accepted = self
-            .transition(found.id, |invitation, now| {
+            .transition_from(found, |invitation, now| {
                 if invitation.secret_digest != digest {
                     // Resent meanwhile: the presented link no longer works.
                     return Err(Error::InvalidSecret);
@@ -76,7 +76,7 @@ impl InvitationService {
     pub async fn decline(&self, secret: &str) -> Result<Invitation> {
         let found = self.by_secret(secret).await?;
         let digest = found.secret_digest;
-        self.transition(found.id, |invitation, now| {
+        self.transition_from(found, |invitation, now| {
             if invitation.secret_digest != digest {
                 return Err(Error::InvalidSecret);
             }

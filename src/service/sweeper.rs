@@ -25,14 +25,15 @@ impl InvitationService {
         loop {
             let due = self.store.due_for_expiry(self.clock.now(), BATCH).await?;
             let mut progressed = false;
-            for invitation in &due {
-                if self.expire_one(invitation.id).await? {
+            let batch = due.len();
+            for invitation in due {
+                if self.expire_one(invitation).await? {
                     report.expired += 1;
                     progressed = true;
                 }
             }
             // Stop when the batch was short, or when every item was taken by someone else.
-            if due.len() < BATCH || !progressed {
+            if batch < BATCH || !progressed {
                 break;
             }
         }
