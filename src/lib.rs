@@ -7,6 +7,11 @@ pub mod error;
 
 pub use error::{Error, ErrorCode, Result};
 pub mod accounts;
+pub mod auth;
+pub mod graphql;
+pub mod http;
+pub mod rate_limit;
+pub mod seed;
 pub mod service;
 pub mod standalone;
 pub mod store;

@@ -1,53 +1,206 @@
 //! `cms-invitations`: the standalone binary, a thin host around the library.
 
-use std::io::Write as _;
+use std::io::{IsTerminal as _, Write as _};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use cms_invitations::config::Config;
+use clap::{Parser, Subcommand};
+use cms_invitations::config::{Config, LogFormat};
+use cms_invitations::standalone::{self, Server};
+use cms_invitations::{graphql, seed};
 
-const USAGE: &str = "usage: cms-invitations <command>
+/// An Invitations module for headless CMSs: GraphQL API, admin UI, localized emails.
+///
+/// Configuration comes from INVITATIONS_* environment variables and the TOML file named by
+/// INVITATIONS_CONFIG; see docs/configuration.md.
+#[derive(Debug, Parser)]
+#[command(name = "cms-invitations", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
 
-commands:
-  sweep     persist expiry of overdue invitations and purge finished ones past the retention
-            period, once (the server does this continuously)
-  config    validate the configuration and print the effective settings (credentials redacted)
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the GraphQL API, GraphiQL, health, readiness and metrics.
+    Serve,
+    /// Print the GraphQL schema (SDL).
+    Schema,
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Create the invitations listed in a seed file (see fixtures/seed.json). Invitations that
+    /// are already pending are left alone, so seeding twice changes nothing.
+    Seed { file: PathBuf },
+    /// Persist expiry of overdue invitations and purge finished ones past the retention
+    /// period, once (the server does this continuously).
+    Sweep,
+    /// Validate the configuration and print the effective settings (credentials redacted).
+    Config,
+}
 
-Configuration comes from INVITATIONS_* environment variables and the TOML file named by
-INVITATIONS_CONFIG; see docs/configuration.md.";
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Create an API token; the token is the last line of the output. It is shown only once.
+    Create {
+        /// One of the configured roles (default: admin, editor, author, viewer).
+        #[arg(long)]
+        role: String,
+        /// A name to recognise the token by in invitation histories.
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
 
 fn main() -> ExitCode {
-    let command = std::env::args().nth(1).unwrap_or_default();
-    let config = match command.as_str() {
-        "sweep" | "config" => match Config::from_env() {
-            Ok(config) => config,
-            Err(problems) => return fail(&problems.to_string()),
-        },
-        "" | "-h" | "--help" | "help" => return say(USAGE),
-        other => return fail(&format!("unknown command {other:?}\n\n{USAGE}")),
+    let cli = Cli::parse();
+    if let Command::Schema = cli.command {
+        return say(&graphql::sdl());
+    }
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(problems) => return fail(&problems.to_string()),
     };
-    if command == "config" {
+    if let Command::Config = cli.command {
         return say(&format!("{config:#?}"));
     }
-    let runtime = match tokio::runtime::Builder::new_current_thread()
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
         Ok(runtime) => runtime,
         Err(err) => return fail(&format!("cannot start the async runtime: {err}")),
     };
-    runtime.block_on(async {
-        let service = match cms_invitations::standalone::service(&config).await {
-            Ok(service) => service,
-            Err(err) => return fail(&format!("cannot open the store: {err} ({})", err.code())),
-        };
-        match service.sweep().await {
-            Ok(report) => say(&format!(
-                "expired {} invitation(s), purged {}",
-                report.expired, report.purged
-            )),
-            Err(err) => fail(&format!("sweep failed: {err} ({})", err.code())),
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Serve => serve(&config).await,
+            Command::Token {
+                command: TokenCommand::Create { role, name },
+            } => create_token(&config, &role, name.as_deref()).await,
+            Command::Seed { file } => seed_file(&config, &file).await,
+            Command::Sweep => sweep(&config).await,
+            Command::Schema | Command::Config => ExitCode::SUCCESS,
         }
     })
+}
+
+async fn serve(config: &Config) -> ExitCode {
+    if let Err(err) = init_logging(config) {
+        return fail(&err);
+    }
+    let mut server = match Server::bind(config).await {
+        Ok(server) => server,
+        Err(err) => return fail(&format!("cannot start: {err}")),
+    };
+    let address = match server.local_addr() {
+        Ok(address) => address,
+        Err(err) => return fail(&format!("cannot start: {err}")),
+    };
+    if let Some(token) = server.take_bootstrap_token() {
+        let path = standalone::bootstrap_token_path(&config.data_dir);
+        say(&format!(
+            "\nFirst start: created an admin API token. It is shown only this once:\n\n    {}\n\n\
+             A copy is in {} (readable only by you). Keep the token in a password manager and\n\
+             delete that file; make more with `cms-invitations token create --role ROLE`.\n",
+            token.expose(),
+            path.display()
+        ));
+    }
+    tracing::info!(%address, graphiql = %format!("http://{address}/graphiql"), "listening");
+    match server.run(shutdown_signal()).await {
+        Ok(()) => {
+            tracing::info!("stopped");
+            ExitCode::SUCCESS
+        }
+        Err(err) => fail(&format!("server failed: {err}")),
+    }
+}
+
+async fn create_token(config: &Config, role: &str, name: Option<&str>) -> ExitCode {
+    let store = match standalone::open_store(config).await {
+        Ok(store) => store,
+        Err(err) => return fail(&format!("cannot open the store: {err}")),
+    };
+    let tokens = standalone::tokens_on(
+        config,
+        store,
+        std::sync::Arc::new(cms_invitations::clock::SystemClock),
+    );
+    match tokens.create(role, name).await {
+        Ok(issued) => say(&format!(
+            "Created API token {:?} (role {}). It is shown only this once:\n{}",
+            issued.record.name,
+            issued.record.role,
+            issued.expose()
+        )),
+        Err(err) => fail(&format!("{err} ({})", err.code())),
+    }
+}
+
+async fn seed_file(config: &Config, file: &std::path::Path) -> ExitCode {
+    let service = match standalone::service(config).await {
+        Ok(service) => service,
+        Err(err) => return fail(&format!("cannot open the store: {err} ({})", err.code())),
+    };
+    match seed::load(&service, file).await {
+        Ok(report) if report.failures.is_empty() => say(&report.to_string()),
+        Ok(report) => fail(&report.to_string()),
+        Err(err) => fail(&err.to_string()),
+    }
+}
+
+async fn sweep(config: &Config) -> ExitCode {
+    let service = match standalone::service(config).await {
+        Ok(service) => service,
+        Err(err) => return fail(&format!("cannot open the store: {err} ({})", err.code())),
+    };
+    match service.sweep().await {
+        Ok(report) => say(&format!(
+            "expired {} invitation(s), purged {}",
+            report.expired, report.purged
+        )),
+        Err(err) => fail(&format!("sweep failed: {err} ({})", err.code())),
+    }
+}
+
+fn init_logging(config: &Config) -> Result<(), String> {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log_filter)
+        .map_err(|err| format!("invalid log filter {:?}: {err}", config.log_filter))?;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr);
+    let installed = match config.log_format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+    installed.map_err(|err| format!("cannot install the logger: {err}"))
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let terminate = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut signal) => {
+                    signal.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            () = terminate => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+    tracing::info!("shutting down; finishing requests in flight");
 }
 
 fn say(text: &str) -> ExitCode {

@@ -1,12 +1,22 @@
 //! Wiring for the standalone server and CLI: the configured store, the built-in account
-//! provisioner and the system clock. Hosts embedding the module wire their own.
+//! provisioner, the system clock, API tokens and the HTTP server. Hosts embedding the module
+//! wire their own.
 
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
 
 use crate::accounts::StoreProvisioner;
-use crate::clock::SystemClock;
+use crate::auth::{ApiTokens, IssuedToken};
+use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::error::Result;
+use crate::http::{ServerParts, server_router};
 use crate::service::{InvitationService, Settings};
 use crate::store::mongo::MongoStore;
 use crate::store::sqlite::SqliteStore;
@@ -14,6 +24,9 @@ use crate::store::{Store, StoreResult};
 
 /// File name of the embedded store inside `data_dir`.
 pub const SQLITE_FILE: &str = "invitations.sqlite3";
+
+/// File in `data_dir` that keeps the bootstrap admin token, readable by its owner only.
+pub const BOOTSTRAP_TOKEN_FILE: &str = "bootstrap-admin-token";
 
 /// MongoDB when a URI is configured, else the embedded SQLite file under `data_dir`.
 pub async fn open_store(config: &Config) -> StoreResult<Arc<dyn Store>> {
@@ -28,7 +41,15 @@ pub async fn open_store(config: &Config) -> StoreResult<Arc<dyn Store>> {
 /// The service as the standalone server runs it.
 pub async fn service(config: &Config) -> Result<InvitationService> {
     let store = open_store(config).await?;
-    let clock = Arc::new(SystemClock);
+    service_on(config, store, Arc::new(SystemClock))
+}
+
+/// The service on a given store and clock (tests pass their own).
+pub fn service_on(
+    config: &Config,
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+) -> Result<InvitationService> {
     let provisioner = Arc::new(StoreProvisioner::new(
         store.clone(),
         clock.clone(),
@@ -40,4 +61,124 @@ pub async fn service(config: &Config) -> Result<InvitationService> {
         provisioner,
         Settings::from_config(config)?,
     ))
+}
+
+/// API tokens on the configured store.
+pub fn tokens_on(config: &Config, store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> ApiTokens {
+    ApiTokens::new(store, clock, config.roles.clone())
+}
+
+/// A bound, not yet running, standalone server.
+#[derive(Debug)]
+pub struct Server {
+    listener: TcpListener,
+    router: axum::Router,
+    service: InvitationService,
+    sweep_interval: Duration,
+    bootstrap: Option<IssuedToken>,
+}
+
+impl Server {
+    /// Opens the configured store and binds `config.listen`.
+    pub async fn bind(config: &Config) -> io::Result<Self> {
+        let store = open_store(config).await.map_err(io::Error::other)?;
+        Self::bind_on(config, store, Arc::new(SystemClock)).await
+    }
+
+    /// Binds `config.listen` (port 0 picks a free port) serving `store`. On an empty token
+    /// table, makes the bootstrap admin token and keeps a copy in `data_dir` (mode 0600).
+    pub async fn bind_on(
+        config: &Config,
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+    ) -> io::Result<Self> {
+        let service = service_on(config, store.clone(), clock.clone()).map_err(io::Error::other)?;
+        let tokens = tokens_on(config, store, clock);
+        let bootstrap = tokens.bootstrap().await.map_err(io::Error::other)?;
+        if let Some(issued) = &bootstrap {
+            write_private(&bootstrap_token_path(&config.data_dir), issued.expose())?;
+        }
+        let router = server_router(ServerParts {
+            service: service.clone(),
+            tokens,
+            public_rate_limit: config.public_rate_limit,
+            max_body_bytes: config.max_body_bytes,
+            cors_origins: config.cors_origins.clone(),
+            trust_forwarded_for: config.trust_forwarded_for,
+        });
+        let listener = TcpListener::bind(config.listen).await?;
+        Ok(Self {
+            listener,
+            router,
+            service,
+            sweep_interval: Duration::from_secs(
+                u64::try_from(config.sweep_interval.as_seconds()).unwrap_or(30),
+            ),
+            bootstrap,
+        })
+    }
+
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// The token made on first start, if this start made one. Show it once.
+    pub fn take_bootstrap_token(&mut self) -> Option<IssuedToken> {
+        self.bootstrap.take()
+    }
+
+    /// Serves until `shutdown` completes, then finishes the requests in flight. The expiry
+    /// sweeper runs alongside.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> io::Result<()> {
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let service = self.service.clone();
+        let interval = self.sweep_interval;
+        let mut sweeper_stop = stop_rx.clone();
+        let sweeper = tokio::spawn(async move {
+            service
+                .run_sweeper(interval, async move {
+                    let _ = sweeper_stop.wait_for(|stop| *stop).await;
+                })
+                .await;
+        });
+        let app = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let served = axum::serve(self.listener, app)
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                let _ = stop_tx.send(true);
+            })
+            .await;
+        let _ = sweeper.await;
+        served
+    }
+}
+
+pub fn bootstrap_token_path(data_dir: &Path) -> PathBuf {
+    data_dir.join(BOOTSTRAP_TOKEN_FILE)
+}
+
+/// Writes `content` to a new file only its owner can read.
+fn write_private(path: &Path, content: &str) -> io::Result<()> {
+    use std::io::Write as _;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    file.write_all(content.as_bytes())?;
+    file.write_all(b"\n")?;
+    file.sync_all()
 }

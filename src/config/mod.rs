@@ -72,6 +72,25 @@ pub struct Config {
     pub existing_accounts: ExistingAccountPolicy,
     pub sweep_interval: IsoDuration,
     pub roles: RolePolicy,
+    /// Largest accepted HTTP request body.
+    pub max_body_bytes: usize,
+    /// Browser origins allowed to call `/graphql` (CORS); empty: same origin only.
+    pub cors_origins: Vec<String>,
+    /// Take the client address for rate limiting from the last `X-Forwarded-For` hop (only
+    /// behind a proxy that sets it).
+    pub trust_forwarded_for: bool,
+    pub log_format: LogFormat,
+    /// A `tracing` filter such as `info` or `cms_invitations=debug,info`.
+    pub log_filter: String,
+}
+
+/// How the standalone server writes its logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One human-readable line per event, with `key=value` fields.
+    Text,
+    /// One JSON object per event.
+    Json,
 }
 
 /// Every problem found in the configuration, one per line.

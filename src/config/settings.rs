@@ -8,8 +8,8 @@ use serde::Deserialize;
 use url::Url;
 
 use super::{
-    Config, ConfigErrors, ExistingAccountPolicy, MongoConfig, RolePermissions, RolePolicy,
-    Sensitive,
+    Config, ConfigErrors, ExistingAccountPolicy, LogFormat, MongoConfig, RolePermissions,
+    RolePolicy, Sensitive,
 };
 use crate::domain::{AllowedRedirect, IsoDuration, Locale, ValidityPolicy};
 
@@ -141,6 +141,36 @@ pub const SETTINGS: &[Setting] = &[
         "PT30S",
         "how often the sweeper persists expiry and purges finished invitations",
     ),
+    setting(
+        "max_body_bytes",
+        "INVITATIONS_MAX_BODY_BYTES",
+        "2097152",
+        "largest accepted request body, in bytes",
+    ),
+    setting(
+        "cors_origins",
+        "INVITATIONS_CORS_ORIGINS",
+        "",
+        "comma-separated browser origins (`https://app.example.org`) allowed to call `/graphql`",
+    ),
+    setting(
+        "trust_forwarded_for",
+        "INVITATIONS_TRUST_FORWARDED_FOR",
+        "false",
+        "rate-limit by the last `X-Forwarded-For` address (set only behind a proxy that writes it)",
+    ),
+    setting(
+        "log_format",
+        "INVITATIONS_LOG_FORMAT",
+        "text",
+        "`text` or `json` (one object per line)",
+    ),
+    setting(
+        "log",
+        "INVITATIONS_LOG",
+        "info",
+        "log filter, e.g. `info` or `cms_invitations=debug,warn`",
+    ),
 ];
 
 /// Settings that may hold credentials can also be read from a file (`<ENV>_FILE`).
@@ -254,6 +284,39 @@ pub(super) fn load(env: &dyn Fn(&str) -> Option<String>) -> Result<Config, Confi
         Ok(_) => Err("must be at least PT1S".to_owned()),
         Err(e) => Err(e),
     });
+    let max_body_bytes = p.parse("max_body_bytes", |v| match v.parse::<usize>() {
+        Ok(n) if (1024..=67_108_864).contains(&n) => Ok(n),
+        _ => Err("must be a whole number from 1024 to 67108864".to_owned()),
+    });
+    let cors_origins = p.parse("cors_origins", |v| {
+        v.split(',')
+            .map(str::trim)
+            .filter(|entry| !entry.is_empty())
+            .map(|entry| match Url::parse(entry) {
+                Ok(url)
+                    if matches!(url.scheme(), "http" | "https")
+                        && url.path() == "/"
+                        && !entry.ends_with('/') =>
+                {
+                    Ok(entry.to_owned())
+                }
+                _ => Err(format!(
+                    "{entry:?} is not an origin like https://app.example.org"
+                )),
+            })
+            .collect::<Result<Vec<_>, _>>()
+    });
+    let trust_forwarded_for = p.parse("trust_forwarded_for", |v| match v {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err("must be true or false".to_owned()),
+    });
+    let log_format = p.parse("log_format", |v| match v {
+        "text" => Ok(LogFormat::Text),
+        "json" => Ok(LogFormat::Json),
+        _ => Err("must be text or json".to_owned()),
+    });
+    let log_filter = p.get("log").to_owned();
     let mut problems = p.problems;
 
     let validity = match (default_validity, min_validity, max_validity) {
@@ -304,6 +367,11 @@ pub(super) fn load(env: &dyn Fn(&str) -> Option<String>) -> Result<Config, Confi
         existing_accounts: existing_accounts.ok_or_else(unreported)?,
         sweep_interval: sweep_interval.ok_or_else(unreported)?,
         roles: roles.ok_or_else(unreported)?,
+        max_body_bytes: max_body_bytes.ok_or_else(unreported)?,
+        cors_origins: cors_origins.ok_or_else(unreported)?,
+        trust_forwarded_for: trust_forwarded_for.ok_or_else(unreported)?,
+        log_format: log_format.ok_or_else(unreported)?,
+        log_filter,
     })
 }
 

@@ -12,6 +12,7 @@ pub mod mongo;
 mod query;
 mod record;
 pub mod sqlite;
+mod token;
 
 use std::fmt::Debug;
 
@@ -20,6 +21,7 @@ use chrono::{DateTime, Utc};
 
 pub use account::Account;
 pub use query::{Cursor, InvitationFilter, ListQuery, Page, SortDirection, SortField, SortKey};
+pub use token::ApiTokenRecord;
 
 use crate::domain::{Invitation, InvitationId, SecretDigest};
 use crate::error::{BoxError, Error};
@@ -33,6 +35,9 @@ pub enum StoreError {
     /// An account with this normalized email exists already.
     #[error("an account with this email already exists")]
     DuplicateAccount,
+    /// An API token with this id exists already.
+    #[error("an API token with this id already exists")]
+    DuplicateToken,
     /// The record changed since it was read (or is gone): re-read and decide again.
     #[error("the record was changed concurrently")]
     Conflict,
@@ -118,7 +123,19 @@ pub trait AccountStore: Send + Sync + Debug {
     ) -> StoreResult<Account>;
 }
 
-/// What the service needs from persistence.
-pub trait Store: InvitationStore + AccountStore {}
+/// API tokens of the standalone server.
+#[async_trait]
+pub trait TokenStore: Send + Sync + Debug {
+    /// `DuplicateToken` when a token with the same id exists (the bootstrap token has a fixed
+    /// id, so two servers starting at once cannot both make one).
+    async fn insert_token(&self, token: &ApiTokenRecord) -> StoreResult<()>;
 
-impl<T: InvitationStore + AccountStore> Store for T {}
+    async fn find_token(&self, digest: &[u8; 32]) -> StoreResult<Option<ApiTokenRecord>>;
+
+    async fn count_tokens(&self) -> StoreResult<u64>;
+}
+
+/// What the service and the standalone server need from persistence.
+pub trait Store: InvitationStore + AccountStore + TokenStore {}
+
+impl<T: InvitationStore + AccountStore + TokenStore> Store for T {}

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use crate::store::record::{EventRecord, InvitationRecord};
-use crate::store::{Account, StoreError, StoreResult};
+use crate::store::{Account, ApiTokenRecord, StoreError, StoreResult};
 
 pub(super) fn time(t: DateTime<Utc>) -> Bson {
     Bson::DateTime(BsonDateTime::from_chrono(t))
@@ -259,5 +259,34 @@ pub(super) fn account(doc: &Document) -> StoreResult<Account> {
         password_hash: r.opt_str("passwordHash")?,
         created_at: r.time("createdAt")?,
         updated_at: r.time("updatedAt")?,
+    })
+}
+
+pub(super) fn token_document(t: &ApiTokenRecord) -> Document {
+    doc! {
+        "_id": &t.id,
+        "name": &t.name,
+        "role": &t.role,
+        "digest": digest(&t.digest),
+        "createdAt": time(t.created_at),
+    }
+}
+
+pub(super) fn token(doc: &Document) -> StoreResult<ApiTokenRecord> {
+    let r = Reader {
+        doc,
+        what: "API token",
+    };
+    let digest = doc
+        .get_binary_generic("digest")
+        .ok()
+        .and_then(|bytes| <[u8; 32]>::try_from(bytes.as_slice()).ok())
+        .ok_or_else(|| r.fail("digest"))?;
+    Ok(ApiTokenRecord {
+        id: r.str("_id")?,
+        name: r.str("name")?,
+        role: r.str("role")?,
+        digest,
+        created_at: r.time("createdAt")?,
     })
 }

@@ -26,6 +26,7 @@ fn index(name: &str, keys: bson::Document, options: IndexOptions) -> IndexModel 
 pub(super) async fn ensure(
     invitations: &Collection<bson::Document>,
     accounts: &Collection<bson::Document>,
+    tokens: &Collection<bson::Document>,
     retention: Option<IsoDuration>,
 ) -> StoreResult<()> {
     let unique = || IndexOptions::builder().unique(true).build();
@@ -66,6 +67,10 @@ pub(super) async fn ensure(
         .map_err(classify)?;
     accounts
         .create_index(index("email_unique", doc! { "emailNorm": 1 }, unique()))
+        .await
+        .map_err(classify)?;
+    tokens
+        .create_index(index("digest_unique", doc! { "digest": 1 }, unique()))
         .await
         .map_err(classify)?;
     ensure_retention(invitations, retention).await

@@ -18,7 +18,10 @@ use mongodb::options::{ClientOptions, CollectionOptions, ReturnDocument, WriteCo
 use mongodb::{Client, Collection, Database};
 
 use super::record::InvitationRecord;
-use super::{Account, AccountStore, InvitationStore, ListQuery, Page, StoreError, StoreResult};
+use super::{
+    Account, AccountStore, ApiTokenRecord, InvitationStore, ListQuery, Page, StoreError,
+    StoreResult, TokenStore,
+};
 use crate::domain::{Invitation, InvitationId, IsoDuration, SecretDigest};
 
 const DUPLICATE_KEY: i32 = 11000;
@@ -28,6 +31,7 @@ pub struct MongoStore {
     database: Database,
     invitations: Collection<Document>,
     accounts: Collection<Document>,
+    tokens: Collection<Document>,
 }
 
 /// Network trouble and a missing primary are `Unavailable`; the rest is `Other`.
@@ -85,12 +89,14 @@ impl MongoStore {
             )
             .build();
         let invitations = database.collection_with_options("invitations", durable.clone());
-        let accounts = database.collection_with_options("accounts", durable);
-        indexes::ensure(&invitations, &accounts, retention).await?;
+        let accounts = database.collection_with_options("accounts", durable.clone());
+        let tokens = database.collection_with_options("api_tokens", durable);
+        indexes::ensure(&invitations, &accounts, &tokens, retention).await?;
         Ok(Self {
             database,
             invitations,
             accounts,
+            tokens,
         })
     }
 
@@ -344,5 +350,32 @@ impl AccountStore for MongoStore {
             Some(document) => codec::account(&document),
             None => Err(StoreError::Conflict),
         }
+    }
+}
+
+#[async_trait]
+impl TokenStore for MongoStore {
+    async fn insert_token(&self, token: &ApiTokenRecord) -> StoreResult<()> {
+        match self.tokens.insert_one(codec::token_document(token)).await {
+            Ok(_) => Ok(()),
+            Err(err) if duplicate_key_message(&err).is_some() => Err(StoreError::DuplicateToken),
+            Err(err) => Err(classify(err)),
+        }
+    }
+
+    async fn find_token(&self, digest: &[u8; 32]) -> StoreResult<Option<ApiTokenRecord>> {
+        match self
+            .tokens
+            .find_one(doc! { "digest": codec::digest(digest) })
+            .await
+            .map_err(classify)?
+        {
+            Some(document) => codec::token(&document).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    async fn count_tokens(&self) -> StoreResult<u64> {
+        self.tokens.count_documents(doc! {}).await.map_err(classify)
     }
 }

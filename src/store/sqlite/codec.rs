@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Map;
 
 use crate::store::record::{EventRecord, InvitationRecord};
-use crate::store::{Account, StoreError, StoreResult};
+use crate::store::{Account, ApiTokenRecord, StoreError, StoreResult};
 
 fn millis(t: DateTime<Utc>) -> Value {
     Value::Integer(t.timestamp_millis())
@@ -168,6 +168,26 @@ pub(super) fn account_from_row(row: &Row<'_>) -> rusqlite::Result<Account> {
         password_hash: row.get(7)?,
         created_at: to_time(row.get(8)?)?,
         updated_at: to_time(row.get(9)?)?,
+    })
+}
+
+pub(super) const TOKEN_COLUMNS: &str = "id, name, role, digest, created_at";
+
+pub(super) fn token_from_row(row: &Row<'_>) -> rusqlite::Result<ApiTokenRecord> {
+    let digest: Vec<u8> = row.get(3)?;
+    let digest = <[u8; 32]>::try_from(digest.as_slice()).map_err(|_| {
+        rusqlite::Error::FromSqlConversionFailure(
+            3,
+            rusqlite::types::Type::Blob,
+            "a token digest is not 32 bytes".into(),
+        )
+    })?;
+    Ok(ApiTokenRecord {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        role: row.get(2)?,
+        digest,
+        created_at: to_time(row.get(4)?)?,
     })
 }
 

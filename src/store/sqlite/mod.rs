@@ -17,7 +17,10 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, params, params_from_iter};
 
 use super::record::InvitationRecord;
-use super::{Account, AccountStore, InvitationStore, ListQuery, Page, StoreError, StoreResult};
+use super::{
+    Account, AccountStore, ApiTokenRecord, InvitationStore, ListQuery, Page, StoreError,
+    StoreResult, TokenStore,
+};
 use crate::domain::{Invitation, InvitationId, SecretDigest};
 
 const READERS: usize = 2;
@@ -445,6 +448,62 @@ impl AccountStore for SqliteStore {
             .map_err(classify)?;
             tx.commit().map_err(classify)?;
             Ok(account)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl TokenStore for SqliteStore {
+    async fn insert_token(&self, token: &ApiTokenRecord) -> StoreResult<()> {
+        let token = token.clone();
+        self.write(move |conn| {
+            let inserted = conn.execute(
+                &format!(
+                    "INSERT INTO api_tokens ({}) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    codec::TOKEN_COLUMNS
+                ),
+                params![
+                    token.id,
+                    token.name,
+                    token.role,
+                    token.digest.as_slice(),
+                    codec::time_value(token.created_at)
+                ],
+            );
+            match inserted {
+                Ok(_) => Ok(()),
+                Err(err) if err.sqlite_error_code() == Some(ErrorCode::ConstraintViolation) => {
+                    Err(StoreError::DuplicateToken)
+                }
+                Err(err) => Err(classify(err)),
+            }
+        })
+        .await
+    }
+
+    async fn find_token(&self, digest: &[u8; 32]) -> StoreResult<Option<ApiTokenRecord>> {
+        let digest = *digest;
+        self.read(move |conn| {
+            let sql = format!(
+                "SELECT {} FROM api_tokens WHERE digest = ?1",
+                codec::TOKEN_COLUMNS
+            );
+            codec::rows(
+                conn.query_row(&sql, [digest.as_slice()], codec::token_from_row)
+                    .optional(),
+            )
+        })
+        .await
+    }
+
+    async fn count_tokens(&self) -> StoreResult<u64> {
+        self.read(|conn| {
+            let count: i64 =
+                codec::rows(
+                    conn.query_row("SELECT COUNT(*) FROM api_tokens", [], |row| row.get(0)),
+                )?;
+            Ok(u64::try_from(count).unwrap_or_default())
         })
         .await
     }

@@ -56,6 +56,14 @@ CREATE TABLE IF NOT EXISTS accounts (
     created_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL
 ) STRICT;
+
+CREATE TABLE IF NOT EXISTS api_tokens (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    role TEXT NOT NULL,
+    digest BLOB NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL
+) STRICT;
 ";
 
 /// Columns of `invitations`, in the order `codec` binds and reads them.

@@ -1,0 +1,154 @@
+//! Bearer API tokens for the editors of the standalone server.
+//!
+//! A token is `cmsi_` followed by 256 random bits in base64url. Only its SHA-256 digest is
+//! stored, so a copy of the database holds no usable token. The raw value is shown exactly once:
+//! when it is created. Hosts that embed the module authenticate their own users instead and
+//! hand the module a [`Principal`].
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::clock::Clock;
+use crate::config::RolePolicy;
+use crate::domain::{Actor, Secret};
+use crate::error::{Error, Result};
+use crate::service::Principal;
+use crate::store::{ApiTokenRecord, Store, StoreError};
+
+/// Every token starts with this, so that secret scanners and people can recognise one.
+pub const TOKEN_PREFIX: &str = "cmsi_";
+
+/// The fixed id of the token made on first start: two servers starting on one empty database
+/// at the same time cannot both make one.
+pub const BOOTSTRAP_TOKEN_ID: &str = "bootstrap-admin";
+
+const MAX_NAME_CHARS: usize = 100;
+
+/// A freshly minted token. `Debug` hides the token.
+pub struct IssuedToken {
+    pub record: ApiTokenRecord,
+    token: String,
+}
+
+impl IssuedToken {
+    /// The raw token, to show once to whoever asked for it.
+    pub fn expose(&self) -> &str {
+        &self.token
+    }
+}
+
+impl fmt::Debug for IssuedToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IssuedToken")
+            .field("record", &self.record)
+            .field("token", &"<redacted>")
+            .finish()
+    }
+}
+
+/// Creates tokens and turns presented ones into principals.
+#[derive(Debug, Clone)]
+pub struct ApiTokens {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    roles: RolePolicy,
+}
+
+impl ApiTokens {
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, roles: RolePolicy) -> Self {
+        Self {
+            store,
+            clock,
+            roles,
+        }
+    }
+
+    /// A new token for `role` (one of the configured principal roles). VALIDATION_FAILED for an
+    /// unknown role or an unusable name.
+    pub async fn create(&self, role: &str, name: Option<&str>) -> Result<IssuedToken> {
+        let issued = self.mint(uuid::Uuid::now_v7().to_string(), role, name)?;
+        self.store.insert_token(&issued.record).await?;
+        Ok(issued)
+    }
+
+    /// On an empty token table, makes the first admin token (`admin` must be a configured
+    /// role) and returns it; `None` when any token exists already.
+    pub async fn bootstrap(&self) -> Result<Option<IssuedToken>> {
+        if self.store.count_tokens().await? > 0 {
+            return Ok(None);
+        }
+        let issued = self.mint(
+            BOOTSTRAP_TOKEN_ID.to_owned(),
+            "admin",
+            Some("bootstrap admin"),
+        )?;
+        match self.store.insert_token(&issued.record).await {
+            Ok(()) => Ok(Some(issued)),
+            // Another server made it a moment ago.
+            Err(StoreError::DuplicateToken) => Ok(None),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    fn mint(&self, id: String, role: &str, name: Option<&str>) -> Result<IssuedToken> {
+        if self.roles.permissions(role).is_none() {
+            let known: Vec<&str> = self.roles.principal_roles().collect();
+            return Err(Error::validation(
+                "role",
+                format!(
+                    "unknown role {role:?}; configured roles: {}",
+                    known.join(", ")
+                ),
+            ));
+        }
+        let name = match name.map(str::trim) {
+            None | Some("") => format!("{role} token"),
+            Some(name)
+                if name.chars().count() > MAX_NAME_CHARS || name.chars().any(char::is_control) =>
+            {
+                return Err(Error::validation(
+                    "name",
+                    format!("use up to {MAX_NAME_CHARS} printable characters"),
+                ));
+            }
+            Some(name) => name.to_owned(),
+        };
+        let secret = Secret::generate().map_err(|err| Error::Internal(Box::new(err)))?;
+        let record = ApiTokenRecord {
+            id,
+            name,
+            role: role.to_owned(),
+            digest: *secret.digest().as_bytes(),
+            created_at: self.clock.now(),
+        };
+        Ok(IssuedToken {
+            record,
+            token: format!("{TOKEN_PREFIX}{}", secret.expose()),
+        })
+    }
+
+    /// The principal a bearer token stands for. UNAUTHENTICATED for a malformed or unknown
+    /// token; FORBIDDEN when the token's role is no longer configured.
+    pub async fn authenticate(&self, token: &str) -> Result<Principal> {
+        let secret = token
+            .trim()
+            .strip_prefix(TOKEN_PREFIX)
+            .and_then(|body| Secret::parse(body).ok())
+            .ok_or(Error::Unauthenticated)?;
+        let record = self
+            .store
+            .find_token(secret.digest().as_bytes())
+            .await?
+            .ok_or(Error::Unauthenticated)?;
+        let actor = Actor {
+            id: record.id,
+            name: record.name,
+        };
+        Principal::with_role(&self.roles, actor, &record.role).ok_or_else(|| {
+            Error::Forbidden(format!(
+                "this token's role {:?} is no longer configured",
+                record.role
+            ))
+        })
+    }
+}

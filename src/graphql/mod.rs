@@ -1,0 +1,133 @@
+//! The GraphQL API (DESIGN section 4), as objects a host merges into its own schema.
+//!
+//! A host adds [`InvitationsQuery`] and [`InvitationsMutation`] to its `MergedObject`s,
+//! registers an [`InvitationsModule`] as schema data (see [`InvitationsModule::register`]),
+//! and puts a [`Caller`] into each request's data to say who is asking. The standalone server
+//! does exactly that with [`schema`].
+
+mod enums;
+mod errors;
+mod inputs;
+mod mutation;
+mod objects;
+mod query;
+mod scalars;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use async_graphql::{Context, EmptySubscription, Schema, SchemaBuilder};
+
+pub(crate) use errors::log_cause;
+pub use errors::{ErrorCodes, to_graphql_error};
+pub use mutation::InvitationsMutation;
+pub use query::InvitationsQuery;
+
+use crate::domain::Secret;
+use crate::error::{Error, Result};
+use crate::rate_limit::{RateKey, RateLimiter};
+use crate::service::{InvitationService, Principal};
+
+/// The standalone server's schema: the module's query and mutation alone.
+pub type InvitationsSchema = Schema<InvitationsQuery, InvitationsMutation, EmptySubscription>;
+
+/// Deepest query accepted; the API's own types nest at most 6 levels.
+pub const MAX_DEPTH: usize = 12;
+/// Largest query cost accepted. A list field costs `first` times what one item selects, so a
+/// full admin listing of 500 invitations fits, and a query of many aliased listings does not.
+pub const MAX_COMPLEXITY: usize = 25_000;
+
+/// Who is asking, as the host (or the standalone server) established it. Absent request data
+/// means an anonymous caller of unknown address.
+#[derive(Debug, Clone, Default)]
+pub struct Caller {
+    /// `None`: anonymous; only the public operations are allowed.
+    pub principal: Option<Principal>,
+    /// The client's address, for the public operations' rate limit.
+    pub client: Option<IpAddr>,
+}
+
+impl Caller {
+    fn of<'a>(ctx: &Context<'a>) -> &'a Caller {
+        static ANONYMOUS: Caller = Caller {
+            principal: None,
+            client: None,
+        };
+        ctx.data_opt::<Caller>().unwrap_or(&ANONYMOUS)
+    }
+}
+
+/// The module's schema data: the service and the public operations' rate limiter.
+#[derive(Debug, Clone)]
+pub struct InvitationsModule {
+    service: InvitationService,
+    public_limiter: Arc<RateLimiter>,
+}
+
+impl InvitationsModule {
+    /// `public_rate_limit`: look-ups, accepts and declines per minute per client address and
+    /// per invitation; 0 turns the limit off.
+    pub fn new(service: InvitationService, public_rate_limit: u32) -> Self {
+        Self {
+            service,
+            public_limiter: Arc::new(RateLimiter::per_minute(public_rate_limit)),
+        }
+    }
+
+    pub fn service(&self) -> &InvitationService {
+        &self.service
+    }
+
+    /// Adds the module's data, error codes and limits to a schema under construction.
+    pub fn register<Q, M, S>(self, builder: SchemaBuilder<Q, M, S>) -> SchemaBuilder<Q, M, S> {
+        builder
+            .data(self)
+            .extension(ErrorCodes)
+            .limit_depth(MAX_DEPTH)
+            .limit_complexity(MAX_COMPLEXITY)
+    }
+
+    fn of<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Self> {
+        ctx.data_opt::<Self>().ok_or_else(|| {
+            to_graphql_error(&Error::internal(
+                "InvitationsModule is not registered on this schema",
+            ))
+        })
+    }
+
+    /// RATE_LIMITED when the caller's address or the invitation has used up its allowance.
+    fn check_public(&self, caller: &Caller, secret: &str) -> Result<()> {
+        let mut keys = Vec::with_capacity(2);
+        if let Some(client) = caller.client {
+            keys.push(RateKey::client(client));
+        }
+        if let Ok(secret) = Secret::parse(secret) {
+            keys.push(RateKey::secret(&secret.digest()));
+        }
+        self.public_limiter
+            .check(&keys)
+            .map_err(|wait| Error::RateLimited {
+                retry_after_secs: wait
+                    .as_secs()
+                    .saturating_add(u64::from(wait.subsec_nanos() > 0)),
+            })
+    }
+}
+
+/// The standalone schema, with the module registered.
+pub fn schema(module: InvitationsModule) -> InvitationsSchema {
+    module
+        .register(Schema::build(
+            InvitationsQuery,
+            InvitationsMutation,
+            EmptySubscription,
+        ))
+        .finish()
+}
+
+/// The SDL of the standalone schema, as committed in `schema/invitations.graphql`.
+pub fn sdl() -> String {
+    Schema::build(InvitationsQuery, InvitationsMutation, EmptySubscription)
+        .finish()
+        .sdl()
+}

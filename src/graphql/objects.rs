@@ -1,0 +1,343 @@
+//! Output types: `Invitation`, `PublicInvitation` and what hangs off them.
+
+use async_graphql::{ID, Object, SimpleObject};
+use chrono::Utc;
+
+use super::enums::{DeliveryStatus, EventActorKind, EventKind, InvitationState};
+use super::scalars::{DateTime, Json};
+use crate::domain::{self, EventActor};
+use crate::service::Minted;
+
+/// An invitation as editors see it. `state` and the derived flags are computed at the moment
+/// of the request, so a PENDING invitation past `expiresAt` reads as EXPIRED even before the
+/// sweeper has persisted it.
+#[derive(Debug, Clone)]
+pub struct Invitation {
+    invitation: domain::Invitation,
+    now: chrono::DateTime<Utc>,
+    minted: Option<MintedLink>,
+}
+
+#[derive(Debug, Clone)]
+struct MintedLink {
+    secret: String,
+    invite_url: String,
+}
+
+impl Invitation {
+    pub(crate) fn new(invitation: domain::Invitation, now: chrono::DateTime<Utc>) -> Self {
+        Self {
+            invitation,
+            now,
+            minted: None,
+        }
+    }
+
+    /// The response of the mutation that minted a secret: the only place it is shown.
+    pub(crate) fn minted(minted: Minted, now: chrono::DateTime<Utc>) -> Self {
+        Self {
+            minted: Some(MintedLink {
+                secret: minted.secret.expose().to_owned(),
+                invite_url: minted.invite_url.to_string(),
+            }),
+            ..Self::new(minted.invitation, now)
+        }
+    }
+}
+
+#[Object(name = "Invitation")]
+impl Invitation {
+    async fn id(&self) -> ID {
+        ID(self.invitation.id.to_string())
+    }
+
+    /// As typed; uniqueness uses a normalized form.
+    async fn email(&self) -> &str {
+        self.invitation.email.as_str()
+    }
+
+    async fn name(&self) -> Option<&str> {
+        self.invitation.name.as_ref().map(|n| n.as_str())
+    }
+
+    /// The role the account gets on acceptance.
+    async fn role(&self) -> &str {
+        self.invitation.role.as_str()
+    }
+
+    async fn groups(&self) -> Vec<&str> {
+        self.invitation.groups.iter().collect()
+    }
+
+    /// Copied to the account on acceptance.
+    async fn metadata(&self) -> Json {
+        Json(serde_json::Value::Object(
+            self.invitation.metadata.as_map().clone(),
+        ))
+    }
+
+    /// BCP 47; the email's language.
+    async fn locale(&self) -> Option<&str> {
+        self.invitation.locale.as_ref().map(|l| l.as_str())
+    }
+
+    /// Team, workspace or company the invitation is for.
+    async fn scope(&self) -> Option<&str> {
+        self.invitation.scope.as_ref().map(|s| s.as_str())
+    }
+
+    async fn redirect_url(&self) -> Option<&str> {
+        self.invitation.redirect_url.as_ref().map(|u| u.as_str())
+    }
+
+    async fn invited_by(&self) -> InvitationActor {
+        InvitationActor::from(&self.invitation.invited_by)
+    }
+
+    /// Only in the response of the `createInvitation`/`createInvitations`/`resendInvitation`
+    /// call that minted it; `null` everywhere else. It is stored only as a digest.
+    async fn secret(&self) -> Option<&str> {
+        self.minted.as_ref().map(|m| m.secret.as_str())
+    }
+
+    /// The link to send, with the secret in its fragment. Same visibility as `secret`.
+    async fn invite_url(&self) -> Option<&str> {
+        self.minted.as_ref().map(|m| m.invite_url.as_str())
+    }
+
+    async fn state(&self) -> InvitationState {
+        self.invitation.state_at(self.now).into()
+    }
+
+    async fn accepted_at(&self) -> Option<DateTime> {
+        self.invitation.accepted_at.map(DateTime::from)
+    }
+
+    async fn created_at(&self) -> DateTime {
+        self.invitation.created_at.into()
+    }
+
+    async fn updated_at(&self) -> DateTime {
+        self.invitation.updated_at.into()
+    }
+
+    async fn expires_at(&self) -> DateTime {
+        self.invitation.expires_at.into()
+    }
+
+    async fn revoked_at(&self) -> Option<DateTime> {
+        self.invitation.revoked_at.map(DateTime::from)
+    }
+
+    async fn declined_at(&self) -> Option<DateTime> {
+        self.invitation.declined_at.map(DateTime::from)
+    }
+
+    /// The account the invitation was accepted into.
+    async fn accepted_user_id(&self) -> Option<ID> {
+        self.invitation.accepted_user_id.clone().map(ID)
+    }
+
+    /// How many links were minted: 1 after creation, +1 per resend.
+    async fn send_count(&self) -> u32 {
+        self.invitation.send_count
+    }
+
+    async fn last_sent_at(&self) -> Option<DateTime> {
+        self.invitation.last_sent_at.map(DateTime::from)
+    }
+
+    /// Whether the latest email went out.
+    async fn delivery(&self) -> InvitationDelivery {
+        InvitationDelivery::from(&self.invitation.delivery)
+    }
+
+    /// Whether `resendInvitation` would succeed now (PENDING or EXPIRED).
+    async fn is_resendable(&self) -> bool {
+        self.invitation.is_resendable(self.now)
+    }
+
+    /// Whether `revokeInvitation` would succeed now (PENDING and not expired).
+    async fn is_revocable(&self) -> bool {
+        self.invitation.is_revocable(self.now)
+    }
+
+    /// Everything that happened to the invitation, oldest first.
+    async fn events(&self) -> Vec<InvitationEvent> {
+        self.invitation
+            .events
+            .iter()
+            .map(InvitationEvent::from)
+            .collect()
+    }
+}
+
+/// What the holder of a secret may see: enough to say who invited them to what.
+#[derive(Debug, Clone)]
+pub struct PublicInvitation {
+    invitation: domain::Invitation,
+    now: chrono::DateTime<Utc>,
+}
+
+impl PublicInvitation {
+    pub(crate) fn new(invitation: domain::Invitation, now: chrono::DateTime<Utc>) -> Self {
+        Self { invitation, now }
+    }
+}
+
+#[Object(name = "PublicInvitation")]
+impl PublicInvitation {
+    async fn email(&self) -> &str {
+        self.invitation.email.as_str()
+    }
+
+    async fn name(&self) -> Option<&str> {
+        self.invitation.name.as_ref().map(|n| n.as_str())
+    }
+
+    async fn role(&self) -> &str {
+        self.invitation.role.as_str()
+    }
+
+    async fn scope(&self) -> Option<&str> {
+        self.invitation.scope.as_ref().map(|s| s.as_str())
+    }
+
+    /// Display name of whoever sent the invitation.
+    async fn inviter_name(&self) -> &str {
+        &self.invitation.invited_by.name
+    }
+
+    /// PENDING means it can be accepted or declined now.
+    async fn state(&self) -> InvitationState {
+        self.invitation.state_at(self.now).into()
+    }
+
+    async fn expires_at(&self) -> DateTime {
+        self.invitation.expires_at.into()
+    }
+
+    async fn locale(&self) -> Option<&str> {
+        self.invitation.locale.as_ref().map(|l| l.as_str())
+    }
+}
+
+/// An editor (or host user) as recorded on an invitation.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct InvitationActor {
+    pub id: ID,
+    pub name: String,
+}
+
+impl From<&domain::Actor> for InvitationActor {
+    fn from(actor: &domain::Actor) -> Self {
+        Self {
+            id: ID(actor.id.clone()),
+            name: actor.name.clone(),
+        }
+    }
+}
+
+#[derive(SimpleObject, Debug, Clone)]
+pub struct InvitationDelivery {
+    pub status: DeliveryStatus,
+    /// Sending attempts for the latest email.
+    pub attempts: u32,
+    /// Why the latest attempt failed, as the mail server said it.
+    pub last_error: Option<String>,
+    pub last_attempt_at: Option<DateTime>,
+}
+
+impl From<&domain::Delivery> for InvitationDelivery {
+    fn from(delivery: &domain::Delivery) -> Self {
+        Self {
+            status: delivery.status.into(),
+            attempts: delivery.attempts,
+            last_error: delivery.last_error.clone(),
+            last_attempt_at: delivery.last_attempt_at.map(DateTime::from),
+        }
+    }
+}
+
+#[derive(SimpleObject, Debug, Clone)]
+pub struct InvitationEvent {
+    pub kind: EventKind,
+    pub at: DateTime,
+    pub actor_kind: EventActorKind,
+    /// The editor, when `actorKind` is EDITOR.
+    pub actor: Option<InvitationActor>,
+}
+
+impl From<&domain::InvitationEvent> for InvitationEvent {
+    fn from(event: &domain::InvitationEvent) -> Self {
+        let (actor_kind, actor) = match &event.actor {
+            EventActor::Editor(actor) => (EventActorKind::Editor, Some(actor.into())),
+            EventActor::Invitee => (EventActorKind::Invitee, None),
+            EventActor::System => (EventActorKind::System, None),
+        };
+        Self {
+            kind: event.kind.into(),
+            at: event.at.into(),
+            actor_kind,
+            actor,
+        }
+    }
+}
+
+#[derive(SimpleObject, Debug, Clone)]
+pub struct InvitationEdge {
+    /// Pass as `after` to continue after this invitation.
+    pub cursor: String,
+    pub node: Invitation,
+}
+
+#[derive(SimpleObject, Debug, Clone)]
+pub struct InvitationPageInfo {
+    pub has_next_page: bool,
+    pub end_cursor: Option<String>,
+}
+
+#[derive(SimpleObject, Debug, Clone)]
+pub struct InvitationConnection {
+    pub nodes: Vec<Invitation>,
+    pub edges: Vec<InvitationEdge>,
+    pub page_info: InvitationPageInfo,
+    /// Matches of the filter, across all pages.
+    pub total_count: u64,
+}
+
+#[derive(SimpleObject, Debug, Clone)]
+pub struct BulkInvitationResult {
+    pub created: u32,
+    pub failed: u32,
+    /// One item per input, in input order.
+    pub items: Vec<BulkInvitationItem>,
+}
+
+#[derive(SimpleObject, Debug, Clone)]
+pub struct BulkInvitationItem {
+    /// Position of the input this item answers.
+    pub index: u32,
+    pub invitation: Option<Invitation>,
+    pub error: Option<InvitationBulkError>,
+}
+
+#[derive(SimpleObject, Debug, Clone)]
+pub struct InvitationBulkError {
+    /// One of the API's error codes.
+    pub code: String,
+    pub message: String,
+    /// The input field, for VALIDATION_FAILED.
+    pub field: Option<String>,
+    /// The PENDING invitation in the way, for DUPLICATE_PENDING_INVITATION.
+    pub invitation_id: Option<ID>,
+}
+
+#[derive(SimpleObject, Debug, Clone)]
+pub struct AcceptInvitationResult {
+    pub invitation: PublicInvitation,
+    /// The account the invitation was accepted into.
+    pub user_id: ID,
+    /// True when the role and groups were attached to an account that existed already.
+    pub existing_user: bool,
+}

@@ -1,0 +1,99 @@
+//! `Query`: read invitations (editors) and look one up by its secret (anyone holding it).
+
+use async_graphql::{Context, ID, Object};
+
+use super::errors::IntoGraphql;
+use super::inputs::{InvitationFilter, InvitationSort};
+use super::objects::{
+    Invitation, InvitationConnection, InvitationEdge, InvitationPageInfo, PublicInvitation,
+};
+use super::{Caller, InvitationsModule};
+use crate::domain::InvitationId;
+use crate::error::Error;
+use crate::store::{Cursor, ListQuery, SortKey};
+
+/// The module's queries, ready to merge into a host's `MergedObject`.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct InvitationsQuery;
+
+#[Object]
+impl InvitationsQuery {
+    /// One invitation, for editors; `null` when there is none with this id.
+    async fn invitation(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<Option<Invitation>> {
+        let (module, caller) = (InvitationsModule::of(ctx)?, Caller::of(ctx));
+        let id = InvitationId::parse(&id).map_err(Error::from).gql()?;
+        match module.service.get(caller.principal.as_ref(), id).await {
+            Ok(invitation) => Ok(Some(Invitation::new(invitation, module.service.now()))),
+            Err(Error::NotFound) => Ok(None),
+            Err(err) => Err(err).gql(),
+        }
+    }
+
+    /// A page of invitations, for editors. Sorted by `createdAt` descending unless `sort` says
+    /// otherwise; ties are broken by id, so cursors stay stable while invitations are added.
+    #[graphql(complexity = "usize::try_from(first).unwrap_or(1).clamp(1, 500) * child_complexity")]
+    async fn invitations(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<InvitationFilter>,
+        sort: Option<Vec<InvitationSort>>,
+        #[graphql(default = 50)] first: i32,
+        after: Option<String>,
+    ) -> async_graphql::Result<InvitationConnection> {
+        let (module, caller) = (InvitationsModule::of(ctx)?, Caller::of(ctx));
+        let filter = filter
+            .unwrap_or_default()
+            .into_store()
+            .map_err(Error::from)
+            .gql()?;
+        let sort: Vec<SortKey> = sort
+            .unwrap_or_default()
+            .into_iter()
+            .map(Into::into)
+            .collect();
+        let query = ListQuery::new(filter, sort, i64::from(first), after.as_deref())
+            .map_err(Error::from)
+            .gql()?;
+        let page = module
+            .service
+            .list(caller.principal.as_ref(), &query)
+            .await
+            .gql()?;
+        let now = module.service.now();
+        let edges: Vec<InvitationEdge> = page
+            .items
+            .into_iter()
+            .map(|invitation| InvitationEdge {
+                cursor: Cursor::after_invitation(&invitation, &query.sort, now).encode(&query.sort),
+                node: Invitation::new(invitation, now),
+            })
+            .collect();
+        Ok(InvitationConnection {
+            nodes: edges.iter().map(|edge| edge.node.clone()).collect(),
+            page_info: InvitationPageInfo {
+                has_next_page: page.has_next_page,
+                end_cursor: edges.last().map(|edge| edge.cursor.clone()),
+            },
+            edges,
+            total_count: page.total_count,
+        })
+    }
+
+    /// The invitation a secret belongs to, in whatever state it is, for the invitee's
+    /// frontend; `null` for an unknown or malformed secret. Has no side effects (mail scanners
+    /// that open links do not use them up). Rate limited per client and per invitation.
+    async fn invitation_by_secret(
+        &self,
+        ctx: &Context<'_>,
+        secret: String,
+    ) -> async_graphql::Result<Option<PublicInvitation>> {
+        let (module, caller) = (InvitationsModule::of(ctx)?, Caller::of(ctx));
+        module.check_public(caller, &secret).gql()?;
+        let found = module.service.lookup_by_secret(&secret).await.gql()?;
+        Ok(found.map(|invitation| PublicInvitation::new(invitation, module.service.now())))
+    }
+}

@@ -1,0 +1,16 @@
+//! HTTP transport: the GraphQL endpoint a host can mount, and the standalone server's routes
+//! (GraphiQL, health, readiness, metrics).
+
+mod auth;
+mod client;
+mod graphiql;
+mod graphql;
+mod metrics;
+mod middleware;
+mod operations;
+mod server;
+
+pub use auth::{Anonymous, Authenticator};
+pub use graphql::{GraphqlOptions, graphql_routes};
+pub use metrics::Metrics;
+pub use server::{ServerParts, server_router};

@@ -1,0 +1,55 @@
+//! The standalone server's router: the GraphQL endpoint with API-token authentication, the
+//! GraphiQL explorer, health, readiness and metrics, behind logging and CORS.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::middleware::from_fn_with_state;
+use axum::routing::get;
+
+use super::graphql::{GraphqlOptions, graphql_routes};
+use super::metrics::Metrics;
+use super::{middleware, operations};
+use crate::auth::ApiTokens;
+use crate::graphql::{InvitationsModule, schema};
+use crate::service::InvitationService;
+
+/// Everything the standalone router is made of.
+#[derive(Debug, Clone)]
+pub struct ServerParts {
+    pub service: InvitationService,
+    pub tokens: ApiTokens,
+    pub public_rate_limit: u32,
+    pub max_body_bytes: usize,
+    pub cors_origins: Vec<String>,
+    pub trust_forwarded_for: bool,
+}
+
+pub fn server_router(parts: ServerParts) -> Router {
+    let metrics = Arc::new(Metrics::new());
+    let module = InvitationsModule::new(parts.service.clone(), parts.public_rate_limit);
+    let graphql = graphql_routes(
+        schema(module),
+        Arc::new(parts.tokens),
+        GraphqlOptions {
+            max_body_bytes: parts.max_body_bytes,
+            trust_forwarded_for: parts.trust_forwarded_for,
+            metrics: Some(metrics.clone()),
+        },
+    )
+    .layer(from_fn_with_state(
+        Arc::<[String]>::from(parts.cors_origins),
+        middleware::cors,
+    ));
+    let operations = Router::new()
+        .route("/healthz", get(operations::healthz))
+        .route("/readyz", get(operations::readyz))
+        .with_state(parts.service)
+        .route(
+            "/metrics",
+            get(operations::metrics).with_state(metrics.clone()),
+        );
+    graphql
+        .merge(operations)
+        .layer(from_fn_with_state(metrics, middleware::observe))
+}
