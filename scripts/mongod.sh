@@ -84,6 +84,7 @@ start() {
     "$mongod" --bind_ip 127.0.0.1 --port "$port" --dbpath "$data_dir" \
       --replSet rs0 --wiredTigerCacheSizeGB 0.25 \
       --setParameter ttlMonitorSleepSecs=1 \
+      --setParameter enableTestCommands=1 \
       --logpath "$log_file" --fork --pidfilepath "$pid_file" >/dev/null
   fi
   mongo_admin initiate

@@ -35,13 +35,15 @@ impl InvitationsQuery {
 
     /// A page of invitations, for editors. Sorted by `createdAt` descending unless `sort` says
     /// otherwise; ties are broken by id, so cursors stay stable while invitations are added.
-    #[graphql(complexity = "usize::try_from(first).unwrap_or(1).clamp(1, 500) * child_complexity")]
+    #[graphql(
+        complexity = "usize::try_from(first.unwrap_or(50)).unwrap_or(1).clamp(1, 500) * child_complexity"
+    )]
     async fn invitations(
         &self,
         ctx: &Context<'_>,
         filter: Option<InvitationFilter>,
         sort: Option<Vec<InvitationSort>>,
-        #[graphql(default = 50)] first: i32,
+        #[graphql(default = 50)] first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<InvitationConnection> {
         let (module, caller) = (InvitationsModule::of(ctx)?, Caller::of(ctx));
@@ -55,7 +57,9 @@ impl InvitationsQuery {
             .into_iter()
             .map(Into::into)
             .collect();
-        let query = ListQuery::new(filter, sort, i64::from(first), after.as_deref())
+        // An explicit `null` means the default, as an omitted argument does.
+        let first = first.map_or(ListQuery::DEFAULT_FIRST as i64, i64::from);
+        let query = ListQuery::new(filter, sort, first, after.as_deref())
             .map_err(Error::from)
             .gql()?;
         let page = module

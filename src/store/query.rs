@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::domain::{Invitation, InvitationState, ValidationError};
+use crate::domain::{EmailAddress, Invitation, InvitationState, ValidationError};
 
 /// Which invitations to list. Empty or `None` fields do not filter. Strings compare against
 /// the normalized email; time bounds are half-open (`after` inclusive, `before` exclusive).
@@ -24,6 +24,19 @@ pub struct InvitationFilter {
     pub created_before: Option<DateTime<Utc>>,
     pub expires_after: Option<DateTime<Utc>>,
     pub expires_before: Option<DateTime<Utc>>,
+}
+
+impl InvitationFilter {
+    /// Emails compare in the normalized form the stores index: `email` exactly,
+    /// `email_contains` as a case-insensitive part.
+    fn normalized(mut self) -> Self {
+        self.email = self.email.map(|email| match EmailAddress::parse(&email) {
+            Ok(parsed) => parsed.normalized().to_owned(),
+            Err(_) => email.trim().to_lowercase(),
+        });
+        self.email_contains = self.email_contains.map(|part| part.trim().to_lowercase());
+        self
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -128,7 +141,7 @@ impl ListQuery {
             })?;
         let after = after.map(|text| Cursor::decode(text, &sort)).transpose()?;
         Ok(Self {
-            filter,
+            filter: filter.normalized(),
             sort,
             first,
             after,

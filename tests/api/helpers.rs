@@ -62,7 +62,12 @@ pub fn mongodb_uri() -> String {
     })
 }
 
-fn config(options: &Options) -> Config {
+pub fn config(options: &Options) -> Config {
+    config_with(options, &[])
+}
+
+/// The test configuration, with `extra` settings on top (`(ENV_NAME, value)`).
+pub fn config_with(options: &Options, extra: &[(&str, &str)]) -> Config {
     let retention = options.retention.unwrap_or("off");
     let vars = [
         ("INVITATIONS_RETENTION", retention),
@@ -81,7 +86,9 @@ fn config(options: &Options) -> Config {
         ),
     ];
     Config::load(|name| {
-        vars.iter()
+        extra
+            .iter()
+            .chain(vars.iter())
             .find(|(k, _)| *k == name)
             .map(|(_, v)| (*v).to_owned())
     })
@@ -94,27 +101,7 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 
 pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
     let config = config(&options);
-    let (store, location): (Arc<dyn Store>, Location) = match backend {
-        Backend::Sqlite => {
-            let dir =
-                std::env::temp_dir().join(format!("cms-invitations-test-{}", uuid::Uuid::now_v7()));
-            let path = dir.join("invitations.sqlite3");
-            let store = SqliteStore::open(&path).await.unwrap();
-            (Arc::new(store), Location::Sqlite(dir))
-        }
-        Backend::Mongo => {
-            let database = format!("test_{}", uuid::Uuid::now_v7().simple());
-            let store = MongoStore::connect(&mongodb_uri(), &database, config.retention)
-                .await
-                .unwrap_or_else(|err| {
-                    panic!(
-                        "cannot reach the test MongoDB at {}: {err:?}",
-                        mongodb_uri()
-                    )
-                });
-            (Arc::new(store.clone()), Location::Mongo(store))
-        }
-    };
+    let (store, location) = open_store(backend, &config, None).await;
     let clock = Arc::new(ManualClock::starting_now());
     let provisioner = Arc::new(StoreProvisioner::new(
         store.clone(),
@@ -129,6 +116,50 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
         clock,
         location,
     }
+}
+
+/// A fresh store of its own for one test: a new SQLite file in a new directory, or a new
+/// MongoDB database. `app_name` tags the MongoDB connection (fault injection targets it).
+pub async fn open_store(
+    backend: Backend,
+    config: &Config,
+    app_name: Option<&str>,
+) -> (Arc<dyn Store>, Location) {
+    match backend {
+        Backend::Sqlite => {
+            let dir = temp_dir();
+            let path = dir.join("invitations.sqlite3");
+            let store = SqliteStore::open(&path).await.unwrap();
+            (Arc::new(store), Location::Sqlite(dir))
+        }
+        Backend::Mongo => {
+            let database = format!("test_{}", uuid::Uuid::now_v7().simple());
+            let uri = match app_name {
+                Some(name) => {
+                    let uri = mongodb_uri();
+                    let joiner = if uri.contains('?') { '&' } else { '?' };
+                    format!("{uri}{joiner}appName={name}")
+                }
+                None => mongodb_uri(),
+            };
+            let store = MongoStore::connect(&uri, &database, config.retention)
+                .await
+                .unwrap_or_else(|err| {
+                    panic!(
+                        "cannot reach the test MongoDB at {}: {err:?}",
+                        mongodb_uri()
+                    )
+                });
+            (Arc::new(store.clone()), Location::Mongo(store))
+        }
+    }
+}
+
+/// A new, empty directory under the system's temporary directory.
+pub fn temp_dir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("cms-invitations-test-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }
 
 impl TestApp {

@@ -4,11 +4,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod helpers;
+mod server;
 
+mod authorization;
 mod backends;
 mod concurrency;
 mod contracts;
 mod dump;
+mod error_codes;
+mod graphql_api;
 mod lifecycle;
 mod store_contract;
 mod validation;

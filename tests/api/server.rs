@@ -1,0 +1,187 @@
+//! Harness for tests over HTTP: the standalone server on 127.0.0.1 port 0, on a store of its
+//! own, with an API token per default role, driven with the operations in `fixtures/graphql/`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use chrono::TimeDelta;
+use cms_invitations::clock::ManualClock;
+use cms_invitations::config::Config;
+use cms_invitations::standalone::{self, Server};
+use cms_invitations::store::Store;
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::helpers::{Backend, Location, Options, config_with, open_store};
+
+/// Settings a test may change before the server starts.
+#[derive(Debug, Clone, Default)]
+pub struct ServerOptions {
+    /// Public operations per minute per client; 0 (the test default) turns the limit off.
+    pub public_rate_limit: u32,
+    /// Tags the MongoDB connection so that injected faults hit this server only.
+    pub mongo_app_name: Option<String>,
+}
+
+/// API tokens for the default roles.
+pub struct Tokens {
+    pub admin: String,
+    pub editor: String,
+    pub author: String,
+    pub viewer: String,
+}
+
+pub struct TestServer {
+    pub address: SocketAddr,
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<ManualClock>,
+    pub tokens: Tokens,
+    pub config: Config,
+    /// The bootstrap admin token the first start made, as a user would see it.
+    pub bootstrap_token: Option<String>,
+    pub location: Option<Location>,
+    /// Holds the bootstrap token file.
+    pub data_dir: std::path::PathBuf,
+    http: reqwest::Client,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+pub async fn spawn_server(backend: Backend) -> TestServer {
+    spawn_server_with(backend, ServerOptions::default()).await
+}
+
+pub async fn spawn_server_with(backend: Backend, options: ServerOptions) -> TestServer {
+    let data_dir = crate::helpers::temp_dir();
+    let rate_limit = options.public_rate_limit.to_string();
+    let data_dir_text = data_dir.display().to_string();
+    let config = config_with(
+        &Options::default(),
+        &[
+            ("INVITATIONS_LISTEN", "127.0.0.1:0"),
+            ("INVITATIONS_DATA_DIR", &data_dir_text),
+            ("INVITATIONS_PUBLIC_RATE_LIMIT", &rate_limit),
+        ],
+    );
+    let (store, location) = open_store(backend, &config, options.mongo_app_name.as_deref()).await;
+    let clock = Arc::new(ManualClock::starting_now());
+    let mut server = Server::bind_on(&config, store.clone(), clock.clone())
+        .await
+        .unwrap();
+    let bootstrap_token = server.take_bootstrap_token().map(|t| t.expose().to_owned());
+    let address = server.local_addr().unwrap();
+    let tokens = standalone::tokens_on(&config, store.clone(), clock.clone());
+    let token = |role: &'static str| {
+        let tokens = tokens.clone();
+        async move {
+            tokens
+                .create(role, Some(&format!("Test {role}")))
+                .await
+                .unwrap()
+                .expose()
+                .to_owned()
+        }
+    };
+    let tokens = Tokens {
+        admin: token("admin").await,
+        editor: token("editor").await,
+        author: token("author").await,
+        viewer: token("viewer").await,
+    };
+    let (shutdown, stop) = oneshot::channel::<()>();
+    let task = tokio::spawn(server.run(async move {
+        let _ = stop.await;
+    }));
+    TestServer {
+        address,
+        store,
+        clock,
+        tokens,
+        config,
+        bootstrap_token,
+        location: Some(location),
+        data_dir,
+        http: reqwest::Client::new(),
+        shutdown: Some(shutdown),
+        task: Some(task),
+    }
+}
+
+/// The text of `fixtures/graphql/<name>.graphql`.
+pub fn operation(name: &str) -> String {
+    let path = format!(
+        "{}/fixtures/graphql/{name}.graphql",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("cannot read {path}: {err}"))
+}
+
+impl TestServer {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.address)
+    }
+
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    pub fn advance(&self, by: TimeDelta) {
+        self.clock.advance(by);
+    }
+
+    /// Runs the operation file `name` with `variables`, as `token` (None: anonymous), and
+    /// returns the whole response body. Asserts HTTP 200.
+    pub async fn gql(&self, name: &str, variables: Value, token: Option<&str>) -> Value {
+        self.query(&operation(name), variables, token).await
+    }
+
+    /// Runs a GraphQL document given inline.
+    pub async fn query(&self, document: &str, variables: Value, token: Option<&str>) -> Value {
+        let mut request = self
+            .http
+            .post(self.url("/graphql"))
+            .json(&json!({ "query": document, "variables": variables }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 200, "HTTP status of {document}");
+        response.json().await.unwrap()
+    }
+
+    /// Stops the server and removes what the test stored.
+    pub async fn cleanup(mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.unwrap().unwrap();
+        }
+        drop(self.store);
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+        match self.location.take() {
+            Some(Location::Sqlite(dir)) => {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            Some(Location::Mongo(store)) => store.database().drop().await.unwrap(),
+            None => {}
+        }
+    }
+}
+
+/// The `extensions.code` of the first error, or panics showing the response.
+pub fn error_code(response: &Value) -> &str {
+    response["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("expected an error, got {response:#}"))
+}
+
+/// `data.<field>` of a response that must have no errors.
+pub fn data<'a>(response: &'a Value, field: &str) -> &'a Value {
+    assert!(
+        response.get("errors").is_none(),
+        "unexpected errors: {response:#}"
+    );
+    &response["data"][field]
+}
