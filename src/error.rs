@@ -65,6 +65,45 @@ impl ErrorCode {
     }
 }
 
+impl ErrorCode {
+    /// When the code is returned, for `docs/graphql.md` (a test keeps the two in step).
+    pub fn meaning(self) -> &'static str {
+        match self {
+            Self::Unauthenticated => {
+                "no principal: an editor operation without a token, or a token that is not valid (HTTP 401)"
+            }
+            Self::Forbidden => {
+                "the principal may not do this: read without read permission, create/resend/revoke without a grantable role, or manage an invitation whose role it may not grant"
+            }
+            Self::NotFound => "no invitation with this id (resend, revoke)",
+            Self::ValidationFailed => {
+                "an input is not acceptable; `extensions.field` names it. Also malformed GraphQL, unknown fields, and the depth, complexity and body-size limits"
+            }
+            Self::DuplicatePendingInvitation => {
+                "a PENDING invitation exists for this email and scope; `extensions.invitationId` names it (create with `onDuplicate: RESEND` to resend it instead)"
+            }
+            Self::InvalidSecret => {
+                "no invitation has this secret (never issued, mistyped, or replaced by a resend)"
+            }
+            Self::InvitationExpired => {
+                "the invitation is past `expiresAt`, even if the sweeper has not persisted it yet"
+            }
+            Self::InvitationAccepted => "the invitation has been accepted already",
+            Self::InvitationRevoked => "the invitation has been revoked",
+            Self::InvitationDeclined => "the invitation has been declined",
+            Self::RateLimited => {
+                "too many public operations from this client or for this invitation; `extensions.retryAfterSeconds` and the `Retry-After` header say when to retry"
+            }
+            Self::Unavailable => {
+                "the store cannot be reached or is busy; retry shortly (the cause is logged, not shown)"
+            }
+            Self::Internal => {
+                "a bug or corrupted data; the cause is logged, not shown"
+            }
+        }
+    }
+}
+
 impl fmt::Display for ErrorCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

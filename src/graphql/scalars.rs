@@ -13,7 +13,8 @@ use crate::domain::ValidationError;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DateTime(String);
 
-#[Scalar(name = "DateTime")]
+/// An instant in RFC 3339, e.g. `2026-11-21T09:30:00.000Z`; outputs are UTC with milliseconds.
+#[Scalar(name = "DateTime", specified_by_url = "https://www.rfc-editor.org/rfc/rfc3339")]
 impl ScalarType for DateTime {
     fn parse(value: Value) -> InputValueResult<Self> {
         match value {
@@ -50,6 +51,7 @@ impl From<ChronoDateTime<Utc>> for DateTime {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Duration(String);
 
+/// A length of time in ISO 8601, e.g. `P7D`, `PT12H` or `P1DT6H`.
 #[Scalar(name = "Duration")]
 impl ScalarType for Duration {
     fn parse(value: Value) -> InputValueResult<Self> {
@@ -74,6 +76,7 @@ impl Duration {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Json(pub serde_json::Value);
 
+/// Any JSON value; `metadata` takes an object.
 #[Scalar(name = "JSON")]
 impl ScalarType for Json {
     fn parse(value: Value) -> InputValueResult<Self> {

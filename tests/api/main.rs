@@ -14,5 +14,6 @@ mod dump;
 mod error_codes;
 mod graphql_api;
 mod lifecycle;
+mod schema;
 mod store_contract;
 mod validation;
