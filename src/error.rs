@@ -97,9 +97,7 @@ impl ErrorCode {
             Self::Unavailable => {
                 "the store cannot be reached or is busy; retry shortly (the cause is logged, not shown)"
             }
-            Self::Internal => {
-                "a bug or corrupted data; the cause is logged, not shown"
-            }
+            Self::Internal => "a bug or corrupted data; the cause is logged, not shown",
         }
     }
 }

@@ -16,7 +16,7 @@ mod scalars;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use async_graphql::{Context, EmptySubscription, Schema, SchemaBuilder};
+use async_graphql::{Context, EmptySubscription, MergedObject, Schema, SchemaBuilder};
 
 pub(crate) use errors::log_cause;
 pub use errors::{ErrorCodes, to_graphql_error};
@@ -28,8 +28,18 @@ use crate::error::{Error, Result};
 use crate::rate_limit::{RateKey, RateLimiter};
 use crate::service::{InvitationService, Principal};
 
+/// The standalone server's root query type: the module's queries alone, named `Query`.
+#[derive(MergedObject, Debug, Default)]
+#[graphql(name = "Query")]
+pub struct StandaloneQuery(InvitationsQuery);
+
+/// The standalone server's root mutation type, named `Mutation`.
+#[derive(MergedObject, Debug, Default)]
+#[graphql(name = "Mutation")]
+pub struct StandaloneMutation(InvitationsMutation);
+
 /// The standalone server's schema: the module's query and mutation alone.
-pub type InvitationsSchema = Schema<InvitationsQuery, InvitationsMutation, EmptySubscription>;
+pub type InvitationsSchema = Schema<StandaloneQuery, StandaloneMutation, EmptySubscription>;
 
 /// Deepest query accepted; the API's own types nest at most 6 levels.
 pub const MAX_DEPTH: usize = 12;
@@ -118,8 +128,8 @@ impl InvitationsModule {
 pub fn schema(module: InvitationsModule) -> InvitationsSchema {
     module
         .register(Schema::build(
-            InvitationsQuery,
-            InvitationsMutation,
+            StandaloneQuery::default(),
+            StandaloneMutation::default(),
             EmptySubscription,
         ))
         .finish()
@@ -127,7 +137,11 @@ pub fn schema(module: InvitationsModule) -> InvitationsSchema {
 
 /// The SDL of the standalone schema, as committed in `schema/invitations.graphql`.
 pub fn sdl() -> String {
-    Schema::build(InvitationsQuery, InvitationsMutation, EmptySubscription)
-        .finish()
-        .sdl()
+    Schema::build(
+        StandaloneQuery::default(),
+        StandaloneMutation::default(),
+        EmptySubscription,
+    )
+    .finish()
+    .sdl()
 }

@@ -17,7 +17,7 @@ use crate::error::Error;
 #[derive(Debug, Default, Clone, Copy)]
 pub struct InvitationsMutation;
 
-#[Object(name = "Mutation")]
+#[Object]
 impl InvitationsMutation {
     /// Invites one person and queues the email (unless `sendEmail` is false). The response is
     /// the only place `secret` and `inviteUrl` are shown. DUPLICATE_PENDING_INVITATION names the

@@ -16,7 +16,7 @@ use crate::store::{Cursor, ListQuery, SortKey};
 #[derive(Debug, Default, Clone, Copy)]
 pub struct InvitationsQuery;
 
-#[Object(name = "Query")]
+#[Object]
 impl InvitationsQuery {
     /// One invitation, for editors; `null` when there is none with this id.
     async fn invitation(

@@ -14,7 +14,10 @@ use crate::domain::ValidationError;
 pub struct DateTime(String);
 
 /// An instant in RFC 3339, e.g. `2026-11-21T09:30:00.000Z`; outputs are UTC with milliseconds.
-#[Scalar(name = "DateTime", specified_by_url = "https://www.rfc-editor.org/rfc/rfc3339")]
+#[Scalar(
+    name = "DateTime",
+    specified_by_url = "https://www.rfc-editor.org/rfc/rfc3339"
+)]
 impl ScalarType for DateTime {
     fn parse(value: Value) -> InputValueResult<Self> {
         match value {

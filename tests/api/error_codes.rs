@@ -72,6 +72,7 @@ async fn every_error_code_is_reachable_through_the_api(backend: Backend) {
         ServerOptions {
             public_rate_limit: 0,
             mongo_app_name: Some(app_name.clone()),
+            ..ServerOptions::default()
         },
     )
     .await;
@@ -187,7 +188,7 @@ async fn rate_limited() -> Value {
         Backend::Sqlite,
         ServerOptions {
             public_rate_limit: 1,
-            mongo_app_name: None,
+            ..ServerOptions::default()
         },
     )
     .await;

@@ -13,6 +13,8 @@ mod contracts;
 mod dump;
 mod error_codes;
 mod graphql_api;
+mod host;
+mod http_transport;
 mod lifecycle;
 mod schema;
 mod store_contract;

@@ -22,6 +22,8 @@ pub struct ServerOptions {
     pub public_rate_limit: u32,
     /// Tags the MongoDB connection so that injected faults hit this server only.
     pub mongo_app_name: Option<String>,
+    /// `INVITATIONS_CORS_ORIGINS`.
+    pub cors_origins: &'static str,
 }
 
 /// API tokens for the default roles.
@@ -62,6 +64,8 @@ pub async fn spawn_server_with(backend: Backend, options: ServerOptions) -> Test
             ("INVITATIONS_LISTEN", "127.0.0.1:0"),
             ("INVITATIONS_DATA_DIR", &data_dir_text),
             ("INVITATIONS_PUBLIC_RATE_LIMIT", &rate_limit),
+            ("INVITATIONS_CORS_ORIGINS", options.cors_origins),
+            ("INVITATIONS_MAX_BODY_BYTES", "65536"),
         ],
     );
     let (store, location) = open_store(backend, &config, options.mongo_app_name.as_deref()).await;

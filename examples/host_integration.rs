@@ -1,0 +1,132 @@
+//! A small host CMS that embeds the Invitations module next to its own GraphQL types and its
+//! own authentication.
+//!
+//! The host has articles and users of its own. It merges the module's query and mutation
+//! objects into its schema, maps its users onto the module's permissions, and mounts the
+//! module's GraphQL route under `/cms`. Run it with:
+//!
+//! ```sh
+//! cargo run --example host_integration
+//! curl -s http://127.0.0.1:3000/cms/graphql -H 'x-host-user: root' \
+//!   -H 'content-type: application/json' \
+//!   -d '{"query":"{ articles { title } invitations { totalCount } }"}'
+//! ```
+
+use std::sync::Arc;
+
+use async_graphql::{EmptySubscription, MergedObject, Object, Schema, SimpleObject};
+use axum::Router;
+use axum::http::HeaderMap;
+use axum::routing::get;
+use cms_invitations::clock::SystemClock;
+use cms_invitations::config::Config;
+use cms_invitations::domain::Actor;
+use cms_invitations::graphql::{InvitationsModule, InvitationsMutation, InvitationsQuery};
+use cms_invitations::http::{Authenticator, GraphqlOptions, graphql_routes};
+use cms_invitations::service::Principal;
+use cms_invitations::store::Store;
+use cms_invitations::store::sqlite::SqliteStore;
+
+/// The host's own content type.
+#[derive(SimpleObject, Debug, Clone)]
+struct Article {
+    title: String,
+}
+
+#[derive(Debug, Default)]
+struct HostQuery;
+
+#[Object]
+impl HostQuery {
+    async fn articles(&self) -> Vec<Article> {
+        vec![Article {
+            title: "Hello from the host".to_owned(),
+        }]
+    }
+}
+
+#[derive(Debug, Default)]
+struct HostMutation;
+
+#[Object]
+impl HostMutation {
+    async fn publish(&self, title: String) -> Article {
+        Article { title }
+    }
+}
+
+#[derive(MergedObject, Debug, Default)]
+struct Query(HostQuery, InvitationsQuery);
+
+#[derive(MergedObject, Debug, Default)]
+struct Mutation(HostMutation, InvitationsMutation);
+
+type HostSchema = Schema<Query, Mutation, EmptySubscription>;
+
+/// The host's own authentication: a session header naming one of its users. Its users' CMS
+/// permissions become the module's principal: `root` may grant every role, `moderator` may
+/// invite authors, `reader` may only read invitations.
+#[derive(Debug)]
+struct HostAuth;
+
+#[async_trait::async_trait]
+impl Authenticator for HostAuth {
+    async fn authenticate(
+        &self,
+        headers: &HeaderMap,
+    ) -> cms_invitations::Result<Option<Principal>> {
+        let Some(user) = headers.get("x-host-user").and_then(|v| v.to_str().ok()) else {
+            return Ok(None);
+        };
+        let actor = Actor {
+            id: format!("host-user:{user}"),
+            name: user.to_owned(),
+        };
+        let grants: &[&str] = match user {
+            "root" => &["admin", "editor", "author", "viewer"],
+            "moderator" => &["author"],
+            "reader" => &[],
+            _ => return Err(cms_invitations::Error::Unauthenticated),
+        };
+        Ok(Some(Principal::new(
+            actor,
+            true,
+            grants.iter().map(|role| (*role).to_owned()),
+        )))
+    }
+}
+
+/// The host's application: its own routes plus the module's GraphQL endpoint under `/cms`.
+pub async fn app(data_dir: &std::path::Path) -> Result<Router, Box<dyn std::error::Error>> {
+    let config = Config::load(|name| match name {
+        "INVITATIONS_ACCEPT_URL" => Some("https://host.example.org/join".to_owned()),
+        _ => None,
+    })?;
+    let store: Arc<dyn Store> =
+        Arc::new(SqliteStore::open(data_dir.join("invitations.sqlite3")).await?);
+    // The host could pass its own `AccountProvisioner` here to create users in its own tables;
+    // this one keeps accounts in the module's store.
+    let service = cms_invitations::standalone::service_on(&config, store, Arc::new(SystemClock))?;
+    let module = InvitationsModule::new(service, config.public_rate_limit);
+    let schema: HostSchema = module
+        .register(Schema::build(
+            Query::default(),
+            Mutation::default(),
+            EmptySubscription,
+        ))
+        .finish();
+    let invitations = graphql_routes(schema, Arc::new(HostAuth), GraphqlOptions::default());
+    Ok(Router::new()
+        .route("/", get(|| async { "host CMS home" }))
+        .nest("/cms", invitations))
+}
+
+#[allow(dead_code, clippy::print_stdout)] // Tests include this file and use `app` only.
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let router = app(std::path::Path::new("./data/host-example")).await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+    println!("host CMS on http://127.0.0.1:3000 (GraphQL at /cms/graphql)");
+    axum::serve(listener, router).await?;
+    Ok(())
+}

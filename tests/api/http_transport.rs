@@ -1,0 +1,315 @@
+//! The HTTP side of the standalone server: operational endpoints, request bounds, content
+//! types, CORS, token handling and the bootstrap token. Bad requests change nothing.
+
+use std::sync::Arc;
+
+use cms_invitations::standalone::Server;
+use serde_json::{Value, json};
+
+use crate::helpers::Backend;
+use crate::server::{ServerOptions, TestServer, data, error_code, spawn_server, spawn_server_with};
+
+async fn total(server: &TestServer) -> Value {
+    let list = server
+        .gql("Invitations", json!({}), Some(&server.tokens.admin))
+        .await;
+    data(&list, "invitations")["totalCount"].clone()
+}
+
+#[tokio::test]
+async fn health_readiness_metrics_and_graphiql_are_served() {
+    let server = spawn_server(Backend::Sqlite).await;
+    let get = |path: &str| server.http().get(server.url(path)).send();
+    let health = get("/healthz").await.unwrap();
+    assert_eq!(health.status(), 200);
+    assert_eq!(health.text().await.unwrap(), "ok\n");
+    let ready = get("/readyz").await.unwrap();
+    assert_eq!(ready.status(), 200);
+
+    server.gql("Invitations", json!({}), None).await;
+    let metrics = get("/metrics").await.unwrap().text().await.unwrap();
+    assert!(
+        metrics.contains(
+            "invitations_http_requests_total{route=\"/graphql\",method=\"POST\",status=\"200\"} 1"
+        ),
+        "{metrics}"
+    );
+    assert!(metrics.contains("invitations_graphql_errors_total{code=\"UNAUTHENTICATED\"} 1"));
+    assert!(
+        metrics.contains("invitations_http_request_duration_seconds_count{route=\"/graphql\"} 1")
+    );
+
+    let graphiql = get("/graphiql").await.unwrap();
+    assert_eq!(graphiql.status(), 200);
+    let csp = graphiql.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(csp.contains("connect-src 'self'"), "{csp}");
+    let page = graphiql.text().await.unwrap();
+    assert!(page.contains("fetch(\"/graphql\""));
+    assert!(
+        !page.contains("src=\"http"),
+        "the page loads nothing from elsewhere"
+    );
+    server.cleanup().await;
+}
+
+#[tokio::test]
+async fn oversized_mistyped_and_malformed_requests_are_refused_and_change_nothing() {
+    let server = spawn_server(Backend::Sqlite).await;
+    let post = || server.http().post(server.url("/graphql"));
+    let create = json!({
+        "query": "mutation($i: CreateInvitationInput!) { createInvitation(input: $i) { id } }",
+        "variables": { "i": { "email": "x@example.org", "role": "viewer", "name": "n".repeat(70_000) } },
+    });
+    let too_big = post()
+        .bearer_auth(&server.tokens.admin)
+        .json(&create)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(too_big.status(), 413);
+    assert_eq!(
+        error_code(&too_big.json().await.unwrap()),
+        "VALIDATION_FAILED"
+    );
+
+    let form = post()
+        .bearer_auth(&server.tokens.admin)
+        .header("content-type", "text/plain")
+        .body(r#"{"query":"{ invitations { totalCount } }"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status(), 415);
+
+    let not_json = post()
+        .header("content-type", "application/json")
+        .body("{ not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_json.status(), 400);
+    assert_eq!(
+        error_code(&not_json.json().await.unwrap()),
+        "VALIDATION_FAILED"
+    );
+
+    let mutation_over_get = server
+        .http()
+        .get(server.url("/graphql"))
+        .bearer_auth(&server.tokens.admin)
+        .query(&[(
+            "query",
+            "mutation { revokeInvitation(id: \"00000000-0000-7000-8000-000000000000\") { id } }",
+        )])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(mutation_over_get.status(), 405);
+
+    let query_over_get: Value = server
+        .http()
+        .get(server.url("/graphql"))
+        .bearer_auth(&server.tokens.viewer)
+        .query(&[("query", "{ invitations { totalCount } }")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(data(&query_over_get, "invitations")["totalCount"], 0);
+
+    let bad_token = post()
+        .bearer_auth("cmsi_not-a-real-token")
+        .json(&json!({ "query": "{ invitationBySecret(secret: \"x\") { state } }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad_token.status(), 401);
+    assert_eq!(bad_token.headers()["www-authenticate"], "Bearer");
+    assert_eq!(
+        error_code(&bad_token.json().await.unwrap()),
+        "UNAUTHENTICATED"
+    );
+
+    let syntax = server
+        .query(
+            "{ invitations { totalCount ",
+            json!({}),
+            Some(&server.tokens.admin),
+        )
+        .await;
+    assert_eq!(error_code(&syntax), "VALIDATION_FAILED");
+    let unknown_field = server
+        .query(
+            "{ invitations { secretDigest } }",
+            json!({}),
+            Some(&server.tokens.admin),
+        )
+        .await;
+    assert_eq!(error_code(&unknown_field), "VALIDATION_FAILED");
+    let bad_duration = server
+        .gql(
+            "CreateInvitation",
+            json!({ "input": { "email": "d@example.org", "role": "viewer", "validFor": "a week" } }),
+            Some(&server.tokens.admin),
+        )
+        .await;
+    assert_eq!(error_code(&bad_duration), "VALIDATION_FAILED");
+    assert_eq!(bad_duration["errors"][0]["extensions"]["field"], "validFor");
+    let bad_date = server
+        .gql(
+            "Invitations",
+            json!({ "filter": { "createdAfter": "yesterday" } }),
+            Some(&server.tokens.admin),
+        )
+        .await;
+    assert_eq!(
+        bad_date["errors"][0]["extensions"]["field"],
+        "filter.createdAfter"
+    );
+    let bad_metadata = server
+        .gql(
+            "CreateInvitation",
+            json!({ "input": { "email": "m@example.org", "role": "viewer", "metadata": [1, 2] } }),
+            Some(&server.tokens.admin),
+        )
+        .await;
+    assert_eq!(bad_metadata["errors"][0]["extensions"]["field"], "metadata");
+
+    assert_eq!(
+        total(&server).await,
+        0,
+        "no refused request stored anything"
+    );
+    server.cleanup().await;
+}
+
+#[tokio::test]
+async fn queries_beyond_the_depth_or_complexity_bound_are_refused() {
+    let server = spawn_server(Backend::Sqlite).await;
+    let admin = Some(server.tokens.admin.as_str());
+    let fields =
+        "id email role state expiresAt events { kind at actor { id name } } delivery { status }";
+    let aliases: String = (0..4)
+        .map(|i| format!("p{i}: invitations(first: 500) {{ nodes {{ {fields} }} }} "))
+        .collect();
+    let costly = server
+        .query(&format!("{{ {aliases} }}"), json!({}), admin)
+        .await;
+    assert_eq!(error_code(&costly), "VALIDATION_FAILED");
+    assert!(
+        costly["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("complex")
+    );
+
+    let one_page = server
+        .query(
+            &format!("{{ invitations(first: 500) {{ nodes {{ {fields} }} }} }}"),
+            json!({}),
+            admin,
+        )
+        .await;
+    assert!(one_page.get("errors").is_none(), "{one_page:#}");
+
+    let deep = format!(
+        "{{ __schema {{ types {{ {} }} }} }}",
+        "fields { type { ofType { ofType { ofType { ofType { ofType { ofType { ofType { ofType { name } } } } } } } } } }"
+    );
+    let deep = server.query(&deep, json!({}), admin).await;
+    assert_eq!(error_code(&deep), "VALIDATION_FAILED");
+    server.cleanup().await;
+}
+
+#[tokio::test]
+async fn browsers_on_allowed_origins_get_cors_headers_and_others_do_not() {
+    let server = spawn_server_with(
+        Backend::Sqlite,
+        ServerOptions {
+            cors_origins: "https://app.example.org",
+            ..ServerOptions::default()
+        },
+    )
+    .await;
+    let preflight = |origin: &'static str| {
+        server
+            .http()
+            .request(reqwest::Method::OPTIONS, server.url("/graphql"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .send()
+    };
+    let allowed = preflight("https://app.example.org").await.unwrap();
+    assert_eq!(allowed.status(), 204);
+    assert_eq!(
+        allowed.headers()["access-control-allow-origin"],
+        "https://app.example.org"
+    );
+    assert!(
+        allowed.headers()["access-control-allow-headers"]
+            .to_str()
+            .unwrap()
+            .contains("authorization")
+    );
+    let other = preflight("https://evil.example.com").await.unwrap();
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+
+    let actual = server
+        .http()
+        .post(server.url("/graphql"))
+        .header("origin", "https://app.example.org")
+        .json(&json!({ "query": "{ invitationBySecret(secret: \"x\") { state } }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        actual.headers()["access-control-allow-origin"],
+        "https://app.example.org"
+    );
+    server.cleanup().await;
+}
+
+#[tokio::test]
+async fn the_first_start_makes_one_admin_token_kept_in_a_private_file() {
+    let server = spawn_server(Backend::Sqlite).await;
+    let token = server
+        .bootstrap_token
+        .clone()
+        .expect("a bootstrap token on first start");
+    let file = cms_invitations::standalone::bootstrap_token_path(&server.data_dir);
+    assert_eq!(std::fs::read_to_string(&file).unwrap().trim(), token);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let created = server
+        .gql(
+            "CreateInvitation",
+            json!({ "input": { "email": "boot@example.org", "role": "admin" } }),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(
+        data(&created, "createInvitation")["invitedBy"]["name"],
+        "bootstrap admin"
+    );
+
+    // A restart on the same store makes no second token.
+    let mut again = Server::bind_on(
+        &server.config,
+        server.store.clone(),
+        Arc::new(cms_invitations::clock::SystemClock),
+    )
+    .await
+    .unwrap();
+    assert!(again.take_bootstrap_token().is_none());
+    drop(again);
+    server.cleanup().await;
+}
