@@ -8,6 +8,7 @@ mod server;
 
 mod authorization;
 mod backends;
+mod cli;
 mod concurrency;
 mod contracts;
 mod dump;
@@ -16,6 +17,7 @@ mod graphql_api;
 mod host;
 mod http_transport;
 mod lifecycle;
+mod readme;
 mod schema;
 mod store_contract;
 mod validation;
