@@ -38,7 +38,10 @@ fn schema_prints_the_committed_sdl() {
 #[tokio::test]
 async fn a_created_token_is_the_last_line_and_signs_in_with_its_role() {
     let dir = crate::helpers::temp_dir();
-    let output = run(&dir, &["token", "create", "--role", "editor", "--name", "CI bot"]);
+    let output = run(
+        &dir,
+        &["token", "create", "--role", "editor", "--name", "CI bot"],
+    );
     assert!(output.status.success(), "{output:?}");
     let text = stdout(&output);
     let token = text.lines().last().unwrap().to_owned();
@@ -47,14 +50,22 @@ async fn a_created_token_is_the_last_line_and_signs_in_with_its_role() {
     let unknown = run(&dir, &["token", "create", "--role", "overlord"]);
     assert_eq!(unknown.status.code(), Some(2));
     let problem = String::from_utf8(unknown.stderr).unwrap();
-    assert!(problem.contains("VALIDATION_FAILED") && problem.contains("editor"), "{problem}");
+    assert!(
+        problem.contains("VALIDATION_FAILED") && problem.contains("editor"),
+        "{problem}"
+    );
 
     // The token works against a server on the same data directory.
     let config = crate::helpers::config_with(
         &crate::helpers::Options::default(),
-        &[("INVITATIONS_LISTEN", "127.0.0.1:0"), ("INVITATIONS_DATA_DIR", dir.to_str().unwrap())],
+        &[
+            ("INVITATIONS_LISTEN", "127.0.0.1:0"),
+            ("INVITATIONS_DATA_DIR", dir.to_str().unwrap()),
+        ],
     );
-    let server = cms_invitations::standalone::Server::bind(&config).await.unwrap();
+    let server = cms_invitations::standalone::Server::bind(&config)
+        .await
+        .unwrap();
     let address = server.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(server.run(async move {
@@ -70,7 +81,10 @@ async fn a_created_token_is_the_last_line_and_signs_in_with_its_role() {
         .json()
         .await
         .unwrap();
-    assert_eq!(response["errors"][0]["extensions"]["field"], "role", "an editor may not grant editor");
+    assert_eq!(
+        response["errors"][0]["extensions"]["field"], "role",
+        "an editor may not grant editor"
+    );
     let response: serde_json::Value = reqwest::Client::new()
         .post(format!("http://{address}/graphql"))
         .bearer_auth(&token)
@@ -81,7 +95,10 @@ async fn a_created_token_is_the_last_line_and_signs_in_with_its_role() {
         .json()
         .await
         .unwrap();
-    assert_eq!(response["data"]["createInvitation"]["invitedBy"]["name"], "CI bot");
+    assert_eq!(
+        response["data"]["createInvitation"]["invitedBy"]["name"],
+        "CI bot"
+    );
     let _ = stop.send(());
     task.await.unwrap().unwrap();
     let _ = std::fs::remove_dir_all(dir);

@@ -10,7 +10,12 @@ const README: &str = include_str!("../../README.md");
 fn quickstart_script() -> String {
     let (_, rest) = README.split_once("<!-- quickstart:start -->").unwrap();
     let (block, _) = rest.split_once("<!-- quickstart:end -->").unwrap();
-    let script = block.trim().strip_prefix("```sh").unwrap().strip_suffix("```").unwrap();
+    let script = block
+        .trim()
+        .strip_prefix("```sh")
+        .unwrap()
+        .strip_suffix("```")
+        .unwrap();
     script.to_owned()
 }
 
@@ -34,14 +39,23 @@ async fn the_readme_quickstart_works_verbatim_against_a_fresh_server() {
     let http = reqwest::Client::new();
     let mut up = false;
     for _ in 0..100 {
-        if http.get(format!("http://{listen}/healthz")).send().await.is_ok() {
+        if http
+            .get(format!("http://{listen}/healthz"))
+            .send()
+            .await
+            .is_ok()
+        {
             up = true;
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(up, "the server did not come up on {listen}");
-    let graphiql = http.get(format!("http://{listen}/graphiql")).send().await.unwrap();
+    let graphiql = http
+        .get(format!("http://{listen}/graphiql"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(graphiql.status(), 200);
 
     let script = quickstart_script().replace("127.0.0.1:8080", &listen);
@@ -54,15 +68,33 @@ async fn the_readme_quickstart_works_verbatim_against_a_fresh_server() {
     let banner = {
         use std::io::Read as _;
         let mut text = String::new();
-        server.stdout.take().unwrap().read_to_string(&mut text).unwrap();
+        server
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut text)
+            .unwrap();
         text
     };
     let _ = server.wait();
     let printed = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{printed}\n{}", String::from_utf8_lossy(&output.stderr));
-    assert!(banner.contains("cmsi_"), "the first start printed the token: {banner}");
+    assert!(
+        output.status.success(),
+        "{printed}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        banner.contains("cmsi_"),
+        "the first start printed the token: {banner}"
+    );
     assert!(printed.contains(r#""state":"PENDING""#), "{printed}");
-    assert!(printed.contains(r#""inviterName":"bootstrap admin""#), "{printed}");
-    assert!(printed.contains(r#""existingUser":false,"invitation":{"state":"ACCEPTED"}"#), "{printed}");
+    assert!(
+        printed.contains(r#""inviterName":"bootstrap admin""#),
+        "{printed}"
+    );
+    assert!(
+        printed.contains(r#""existingUser":false,"invitation":{"state":"ACCEPTED"}"#),
+        "{printed}"
+    );
     let _ = std::fs::remove_dir_all(dir);
 }
