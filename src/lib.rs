@@ -3,6 +3,7 @@
 pub mod clock;
 pub mod config;
 pub mod domain;
+pub mod email;
 pub mod error;
 
 pub use error::{Error, ErrorCode, Result};

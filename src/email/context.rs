@@ -1,0 +1,179 @@
+//! What each kind of email may use: one typed context per kind. `templates check` renders every
+//! template with the samples below in strict mode, so a template that names a variable its
+//! context does not have is caught before it reaches a mailbox.
+
+use serde::Serialize;
+
+/// The kinds of email, each with its own context.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum EmailKind {
+    /// To the invitee: who invites them to what, and the link.
+    Invitation,
+    /// To the inviter, when the invitation is accepted.
+    InvitationAccepted,
+}
+
+impl EmailKind {
+    pub const ALL: [Self; 2] = [Self::Invitation, Self::InvitationAccepted];
+
+    /// The file name stem: `email-templates/<locale>/<name>.<part>.hbs`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Invitation => "invitation",
+            Self::InvitationAccepted => "invitation_accepted",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == name)
+    }
+
+    /// The variables a template of this kind may use, for the docs and `templates check`.
+    pub fn variables(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Self::Invitation => &[
+                (
+                    "product_name",
+                    "the CMS's name (setting `email_product_name`)",
+                ),
+                ("lang", "the chosen locale, e.g. `de-AT`"),
+                ("invitee_name", "the invitee's name, if the editor gave one"),
+                ("invitee_email", "the invited address"),
+                ("inviter_name", "who sent the invitation"),
+                ("role", "the role the account will get"),
+                ("scope", "team, workspace or company, if any"),
+                ("groups", "list of group names (may be empty)"),
+                (
+                    "accept_url",
+                    "the link with the secret; show it as a button and as text",
+                ),
+                ("expires_at", "end of validity, formatted for the locale"),
+            ],
+            Self::InvitationAccepted => &[
+                ("product_name", "the CMS's name"),
+                ("lang", "the chosen locale"),
+                ("inviter_name", "who sent the invitation (the recipient)"),
+                ("invitee_name", "the new member's name, if known"),
+                ("invitee_email", "the new member's address"),
+                ("role", "the role the account got"),
+                ("scope", "team, workspace or company, if any"),
+                (
+                    "accepted_at",
+                    "when it was accepted, formatted for the locale",
+                ),
+            ],
+        }
+    }
+}
+
+/// The parts of a message: subject line, HTML body, plain-text body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum EmailPart {
+    Subject,
+    Html,
+    Text,
+}
+
+impl EmailPart {
+    pub const ALL: [Self; 3] = [Self::Subject, Self::Html, Self::Text];
+
+    /// The file name suffix before `.hbs`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Subject => "subject",
+            Self::Html => "html",
+            Self::Text => "txt",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|part| part.as_str() == name)
+    }
+}
+
+/// Context of the `invitation` email.
+#[derive(Debug, Clone, Serialize)]
+pub struct InvitationContext {
+    pub product_name: String,
+    pub lang: String,
+    pub invitee_name: Option<String>,
+    pub invitee_email: String,
+    pub inviter_name: String,
+    pub role: String,
+    pub scope: Option<String>,
+    pub groups: Vec<String>,
+    pub accept_url: String,
+    pub expires_at: String,
+}
+
+/// Context of the `invitation_accepted` notice.
+#[derive(Debug, Clone, Serialize)]
+pub struct AcceptedContext {
+    pub product_name: String,
+    pub lang: String,
+    pub inviter_name: String,
+    pub invitee_name: Option<String>,
+    pub invitee_email: String,
+    pub role: String,
+    pub scope: Option<String>,
+    pub accepted_at: String,
+}
+
+/// A context of either kind, ready to render.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum EmailContext {
+    Invitation(InvitationContext),
+    InvitationAccepted(AcceptedContext),
+}
+
+impl EmailContext {
+    pub fn kind(&self) -> EmailKind {
+        match self {
+            Self::Invitation(_) => EmailKind::Invitation,
+            Self::InvitationAccepted(_) => EmailKind::InvitationAccepted,
+        }
+    }
+
+    /// Sample data for previews and checks. `full` fills every optional field; the minimal
+    /// sample leaves them empty, so both branches of `{{#if}}` are rendered.
+    pub fn sample(kind: EmailKind, lang: &str, full: bool) -> Self {
+        let at = chrono::DateTime::from_timestamp(1_795_000_000, 0).unwrap_or_default();
+        let language = lang.split('-').next().unwrap_or(lang);
+        let when = super::dates::format_date_time(at, language);
+        let product_name = "Acme CMS".to_owned();
+        match kind {
+            EmailKind::Invitation => Self::Invitation(InvitationContext {
+                product_name,
+                lang: lang.to_owned(),
+                invitee_name: full.then(|| "Ada Lovelace".to_owned()),
+                invitee_email: "ada@example.org".to_owned(),
+                inviter_name: "Grace Hopper".to_owned(),
+                role: "author".to_owned(),
+                scope: full.then(|| "Analytical Engines Ltd".to_owned()),
+                groups: if full {
+                    vec![
+                        "docs".to_owned(),
+                        "research".to_owned(),
+                        "review".to_owned(),
+                    ]
+                } else {
+                    Vec::new()
+                },
+                accept_url: "https://cms.example.org/accept#secret=SAMPLE-SECRET-NOT-A-REAL-LINK"
+                    .to_owned(),
+                expires_at: when,
+            }),
+            EmailKind::InvitationAccepted => Self::InvitationAccepted(AcceptedContext {
+                product_name,
+                lang: lang.to_owned(),
+                inviter_name: "Grace Hopper".to_owned(),
+                invitee_name: full.then(|| "Ada Lovelace".to_owned()),
+                invitee_email: "ada@example.org".to_owned(),
+                role: "author".to_owned(),
+                scope: full.then(|| "Analytical Engines Ltd".to_owned()),
+                accepted_at: when,
+            }),
+        }
+    }
+}

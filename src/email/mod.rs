@@ -1,0 +1,97 @@
+//! Localized emails: Handlebars templates per locale and kind, typed contexts, dates written as
+//! each language writes them.
+
+mod context;
+mod dates;
+mod templates;
+
+pub use context::{AcceptedContext, EmailContext, EmailKind, EmailPart, InvitationContext};
+pub use dates::format_date_time;
+pub use templates::{EmailTemplates, RenderedEmail, TemplateProblem, TemplateProblems};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_shipped_file_is_compiled_into_the_binary() {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/email-templates");
+        let mut on_disk = Vec::new();
+        for dir in std::fs::read_dir(root).unwrap().flatten() {
+            if dir.path().is_dir() {
+                for file in std::fs::read_dir(dir.path()).unwrap().flatten() {
+                    let name = file.file_name().to_string_lossy().into_owned();
+                    if name.ends_with(".hbs") {
+                        on_disk.push(format!("{}/{name}", dir.file_name().to_string_lossy()));
+                    }
+                }
+            }
+        }
+        on_disk.sort();
+        let mut built_in: Vec<String> = templates::BUILTIN
+            .iter()
+            .map(|(p, _)| (*p).to_owned())
+            .collect();
+        built_in.sort();
+        assert_eq!(on_disk, built_in);
+    }
+
+    #[test]
+    fn the_shipped_templates_pass_the_check_in_every_locale() {
+        let templates = EmailTemplates::builtin().unwrap();
+        assert_eq!(templates.locales(), ["de", "en", "fr"]);
+        assert_eq!(templates.check(), Vec::new());
+    }
+
+    #[test]
+    fn html_is_escaped_in_the_html_part_only() {
+        let templates = EmailTemplates::builtin().unwrap();
+        let mut context = EmailContext::sample(EmailKind::Invitation, "en", true);
+        if let EmailContext::Invitation(c) = &mut context {
+            c.inviter_name = "<script>alert(1)</script> & Co".to_owned();
+        }
+        let email = templates.render("en", &context).unwrap();
+        assert!(
+            email
+                .html
+                .contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; Co")
+        );
+        assert!(!email.html.contains("<script>"));
+        assert!(email.text.contains("<script>alert(1)</script> & Co"));
+        assert!(
+            email
+                .subject
+                .starts_with("<script>alert(1)</script> & Co invited you")
+        );
+    }
+
+    #[test]
+    fn locales_fall_back_from_region_to_language_to_the_default() {
+        let templates = EmailTemplates::builtin().unwrap();
+        assert_eq!(templates.choose_locale(["de-AT"], "en"), "de");
+        assert_eq!(templates.choose_locale(["pt-BR", "fr-CA"], "en"), "fr");
+        assert_eq!(templates.choose_locale(["pt-BR"], "en"), "en");
+    }
+
+    #[test]
+    fn an_unknown_variable_is_reported_with_file_and_line() {
+        let dir = std::env::temp_dir().join(format!("tpl-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(dir.join("de")).unwrap();
+        std::fs::write(
+            dir.join("de/invitation.txt.hbs"),
+            "Hallo,\n{{inviter_nam}}\n",
+        )
+        .unwrap();
+        let templates = EmailTemplates::load(Some(&dir), false).unwrap();
+        let problems = templates.check();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].file.ends_with("de/invitation.txt.hbs"));
+        assert_eq!(problems[0].line, Some(2));
+        assert!(
+            problems[0].message.contains("inviter_nam"),
+            "{}",
+            problems[0].message
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

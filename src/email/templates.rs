@@ -1,0 +1,404 @@
+//! The template set: built-in files compiled into the binary, replaced by name by files in an
+//! optional override folder, compiled into two strict Handlebars registries: one that escapes
+//! HTML (for the html part) and one that does not (subject and text parts).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use handlebars::Handlebars;
+
+use super::context::{EmailContext, EmailKind, EmailPart};
+
+macro_rules! builtin {
+    ($($path:literal),* $(,)?) => {
+        &[$(($path, include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/email-templates/", $path)))),*]
+    };
+}
+
+/// Every shipped template file, by its path under `email-templates/`.
+pub(crate) const BUILTIN: &[(&str, &str)] = builtin!(
+    "partials/layout_html.hbs",
+    "partials/button.hbs",
+    "en/invitation.subject.hbs",
+    "en/invitation.html.hbs",
+    "en/invitation.txt.hbs",
+    "en/invitation_accepted.subject.hbs",
+    "en/invitation_accepted.html.hbs",
+    "en/invitation_accepted.txt.hbs",
+    "de/invitation.subject.hbs",
+    "de/invitation.html.hbs",
+    "de/invitation.txt.hbs",
+    "de/invitation_accepted.subject.hbs",
+    "de/invitation_accepted.html.hbs",
+    "de/invitation_accepted.txt.hbs",
+    "fr/invitation.subject.hbs",
+    "fr/invitation.html.hbs",
+    "fr/invitation.txt.hbs",
+    "fr/invitation_accepted.subject.hbs",
+    "fr/invitation_accepted.html.hbs",
+    "fr/invitation_accepted.txt.hbs",
+);
+
+/// A problem in a template file, with where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateProblem {
+    /// `email-templates/de/invitation.html.hbs`, or the override file's path.
+    pub file: String,
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl std::fmt::Display for TemplateProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{line}: {}", self.file, self.message),
+            None => write!(f, "{}: {}", self.file, self.message),
+        }
+    }
+}
+
+/// Template problems, one per line.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+pub struct TemplateProblems(pub Vec<TemplateProblem>);
+
+/// One rendered message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedEmail {
+    /// The locale whose templates were used.
+    pub locale: String,
+    pub subject: String,
+    pub html: String,
+    pub text: String,
+}
+
+/// Where each template came from, to name files in problems.
+#[derive(Debug, Clone)]
+struct Source {
+    text: String,
+    file: String,
+}
+
+#[derive(Debug)]
+struct Compiled {
+    html: Handlebars<'static>,
+    text: Handlebars<'static>,
+    files: BTreeMap<String, String>,
+    locales: BTreeSet<String>,
+}
+
+/// The email templates, ready to render. Cheap to share.
+#[derive(Debug, Clone)]
+pub struct EmailTemplates {
+    override_dir: Option<PathBuf>,
+    reload: bool,
+    compiled: Arc<RwLock<Arc<Compiled>>>,
+}
+
+impl EmailTemplates {
+    /// The built-in templates, replaced by name by the `*.hbs` files under `override_dir`.
+    /// With `reload`, the folder is read again before every render (for template authors).
+    pub fn load(override_dir: Option<&Path>, reload: bool) -> Result<Self, TemplateProblems> {
+        let compiled = compile(override_dir)?;
+        Ok(Self {
+            override_dir: override_dir.map(Path::to_path_buf),
+            reload,
+            compiled: Arc::new(RwLock::new(Arc::new(compiled))),
+        })
+    }
+
+    /// The built-in templates alone.
+    pub fn builtin() -> Result<Self, TemplateProblems> {
+        Self::load(None, false)
+    }
+
+    fn current(&self) -> Result<Arc<Compiled>, TemplateProblems> {
+        if self.reload {
+            let fresh = Arc::new(compile(self.override_dir.as_deref())?);
+            if let Ok(mut slot) = self.compiled.write() {
+                *slot = fresh.clone();
+            }
+            return Ok(fresh);
+        }
+        Ok(self
+            .compiled
+            .read()
+            .map(|c| c.clone())
+            .unwrap_or_else(|poisoned| poisoned.into_inner().clone()))
+    }
+
+    /// The locales that have templates.
+    pub fn locales(&self) -> Vec<String> {
+        self.current()
+            .map(|c| c.locales.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// The first locale of `preferences` that has templates, trying each tag and then its
+    /// language (`de-AT`, then `de`); `fallback` when none has.
+    pub fn choose_locale<'a>(
+        &self,
+        preferences: impl IntoIterator<Item = &'a str>,
+        fallback: &str,
+    ) -> String {
+        let Ok(compiled) = self.current() else {
+            return fallback.to_owned();
+        };
+        for tag in preferences {
+            let candidates = [Some(tag), tag.split('-').next()];
+            for candidate in candidates.into_iter().flatten() {
+                if let Some(found) = compiled
+                    .locales
+                    .iter()
+                    .find(|l| l.eq_ignore_ascii_case(candidate))
+                {
+                    return found.clone();
+                }
+            }
+        }
+        fallback.to_owned()
+    }
+
+    /// Renders the three parts of `context`'s kind in `locale`.
+    pub fn render(
+        &self,
+        locale: &str,
+        context: &EmailContext,
+    ) -> Result<RenderedEmail, TemplateProblems> {
+        let compiled = self.current()?;
+        let kind = context.kind();
+        let part = |part: EmailPart| render_part(&compiled, locale, kind, part, context);
+        Ok(RenderedEmail {
+            locale: locale.to_owned(),
+            subject: part(EmailPart::Subject)?
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect::<Vec<_>>()
+                .join(" "),
+            html: part(EmailPart::Html)?,
+            text: part(EmailPart::Text)?,
+        })
+    }
+
+    /// Renders one part, for previews.
+    pub fn render_part(
+        &self,
+        locale: &str,
+        part: EmailPart,
+        context: &EmailContext,
+    ) -> Result<String, TemplateProblems> {
+        let compiled = self.current()?;
+        render_part(&compiled, locale, context.kind(), part, context)
+    }
+
+    /// Every problem a template author should fix: a locale missing a kind or part, and any
+    /// template that fails to render in strict mode with the full or the minimal sample (an
+    /// unknown variable, a missing partial). Compile errors are found by [`Self::load`].
+    pub fn check(&self) -> Vec<TemplateProblem> {
+        let compiled = match self.current() {
+            Ok(compiled) => compiled,
+            Err(problems) => return problems.0,
+        };
+        let mut problems = Vec::new();
+        for locale in &compiled.locales {
+            for kind in EmailKind::ALL {
+                for part in EmailPart::ALL {
+                    let name = template_name(locale, kind, part);
+                    if !compiled.files.contains_key(&name) {
+                        problems.push(TemplateProblem {
+                            file: format!("email-templates/{name}.hbs"),
+                            line: None,
+                            message: format!(
+                                "missing: locale {locale} has no {} {} template",
+                                kind.as_str(),
+                                part.as_str()
+                            ),
+                        });
+                        continue;
+                    }
+                    for full in [true, false] {
+                        let sample = EmailContext::sample(kind, locale, full);
+                        if let Err(found) = render_part(&compiled, locale, kind, part, &sample) {
+                            for problem in found.0 {
+                                if !problems.contains(&problem) {
+                                    problems.push(problem);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        problems
+    }
+}
+
+fn template_name(locale: &str, kind: EmailKind, part: EmailPart) -> String {
+    format!("{locale}/{}.{}", kind.as_str(), part.as_str())
+}
+
+fn render_part(
+    compiled: &Compiled,
+    locale: &str,
+    kind: EmailKind,
+    part: EmailPart,
+    context: &EmailContext,
+) -> Result<String, TemplateProblems> {
+    let name = template_name(locale, kind, part);
+    let registry = match part {
+        EmailPart::Html => &compiled.html,
+        EmailPart::Subject | EmailPart::Text => &compiled.text,
+    };
+    registry.render(&name, context).map_err(|err| {
+        let template = err.template_name.clone().unwrap_or_else(|| name.clone());
+        TemplateProblems(vec![TemplateProblem {
+            file: compiled
+                .files
+                .get(&template)
+                .cloned()
+                .unwrap_or_else(|| format!("email-templates/{template}.hbs")),
+            line: err.line_no,
+            message: err.reason().to_string(),
+        }])
+    })
+}
+
+/// Collects the built-ins and the override folder's files, keyed by path under the root.
+fn sources(override_dir: Option<&Path>) -> Result<BTreeMap<String, Source>, TemplateProblems> {
+    let mut sources: BTreeMap<String, Source> = BUILTIN
+        .iter()
+        .map(|(path, text)| {
+            (
+                (*path).to_owned(),
+                Source {
+                    text: (*text).to_owned(),
+                    file: format!("email-templates/{path}"),
+                },
+            )
+        })
+        .collect();
+    if let Some(dir) = override_dir {
+        let mut problems = Vec::new();
+        collect_dir(dir, dir, &mut sources, &mut problems);
+        if !problems.is_empty() {
+            return Err(TemplateProblems(problems));
+        }
+    }
+    Ok(sources)
+}
+
+fn collect_dir(
+    root: &Path,
+    dir: &Path,
+    sources: &mut BTreeMap<String, Source>,
+    problems: &mut Vec<TemplateProblem>,
+) {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(err) => {
+            problems.push(TemplateProblem {
+                file: dir.display().to_string(),
+                line: None,
+                message: format!("cannot read the template folder: {err}"),
+            });
+            return;
+        }
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            collect_dir(root, &path, sources, problems);
+            continue;
+        }
+        if path.extension().and_then(|e| e.to_str()) != Some("hbs") {
+            continue;
+        }
+        let Ok(relative) = path.strip_prefix(root) else {
+            continue;
+        };
+        let key = relative.to_string_lossy().replace('\\', "/");
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                sources.insert(
+                    key,
+                    Source {
+                        text,
+                        file: path.display().to_string(),
+                    },
+                );
+            }
+            Err(err) => problems.push(TemplateProblem {
+                file: path.display().to_string(),
+                line: None,
+                message: format!("cannot read: {err}"),
+            }),
+        }
+    }
+}
+
+fn compile(override_dir: Option<&Path>) -> Result<Compiled, TemplateProblems> {
+    let sources = sources(override_dir)?;
+    let mut html = Handlebars::new();
+    html.set_strict_mode(true);
+    let mut text = Handlebars::new();
+    text.set_strict_mode(true);
+    text.register_escape_fn(handlebars::no_escape);
+    let mut files = BTreeMap::new();
+    let mut locales = BTreeSet::new();
+    let mut problems = Vec::new();
+    for (path, source) in &sources {
+        let Some(stem) = path.strip_suffix(".hbs") else {
+            continue;
+        };
+        let report = |err: handlebars::TemplateError| TemplateProblem {
+            file: source.file.clone(),
+            line: err.pos().map(|(line, _)| line),
+            message: err.reason().to_string(),
+        };
+        if let Some(partial) = stem.strip_prefix("partials/") {
+            files.insert(partial.to_owned(), source.file.clone());
+            for registry in [&mut html, &mut text] {
+                if let Err(err) = registry.register_partial(partial, source.text.as_str()) {
+                    problems.push(report(err));
+                }
+            }
+            continue;
+        }
+        let Some((locale, file_name)) = stem.split_once('/') else {
+            continue;
+        };
+        let Some((kind, part)) = file_name.rsplit_once('.') else {
+            continue;
+        };
+        let (Some(_), Some(part)) = (EmailKind::parse(kind), EmailPart::parse(part)) else {
+            problems.push(TemplateProblem {
+                file: source.file.clone(),
+                line: None,
+                message: "unknown kind or part: name files <locale>/<kind>.<subject|html|txt>.hbs"
+                    .to_owned(),
+            });
+            continue;
+        };
+        locales.insert(locale.to_owned());
+        files.insert(stem.to_owned(), source.file.clone());
+        let registry = match part {
+            EmailPart::Html => &mut html,
+            EmailPart::Subject | EmailPart::Text => &mut text,
+        };
+        if let Err(err) = registry.register_template_string(stem, source.text.as_str()) {
+            problems.push(report(err));
+        }
+    }
+    if problems.is_empty() {
+        Ok(Compiled {
+            html,
+            text,
+            files,
+            locales,
+        })
+    } else {
+        Err(TemplateProblems(problems))
+    }
+}
