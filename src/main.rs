@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use cms_invitations::config::{Config, LogFormat};
+use cms_invitations::email::{EmailContext, EmailKind, EmailPart, EmailTemplates};
 use cms_invitations::standalone::{self, Server};
 use cms_invitations::{graphql, seed};
 
@@ -34,11 +35,35 @@ enum Command {
     /// Create the invitations listed in a seed file (see fixtures/seed.json). Invitations that
     /// are already pending are left alone, so seeding twice changes nothing.
     Seed { file: PathBuf },
+    /// Check or preview the email templates (built-in, or the override folder's).
+    Templates {
+        #[command(subcommand)]
+        command: TemplatesCommand,
+    },
     /// Persist expiry of overdue invitations and purge finished ones past the retention
     /// period, once (the server does this continuously).
     Sweep,
     /// Validate the configuration and print the effective settings (credentials redacted).
     Config,
+}
+
+#[derive(Debug, Subcommand)]
+enum TemplatesCommand {
+    /// Compile every template, check that every locale has every kind and part, and render each
+    /// with sample data in strict mode. Prints file:line for each problem; exits 1 on any.
+    Check,
+    /// Render a template with sample data.
+    Preview {
+        /// invitation or invitation_accepted.
+        #[arg(long)]
+        kind: String,
+        /// A locale that has templates, e.g. de.
+        #[arg(long)]
+        locale: String,
+        /// subject, html or txt; all three when left out.
+        #[arg(long)]
+        part: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -67,8 +92,10 @@ fn main() -> ExitCode {
         Ok(config) => config,
         Err(problems) => return fail(&problems.to_string()),
     };
-    if let Command::Config = cli.command {
-        return say(&format!("{config:#?}"));
+    match cli.command {
+        Command::Config => return say(&format!("{config:#?}")),
+        Command::Templates { command } => return templates(&config, &command),
+        _ => {}
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -85,7 +112,7 @@ fn main() -> ExitCode {
             } => create_token(&config, &role, name.as_deref()).await,
             Command::Seed { file } => seed_file(&config, &file).await,
             Command::Sweep => sweep(&config).await,
-            Command::Schema | Command::Config => ExitCode::SUCCESS,
+            Command::Schema | Command::Config | Command::Templates { .. } => ExitCode::SUCCESS,
         }
     })
 }
@@ -166,6 +193,64 @@ async fn sweep(config: &Config) -> ExitCode {
             report.expired, report.purged
         )),
         Err(err) => fail(&format!("sweep failed: {err} ({})", err.code())),
+    }
+}
+
+fn templates(config: &Config, command: &TemplatesCommand) -> ExitCode {
+    let loaded = EmailTemplates::load(config.email_templates_dir.as_deref(), false);
+    let templates = match loaded {
+        Ok(templates) => templates,
+        Err(problems) => {
+            let _ = writeln!(std::io::stderr(), "{problems}");
+            return ExitCode::from(1);
+        }
+    };
+    match command {
+        TemplatesCommand::Check => {
+            let problems = templates.check();
+            if problems.is_empty() {
+                let locales = templates.locales();
+                return say(&format!(
+                    "ok: {} locale(s) ({}), {} kinds, 3 parts each",
+                    locales.len(),
+                    locales.join(", "),
+                    EmailKind::ALL.len()
+                ));
+            }
+            for problem in &problems {
+                let _ = writeln!(std::io::stderr(), "{problem}");
+            }
+            ExitCode::from(1)
+        }
+        TemplatesCommand::Preview { kind, locale, part } => {
+            let Some(kind) = EmailKind::parse(kind) else {
+                return fail(&format!(
+                    "unknown kind {kind:?}; use invitation or invitation_accepted"
+                ));
+            };
+            if !templates.locales().contains(locale) {
+                return fail(&format!(
+                    "no templates for locale {locale:?}; there are: {}",
+                    templates.locales().join(", ")
+                ));
+            }
+            let mut context = EmailContext::sample(kind, locale, true);
+            context.set_product_name(&config.email_product_name);
+            let rendered = match part.as_deref().map(EmailPart::parse) {
+                Some(None) => return fail("unknown part; use subject, html or txt"),
+                Some(Some(part)) => templates.render_part(locale, part, &context),
+                None => templates.render(locale, &context).map(|email| {
+                    format!(
+                        "Subject: {}\n\n--- txt ---\n{}\n--- html ---\n{}",
+                        email.subject, email.text, email.html
+                    )
+                }),
+            };
+            match rendered {
+                Ok(text) => say(&text),
+                Err(problems) => fail(&problems.to_string()),
+            }
+        }
     }
 }
 

@@ -82,6 +82,12 @@ pub struct Config {
     pub log_format: LogFormat,
     /// A `tracing` filter such as `info` or `cms_invitations=debug,info`.
     pub log_filter: String,
+    /// Template files here replace the built-in ones by name.
+    pub email_templates_dir: Option<PathBuf>,
+    /// Read the template folder again before every render (for template authors).
+    pub email_templates_reload: bool,
+    /// The CMS's name, as emails show it.
+    pub email_product_name: String,
 }
 
 /// How the standalone server writes its logs.

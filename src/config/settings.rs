@@ -142,6 +142,24 @@ pub const SETTINGS: &[Setting] = &[
         "how often the sweeper persists expiry and purges finished invitations",
     ),
     setting(
+        "email_templates_dir",
+        "INVITATIONS_EMAIL_TEMPLATES_DIR",
+        "",
+        "folder of `<locale>/<kind>.<part>.hbs` files that replace the built-in templates by name",
+    ),
+    setting(
+        "email_templates_reload",
+        "INVITATIONS_EMAIL_TEMPLATES_RELOAD",
+        "false",
+        "read the template folder again before every render (while editing templates)",
+    ),
+    setting(
+        "email_product_name",
+        "INVITATIONS_EMAIL_PRODUCT_NAME",
+        "CMS",
+        "the name emails give the CMS (\"… invited you to join {name}\")",
+    ),
+    setting(
         "max_body_bytes",
         "INVITATIONS_MAX_BODY_BYTES",
         "2097152",
@@ -317,6 +335,19 @@ pub(super) fn load(env: &dyn Fn(&str) -> Option<String>) -> Result<Config, Confi
         _ => Err("must be text or json".to_owned()),
     });
     let log_filter = p.get("log").to_owned();
+    let email_templates_dir = Some(p.get("email_templates_dir"))
+        .filter(|dir| !dir.is_empty())
+        .map(PathBuf::from);
+    let email_templates_reload = p.parse("email_templates_reload", |v| match v {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err("must be true or false".to_owned()),
+    });
+    let email_product_name = p.get("email_product_name").trim().to_owned();
+    if email_product_name.is_empty() || email_product_name.chars().any(char::is_control) {
+        p.problems
+            .push("email_product_name: must be a non-empty name on one line".to_owned());
+    }
     let mut problems = p.problems;
 
     let validity = match (default_validity, min_validity, max_validity) {
@@ -372,6 +403,9 @@ pub(super) fn load(env: &dyn Fn(&str) -> Option<String>) -> Result<Config, Confi
         trust_forwarded_for: trust_forwarded_for.ok_or_else(unreported)?,
         log_format: log_format.ok_or_else(unreported)?,
         log_filter,
+        email_templates_dir,
+        email_templates_reload: email_templates_reload.ok_or_else(unreported)?,
+        email_product_name,
     })
 }
 

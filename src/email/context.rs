@@ -135,6 +135,13 @@ impl EmailContext {
         }
     }
 
+    pub fn set_product_name(&mut self, name: &str) {
+        match self {
+            Self::Invitation(c) => name.clone_into(&mut c.product_name),
+            Self::InvitationAccepted(c) => name.clone_into(&mut c.product_name),
+        }
+    }
+
     /// Sample data for previews and checks. `full` fills every optional field; the minimal
     /// sample leaves them empty, so both branches of `{{#if}}` are rendered.
     pub fn sample(kind: EmailKind, lang: &str, full: bool) -> Self {

@@ -12,6 +12,7 @@ mod cli;
 mod concurrency;
 mod contracts;
 mod dump;
+mod email_templates;
 mod error_codes;
 mod graphql_api;
 mod host;

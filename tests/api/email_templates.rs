@@ -1,0 +1,134 @@
+//! The email templates as template authors meet them: golden renders per locale, kind and part
+//! (`UPDATE_CONTRACTS=1` rewrites them), and `templates check` / `templates preview`.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use cms_invitations::email::{EmailContext, EmailKind, EmailPart, EmailTemplates};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_cms-invitations");
+
+fn golden_path(locale: &str, kind: EmailKind, part: EmailPart) -> PathBuf {
+    let suffix = match part {
+        EmailPart::Subject => "subject.txt",
+        EmailPart::Html => "html",
+        EmailPart::Text => "txt",
+    };
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!(
+        "fixtures/emails/{locale}/{}.{suffix}",
+        kind.as_str()
+    ))
+}
+
+#[test]
+fn every_locale_kind_and_part_renders_as_its_golden_file() {
+    let templates = EmailTemplates::builtin().unwrap();
+    let rewrite = std::env::var_os("UPDATE_CONTRACTS").is_some();
+    let mut compared = 0;
+    for locale in templates.locales() {
+        for kind in EmailKind::ALL {
+            let mut context = EmailContext::sample(kind, &locale, true);
+            context.set_product_name("Acme CMS");
+            let email = templates.render(&locale, &context).unwrap();
+            for (part, rendered) in [
+                (EmailPart::Subject, &email.subject),
+                (EmailPart::Html, &email.html),
+                (EmailPart::Text, &email.text),
+            ] {
+                let path = golden_path(&locale, kind, part);
+                if rewrite {
+                    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+                    std::fs::write(&path, rendered).unwrap();
+                    continue;
+                }
+                let golden = std::fs::read_to_string(&path)
+                    .unwrap_or_else(|err| panic!("{}: {err}", path.display()));
+                assert!(
+                    &golden == rendered,
+                    "{} drifted from the templates; rerun with UPDATE_CONTRACTS=1 and review the diff",
+                    path.display()
+                );
+                compared += 1;
+            }
+        }
+    }
+    assert!(
+        rewrite || compared == 3 * 2 * 3,
+        "compared {compared} golden files"
+    );
+}
+
+#[test]
+fn templates_check_names_file_and_line_and_fails_on_a_broken_override() {
+    let ok = Command::new(BINARY)
+        .args(["templates", "check"])
+        .output()
+        .unwrap();
+    assert!(ok.status.success());
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("3 locale(s) (de, en, fr)"));
+
+    let dir = crate::helpers::temp_dir();
+    std::fs::create_dir_all(dir.join("it")).unwrap();
+    std::fs::write(
+        dir.join("it/invitation.subject.hbs"),
+        "{{inviter_name}} ti ha invitato\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.join("en")).unwrap();
+    std::fs::write(dir.join("en/invitation.txt.hbs"), "Hi,\n\n{{acept_url}}\n").unwrap();
+    let broken = Command::new(BINARY)
+        .args(["templates", "check"])
+        .env("INVITATIONS_EMAIL_TEMPLATES_DIR", &dir)
+        .output()
+        .unwrap();
+    assert_eq!(broken.status.code(), Some(1));
+    let report = String::from_utf8_lossy(&broken.stderr);
+    assert!(report.contains("en/invitation.txt.hbs:3:"), "{report}");
+    assert!(report.contains("acept_url"), "{report}");
+    assert!(
+        report.contains("it/invitation.html.hbs: missing"),
+        "{report}"
+    );
+    assert!(
+        report.contains("it/invitation_accepted.txt.hbs: missing"),
+        "{report}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn templates_preview_prints_one_part_with_sample_data() {
+    let preview = Command::new(BINARY)
+        .args([
+            "templates",
+            "preview",
+            "--kind",
+            "invitation",
+            "--locale",
+            "de",
+            "--part",
+            "txt",
+        ])
+        .env("INVITATIONS_EMAIL_PRODUCT_NAME", "Beispiel-CMS")
+        .output()
+        .unwrap();
+    assert!(preview.status.success());
+    let text = String::from_utf8_lossy(&preview.stdout);
+    assert!(text.starts_with("Hallo Ada Lovelace,"), "{text}");
+    assert!(
+        text.contains("auf Beispiel-CMS mit der Rolle „author“"),
+        "{text}"
+    );
+    let unknown = Command::new(BINARY)
+        .args([
+            "templates",
+            "preview",
+            "--kind",
+            "invitation",
+            "--locale",
+            "xx",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(unknown.status.code(), Some(2));
+}
