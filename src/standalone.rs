@@ -15,6 +15,7 @@ use crate::accounts::StoreProvisioner;
 use crate::auth::{ApiTokens, IssuedToken};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
+use crate::email::EmailTemplates;
 use crate::error::Result;
 use crate::http::{ServerParts, server_router};
 use crate::service::{InvitationService, Settings};
@@ -98,6 +99,13 @@ impl Server {
         if let Some(issued) = &bootstrap {
             write_private(&bootstrap_token_path(&config.data_dir), issued.expose())?;
         }
+        let templates = EmailTemplates::load(
+            config.email_templates_dir.as_deref(),
+            config.email_templates_reload,
+        )
+        .map_err(|problems| {
+            io::Error::other(format!("the email templates do not compile:\n{problems}"))
+        })?;
         let router = server_router(ServerParts {
             service: service.clone(),
             tokens,
@@ -105,6 +113,9 @@ impl Server {
             max_body_bytes: config.max_body_bytes,
             cors_origins: config.cors_origins.clone(),
             trust_forwarded_for: config.trust_forwarded_for,
+            templates,
+            product_name: config.email_product_name.clone(),
+            default_locale: config.default_locale.as_str().to_owned(),
         });
         let listener = TcpListener::bind(config.listen).await?;
         Ok(Self {

@@ -3,6 +3,7 @@
 
 mod auth;
 mod client;
+mod email_preview;
 mod graphiql;
 mod graphql;
 mod metrics;

@@ -7,10 +7,12 @@ use axum::Router;
 use axum::middleware::from_fn_with_state;
 use axum::routing::get;
 
+use super::email_preview::{self, PreviewState};
 use super::graphql::{GraphqlOptions, graphql_routes};
 use super::metrics::Metrics;
 use super::{middleware, operations};
 use crate::auth::ApiTokens;
+use crate::email::EmailTemplates;
 use crate::graphql::{InvitationsModule, schema};
 use crate::service::InvitationService;
 
@@ -23,6 +25,9 @@ pub struct ServerParts {
     pub max_body_bytes: usize,
     pub cors_origins: Vec<String>,
     pub trust_forwarded_for: bool,
+    pub templates: EmailTemplates,
+    pub product_name: String,
+    pub default_locale: String,
 }
 
 pub fn server_router(parts: ServerParts) -> Router {
@@ -48,6 +53,14 @@ pub fn server_router(parts: ServerParts) -> Router {
         .route(
             "/metrics",
             get(operations::metrics).with_state(metrics.clone()),
+        )
+        .route(
+            "/email-preview",
+            get(email_preview::page).with_state(PreviewState {
+                templates: parts.templates,
+                product_name: parts.product_name,
+                default_locale: parts.default_locale,
+            }),
         );
     graphql
         .merge(operations)

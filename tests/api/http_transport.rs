@@ -313,3 +313,31 @@ async fn the_first_start_makes_one_admin_token_kept_in_a_private_file() {
     drop(again);
     server.cleanup().await;
 }
+
+#[tokio::test]
+async fn the_email_preview_page_renders_each_kind_and_locale_with_sample_data() {
+    let server = spawn_server(Backend::Sqlite).await;
+    let default = preview(&server, "").await;
+    assert!(default.contains("<option value=\"invitation\" selected>"));
+    assert!(
+        default.contains("invited you to join"),
+        "English comes first: {default}"
+    );
+    let french = preview(&server, "?kind=invitation_accepted&locale=fr").await;
+    assert!(french.contains("Ada Lovelace a accepté votre invitation"));
+    assert!(french.contains("<iframe title=\"HTML part\" sandbox srcdoc=\"&lt;!doctype html&gt;"));
+    let unknown = preview(&server, "?kind=nope&locale=xx").await;
+    assert!(unknown.contains("<option value=\"invitation\" selected>"));
+    server.cleanup().await;
+}
+
+async fn preview(server: &TestServer, query: &str) -> String {
+    let response = server
+        .http()
+        .get(format!("{}{query}", server.url("/email-preview")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.text().await.unwrap()
+}

@@ -1,0 +1,116 @@
+//! `/email-preview`: every kind and locale of email rendered with sample data, for template
+//! authors. The html part is shown in a sandboxed frame, the text part as text.
+
+use axum::extract::{Query, State};
+use axum::http::HeaderValue;
+use axum::http::header::{CONTENT_SECURITY_POLICY, CONTENT_TYPE};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use crate::email::{EmailContext, EmailKind, EmailTemplates};
+
+#[derive(Debug, Clone)]
+pub(crate) struct PreviewState {
+    pub templates: EmailTemplates,
+    pub product_name: String,
+    /// Shown first: the configured default locale.
+    pub default_locale: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct PreviewQuery {
+    kind: Option<String>,
+    locale: Option<String>,
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+pub(crate) async fn page(
+    State(state): State<PreviewState>,
+    Query(query): Query<PreviewQuery>,
+) -> Response {
+    let locales = state.templates.locales();
+    let kind = query
+        .kind
+        .as_deref()
+        .and_then(EmailKind::parse)
+        .unwrap_or(EmailKind::Invitation);
+    let locale = query
+        .locale
+        .filter(|l| locales.contains(l))
+        .unwrap_or_else(|| {
+            state
+                .templates
+                .choose_locale([state.default_locale.as_str()], "en")
+        });
+    let mut context = EmailContext::sample(kind, &locale, true);
+    context.set_product_name(&state.product_name);
+    let body = match state.templates.render(&locale, &context) {
+        Ok(email) => format!(
+            "<h2>Subject</h2><p class=\"subject\">{}</p>\
+             <h2>HTML part</h2><iframe title=\"HTML part\" sandbox srcdoc=\"{}\"></iframe>\
+             <h2>Text part</h2><pre>{}</pre>",
+            escape(&email.subject),
+            escape(&email.html),
+            escape(&email.text)
+        ),
+        Err(problems) => format!(
+            "<h2>This template does not render</h2><pre class=\"problem\">{}</pre>",
+            escape(&problems.to_string())
+        ),
+    };
+    let options = |values: Vec<(String, String)>, selected: &str| -> String {
+        values
+            .into_iter()
+            .map(|(value, label)| {
+                let mark = if value == selected { " selected" } else { "" };
+                format!(
+                    "<option value=\"{}\"{mark}>{}</option>",
+                    escape(&value),
+                    escape(&label)
+                )
+            })
+            .collect()
+    };
+    let kinds = options(
+        EmailKind::ALL
+            .iter()
+            .map(|k| (k.as_str().to_owned(), k.as_str().to_owned()))
+            .collect(),
+        kind.as_str(),
+    );
+    let locale_options = options(
+        locales.iter().map(|l| (l.clone(), l.clone())).collect(),
+        &locale,
+    );
+    let html = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Email preview</title>\
+         <style>body{{font-family:system-ui,sans-serif;margin:0 auto;max-width:60rem;padding:1rem;color:#1c2430}}\
+         iframe{{width:100%;height:34rem;border:1px solid #d6d9de;border-radius:6px}}\
+         pre{{white-space:pre-wrap;background:#f6f7f9;padding:1rem;border-radius:6px}}\
+         .subject{{font-weight:600}} form{{display:flex;gap:1rem;align-items:end}}</style></head><body>\
+         <h1>Email preview</h1><p>Sample data, rendered with the templates this server uses.</p>\
+         <form method=\"get\"><label>Kind <select name=\"kind\">{kinds}</select></label>\
+         <label>Locale <select name=\"locale\">{locale_options}</select></label>\
+         <button type=\"submit\">Show</button></form>{body}</body></html>"
+    );
+    (
+        [
+            (CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8")),
+            (
+                CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(
+                    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+                ),
+            ),
+        ],
+        html,
+    )
+        .into_response()
+}
