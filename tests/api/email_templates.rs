@@ -132,3 +132,45 @@ fn templates_preview_prints_one_part_with_sample_data() {
         .unwrap();
     assert_eq!(unknown.status.code(), Some(2));
 }
+
+#[test]
+fn the_documented_variables_are_the_variables_of_each_context() {
+    const DOC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/email-templates.md");
+    const START: &str = "<!-- variables:start -->";
+    const END: &str = "<!-- variables:end -->";
+    let mut table = String::new();
+    for kind in EmailKind::ALL {
+        table.push_str(&format!(
+            "\n`{}`:\n\n| Variable | Meaning |\n|---|---|\n",
+            kind.as_str()
+        ));
+        for (name, meaning) in kind.variables() {
+            table.push_str(&format!("| `{name}` | {meaning} |\n"));
+        }
+    }
+    // The documented names must be exactly the fields a sample context serializes.
+    for kind in EmailKind::ALL {
+        let sample = serde_json::to_value(EmailContext::sample(kind, "en", true)).unwrap();
+        let mut fields: Vec<&str> = sample
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let mut documented: Vec<&str> = kind.variables().iter().map(|(name, _)| *name).collect();
+        fields.sort_unstable();
+        documented.sort_unstable();
+        assert_eq!(fields, documented, "{}", kind.as_str());
+    }
+    let doc = std::fs::read_to_string(DOC).unwrap();
+    let (head, rest) = doc.split_once(START).unwrap();
+    let (current, tail) = rest.split_once(END).unwrap();
+    if std::env::var_os("UPDATE_CONTRACTS").is_some() {
+        std::fs::write(DOC, format!("{head}{START}{table}{END}{tail}")).unwrap();
+        return;
+    }
+    assert_eq!(
+        current, table,
+        "docs/email-templates.md drifted; rerun with UPDATE_CONTRACTS=1"
+    );
+}
