@@ -9,6 +9,14 @@ use chrono::{DateTime as ChronoDateTime, SecondsFormat, Utc};
 
 use crate::domain::ValidationError;
 
+/// Takes any string: the module's validation checks it and names the field on failure.
+fn as_text<T: async_graphql::InputType>(value: Value) -> Result<String, InputValueError<T>> {
+    match value {
+        Value::String(text) => Ok(text),
+        other => Err(InputValueError::expected_type(other)),
+    }
+}
+
 /// An instant, written as RFC 3339 in UTC with milliseconds (`2026-11-21T09:30:00.000Z`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DateTime(String);
@@ -20,10 +28,7 @@ pub struct DateTime(String);
 )]
 impl ScalarType for DateTime {
     fn parse(value: Value) -> InputValueResult<Self> {
-        match value {
-            Value::String(text) => Ok(Self(text)),
-            other => Err(InputValueError::expected_type(other)),
-        }
+        as_text::<Self>(value).map(Self)
     }
 
     fn to_value(&self) -> Value {
@@ -58,10 +63,7 @@ pub struct Duration(String);
 #[Scalar(name = "Duration")]
 impl ScalarType for Duration {
     fn parse(value: Value) -> InputValueResult<Self> {
-        match value {
-            Value::String(text) => Ok(Self(text)),
-            other => Err(InputValueError::expected_type(other)),
-        }
+        as_text::<Self>(value).map(Self)
     }
 
     fn to_value(&self) -> Value {

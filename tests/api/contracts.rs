@@ -4,8 +4,6 @@
 use cms_invitations::config::SETTINGS;
 
 const CONFIG_DOC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/configuration.md");
-const START: &str = "<!-- settings:start -->";
-const END: &str = "<!-- settings:end -->";
 
 fn settings_table() -> String {
     let mut table = String::from(
@@ -25,20 +23,31 @@ fn settings_table() -> String {
     table
 }
 
-#[test]
-fn the_documented_configuration_defaults_match_the_code() {
-    let doc = std::fs::read_to_string(CONFIG_DOC).expect("docs/configuration.md exists");
-    let (head, rest) = doc.split_once(START).expect("the settings start marker");
-    let (current, tail) = rest.split_once(END).expect("the settings end marker");
-    let expected = format!("\n{}", settings_table());
+/// Checks that the part of `file` between `<!-- {section}:start -->` and `<!-- {section}:end -->`
+/// is `expected` (with `UPDATE_CONTRACTS` set, writes it there instead).
+pub fn assert_marked_section(file: &str, section: &str, expected: &str) {
+    let start = format!("<!-- {section}:start -->");
+    let end = format!("<!-- {section}:end -->");
+    let doc = std::fs::read_to_string(file).unwrap_or_else(|err| panic!("{file}: {err}"));
+    let (head, rest) = doc
+        .split_once(&start)
+        .unwrap_or_else(|| panic!("{file} has no {start} marker"));
+    let (current, tail) = rest
+        .split_once(&end)
+        .unwrap_or_else(|| panic!("{file} has no {end} marker"));
     if std::env::var_os("UPDATE_CONTRACTS").is_some() {
-        std::fs::write(CONFIG_DOC, format!("{head}{START}{expected}{END}{tail}")).unwrap();
+        std::fs::write(file, format!("{head}{start}{expected}{end}{tail}")).unwrap();
         return;
     }
     assert_eq!(
         current, expected,
-        "docs/configuration.md drifted from src/config/settings.rs; rerun with UPDATE_CONTRACTS=1"
+        "the {section} section of {file} drifted from the code; rerun with UPDATE_CONTRACTS=1"
     );
+}
+
+#[test]
+fn the_documented_configuration_defaults_match_the_code() {
+    assert_marked_section(CONFIG_DOC, "settings", &format!("\n{}", settings_table()));
 }
 
 #[test]

@@ -136,8 +136,6 @@ fn templates_preview_prints_one_part_with_sample_data() {
 #[test]
 fn the_documented_variables_are_the_variables_of_each_context() {
     const DOC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/email-templates.md");
-    const START: &str = "<!-- variables:start -->";
-    const END: &str = "<!-- variables:end -->";
     let mut table = String::new();
     for kind in EmailKind::ALL {
         table.push_str(&format!(
@@ -162,15 +160,5 @@ fn the_documented_variables_are_the_variables_of_each_context() {
         documented.sort_unstable();
         assert_eq!(fields, documented, "{}", kind.as_str());
     }
-    let doc = std::fs::read_to_string(DOC).unwrap();
-    let (head, rest) = doc.split_once(START).unwrap();
-    let (current, tail) = rest.split_once(END).unwrap();
-    if std::env::var_os("UPDATE_CONTRACTS").is_some() {
-        std::fs::write(DOC, format!("{head}{START}{table}{END}{tail}")).unwrap();
-        return;
-    }
-    assert_eq!(
-        current, table,
-        "docs/email-templates.md drifted; rerun with UPDATE_CONTRACTS=1"
-    );
+    crate::contracts::assert_marked_section(DOC, "variables", &table);
 }

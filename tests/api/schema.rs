@@ -77,18 +77,9 @@ fn error_code_table() -> String {
 
 #[test]
 fn the_documented_error_codes_are_exactly_the_codes_of_the_api() {
-    const START: &str = "<!-- error-codes:start -->";
-    const END: &str = "<!-- error-codes:end -->";
-    let doc = std::fs::read_to_string(GRAPHQL_DOC).unwrap();
-    let (head, rest) = doc.split_once(START).expect("the error-codes start marker");
-    let (current, tail) = rest.split_once(END).expect("the error-codes end marker");
-    let expected = format!("\n{}", error_code_table());
-    if rewrite_contracts() {
-        std::fs::write(GRAPHQL_DOC, format!("{head}{START}{expected}{END}{tail}")).unwrap();
-        return;
-    }
-    assert_eq!(
-        current, expected,
-        "docs/graphql.md's error codes drifted from ErrorCode; rerun with UPDATE_CONTRACTS=1"
+    crate::contracts::assert_marked_section(
+        GRAPHQL_DOC,
+        "error-codes",
+        &format!("\n{}", error_code_table()),
     );
 }
