@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine or a warm one:
 #   - installs (once) and starts a real MongoDB replica set on 127.0.0.1 (scripts/mongod.sh),
+#   - installs (once) a real SMTP server, aiosmtpd, that the email tests start per test
+#     (scripts/smtp.sh, scripts/smtp_sink.py),
 #   - checks formatting and lints,
 #   - runs every test (unit, property and the integration binary on both stores),
 #   - stops mongod again.
@@ -23,6 +25,9 @@ cleanup() {
   fi
 }
 trap cleanup EXIT
+
+INVITATIONS_TEST_SMTP_PYTHONPATH="$(bash scripts/smtp.sh pythonpath)"
+export INVITATIONS_TEST_SMTP_PYTHONPATH
 
 echo "test.sh: MongoDB at $INVITATIONS_TEST_MONGODB_URI"
 cargo fmt --all -- --check
