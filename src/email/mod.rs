@@ -94,4 +94,31 @@ mod tests {
         );
         let _ = std::fs::remove_dir_all(dir);
     }
+
+    #[test]
+    fn with_reload_an_edited_override_shows_in_the_next_render() {
+        let dir = std::env::temp_dir().join(format!("tpl-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(dir.join("en")).unwrap();
+        let subject = dir.join("en/invitation.subject.hbs");
+        std::fs::write(&subject, "Join us, {{invitee_email}}").unwrap();
+        let templates = EmailTemplates::load(Some(&dir), true).unwrap();
+        let context = EmailContext::sample(EmailKind::Invitation, "en", true);
+        assert_eq!(
+            templates.render("en", &context).unwrap().subject,
+            "Join us, ada@example.org"
+        );
+        std::fs::write(&subject, "You are invited, {{invitee_email}}").unwrap();
+        assert_eq!(
+            templates.render("en", &context).unwrap().subject,
+            "You are invited, ada@example.org"
+        );
+        let fixed = EmailTemplates::load(Some(&dir), false).unwrap();
+        std::fs::write(&subject, "Changed again").unwrap();
+        assert_eq!(
+            fixed.render("en", &context).unwrap().subject,
+            "You are invited, ada@example.org",
+            "without reload the templates stay as loaded"
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }

@@ -86,6 +86,41 @@ struct Compiled {
     text: Handlebars<'static>,
     files: BTreeMap<String, String>,
     locales: BTreeSet<String>,
+    /// The override folder's files as they were when compiled.
+    fingerprint: Fingerprint,
+}
+
+/// Path, size and modification time of each template file in the override folder.
+type Fingerprint = Vec<(PathBuf, u64, Option<std::time::SystemTime>)>;
+
+fn fingerprint(override_dir: Option<&Path>) -> Fingerprint {
+    let mut files = Vec::new();
+    if let Some(dir) = override_dir {
+        let _ = hbs_files(dir, &mut files);
+    }
+    files.sort();
+    files
+        .into_iter()
+        .map(|path| {
+            let meta = std::fs::metadata(&path).ok();
+            let size = meta.as_ref().map_or(0, std::fs::Metadata::len);
+            let modified = meta.and_then(|m| m.modified().ok());
+            (path, size, modified)
+        })
+        .collect()
+}
+
+/// Every `*.hbs` file under `dir`, at any depth.
+fn hbs_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)?.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            hbs_files(&path, out)?;
+        } else if path.extension().and_then(|e| e.to_str()) == Some("hbs") {
+            out.push(path);
+        }
+    }
+    Ok(())
 }
 
 /// The email templates, ready to render. Cheap to share.
@@ -113,19 +148,22 @@ impl EmailTemplates {
         Self::load(None, false)
     }
 
+    /// The compiled set; with `reload`, compiled again first if a file in the override folder
+    /// was added, removed or changed since (checked by size and modification time).
     fn current(&self) -> Result<Arc<Compiled>, TemplateProblems> {
-        if self.reload {
-            let fresh = Arc::new(compile(self.override_dir.as_deref())?);
-            if let Ok(mut slot) = self.compiled.write() {
-                *slot = fresh.clone();
-            }
-            return Ok(fresh);
-        }
-        Ok(self
+        let cached = self
             .compiled
             .read()
             .map(|c| c.clone())
-            .unwrap_or_else(|poisoned| poisoned.into_inner().clone()))
+            .unwrap_or_else(|poisoned| poisoned.into_inner().clone());
+        if !self.reload || cached.fingerprint == fingerprint(self.override_dir.as_deref()) {
+            return Ok(cached);
+        }
+        let fresh = Arc::new(compile(self.override_dir.as_deref())?);
+        if let Ok(mut slot) = self.compiled.write() {
+            *slot = fresh.clone();
+        }
+        Ok(fresh)
     }
 
     /// The locales that have templates.
@@ -281,7 +319,7 @@ fn sources(override_dir: Option<&Path>) -> Result<BTreeMap<String, Source>, Temp
         .collect();
     if let Some(dir) = override_dir {
         let mut problems = Vec::new();
-        collect_dir(dir, dir, &mut sources, &mut problems);
+        collect_dir(dir, &mut sources, &mut problems);
         if !problems.is_empty() {
             return Err(TemplateProblems(problems));
         }
@@ -291,30 +329,19 @@ fn sources(override_dir: Option<&Path>) -> Result<BTreeMap<String, Source>, Temp
 
 fn collect_dir(
     root: &Path,
-    dir: &Path,
     sources: &mut BTreeMap<String, Source>,
     problems: &mut Vec<TemplateProblem>,
 ) {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(err) => {
-            problems.push(TemplateProblem {
-                file: dir.display().to_string(),
-                line: None,
-                message: format!("cannot read the template folder: {err}"),
-            });
-            return;
-        }
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            collect_dir(root, &path, sources, problems);
-            continue;
-        }
-        if path.extension().and_then(|e| e.to_str()) != Some("hbs") {
-            continue;
-        }
+    let mut files = Vec::new();
+    if let Err(err) = hbs_files(root, &mut files) {
+        problems.push(TemplateProblem {
+            file: root.display().to_string(),
+            line: None,
+            message: format!("cannot read the template folder: {err}"),
+        });
+        return;
+    }
+    for path in files {
         let Ok(relative) = path.strip_prefix(root) else {
             continue;
         };
@@ -339,6 +366,7 @@ fn collect_dir(
 }
 
 fn compile(override_dir: Option<&Path>) -> Result<Compiled, TemplateProblems> {
+    let fingerprint = fingerprint(override_dir);
     let sources = sources(override_dir)?;
     let mut html = Handlebars::new();
     html.set_strict_mode(true);
@@ -397,6 +425,7 @@ fn compile(override_dir: Option<&Path>) -> Result<Compiled, TemplateProblems> {
             text,
             files,
             locales,
+            fingerprint,
         })
     } else {
         Err(TemplateProblems(problems))

@@ -12,6 +12,16 @@ use crate::domain::InvitationId;
 use crate::error::Error;
 use crate::store::{Cursor, ListQuery, SortKey};
 
+/// `first` when a listing leaves it out (or passes `null`).
+const DEFAULT_FIRST: i32 = ListQuery::DEFAULT_FIRST as i32;
+
+/// How many invitations a listing asks for, as its cost multiplier (the page limits applied).
+fn items_requested(first: Option<i32>) -> usize {
+    usize::try_from(first.unwrap_or(DEFAULT_FIRST))
+        .unwrap_or(1)
+        .clamp(1, ListQuery::MAX_FIRST)
+}
+
 /// The module's queries, ready to merge into a host's `MergedObject`.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct InvitationsQuery;
@@ -35,15 +45,13 @@ impl InvitationsQuery {
 
     /// A page of invitations, for editors. Sorted by `createdAt` descending unless `sort` says
     /// otherwise; ties are broken by id, so cursors stay stable while invitations are added.
-    #[graphql(
-        complexity = "usize::try_from(first.unwrap_or(50)).unwrap_or(1).clamp(1, 500) * child_complexity"
-    )]
+    #[graphql(complexity = "items_requested(first) * child_complexity")]
     async fn invitations(
         &self,
         ctx: &Context<'_>,
         filter: Option<InvitationFilter>,
         sort: Option<Vec<InvitationSort>>,
-        #[graphql(default = 50)] first: Option<i32>,
+        #[graphql(default_with = "Some(DEFAULT_FIRST)")] first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<InvitationConnection> {
         let (module, caller) = (InvitationsModule::of(ctx)?, Caller::of(ctx));
@@ -58,7 +66,7 @@ impl InvitationsQuery {
             .map(Into::into)
             .collect();
         // An explicit `null` means the default, as an omitted argument does.
-        let first = first.map_or(ListQuery::DEFAULT_FIRST as i64, i64::from);
+        let first = i64::from(first.unwrap_or(DEFAULT_FIRST));
         let query = ListQuery::new(filter, sort, first, after.as_deref())
             .map_err(Error::from)
             .gql()?;

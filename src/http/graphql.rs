@@ -7,7 +7,9 @@
 use std::sync::Arc;
 
 use async_graphql::parser::types::OperationType;
-use async_graphql::{ErrorExtensionValues, ObjectType, Schema, ServerError, SubscriptionType};
+use async_graphql::{
+    ErrorExtensionValues, ObjectType, Schema, ServerError, SubscriptionType, Value,
+};
 use axum::Router;
 use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
@@ -123,23 +125,17 @@ where
         client: client_address(&parts, endpoint.options.trust_forwarded_for),
     };
     let response = endpoint.schema.execute(gql_request.data(caller)).await;
-    if let Some(metrics) = &endpoint.options.metrics {
-        for code in response
-            .errors
-            .iter()
-            .filter_map(|e| e.extensions.as_ref()?.get("code"))
+    let mut retry_after: Option<u64> = None;
+    for extensions in response.errors.iter().filter_map(|e| e.extensions.as_ref()) {
+        if let (Some(metrics), Some(Value::String(code))) =
+            (&endpoint.options.metrics, extensions.get("code"))
         {
-            if let async_graphql::Value::String(code) = code {
-                metrics.record_error_code(code);
-            }
+            metrics.record_error_code(code);
+        }
+        if let Some(Value::Number(seconds)) = extensions.get("retryAfterSeconds") {
+            retry_after = retry_after.max(seconds.as_u64());
         }
     }
-    let retry_after = response
-        .errors
-        .iter()
-        .filter_map(|e| e.extensions.as_ref()?.get("retryAfterSeconds"))
-        .filter_map(|v| v.to_string().parse::<u64>().ok())
-        .max();
     let mut http = graphql_json(StatusCode::OK, &response);
     if let Some(seconds) = retry_after {
         http.headers_mut()
@@ -221,8 +217,8 @@ fn refusal(status: StatusCode, message: &str) -> Response {
 }
 
 fn error_response(status: StatusCode, err: &Error) -> Response {
-    let error = to_graphql_error(err).into_server_error(async_graphql::Pos::default());
-    let mut error = error;
+    let mut error = to_graphql_error(err).into_server_error(async_graphql::Pos::default());
+    // Refused before any query was read: there is no location to point at.
     error.locations.clear();
     graphql_json(status, &async_graphql::Response::from_errors(vec![error]))
 }

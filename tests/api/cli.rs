@@ -71,30 +71,23 @@ async fn a_created_token_is_the_last_line_and_signs_in_with_its_role() {
     let task = tokio::spawn(server.run(async move {
         let _ = stopped.await;
     }));
-    let response: serde_json::Value = reqwest::Client::new()
-        .post(format!("http://{address}/graphql"))
-        .bearer_auth(&token)
-        .json(&json!({ "query": "mutation { createInvitation(input: { email: \"a@example.org\", role: \"editor\" }) { id } }" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let create = |role: &'static str| {
+        let request = json!({
+            "query": "mutation($role: String!) { createInvitation(input: { email: \"a@example.org\", role: $role }) { invitedBy { name } } }",
+            "variables": { "role": role },
+        });
+        reqwest::Client::new()
+            .post(format!("http://{address}/graphql"))
+            .bearer_auth(&token)
+            .json(&request)
+            .send()
+    };
+    let response: serde_json::Value = create("editor").await.unwrap().json().await.unwrap();
     assert_eq!(
         response["errors"][0]["extensions"]["field"], "role",
         "an editor may not grant editor"
     );
-    let response: serde_json::Value = reqwest::Client::new()
-        .post(format!("http://{address}/graphql"))
-        .bearer_auth(&token)
-        .json(&json!({ "query": "mutation { createInvitation(input: { email: \"a@example.org\", role: \"author\" }) { invitedBy { name } } }" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let response: serde_json::Value = create("author").await.unwrap().json().await.unwrap();
     assert_eq!(
         response["data"]["createInvitation"]["invitedBy"]["name"],
         "CI bot"
