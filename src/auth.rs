@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use crate::clock::Clock;
 use crate::config::RolePolicy;
-use crate::domain::{Actor, Secret};
+use crate::domain::{Actor, EmailAddress, Secret};
 use crate::error::{Error, Result};
 use crate::service::Principal;
 use crate::store::{ApiTokenRecord, Store, StoreError};
@@ -63,10 +63,20 @@ impl ApiTokens {
         }
     }
 
-    /// A new token for `role` (one of the configured principal roles). VALIDATION_FAILED for an
-    /// unknown role or an unusable name.
-    pub async fn create(&self, role: &str, name: Option<&str>) -> Result<IssuedToken> {
-        let issued = self.mint(uuid::Uuid::now_v7().to_string(), role, name)?;
+    /// A new token for `role` (one of the configured principal roles). `email`, if given, is
+    /// where notices about invitations made with the token go. VALIDATION_FAILED for an
+    /// unknown role, an unusable name or a malformed email.
+    pub async fn create(
+        &self,
+        role: &str,
+        name: Option<&str>,
+        email: Option<&str>,
+    ) -> Result<IssuedToken> {
+        let mut issued = self.mint(uuid::Uuid::now_v7().to_string(), role, name)?;
+        if let Some(email) = email {
+            let email = EmailAddress::parse(email).map_err(Error::from)?;
+            issued.record.email = Some(email.as_str().to_owned());
+        }
         self.store.insert_token(&issued.record).await?;
         Ok(issued)
     }
@@ -120,6 +130,7 @@ impl ApiTokens {
             role: role.to_owned(),
             digest: *secret.digest().as_bytes(),
             created_at: self.clock.now(),
+            email: None,
         };
         Ok(IssuedToken {
             record,
@@ -144,11 +155,18 @@ impl ApiTokens {
             id: record.id,
             name: record.name,
         };
-        Principal::with_role(&self.roles, actor, &record.role).ok_or_else(|| {
-            Error::Forbidden(format!(
-                "this token's role {:?} is no longer configured",
-                record.role
-            ))
-        })
+        let principal =
+            Principal::with_role(&self.roles, actor, &record.role).ok_or_else(|| {
+                Error::Forbidden(format!(
+                    "this token's role {:?} is no longer configured",
+                    record.role
+                ))
+            })?;
+        // Only valid addresses were stored; a corrupted one just means no notices.
+        let email = record
+            .email
+            .as_deref()
+            .and_then(|e| EmailAddress::parse(e).ok());
+        Ok(principal.with_email(email))
     }
 }

@@ -76,6 +76,9 @@ enum TokenCommand {
         /// A name to recognise the token by in invitation histories.
         #[arg(long)]
         name: Option<String>,
+        /// Where "invitation accepted" notices for invitations made with this token go.
+        #[arg(long)]
+        email: Option<String>,
     },
 }
 
@@ -108,8 +111,8 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve => serve(&config).await,
             Command::Token {
-                command: TokenCommand::Create { role, name },
-            } => create_token(&config, &role, name.as_deref()).await,
+                command: TokenCommand::Create { role, name, email },
+            } => create_token(&config, &role, name.as_deref(), email.as_deref()).await,
             Command::Seed { file } => seed_file(&config, &file).await,
             Command::Sweep => sweep(&config).await,
             Command::Schema | Command::Config | Command::Templates { .. } => ExitCode::SUCCESS,
@@ -140,6 +143,25 @@ async fn serve(config: &Config) -> ExitCode {
         ));
     }
     tracing::info!(%address, graphiql = %format!("http://{address}/graphiql"), "listening");
+    match &config.smtp_url {
+        Some(url) => {
+            let server = url::Url::parse(url.expose())
+                .ok()
+                .map(|u| {
+                    format!(
+                        "{}:{}",
+                        u.host_str().unwrap_or("?"),
+                        u.port_or_known_default().unwrap_or(25)
+                    )
+                })
+                .unwrap_or_default();
+            tracing::info!(smtp = %server, "emails go to the SMTP server");
+        }
+        None => {
+            let outbox = config.data_dir.join(standalone::OUTBOX_DIR);
+            tracing::info!(outbox = %outbox.display(), "no SMTP server configured: emails are written there as .eml files");
+        }
+    }
     match server.run(shutdown_signal()).await {
         Ok(()) => {
             tracing::info!("stopped");
@@ -149,7 +171,12 @@ async fn serve(config: &Config) -> ExitCode {
     }
 }
 
-async fn create_token(config: &Config, role: &str, name: Option<&str>) -> ExitCode {
+async fn create_token(
+    config: &Config,
+    role: &str,
+    name: Option<&str>,
+    email: Option<&str>,
+) -> ExitCode {
     let store = match standalone::open_store(config).await {
         Ok(store) => store,
         Err(err) => return fail(&format!("cannot open the store: {err}")),
@@ -159,7 +186,7 @@ async fn create_token(config: &Config, role: &str, name: Option<&str>) -> ExitCo
         store,
         std::sync::Arc::new(cms_invitations::clock::SystemClock),
     );
-    match tokens.create(role, name).await {
+    match tokens.create(role, name, email).await {
         Ok(issued) => say(&format!(
             "Created API token {:?} (role {}). It is shown only this once:\n{}",
             issued.record.name,

@@ -112,6 +112,7 @@ pub async fn load(service: &InvitationService, path: &Path) -> Result<SeedReport
             redirect_url: entry.redirect_url,
             send_email: entry.send_email,
             on_duplicate: OnDuplicate::Error,
+            accept_language: None,
         })
         .collect();
     let outcomes = service

@@ -15,10 +15,10 @@ use crate::accounts::StoreProvisioner;
 use crate::auth::{ApiTokens, IssuedToken};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
-use crate::email::EmailTemplates;
+use crate::email::{FileMailer, Sender, SmtpMailer};
 use crate::error::Result;
 use crate::http::{ServerParts, server_router};
-use crate::service::{InvitationService, Settings};
+use crate::service::{InvitationService, Mailer, Settings};
 use crate::store::mongo::MongoStore;
 use crate::store::sqlite::SqliteStore;
 use crate::store::{Store, StoreResult};
@@ -28,6 +28,33 @@ pub const SQLITE_FILE: &str = "invitations.sqlite3";
 
 /// File in `data_dir` that keeps the bootstrap admin token, readable by its owner only.
 pub const BOOTSTRAP_TOKEN_FILE: &str = "bootstrap-admin-token";
+
+/// Folder in `data_dir` that receives `.eml` files when no SMTP server is configured.
+pub const OUTBOX_DIR: &str = "outbox";
+
+/// How often the sender looks for due messages besides being woken by a change.
+const SENDER_POLL: Duration = Duration::from_secs(1);
+
+/// The configured SMTP server, else the `.eml` outbox folder under `data_dir`.
+pub fn mailer(config: &Config) -> io::Result<Arc<dyn Mailer>> {
+    let sender = Sender::parse(&config.email_from).map_err(io::Error::other)?;
+    Ok(match &config.smtp_url {
+        Some(url) => Arc::new(
+            SmtpMailer::new(
+                url.expose(),
+                sender,
+                config.smtp_pool_size,
+                config
+                    .email_send_timeout
+                    .as_time_delta()
+                    .to_std()
+                    .unwrap_or(Duration::from_secs(30)),
+            )
+            .map_err(io::Error::other)?,
+        ),
+        None => Arc::new(FileMailer::new(config.data_dir.join(OUTBOX_DIR), sender)),
+    })
+}
 
 /// MongoDB when a URI is configured, else the embedded SQLite file under `data_dir`.
 pub async fn open_store(config: &Config) -> StoreResult<Arc<dyn Store>> {
@@ -75,6 +102,7 @@ pub struct Server {
     listener: TcpListener,
     router: axum::Router,
     service: InvitationService,
+    mailer: Arc<dyn Mailer>,
     sweep_interval: Duration,
     bootstrap: Option<IssuedToken>,
 }
@@ -99,13 +127,8 @@ impl Server {
         if let Some(issued) = &bootstrap {
             write_private(&bootstrap_token_path(&config.data_dir), issued.expose())?;
         }
-        let templates = EmailTemplates::load(
-            config.email_templates_dir.as_deref(),
-            config.email_templates_reload,
-        )
-        .map_err(|problems| {
-            io::Error::other(format!("the email templates do not compile:\n{problems}"))
-        })?;
+        let mailer = mailer(config)?;
+        let templates = service.settings().email.templates.clone();
         let router = server_router(ServerParts {
             service: service.clone(),
             tokens,
@@ -122,6 +145,7 @@ impl Server {
             listener,
             router,
             service,
+            mailer,
             sweep_interval: Duration::from_secs(
                 u64::try_from(config.sweep_interval.as_seconds()).unwrap_or(30),
             ),
@@ -139,7 +163,7 @@ impl Server {
     }
 
     /// Serves until `shutdown` completes, then finishes the requests in flight. The expiry
-    /// sweeper runs alongside.
+    /// sweeper and the email sender run alongside.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> io::Result<()> {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let service = self.service.clone();
@@ -149,6 +173,16 @@ impl Server {
             service
                 .run_sweeper(interval, async move {
                     let _ = sweeper_stop.wait_for(|stop| *stop).await;
+                })
+                .await;
+        });
+        let service = self.service.clone();
+        let mailer = self.mailer.clone();
+        let mut sender_stop = stop_rx.clone();
+        let sender = tokio::spawn(async move {
+            service
+                .run_sender(mailer.as_ref(), SENDER_POLL, async move {
+                    let _ = sender_stop.wait_for(|stop| *stop).await;
                 })
                 .await;
         });
@@ -162,6 +196,7 @@ impl Server {
             })
             .await;
         let _ = sweeper.await;
+        let _ = sender.await;
         served
     }
 }

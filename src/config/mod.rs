@@ -59,6 +59,12 @@ pub struct Config {
     /// `None`: messages are written as `.eml` files to `data_dir/outbox`.
     pub smtp_url: Option<Sensitive>,
     pub email_from: String,
+    pub smtp_pool_size: u32,
+    /// Limit for each SMTP command.
+    pub email_send_timeout: IsoDuration,
+    pub email_retry_initial: IsoDuration,
+    pub email_retry_max: IsoDuration,
+    pub email_max_attempts: u32,
     /// `None`: the server's own `/accept` page.
     pub accept_url: Option<Url>,
     pub validity: ValidityPolicy,

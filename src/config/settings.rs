@@ -76,6 +76,36 @@ pub const SETTINGS: &[Setting] = &[
         "sender of every email",
     ),
     setting(
+        "smtp_pool_size",
+        "INVITATIONS_SMTP_POOL_SIZE",
+        "4",
+        "SMTP connections kept open and messages sent at once",
+    ),
+    setting(
+        "email_send_timeout",
+        "INVITATIONS_EMAIL_SEND_TIMEOUT",
+        "PT30S",
+        "limit for each SMTP command (connect, greeting, data)",
+    ),
+    setting(
+        "email_retry_initial",
+        "INVITATIONS_EMAIL_RETRY_INITIAL",
+        "PT30S",
+        "wait after the first failed attempt; doubled after each further one, with jitter",
+    ),
+    setting(
+        "email_retry_max",
+        "INVITATIONS_EMAIL_RETRY_MAX",
+        "PT1H",
+        "longest wait between two attempts",
+    ),
+    setting(
+        "email_max_attempts",
+        "INVITATIONS_EMAIL_MAX_ATTEMPTS",
+        "8",
+        "attempts per message before its delivery is FAILED (permanent refusals fail at once)",
+    ),
+    setting(
         "accept_url",
         "INVITATIONS_ACCEPT_URL",
         "",
@@ -259,10 +289,28 @@ pub(super) fn load(env: &dyn Fn(&str) -> Option<String>) -> Result<Config, Confi
         _ => Err("must be an smtp:// or smtps:// URL with a host".to_owned()),
     });
     let email_from = p.get("email_from").to_owned();
-    if !email_from.contains('@') {
-        p.problems
-            .push("email_from: must contain an email address".to_owned());
+    if email_from.parse::<lettre::message::Mailbox>().is_err() {
+        p.problems.push(
+            "email_from: must be an address, optionally with a name: `Name <address@host>`"
+                .to_owned(),
+        );
     }
+    let smtp_pool_size = p.parse("smtp_pool_size", |v| match v.parse::<u32>() {
+        Ok(n) if (1..=64).contains(&n) => Ok(n),
+        _ => Err("must be a whole number from 1 to 64".to_owned()),
+    });
+    let at_least_a_second = |v: &str| match duration(v) {
+        Ok(d) if d.as_seconds() >= 1 => Ok(d),
+        Ok(_) => Err("must be at least PT1S".to_owned()),
+        Err(e) => Err(e),
+    };
+    let email_send_timeout = p.parse("email_send_timeout", at_least_a_second);
+    let email_retry_initial = p.parse("email_retry_initial", at_least_a_second);
+    let email_retry_max = p.parse("email_retry_max", at_least_a_second);
+    let email_max_attempts = p.parse("email_max_attempts", |v| match v.parse::<u32>() {
+        Ok(n) if (1..=100).contains(&n) => Ok(n),
+        _ => Err("must be a whole number from 1 to 100".to_owned()),
+    });
     let accept_url = p.optional("accept_url", |v| match Url::parse(v) {
         Ok(url) if matches!(url.scheme(), "http" | "https") && url.fragment().is_none() => Ok(url),
         _ => Err("must be an http(s) URL without a #fragment".to_owned()),
@@ -388,6 +436,11 @@ pub(super) fn load(env: &dyn Fn(&str) -> Option<String>) -> Result<Config, Confi
             .map(|uri| MongoConfig { uri, database }),
         smtp_url: smtp_url.flatten(),
         email_from,
+        smtp_pool_size: smtp_pool_size.ok_or_else(unreported)?,
+        email_send_timeout: email_send_timeout.ok_or_else(unreported)?,
+        email_retry_initial: email_retry_initial.ok_or_else(unreported)?,
+        email_retry_max: email_retry_max.ok_or_else(unreported)?,
+        email_max_attempts: email_max_attempts.ok_or_else(unreported)?,
         accept_url: accept_url.flatten(),
         validity: validity.ok_or_else(unreported)?,
         default_locale: default_locale.ok_or_else(unreported)?,

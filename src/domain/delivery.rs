@@ -15,10 +15,19 @@ pub enum DeliveryStatus {
     Failed,
     /// `sendEmail: false`: the editor shares the link themselves.
     Skipped,
+    /// Not sent: the invitation left PENDING (accepted through a shared link, revoked,
+    /// declined or expired) before the sender reached its email.
+    Cancelled,
 }
 
 impl DeliveryStatus {
-    pub const ALL: [Self; 4] = [Self::Queued, Self::Sent, Self::Failed, Self::Skipped];
+    pub const ALL: [Self; 5] = [
+        Self::Queued,
+        Self::Sent,
+        Self::Failed,
+        Self::Skipped,
+        Self::Cancelled,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -26,6 +35,7 @@ impl DeliveryStatus {
             Self::Sent => "SENT",
             Self::Failed => "FAILED",
             Self::Skipped => "SKIPPED",
+            Self::Cancelled => "CANCELLED",
         }
     }
 }
@@ -51,25 +61,35 @@ impl FromStr for DeliveryStatus {
     }
 }
 
+/// The state of the invitation email (the inviter's notice is not tracked here).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delivery {
     pub status: DeliveryStatus,
     pub attempts: u32,
     pub last_error: Option<String>,
     pub last_attempt_at: Option<DateTime<Utc>>,
+    /// The template locale the email was written in; `None` while SKIPPED.
+    pub locale: Option<String>,
 }
 
 impl Delivery {
-    pub fn new(send_email: bool) -> Self {
+    /// Nothing queued: the editor shares the link themselves.
+    pub fn skipped() -> Self {
         Self {
-            status: if send_email {
-                DeliveryStatus::Queued
-            } else {
-                DeliveryStatus::Skipped
-            },
+            status: DeliveryStatus::Skipped,
             attempts: 0,
             last_error: None,
             last_attempt_at: None,
+            locale: None,
+        }
+    }
+
+    /// A fresh email in `locale`, waiting for the sender.
+    pub fn queued(locale: &str) -> Self {
+        Self {
+            status: DeliveryStatus::Queued,
+            locale: Some(locale.to_owned()),
+            ..Self::skipped()
         }
     }
 }

@@ -7,8 +7,9 @@
 use chrono::{DateTime, Utc};
 
 use super::{
-    Actor, Delivery, EmailAddress, EventActor, EventKind, Groups, InvitationEvent, InvitationId,
-    InvitationState, Locale, Metadata, PersonName, RedirectUrl, Role, Scope, SecretDigest,
+    Actor, Delivery, DeliveryStatus, EmailAddress, EventActor, EventKind, Groups, InvitationEvent,
+    InvitationId, InvitationState, Locale, MessageKind, Metadata, PersonName, QueuedMessage,
+    RedirectUrl, Role, Scope, SecretDigest,
 };
 
 /// Everything an editor chooses when inviting someone, already validated.
@@ -39,6 +40,8 @@ pub struct Invitation {
     pub scope: Option<Scope>,
     pub redirect_url: Option<RedirectUrl>,
     pub invited_by: Actor,
+    /// Where the "accepted" notice goes; `None` when the inviter has no known address.
+    pub inviter_email: Option<EmailAddress>,
     pub secret_digest: SecretDigest,
     /// The persisted state. Readers want [`Invitation::state_at`], which applies expiry.
     pub stored_state: InvitationState,
@@ -52,6 +55,9 @@ pub struct Invitation {
     pub send_count: u32,
     pub last_sent_at: Option<DateTime<Utc>>,
     pub delivery: Delivery,
+    /// Emails waiting for the sender, written in the same write as the change that caused
+    /// them. See [`Invitation::queue_email`] and the sender rules in `outbox`.
+    pub outbox: Vec<QueuedMessage>,
     pub events: Vec<InvitationEvent>,
     /// Incremented by the store on every write; a write with a stale revision is refused.
     pub revision: u64,
@@ -63,16 +69,25 @@ pub struct Invitation {
 pub struct TransitionRefused(pub InvitationState);
 
 impl Invitation {
-    /// A new PENDING invitation, with its CREATED event.
+    /// A new PENDING invitation, with its CREATED event. With `send_email` its delivery is
+    /// QUEUED and the caller queues the email ([`Invitation::queue_email`]) before storing it.
     pub fn create(
         id: InvitationId,
         draft: InvitationDraft,
         invited_by: Actor,
+        inviter_email: Option<EmailAddress>,
         secret_digest: SecretDigest,
         now: DateTime<Utc>,
         expires_at: DateTime<Utc>,
     ) -> Self {
-        let delivery = Delivery::new(draft.send_email);
+        let delivery = Delivery {
+            status: if draft.send_email {
+                DeliveryStatus::Queued
+            } else {
+                DeliveryStatus::Skipped
+            },
+            ..Delivery::skipped()
+        };
         Self {
             id,
             email: draft.email,
@@ -89,6 +104,7 @@ impl Invitation {
                 actor: EventActor::Editor(invited_by.clone()),
             }],
             invited_by,
+            inviter_email,
             secret_digest,
             stored_state: InvitationState::Pending,
             created_at: now,
@@ -101,6 +117,7 @@ impl Invitation {
             send_count: u32::from(draft.send_email),
             last_sent_at: draft.send_email.then_some(now),
             delivery,
+            outbox: Vec::new(),
             revision: 0,
         }
     }
@@ -162,7 +179,8 @@ impl Invitation {
     }
 
     /// Undoes an accept whose account could not be provisioned, so that the link works again.
-    /// Only the accept that `user_id` identifies can be rolled back.
+    /// Only the accept that `user_id` identifies can be rolled back; the "accepted" notice it
+    /// queued is withdrawn.
     pub fn roll_back_accept(
         &mut self,
         now: DateTime<Utc>,
@@ -176,6 +194,8 @@ impl Invitation {
         self.stored_state = InvitationState::Pending;
         self.accepted_at = None;
         self.accepted_user_id = None;
+        self.outbox
+            .retain(|message| message.kind != MessageKind::InvitationAccepted);
         self.record(EventKind::AcceptRolledBack, EventActor::System, now);
         Ok(())
     }
@@ -199,6 +219,7 @@ impl Invitation {
     }
 
     /// PENDING or EXPIRED -> PENDING with a new secret and expiry; the old link stops working.
+    /// The delivery starts again as QUEUED; the caller queues the new email.
     pub fn resend(
         &mut self,
         now: DateTime<Utc>,
@@ -214,7 +235,13 @@ impl Invitation {
         self.expires_at = expires_at;
         self.send_count = self.send_count.saturating_add(1);
         self.last_sent_at = Some(now);
-        self.delivery = Delivery::new(true);
+        self.outbox
+            .retain(|message| message.kind != MessageKind::Invitation);
+        self.delivery = Delivery {
+            status: DeliveryStatus::Queued,
+            locale: self.delivery.locale.take(),
+            ..Delivery::skipped()
+        };
         self.record(EventKind::Resent, EventActor::Editor(by), now);
         Ok(())
     }

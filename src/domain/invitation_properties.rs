@@ -56,6 +56,7 @@ fn fresh(now: DateTime<Utc>) -> Invitation {
         InvitationId::new(),
         draft,
         editor(),
+        None,
         digest,
         now,
         now + TimeDelta::minutes(120),

@@ -27,7 +27,10 @@ pub use id::InvitationId;
 pub use invitation::{Invitation, InvitationDraft, TransitionRefused};
 pub use locale::Locale;
 pub use metadata::Metadata;
-pub use outbox::{AfterFailure, RetryPolicy, Schedule};
+pub use outbox::{
+    AfterFailure, Claim, DeliveryFailure, MessageKind, QueuedMessage, RetryPolicy, Schedule,
+    UnknownMessageKind,
+};
 pub use redirect::{AllowedRedirect, RedirectUrl};
 pub use secret::{MalformedSecret, Secret, SecretDigest};
 pub use state::{InvitationState, UnknownState};

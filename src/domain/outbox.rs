@@ -3,7 +3,85 @@
 //! same write as the change that caused it; the sender (in the service layer) applies these
 //! rules with the store's revision check, so one message is worked on by one sender at a time.
 
+use std::fmt;
+use std::str::FromStr;
+
 use chrono::{DateTime, TimeDelta, Utc};
+use uuid::Uuid;
+
+use super::{Delivery, DeliveryStatus, EmailAddress, Invitation, InvitationState};
+
+/// Who a queued message is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MessageKind {
+    /// The invitation, with its link, to the invitee. At most one is queued at a time.
+    Invitation,
+    /// The notice to the inviter that their invitation was accepted.
+    InvitationAccepted,
+}
+
+impl MessageKind {
+    pub const ALL: [Self; 2] = [Self::Invitation, Self::InvitationAccepted];
+
+    /// The template kind that writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Invitation => "invitation",
+            Self::InvitationAccepted => "invitation_accepted",
+        }
+    }
+}
+
+impl fmt::Display for MessageKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown message kind {0:?}")]
+pub struct UnknownMessageKind(String);
+
+impl FromStr for MessageKind {
+    type Err = UnknownMessageKind;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == s)
+            .ok_or_else(|| UnknownMessageKind(s.to_owned()))
+    }
+}
+
+/// A rendered email waiting in its invitation's record. The body of an invitation holds the
+/// link, so it lives only until the message is delivered or given up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedMessage {
+    /// Also the local part of the `Message-ID`, so a retried message keeps its identity.
+    pub id: Uuid,
+    pub kind: MessageKind,
+    pub to: EmailAddress,
+    /// Display name of the recipient, if known.
+    pub to_name: Option<String>,
+    /// The template locale it was written in.
+    pub locale: String,
+    pub subject: String,
+    pub html: String,
+    pub text: String,
+    pub schedule: Schedule,
+    pub last_error: Option<String>,
+}
+
+/// What a sender may do with a message it asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// Claimed: send this copy, then report the outcome.
+    Send(QueuedMessage),
+    /// The invitation left PENDING before its email went out: dropped, nothing to send.
+    Cancelled,
+    /// Gone, held by another sender, or not due yet.
+    NotDue,
+}
 
 /// How a sender retries a message whose delivery failed for a reason that may pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,6 +177,174 @@ impl Schedule {
     }
 }
 
+/// The outbox side of an invitation: what the service queues and what a sender records.
+impl Invitation {
+    /// Queues `message`. An invitation email replaces one still queued (a resend supersedes
+    /// the old link) and restarts the delivery record in the message's locale.
+    pub fn queue_email(&mut self, message: QueuedMessage) {
+        if message.kind == MessageKind::Invitation {
+            self.outbox
+                .retain(|queued| queued.kind != MessageKind::Invitation);
+            self.delivery = Delivery::queued(&message.locale);
+        }
+        self.outbox.push(message);
+    }
+
+    /// Queues the "accepted" notice held until `hold_until`: the accept that queued it may
+    /// still be rolled back (its account not provisioned), and a rolled-back accept must not
+    /// have told the inviter. [`Invitation::release_notice`] lets it go once the account is
+    /// there; if that never comes (the process stopped), it goes out when the hold ends.
+    pub fn queue_held_notice(&mut self, mut message: QueuedMessage, hold_until: DateTime<Utc>) {
+        message.schedule.lease_until = Some(hold_until);
+        self.queue_email(message);
+    }
+
+    /// Releases a notice queued by [`Invitation::queue_held_notice`]; `false` when there is
+    /// none to release.
+    pub fn release_notice(&mut self) -> bool {
+        let mut released = false;
+        for message in &mut self.outbox {
+            if message.kind == MessageKind::InvitationAccepted
+                && message.schedule.attempts == 0
+                && message.schedule.lease_until.is_some()
+            {
+                message.schedule.lease_until = None;
+                released = true;
+            }
+        }
+        released
+    }
+
+    /// The invitation email could not even be written (a broken template override): nothing
+    /// is queued and the delivery says why, so an editor can resend once it is fixed.
+    pub fn email_not_written(&mut self, locale: &str, reason: String, now: DateTime<Utc>) {
+        self.outbox
+            .retain(|queued| queued.kind != MessageKind::Invitation);
+        self.delivery = Delivery {
+            status: DeliveryStatus::Failed,
+            last_error: Some(reason),
+            last_attempt_at: Some(now),
+            ..Delivery::queued(locale)
+        };
+    }
+
+    /// When the sender should next look at this record: the earliest time one of its
+    /// messages becomes available. Stores index it.
+    pub fn next_message_at(&self) -> Option<DateTime<Utc>> {
+        self.outbox
+            .iter()
+            .map(|message| message.schedule.available_at())
+            .min()
+    }
+
+    /// The messages a sender may claim at `now`.
+    pub fn due_messages(&self, now: DateTime<Utc>) -> impl Iterator<Item = Uuid> + '_ {
+        self.outbox
+            .iter()
+            .filter(move |message| message.schedule.is_due(now))
+            .map(|message| message.id)
+    }
+
+    /// Takes message `id` for one attempt, until `now + lease`. An invitation email whose
+    /// invitation is no longer PENDING is dropped instead (its link would not work).
+    pub fn claim_message(&mut self, id: Uuid, now: DateTime<Utc>, lease: TimeDelta) -> Claim {
+        let pending = self.state_at(now) == InvitationState::Pending;
+        let Some(index) = self.outbox.iter().position(|m| m.id == id) else {
+            return Claim::NotDue;
+        };
+        let message = &mut self.outbox[index];
+        if !message.schedule.is_due(now) {
+            return Claim::NotDue;
+        }
+        if message.kind == MessageKind::Invitation && !pending {
+            self.outbox.remove(index);
+            self.delivery.status = DeliveryStatus::Cancelled;
+            return Claim::Cancelled;
+        }
+        message.schedule.claim(now, lease);
+        let claimed = message.clone();
+        if claimed.kind == MessageKind::Invitation {
+            self.delivery.attempts = claimed.schedule.attempts;
+            self.delivery.last_attempt_at = Some(now);
+        }
+        Claim::Send(claimed)
+    }
+
+    /// Message `id` was handed over: it leaves the outbox, body and link with it. `false` when
+    /// it is no longer queued (superseded by a resend, or recorded by another sender).
+    pub fn message_sent(&mut self, id: Uuid, now: DateTime<Utc>) -> bool {
+        let Some(index) = self.outbox.iter().position(|m| m.id == id) else {
+            return false;
+        };
+        let message = self.outbox.remove(index);
+        if message.kind == MessageKind::Invitation {
+            self.delivery.status = DeliveryStatus::Sent;
+            self.delivery.attempts = message.schedule.attempts;
+            self.delivery.last_error = None;
+            self.delivery.last_attempt_at = Some(now);
+        }
+        true
+    }
+
+    /// An attempt at message `id` failed: it waits for a retry, or is given up (and dropped)
+    /// when the failure is permanent or the attempts are used up. `None` when the message is
+    /// no longer queued.
+    pub fn message_failed(
+        &mut self,
+        id: Uuid,
+        now: DateTime<Utc>,
+        failure: &DeliveryFailure,
+        policy: &RetryPolicy,
+        jitter: f64,
+    ) -> Option<AfterFailure> {
+        let index = self.outbox.iter().position(|m| m.id == id)?;
+        let message = &mut self.outbox[index];
+        let after = message
+            .schedule
+            .fail(now, failure.permanent, policy, jitter);
+        message.last_error = Some(failure.reason.clone());
+        let (kind, attempts) = (message.kind, message.schedule.attempts);
+        if after == AfterFailure::GiveUp {
+            self.outbox.remove(index);
+        }
+        if kind == MessageKind::Invitation {
+            if after == AfterFailure::GiveUp {
+                self.delivery.status = DeliveryStatus::Failed;
+            }
+            self.delivery.attempts = attempts;
+            self.delivery.last_error = Some(failure.reason.clone());
+            self.delivery.last_attempt_at = Some(now);
+        }
+        Some(after)
+    }
+}
+
+/// Why an attempt failed, as the transport reported it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{reason}")]
+pub struct DeliveryFailure {
+    /// The server refused for good (an SMTP 5xx, an address it will never accept).
+    pub permanent: bool,
+    /// A short reason for editors; never the message content.
+    pub reason: String,
+}
+
+impl DeliveryFailure {
+    pub fn transient(reason: impl Into<String>) -> Self {
+        Self {
+            permanent: false,
+            reason: reason.into(),
+        }
+    }
+
+    pub fn permanent(reason: impl Into<String>) -> Self {
+        Self {
+            permanent: true,
+            reason: reason.into(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,6 +377,200 @@ mod tests {
         assert!(!schedule.is_due(now + TimeDelta::minutes(1)));
         assert!(schedule.is_due(now + TimeDelta::minutes(2)));
         assert_eq!(schedule.available_at(), now + TimeDelta::minutes(2));
+    }
+
+    fn invitation(now: DateTime<Utc>) -> Invitation {
+        use crate::domain::{Actor, Groups, InvitationDraft, InvitationId, Metadata, Role, Secret};
+        let draft = InvitationDraft {
+            email: EmailAddress::parse("ada@example.org").unwrap(),
+            name: None,
+            role: Role::parse("author").unwrap(),
+            groups: Groups::default(),
+            metadata: Metadata::default(),
+            locale: None,
+            scope: None,
+            redirect_url: None,
+            send_email: true,
+        };
+        let editor = Actor {
+            id: "e1".into(),
+            name: "Grace".into(),
+        };
+        Invitation::create(
+            InvitationId::new(),
+            draft,
+            editor,
+            None,
+            Secret::generate().unwrap().digest(),
+            now,
+            now + TimeDelta::days(7),
+        )
+    }
+
+    fn message(kind: MessageKind, now: DateTime<Utc>) -> QueuedMessage {
+        QueuedMessage {
+            id: Uuid::now_v7(),
+            kind,
+            to: EmailAddress::parse("ada@example.org").unwrap(),
+            to_name: None,
+            locale: "de".into(),
+            subject: "s".into(),
+            html: "<p>link</p>".into(),
+            text: "link".into(),
+            schedule: Schedule::new(now),
+            last_error: None,
+        }
+    }
+
+    #[test]
+    fn a_sent_invitation_email_leaves_the_outbox_and_marks_the_delivery_sent() {
+        let now = Utc::now();
+        let mut inv = invitation(now);
+        let queued = message(MessageKind::Invitation, now);
+        inv.queue_email(queued.clone());
+        assert_eq!(inv.delivery.status, DeliveryStatus::Queued);
+        assert_eq!(inv.delivery.locale.as_deref(), Some("de"));
+        assert_eq!(inv.next_message_at(), Some(now));
+        let Claim::Send(claimed) = inv.claim_message(queued.id, now, TimeDelta::minutes(2)) else {
+            panic!("not claimed");
+        };
+        assert_eq!(claimed.schedule.attempts, 1);
+        assert_eq!(
+            inv.claim_message(queued.id, now, TimeDelta::minutes(2)),
+            Claim::NotDue,
+            "a second sender must not take a leased message"
+        );
+        assert!(inv.message_sent(queued.id, now));
+        assert!(inv.outbox.is_empty());
+        assert_eq!(inv.next_message_at(), None);
+        assert_eq!(inv.delivery.status, DeliveryStatus::Sent);
+        assert_eq!(inv.delivery.attempts, 1);
+        assert!(!inv.message_sent(queued.id, now), "recorded once");
+    }
+
+    #[test]
+    fn a_resend_replaces_the_queued_email_and_a_late_outcome_of_the_old_one_changes_nothing() {
+        let now = Utc::now();
+        let mut inv = invitation(now);
+        let first = message(MessageKind::Invitation, now);
+        inv.queue_email(first.clone());
+        assert!(matches!(
+            inv.claim_message(first.id, now, TimeDelta::minutes(2)),
+            Claim::Send(_)
+        ));
+        let editor = inv.invited_by.clone();
+        let expires = inv.expires_at;
+        inv.resend(
+            now,
+            crate::domain::Secret::generate().unwrap().digest(),
+            expires,
+            editor,
+        )
+        .unwrap();
+        assert!(inv.outbox.is_empty(), "the old link is not sent any more");
+        let second = message(MessageKind::Invitation, now);
+        inv.queue_email(second.clone());
+        assert!(!inv.message_sent(first.id, now));
+        assert_eq!(inv.delivery.status, DeliveryStatus::Queued);
+        assert_eq!(inv.outbox, vec![second]);
+    }
+
+    #[test]
+    fn the_email_of_an_invitation_that_left_pending_is_cancelled_but_the_notice_goes_out() {
+        let now = Utc::now();
+        let mut inv = invitation(now);
+        let email = message(MessageKind::Invitation, now);
+        inv.queue_email(email.clone());
+        inv.accept(now, "u1".into()).unwrap();
+        let notice = message(MessageKind::InvitationAccepted, now);
+        inv.queue_email(notice.clone());
+        assert_eq!(
+            inv.claim_message(email.id, now, TimeDelta::minutes(2)),
+            Claim::Cancelled
+        );
+        assert_eq!(inv.delivery.status, DeliveryStatus::Cancelled);
+        assert!(matches!(
+            inv.claim_message(notice.id, now, TimeDelta::minutes(2)),
+            Claim::Send(_)
+        ));
+        assert!(inv.message_sent(notice.id, now));
+        assert_eq!(
+            inv.delivery.status,
+            DeliveryStatus::Cancelled,
+            "the notice is not the delivery"
+        );
+    }
+
+    #[test]
+    fn a_rolled_back_accept_withdraws_its_notice() {
+        let now = Utc::now();
+        let mut inv = invitation(now);
+        inv.accept(now, "u1".into()).unwrap();
+        inv.queue_held_notice(
+            message(MessageKind::InvitationAccepted, now),
+            now + TimeDelta::minutes(1),
+        );
+        assert_eq!(
+            inv.due_messages(now).count(),
+            0,
+            "held while the account is made"
+        );
+        inv.roll_back_accept(now, "u1").unwrap();
+        assert!(inv.outbox.is_empty());
+    }
+
+    #[test]
+    fn a_held_notice_goes_out_once_released() {
+        let now = Utc::now();
+        let mut inv = invitation(now);
+        inv.accept(now, "u1".into()).unwrap();
+        inv.queue_held_notice(
+            message(MessageKind::InvitationAccepted, now),
+            now + TimeDelta::minutes(1),
+        );
+        assert!(inv.release_notice());
+        assert_eq!(inv.due_messages(now).count(), 1);
+        assert!(!inv.release_notice());
+    }
+
+    #[test]
+    fn failed_attempts_are_recorded_and_the_last_one_gives_up_and_drops_the_body() {
+        let now = Utc::now();
+        let p = RetryPolicy {
+            max_attempts: 2,
+            ..policy()
+        };
+        let mut inv = invitation(now);
+        let email = message(MessageKind::Invitation, now);
+        inv.queue_email(email.clone());
+        let lease = TimeDelta::minutes(2);
+        assert!(matches!(
+            inv.claim_message(email.id, now, lease),
+            Claim::Send(_)
+        ));
+        let refused = DeliveryFailure::transient("connection refused");
+        let retry_at = match inv.message_failed(email.id, now, &refused, &p, 1.0) {
+            Some(AfterFailure::RetryAt(at)) => at,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(inv.delivery.status, DeliveryStatus::Queued);
+        assert_eq!(
+            inv.delivery.last_error.as_deref(),
+            Some("connection refused")
+        );
+        assert_eq!(inv.next_message_at(), Some(retry_at));
+        assert_eq!(inv.claim_message(email.id, now, lease), Claim::NotDue);
+        assert!(matches!(
+            inv.claim_message(email.id, retry_at, lease),
+            Claim::Send(_)
+        ));
+        assert_eq!(
+            inv.message_failed(email.id, retry_at, &refused, &p, 1.0),
+            Some(AfterFailure::GiveUp)
+        );
+        assert!(inv.outbox.is_empty());
+        assert_eq!(inv.delivery.status, DeliveryStatus::Failed);
+        assert_eq!(inv.delivery.attempts, 2);
     }
 
     #[test]

@@ -4,10 +4,12 @@
 mod context;
 mod dates;
 mod templates;
+mod transport;
 
 pub use context::{AcceptedContext, EmailContext, EmailKind, EmailPart, InvitationContext};
 pub use dates::format_date_time;
 pub use templates::{EmailTemplates, RenderedEmail, TemplateProblem, TemplateProblems};
+pub use transport::{FileMailer, Sender, SmtpMailer};
 
 #[cfg(test)]
 mod tests {

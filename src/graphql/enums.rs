@@ -25,6 +25,9 @@ pub enum DeliveryStatus {
     Failed,
     /// Created with `sendEmail: false`; share the link yourself.
     Skipped,
+    /// Not sent: the invitation was accepted, revoked, declined or expired before its email
+    /// went out.
+    Cancelled,
 }
 
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]

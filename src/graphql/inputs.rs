@@ -47,6 +47,7 @@ impl From<CreateInvitationInput> for CreateInvitation {
             redirect_url: input.redirect_url,
             send_email: input.send_email,
             on_duplicate: input.on_duplicate.into(),
+            accept_language: None,
         }
     }
 }

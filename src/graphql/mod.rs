@@ -26,7 +26,7 @@ pub use query::InvitationsQuery;
 use crate::domain::Secret;
 use crate::error::{Error, Result};
 use crate::rate_limit::{RateKey, RateLimiter};
-use crate::service::{InvitationService, Principal};
+use crate::service::{CreateInvitation, InvitationService, Principal};
 
 /// The standalone server's root query type: the module's queries alone, named `Query`.
 #[derive(MergedObject, Debug, Default)]
@@ -55,6 +55,9 @@ pub struct Caller {
     pub principal: Option<Principal>,
     /// The client's address, for the public operations' rate limit.
     pub client: Option<IpAddr>,
+    /// The request's `Accept-Language` header: the email locale of invitations created
+    /// without one.
+    pub accept_language: Option<String>,
 }
 
 impl Caller {
@@ -62,8 +65,17 @@ impl Caller {
         static ANONYMOUS: Caller = Caller {
             principal: None,
             client: None,
+            accept_language: None,
         };
         ctx.data_opt::<Caller>().unwrap_or(&ANONYMOUS)
+    }
+
+    /// `input` as the service takes it, with this request's language preferences.
+    fn create_request(&self, input: inputs::CreateInvitationInput) -> CreateInvitation {
+        CreateInvitation {
+            accept_language: self.accept_language.clone(),
+            ..input.into()
+        }
     }
 }
 

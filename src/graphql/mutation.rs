@@ -30,7 +30,7 @@ impl InvitationsMutation {
         let (module, caller) = (InvitationsModule::of(ctx)?, Caller::of(ctx));
         let minted = module
             .service
-            .create(caller.principal.as_ref(), input.into())
+            .create(caller.principal.as_ref(), caller.create_request(input))
             .await
             .gql()?;
         Ok(Invitation::minted(minted, module.service.now()))
@@ -47,7 +47,10 @@ impl InvitationsMutation {
             .service
             .create_many(
                 caller.principal.as_ref(),
-                inputs.into_iter().map(Into::into).collect(),
+                inputs
+                    .into_iter()
+                    .map(|input| caller.create_request(input))
+                    .collect(),
             )
             .await
             .gql()?;

@@ -246,6 +246,8 @@ pub struct InvitationDelivery {
     /// Why the latest attempt failed, as the mail server said it.
     pub last_error: Option<String>,
     pub last_attempt_at: Option<DateTime>,
+    /// The template locale the email was written in (`de` for an invitation in `de-AT`).
+    pub locale: Option<String>,
 }
 
 impl From<&domain::Delivery> for InvitationDelivery {
@@ -255,6 +257,7 @@ impl From<&domain::Delivery> for InvitationDelivery {
             attempts: delivery.attempts,
             last_error: delivery.last_error.clone(),
             last_attempt_at: delivery.last_attempt_at.map(DateTime::from),
+            locale: delivery.locale.clone(),
         }
     }
 }

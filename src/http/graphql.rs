@@ -123,6 +123,11 @@ where
     let caller = Caller {
         principal,
         client: client_address(&parts, endpoint.options.trust_forwarded_for),
+        accept_language: parts
+            .headers
+            .get(axum::http::header::ACCEPT_LANGUAGE)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned),
     };
     let response = endpoint.schema.execute(gql_request.data(caller)).await;
     let mut retry_after: Option<u64> = None;

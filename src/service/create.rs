@@ -29,10 +29,12 @@ impl InvitationService {
         let principal = require_manager(principal)?;
         let parsed = parse_create(input, principal, &self.settings)?;
         let minted = self.mint(principal, &parsed)?;
-        match self.store.insert(&minted.invitation).await {
+        let outcome = match self.store.insert(&minted.invitation).await {
             Ok(()) => Ok(minted),
             Err(err) => self.resolve_insert_failure(principal, &parsed, err).await,
-        }
+        };
+        self.wake_sender();
+        outcome
     }
 
     /// Creates many invitations; one outcome per input, in order. A bad item fails alone.
@@ -76,6 +78,7 @@ impl InvitationService {
             };
             outcomes.push(outcome);
         }
+        self.wake_sender();
         Ok(outcomes)
     }
 
@@ -83,15 +86,19 @@ impl InvitationService {
         let now = self.clock.now();
         let secret = Secret::generate().map_err(|err| Error::Internal(Box::new(err)))?;
         let expires_at = self.settings.validity.expires_at(now, parsed.valid_for)?;
-        let invitation = Invitation::create(
+        let mut invitation = Invitation::create(
             InvitationId::new(),
             parsed.draft.clone(),
             principal.actor().clone(),
+            principal.email().cloned(),
             secret.digest(),
             now,
             expires_at,
         );
         let invite_url = super::invite_url(&invitation, &secret, &self.settings.accept_url);
+        if parsed.draft.send_email {
+            self.queue_invitation_email(&mut invitation, &invite_url, &parsed.request_locales, now);
+        }
         Ok(Minted {
             invitation,
             secret,

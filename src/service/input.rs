@@ -33,6 +33,9 @@ pub struct CreateInvitation {
     pub redirect_url: Option<String>,
     pub send_email: bool,
     pub on_duplicate: OnDuplicate,
+    /// The creating request's `Accept-Language` header: the email's locale when the
+    /// invitation has none.
+    pub accept_language: Option<String>,
 }
 
 impl CreateInvitation {
@@ -50,6 +53,7 @@ impl CreateInvitation {
             redirect_url: None,
             send_email: true,
             on_duplicate: OnDuplicate::Error,
+            accept_language: None,
         }
     }
 }
@@ -76,6 +80,8 @@ pub(crate) struct ParsedCreate {
     pub draft: InvitationDraft,
     pub valid_for: Option<IsoDuration>,
     pub on_duplicate: OnDuplicate,
+    /// From `Accept-Language`, most preferred first.
+    pub request_locales: Vec<String>,
 }
 
 fn optional<T>(
@@ -144,5 +150,10 @@ pub(crate) fn parse_create(
         draft,
         valid_for,
         on_duplicate: input.on_duplicate,
+        request_locales: input
+            .accept_language
+            .as_deref()
+            .map(super::accept_language_tags)
+            .unwrap_or_default(),
     })
 }

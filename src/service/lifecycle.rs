@@ -33,9 +33,12 @@ impl InvitationService {
                 require_grant(principal, &invitation.role)?;
                 let expires_at = self.settings.validity.expires_at(now, valid_for)?;
                 invitation.resend(now, secret.digest(), expires_at, principal.actor().clone())?;
+                let url = super::invite_url(invitation, &secret, &self.settings.accept_url);
+                self.queue_invitation_email(invitation, &url, &[], now);
                 Ok(())
             })
             .await?;
+        self.wake_sender();
         let invite_url = super::invite_url(&invitation, &secret, &self.settings.accept_url);
         Ok(Minted {
             invitation,

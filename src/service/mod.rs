@@ -5,30 +5,36 @@
 //! again on a conflict), so concurrent requests never apply a rule twice.
 
 mod create;
+mod emails;
 mod input;
 mod lifecycle;
 mod links;
 mod principal;
 mod public;
+mod sender;
 mod sweeper;
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
+use tokio::sync::Notify;
 use url::Url;
 
+pub use emails::{EmailSettings, accept_language_tags};
 pub use input::{AcceptInput, CreateInvitation, OnDuplicate};
 pub use links::invite_url;
 pub use principal::Principal;
 pub use public::Accepted;
+pub use sender::{DeliveryReport, Mailer};
 pub use sweeper::SweepReport;
 
 use crate::accounts::AccountProvisioner;
 use crate::clock::Clock;
 use crate::config::{Config, RolePolicy};
 use crate::domain::{
-    AllowedRedirect, Invitation, InvitationId, IsoDuration, Secret, ValidityPolicy,
+    AllowedRedirect, Invitation, InvitationId, IsoDuration, RetryPolicy, Secret, ValidityPolicy,
 };
+use crate::email::EmailTemplates;
 use crate::error::{Error, Result};
 use crate::store::{ListQuery, Page, Store, StoreError};
 
@@ -42,11 +48,33 @@ pub struct Settings {
     /// Where invitation links point when the invitation has no `redirectUrl`.
     pub accept_url: Url,
     pub retention: Option<IsoDuration>,
+    pub email: EmailSettings,
 }
 
 impl Settings {
-    /// `accept_url` falls back to the standalone server's own `/accept` page.
+    /// `accept_url` falls back to the standalone server's own `/accept` page. Loads the email
+    /// templates (INTERNAL, listing the problems, when they do not compile).
     pub fn from_config(config: &Config) -> Result<Self> {
+        let templates = EmailTemplates::load(
+            config.email_templates_dir.as_deref(),
+            config.email_templates_reload,
+        )
+        .map_err(|problems| {
+            Error::internal(format!("the email templates do not compile:\n{problems}"))
+        })?;
+        let send_timeout = config.email_send_timeout.as_time_delta();
+        let email = EmailSettings {
+            templates,
+            product_name: config.email_product_name.clone(),
+            default_locale: config.default_locale.as_str().to_owned(),
+            retry: RetryPolicy {
+                initial: config.email_retry_initial.as_time_delta(),
+                max: config.email_retry_max.as_time_delta(),
+                max_attempts: config.email_max_attempts,
+            },
+            // One attempt is several SMTP commands, each bounded by the timeout.
+            lease: (send_timeout * 10).max(TimeDelta::minutes(1)),
+        };
         let accept_url = match &config.accept_url {
             Some(url) => url.clone(),
             None => Url::parse(&format!("http://{}/accept", config.listen))
@@ -59,6 +87,7 @@ impl Settings {
             metadata_max_bytes: config.metadata_max_bytes,
             accept_url,
             retention: config.retention,
+            email,
         })
     }
 }
@@ -81,6 +110,8 @@ pub struct InvitationService {
     clock: Arc<dyn Clock>,
     provisioner: Arc<dyn AccountProvisioner>,
     settings: Arc<Settings>,
+    /// Woken when a change queues an email, so the sender does not wait for its next poll.
+    outbox_ready: Arc<Notify>,
 }
 
 impl InvitationService {
@@ -95,6 +126,7 @@ impl InvitationService {
             clock,
             provisioner,
             settings: Arc::new(settings),
+            outbox_ready: Arc::new(Notify::new()),
         }
     }
 

@@ -3,13 +3,14 @@
 use std::collections::BTreeSet;
 
 use crate::config::RolePolicy;
-use crate::domain::{Actor, Role};
+use crate::domain::{Actor, EmailAddress, Role};
 use crate::error::{Error, Result};
 
 /// An authenticated editor (or a host's user) with its permissions resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
     actor: Actor,
+    email: Option<EmailAddress>,
     can_read: bool,
     grantable_roles: BTreeSet<String>,
 }
@@ -23,6 +24,7 @@ impl Principal {
     ) -> Self {
         Self {
             actor,
+            email: None,
             can_read,
             grantable_roles: grantable_roles.into_iter().collect(),
         }
@@ -38,8 +40,20 @@ impl Principal {
         ))
     }
 
+    /// The principal's address, where "invitation accepted" notices go. Without one, no
+    /// notice is sent for invitations this principal creates.
+    #[must_use]
+    pub fn with_email(mut self, email: Option<EmailAddress>) -> Self {
+        self.email = email;
+        self
+    }
+
     pub fn actor(&self) -> &Actor {
         &self.actor
+    }
+
+    pub fn email(&self) -> Option<&EmailAddress> {
+        self.email.as_ref()
     }
 
     pub fn can_read(&self) -> bool {

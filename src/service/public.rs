@@ -51,7 +51,9 @@ impl InvitationService {
                     // Resent meanwhile: the presented link no longer works.
                     return Err(Error::InvalidSecret);
                 }
-                Ok(invitation.accept(now, plan.user_id.clone())?)
+                invitation.accept(now, plan.user_id.clone())?;
+                self.queue_accepted_notice(invitation, now);
+                Ok(())
             })
             .await?;
         if let Err(err) = self.provisioner.provision(&accepted, &input, &plan).await {
@@ -65,6 +67,8 @@ impl InvitationService {
             }
             return Err(err);
         }
+        // Only now: a rolled-back accept must not have sent its notice.
+        let accepted = self.release_notice(accepted).await;
         Ok(Accepted {
             invitation: accepted,
             user_id: plan.user_id,

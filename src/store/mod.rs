@@ -97,6 +97,10 @@ pub trait InvitationStore: Send + Sync + Debug {
         limit: usize,
     ) -> StoreResult<Vec<Invitation>>;
 
+    /// Up to `limit` invitations with a queued message available at `now` (due, and not held
+    /// by a live lease), the longest waiting first.
+    async fn due_messages(&self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<Invitation>>;
+
     /// Deletes invitations that finished (accepted, revoked, declined or expired) before
     /// `finished_before`; returns how many went. MongoDB also purges through a TTL index.
     async fn purge_finished(&self, finished_before: DateTime<Utc>) -> StoreResult<u64>;

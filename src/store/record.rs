@@ -3,13 +3,15 @@
 //! here once.
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::{StoreError, StoreResult};
 use crate::domain::{
     Actor, Delivery, EmailAddress, EventActor, EventKind, Groups, Invitation, InvitationEvent,
-    InvitationId, Locale, Metadata, PersonName, RedirectUrl, Role, Scope, SecretDigest,
+    InvitationId, Locale, Metadata, PersonName, QueuedMessage, RedirectUrl, Role, Schedule, Scope,
+    SecretDigest,
 };
 
 #[derive(Debug, Clone)]
@@ -20,6 +22,71 @@ pub(crate) struct EventRecord {
     pub by: String,
     pub actor_id: Option<String>,
     pub actor_name: Option<String>,
+}
+
+/// A queued email as both stores keep it: a JSON array in SQLite, an array of subdocuments
+/// in MongoDB.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct MessageRecord {
+    pub id: Uuid,
+    pub kind: String,
+    pub to: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_name: Option<String>,
+    pub locale: String,
+    pub subject: String,
+    pub html: String,
+    pub text: String,
+    pub next_attempt_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_until: Option<DateTime<Utc>>,
+    pub attempts: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+impl From<&QueuedMessage> for MessageRecord {
+    fn from(m: &QueuedMessage) -> Self {
+        Self {
+            id: m.id,
+            kind: m.kind.as_str().to_owned(),
+            to: m.to.as_str().to_owned(),
+            to_name: m.to_name.clone(),
+            locale: m.locale.clone(),
+            subject: m.subject.clone(),
+            html: m.html.clone(),
+            text: m.text.clone(),
+            next_attempt_at: m.schedule.next_attempt_at,
+            lease_until: m.schedule.lease_until,
+            attempts: m.schedule.attempts,
+            last_error: m.last_error.clone(),
+        }
+    }
+}
+
+impl MessageRecord {
+    fn into_message(self, id: Uuid) -> StoreResult<QueuedMessage> {
+        Ok(QueuedMessage {
+            id: self.id,
+            kind: self
+                .kind
+                .parse()
+                .map_err(bad("a queued message kind", id))?,
+            to: EmailAddress::parse(&self.to).map_err(bad("a queued message address", id))?,
+            to_name: self.to_name,
+            locale: self.locale,
+            subject: self.subject,
+            html: self.html,
+            text: self.text,
+            schedule: Schedule {
+                next_attempt_at: self.next_attempt_at,
+                lease_until: self.lease_until,
+                attempts: self.attempts,
+            },
+            last_error: self.last_error,
+        })
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -36,6 +103,7 @@ pub(crate) struct InvitationRecord {
     pub redirect_url: Option<String>,
     pub invited_by_id: String,
     pub invited_by_name: String,
+    pub inviter_email: Option<String>,
     pub secret_digest: Vec<u8>,
     pub state: String,
     pub created_at: DateTime<Utc>,
@@ -53,6 +121,10 @@ pub(crate) struct InvitationRecord {
     pub delivery_attempts: i64,
     pub delivery_last_error: Option<String>,
     pub delivery_last_attempt_at: Option<DateTime<Utc>>,
+    pub delivery_locale: Option<String>,
+    pub outbox: Vec<MessageRecord>,
+    /// Derived from the outbox; stored so that the sender can find due messages by index.
+    pub next_message_at: Option<DateTime<Utc>>,
     pub events: Vec<EventRecord>,
     pub revision: i64,
 }
@@ -120,6 +192,7 @@ impl From<&Invitation> for InvitationRecord {
             redirect_url: inv.redirect_url.as_ref().map(|u| u.as_str().to_owned()),
             invited_by_id: inv.invited_by.id.clone(),
             invited_by_name: inv.invited_by.name.clone(),
+            inviter_email: inv.inviter_email.as_ref().map(|e| e.as_str().to_owned()),
             secret_digest: inv.secret_digest.as_bytes().to_vec(),
             state: inv.stored_state.as_str().to_owned(),
             created_at: inv.created_at,
@@ -136,6 +209,9 @@ impl From<&Invitation> for InvitationRecord {
             delivery_attempts: i64::from(inv.delivery.attempts),
             delivery_last_error: inv.delivery.last_error.clone(),
             delivery_last_attempt_at: inv.delivery.last_attempt_at,
+            delivery_locale: inv.delivery.locale.clone(),
+            outbox: inv.outbox.iter().map(MessageRecord::from).collect(),
+            next_message_at: inv.next_message_at(),
             events: inv.events.iter().map(EventRecord::from).collect(),
             revision: i64::try_from(inv.revision).unwrap_or(i64::MAX),
         }
@@ -179,6 +255,12 @@ impl InvitationRecord {
                 id: self.invited_by_id,
                 name: self.invited_by_name,
             },
+            inviter_email: self
+                .inviter_email
+                .as_deref()
+                .map(EmailAddress::parse)
+                .transpose()
+                .map_err(bad("the inviter email", id))?,
             secret_digest: SecretDigest::from_slice(&self.secret_digest)
                 .ok_or_else(|| corrupt("the secret digest", id))?,
             stored_state: self.state.parse().map_err(bad("the state", id))?,
@@ -200,7 +282,13 @@ impl InvitationRecord {
                     .map_err(bad("the delivery attempts", id))?,
                 last_error: self.delivery_last_error,
                 last_attempt_at: self.delivery_last_attempt_at,
+                locale: self.delivery_locale,
             },
+            outbox: self
+                .outbox
+                .into_iter()
+                .map(|m| m.into_message(id))
+                .collect::<StoreResult<_>>()?,
             events: self
                 .events
                 .into_iter()

@@ -10,4 +10,6 @@ pub struct ApiTokenRecord {
     pub role: String,
     pub digest: [u8; 32],
     pub created_at: DateTime<Utc>,
+    /// Where "invitation accepted" notices for this token's invitations go.
+    pub email: Option<String>,
 }

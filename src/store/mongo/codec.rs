@@ -5,7 +5,7 @@ use bson::{Binary, Bson, DateTime as BsonDateTime, Document, doc};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
-use crate::store::record::{EventRecord, InvitationRecord};
+use crate::store::record::{EventRecord, InvitationRecord, MessageRecord};
 use crate::store::{Account, ApiTokenRecord, StoreError, StoreResult};
 
 pub(super) fn time(t: DateTime<Utc>) -> Bson {
@@ -48,7 +48,16 @@ pub(super) fn invitation_document(r: &InvitationRecord) -> Document {
             Bson::Document(event)
         })
         .collect();
-    doc! {
+    let outbox: Vec<Bson> = r
+        .outbox
+        .iter()
+        .map(|message| bson::to_bson(message).unwrap_or(Bson::Null))
+        .collect();
+    let mut invited_by = doc! { "id": &r.invited_by_id, "name": &r.invited_by_name };
+    if let Some(email) = &r.inviter_email {
+        invited_by.insert("email", email);
+    }
+    let mut document = doc! {
         "_id": uuid(r.id),
         "email": &r.email,
         "emailNorm": &r.email_normalized,
@@ -59,7 +68,7 @@ pub(super) fn invitation_document(r: &InvitationRecord) -> Document {
         "locale": opt_str(r.locale.as_deref()),
         "scope": opt_str(r.scope.as_deref()),
         "redirectUrl": opt_str(r.redirect_url.as_deref()),
-        "invitedBy": { "id": &r.invited_by_id, "name": &r.invited_by_name },
+        "invitedBy": invited_by,
         "secretDigest": digest(&r.secret_digest),
         "state": &r.state,
         "createdAt": time(r.created_at),
@@ -77,10 +86,17 @@ pub(super) fn invitation_document(r: &InvitationRecord) -> Document {
             "attempts": r.delivery_attempts,
             "lastError": opt_str(r.delivery_last_error.as_deref()),
             "lastAttemptAt": opt_time(r.delivery_last_attempt_at),
+            "locale": opt_str(r.delivery_locale.as_deref()),
         },
+        "outbox": outbox,
         "events": events,
         "revision": r.revision,
+    };
+    // Only records with queued messages carry the field, so its index holds only them.
+    if let Some(at) = r.next_message_at {
+        document.insert("nextMessageAt", time(at));
     }
+    document
 }
 
 /// Typed access to a stored document; every failure is a `Corrupt` error naming the field.
@@ -191,6 +207,16 @@ pub(super) fn invitation_record(doc: &Document) -> StoreResult<InvitationRecord>
             })
         })
         .collect::<StoreResult<Vec<_>>>()?;
+    let outbox = match doc.get("outbox") {
+        None => Vec::new(),
+        Some(Bson::Array(items)) => items
+            .iter()
+            .map(|item| {
+                bson::from_bson::<MessageRecord>(item.clone()).map_err(|_| r.fail("outbox"))
+            })
+            .collect::<StoreResult<Vec<_>>>()?,
+        Some(_) => return Err(r.fail("outbox")),
+    };
     Ok(InvitationRecord {
         id: r.uuid("_id")?,
         email: r.str("email")?,
@@ -204,6 +230,7 @@ pub(super) fn invitation_record(doc: &Document) -> StoreResult<InvitationRecord>
         redirect_url: r.opt_str("redirectUrl")?,
         invited_by_id: invited_by.str("id")?,
         invited_by_name: invited_by.str("name")?,
+        inviter_email: invited_by.opt_str("email")?,
         secret_digest: doc
             .get_binary_generic("secretDigest")
             .map_err(|_| r.fail("secretDigest"))?
@@ -223,6 +250,9 @@ pub(super) fn invitation_record(doc: &Document) -> StoreResult<InvitationRecord>
         delivery_attempts: delivery.int("attempts")?,
         delivery_last_error: delivery.opt_str("lastError")?,
         delivery_last_attempt_at: delivery.opt_time("lastAttemptAt")?,
+        delivery_locale: delivery.opt_str("locale")?,
+        next_message_at: r.opt_time("nextMessageAt")?,
+        outbox,
         events,
         revision: r.int("revision")?,
     })
@@ -269,6 +299,7 @@ pub(super) fn token_document(t: &ApiTokenRecord) -> Document {
         "role": &t.role,
         "digest": digest(&t.digest),
         "createdAt": time(t.created_at),
+        "email": opt_str(t.email.as_deref()),
     }
 }
 
@@ -288,5 +319,6 @@ pub(super) fn token(doc: &Document) -> StoreResult<ApiTokenRecord> {
         role: r.str("role")?,
         digest,
         created_at: r.time("createdAt")?,
+        email: r.opt_str("email")?,
     })
 }

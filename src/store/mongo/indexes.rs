@@ -58,6 +58,11 @@ pub(super) async fn ensure(
             ),
             index("by_email", doc! { "emailNorm": 1 }, IndexOptions::default()),
             index(
+                "by_next_message",
+                doc! { "nextMessageAt": 1 },
+                IndexOptions::builder().sparse(true).build(),
+            ),
+            index(
                 "by_scope_created",
                 doc! { "scope": 1, "createdAt": -1 },
                 IndexOptions::default(),

@@ -283,6 +283,17 @@ impl InvitationStore for MongoStore {
         self.find_many(cursor).await
     }
 
+    async fn due_messages(&self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<Invitation>> {
+        let cursor = self
+            .invitations
+            .find(doc! { "nextMessageAt": { "$lte": codec::time(now) } })
+            .sort(doc! { "nextMessageAt": 1 })
+            .limit(i64::try_from(limit).unwrap_or(i64::MAX))
+            .await
+            .map_err(classify)?;
+        self.find_many(cursor).await
+    }
+
     async fn purge_finished(&self, finished_before: DateTime<Utc>) -> StoreResult<u64> {
         let result = self
             .invitations

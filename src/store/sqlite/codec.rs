@@ -98,6 +98,10 @@ pub(super) fn invitation_values(r: &InvitationRecord) -> Vec<Value> {
         opt_text(r.delivery_last_error.as_deref()),
         opt_millis(r.delivery_last_attempt_at),
         json_text(&events),
+        opt_text(r.inviter_email.as_deref()),
+        opt_text(r.delivery_locale.as_deref()),
+        json_text(&r.outbox),
+        opt_millis(r.next_message_at),
         Value::Integer(r.revision),
     ]
 }
@@ -149,7 +153,11 @@ pub(super) fn invitation_from_row(row: &Row<'_>) -> rusqlite::Result<InvitationR
                 })
             })
             .collect::<rusqlite::Result<_>>()?,
-        revision: row.get(29)?,
+        inviter_email: row.get(29)?,
+        delivery_locale: row.get(30)?,
+        outbox: json_column(row, 31)?,
+        next_message_at: opt_time(row.get(32)?)?,
+        revision: row.get(33)?,
     })
 }
 
@@ -171,7 +179,7 @@ pub(super) fn account_from_row(row: &Row<'_>) -> rusqlite::Result<Account> {
     })
 }
 
-pub(super) const TOKEN_COLUMNS: &str = "id, name, role, digest, created_at";
+pub(super) const TOKEN_COLUMNS: &str = "id, name, role, digest, created_at, email";
 
 pub(super) fn token_from_row(row: &Row<'_>) -> rusqlite::Result<ApiTokenRecord> {
     let digest: Vec<u8> = row.get(3)?;
@@ -188,6 +196,7 @@ pub(super) fn token_from_row(row: &Row<'_>) -> rusqlite::Result<ApiTokenRecord> 
         role: row.get(2)?,
         digest,
         created_at: to_time(row.get(4)?)?,
+        email: row.get(5)?,
     })
 }
 

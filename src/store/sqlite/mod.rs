@@ -131,6 +131,13 @@ impl SqliteStore {
                 schema::VERSION
             )));
         }
+        if version > 0 {
+            for (to, statements) in schema::MIGRATIONS {
+                if version < *to {
+                    writer.execute_batch(statements).map_err(classify)?;
+                }
+            }
+        }
         writer.execute_batch(schema::SCHEMA).map_err(classify)?;
         writer
             .pragma_update(None, "user_version", schema::VERSION)
@@ -344,6 +351,18 @@ impl InvitationStore for SqliteStore {
         .await
     }
 
+    async fn due_messages(&self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<Invitation>> {
+        let sql = format!(
+            "{} WHERE next_message_at <= ?1 ORDER BY next_message_at LIMIT ?2",
+            *SELECT
+        );
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.read(move |conn| {
+            query_invitations(conn, &sql, &[codec::time_value(now), Value::Integer(limit)])
+        })
+        .await
+    }
+
     async fn purge_finished(&self, finished_before: DateTime<Utc>) -> StoreResult<u64> {
         self.write(move |conn| {
             conn.execute(
@@ -460,7 +479,7 @@ impl TokenStore for SqliteStore {
         self.write(move |conn| {
             let inserted = conn.execute(
                 &format!(
-                    "INSERT INTO api_tokens ({}) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    "INSERT INTO api_tokens ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                     codec::TOKEN_COLUMNS
                 ),
                 params![
@@ -468,7 +487,8 @@ impl TokenStore for SqliteStore {
                     token.name,
                     token.role,
                     token.digest.as_slice(),
-                    codec::time_value(token.created_at)
+                    codec::time_value(token.created_at),
+                    token.email
                 ],
             );
             match inserted {

@@ -1,6 +1,19 @@
 //! The embedded store's tables and indexes. `user_version` records the schema version.
 
-pub(super) const VERSION: i64 = 1;
+pub(super) const VERSION: i64 = 2;
+
+/// Statements that bring a database of version `n - 1` to version `n`, run in order before
+/// [`SCHEMA`] (which creates whatever is still missing).
+pub(super) const MIGRATIONS: &[(i64, &str)] = &[(
+    2,
+    r"
+ALTER TABLE invitations ADD COLUMN inviter_email TEXT;
+ALTER TABLE invitations ADD COLUMN delivery_locale TEXT;
+ALTER TABLE invitations ADD COLUMN outbox TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE invitations ADD COLUMN next_message_at INTEGER;
+ALTER TABLE api_tokens ADD COLUMN email TEXT;
+",
+)];
 
 pub(super) const SCHEMA: &str = r"
 CREATE TABLE IF NOT EXISTS invitations (
@@ -33,6 +46,10 @@ CREATE TABLE IF NOT EXISTS invitations (
     delivery_last_error TEXT,
     delivery_last_attempt_at INTEGER,
     events TEXT NOT NULL,
+    inviter_email TEXT,
+    delivery_locale TEXT,
+    outbox TEXT NOT NULL DEFAULT '[]',
+    next_message_at INTEGER,
     revision INTEGER NOT NULL
 ) STRICT;
 CREATE UNIQUE INDEX IF NOT EXISTS invitations_one_pending
@@ -43,6 +60,7 @@ CREATE INDEX IF NOT EXISTS invitations_by_state_expiry ON invitations (state, ex
 CREATE INDEX IF NOT EXISTS invitations_by_email ON invitations (email_normalized);
 CREATE INDEX IF NOT EXISTS invitations_by_scope ON invitations (scope, created_at);
 CREATE INDEX IF NOT EXISTS invitations_by_finished ON invitations (finished_at) WHERE finished_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS invitations_by_next_message ON invitations (next_message_at) WHERE next_message_at IS NOT NULL;
 
 CREATE TABLE IF NOT EXISTS accounts (
     id TEXT PRIMARY KEY,
@@ -62,12 +80,13 @@ CREATE TABLE IF NOT EXISTS api_tokens (
     name TEXT NOT NULL,
     role TEXT NOT NULL,
     digest BLOB NOT NULL UNIQUE,
-    created_at INTEGER NOT NULL
+    created_at INTEGER NOT NULL,
+    email TEXT
 ) STRICT;
 ";
 
 /// Columns of `invitations`, in the order `codec` binds and reads them.
-pub(super) const COLUMNS: [&str; 30] = [
+pub(super) const COLUMNS: [&str; 34] = [
     "id",
     "email",
     "email_normalized",
@@ -97,6 +116,10 @@ pub(super) const COLUMNS: [&str; 30] = [
     "delivery_last_error",
     "delivery_last_attempt_at",
     "events",
+    "inviter_email",
+    "delivery_locale",
+    "outbox",
+    "next_message_at",
     "revision",
 ];
 

@@ -1,0 +1,188 @@
+//! Where queued messages go: an SMTP server through one pooled lettre transport, or `.eml`
+//! files in an outbox folder when no SMTP server is configured.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use lettre::message::{Mailbox, MultiPart};
+use lettre::transport::smtp::PoolConfig;
+use lettre::{AsyncSmtpTransport, AsyncTransport as _, Message, Tokio1Executor};
+
+use crate::domain::{DeliveryFailure, QueuedMessage};
+use crate::service::Mailer;
+
+/// The sender's address and the domain of every `Message-ID`.
+#[derive(Debug, Clone)]
+pub struct Sender {
+    from: Mailbox,
+    id_domain: String,
+}
+
+impl Sender {
+    /// `from` as `Name <address>` or a bare address.
+    pub fn parse(from: &str) -> Result<Self, String> {
+        let from: Mailbox = from
+            .parse()
+            .map_err(|err| format!("email_from {from:?} is not an address: {err}"))?;
+        let id_domain = from.email.domain().to_owned();
+        Ok(Self { from, id_domain })
+    }
+
+    /// `message` as a multipart/alternative MIME message (text first, HTML preferred) whose
+    /// `Message-ID` is derived from the queued message's id, so every retry carries the same
+    /// one. An address the mail library refuses is a permanent failure.
+    pub fn build(&self, message: &QueuedMessage) -> Result<Message, DeliveryFailure> {
+        let address =
+            message.to.as_str().parse().map_err(|_| {
+                DeliveryFailure::permanent("the recipient address cannot be encoded")
+            })?;
+        let to = Mailbox::new(message.to_name.clone(), address);
+        Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(message.subject.clone())
+            .date(SystemTime::now())
+            .message_id(Some(self.message_id(message)))
+            .multipart(MultiPart::alternative_plain_html(
+                message.text.clone(),
+                message.html.clone(),
+            ))
+            .map_err(|err| {
+                DeliveryFailure::permanent(format!("the message cannot be built: {err}"))
+            })
+    }
+
+    /// `<id@domain-of-from>`.
+    pub fn message_id(&self, message: &QueuedMessage) -> String {
+        format!("<{}@{}>", message.id, self.id_domain)
+    }
+}
+
+/// Delivery through an SMTP server: one transport with a connection pool, shared by every
+/// send. `smtp://host:port` speaks plain SMTP, `smtp://…?tls=required` upgrades with
+/// STARTTLS, `smtps://` connects with TLS; `user:password@` authenticates.
+#[derive(Clone)]
+pub struct SmtpMailer {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    sender: Sender,
+    concurrency: usize,
+}
+
+impl std::fmt::Debug for SmtpMailer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The transport holds the credentials: leave it out.
+        f.debug_struct("SmtpMailer")
+            .field("sender", &self.sender)
+            .field("concurrency", &self.concurrency)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SmtpMailer {
+    /// A pooled transport to `url` with at most `pool_size` connections, each SMTP command
+    /// bounded by `timeout`.
+    pub fn new(
+        url: &str,
+        sender: Sender,
+        pool_size: u32,
+        timeout: Duration,
+    ) -> Result<Self, String> {
+        let pool = PoolConfig::new()
+            .max_size(pool_size.max(1))
+            .idle_timeout(Duration::from_secs(60));
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+            .map_err(|err| format!("smtp_url is not usable: {err}"))?
+            .timeout(Some(timeout))
+            .pool_config(pool)
+            .build();
+        Ok(Self {
+            transport,
+            sender,
+            concurrency: usize::try_from(pool_size.max(1)).unwrap_or(1),
+        })
+    }
+}
+
+#[async_trait]
+impl Mailer for SmtpMailer {
+    async fn send(&self, message: &QueuedMessage) -> Result<(), DeliveryFailure> {
+        let email = self.sender.build(message)?;
+        match self.transport.send(email).await {
+            Ok(_) => Ok(()),
+            Err(err) if err.is_permanent() => Err(DeliveryFailure::permanent(smtp_reason(&err))),
+            Err(err) => Err(DeliveryFailure::transient(smtp_reason(&err))),
+        }
+    }
+
+    fn concurrency(&self) -> usize {
+        self.concurrency
+    }
+}
+
+/// What the server said, or what went wrong on the way, on one line.
+fn smtp_reason(err: &lettre::transport::smtp::Error) -> String {
+    let mut reason = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(inner) = source {
+        reason.push_str(": ");
+        reason.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    let reason: String = reason
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(500)
+        .collect();
+    if err.is_timeout() {
+        format!("timed out: {reason}")
+    } else {
+        reason
+    }
+}
+
+/// Delivery into a folder: each message becomes `<id>.eml`, written whole (to a temporary
+/// name first) so a reader never sees half a message.
+#[derive(Debug, Clone)]
+pub struct FileMailer {
+    dir: PathBuf,
+    sender: Sender,
+}
+
+impl FileMailer {
+    pub fn new(dir: impl Into<PathBuf>, sender: Sender) -> Self {
+        Self {
+            dir: dir.into(),
+            sender,
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+#[async_trait]
+impl Mailer for FileMailer {
+    async fn send(&self, message: &QueuedMessage) -> Result<(), DeliveryFailure> {
+        let bytes = self.sender.build(message)?.formatted();
+        let dir = self.dir.clone();
+        let name = format!("{}.eml", message.id);
+        let written = tokio::task::spawn_blocking(move || {
+            std::fs::create_dir_all(&dir)?;
+            let partial = dir.join(format!(".{name}.partial"));
+            std::fs::write(&partial, &bytes)?;
+            std::fs::rename(&partial, dir.join(&name))
+        })
+        .await;
+        match written {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(err)) => Err(DeliveryFailure::transient(format!(
+                "cannot write to the outbox folder: {err}"
+            ))),
+            Err(err) => Err(DeliveryFailure::transient(format!(
+                "the outbox writer stopped: {err}"
+            ))),
+        }
+    }
+}

@@ -1,0 +1,232 @@
+//! Writing the emails a change queues: the invitation (to the invitee) and the "accepted"
+//! notice (to the inviter). They are rendered when queued, because the invitation email holds
+//! the link and the raw secret exists only at that moment.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use url::Url;
+use uuid::Uuid;
+
+use super::InvitationService;
+use crate::domain::{EmailAddress, Invitation, MessageKind, QueuedMessage, RetryPolicy, Schedule};
+use crate::email::{
+    AcceptedContext, EmailContext, EmailTemplates, InvitationContext, RenderedEmail,
+    format_date_time,
+};
+
+/// Most language tags taken from one `Accept-Language` header.
+const MAX_REQUEST_LOCALES: usize = 8;
+
+/// What the service needs to write emails and what the sender needs to deliver them.
+#[derive(Debug, Clone)]
+pub struct EmailSettings {
+    pub templates: EmailTemplates,
+    /// The CMS's name, as emails show it.
+    pub product_name: String,
+    /// The locale when neither the invitation nor the creating request names one we have.
+    pub default_locale: String,
+    pub retry: RetryPolicy,
+    /// How long a sender holds a claimed message before another process may take it over;
+    /// longer than one SMTP attempt can take.
+    pub lease: TimeDelta,
+}
+
+impl EmailSettings {
+    /// Built-in templates, English, 8 attempts from 30 s apart up to an hour apart.
+    pub fn builtin() -> Result<Self, crate::email::TemplateProblems> {
+        Ok(Self {
+            templates: EmailTemplates::builtin()?,
+            product_name: "CMS".to_owned(),
+            default_locale: "en".to_owned(),
+            retry: RetryPolicy {
+                initial: TimeDelta::seconds(30),
+                max: TimeDelta::hours(1),
+                max_attempts: 8,
+            },
+            lease: TimeDelta::minutes(5),
+        })
+    }
+
+    /// The template locale for preferences in order, trying each tag, then its language,
+    /// then the default.
+    fn choose_locale<'a>(&'a self, preferences: impl IntoIterator<Item = &'a str>) -> String {
+        self.templates.choose_locale(
+            preferences
+                .into_iter()
+                .chain([self.default_locale.as_str()]),
+            "en",
+        )
+    }
+}
+
+/// The language tags of an `Accept-Language` header, most preferred first (`q=0` and `*`
+/// left out, at most a few, anything malformed skipped).
+pub fn accept_language_tags(header: &str) -> Vec<String> {
+    let mut tags: Vec<(u16, usize, String)> = header
+        .split(',')
+        .enumerate()
+        .filter_map(|(position, item)| {
+            let mut parts = item.split(';');
+            let tag = parts.next()?.trim();
+            let weight = parts
+                .find_map(|p| p.trim().strip_prefix("q="))
+                .map_or(Some(1000), parse_weight)?;
+            let valid = !tag.is_empty()
+                && tag.len() <= 35
+                && tag.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+            (valid && weight > 0).then(|| (weight, position, tag.to_owned()))
+        })
+        .collect();
+    tags.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    tags.into_iter()
+        .take(MAX_REQUEST_LOCALES)
+        .map(|(_, _, tag)| tag)
+        .collect()
+}
+
+/// A quality value (`0.8`) in thousandths; `None` when malformed.
+fn parse_weight(value: &str) -> Option<u16> {
+    let q: f32 = value.trim().parse().ok()?;
+    // In 0..=1 by the check, so the cast cannot truncate meaningfully.
+    (0.0..=1.0)
+        .contains(&q)
+        .then(|| (q * 1000.0).round() as u16)
+}
+
+impl InvitationService {
+    /// Writes the invitation email with `url` and queues it on `invitation`. The locale is the
+    /// invitation's own, else the one chosen for its earlier email, else the creating
+    /// request's `Accept-Language`, else the default. A template that fails to render marks
+    /// the delivery FAILED instead of failing the change.
+    pub(super) fn queue_invitation_email(
+        &self,
+        invitation: &mut Invitation,
+        url: &Url,
+        request_locales: &[String],
+        now: DateTime<Utc>,
+    ) {
+        let email = &self.settings.email;
+        let preferences: Vec<&str> = match &invitation.locale {
+            Some(locale) => vec![locale.as_str()],
+            None => invitation
+                .delivery
+                .locale
+                .as_deref()
+                .into_iter()
+                .chain(request_locales.iter().map(String::as_str))
+                .collect(),
+        };
+        let locale = email.choose_locale(preferences);
+        let context = EmailContext::Invitation(InvitationContext {
+            product_name: email.product_name.clone(),
+            lang: locale.clone(),
+            invitee_name: invitation.name.as_ref().map(|n| n.as_str().to_owned()),
+            invitee_email: invitation.email.as_str().to_owned(),
+            inviter_name: invitation.invited_by.name.clone(),
+            role: invitation.role.as_str().to_owned(),
+            scope: invitation.scope.as_ref().map(|s| s.as_str().to_owned()),
+            groups: invitation.groups.to_strings(),
+            accept_url: url.to_string(),
+            expires_at: format_date_time(invitation.expires_at, language(&locale)),
+        });
+        match email.templates.render(&locale, &context) {
+            Ok(rendered) => {
+                let to = invitation.email.clone();
+                let to_name = invitation.name.as_ref().map(|n| n.as_str().to_owned());
+                invitation.queue_email(message(
+                    MessageKind::Invitation,
+                    to,
+                    to_name,
+                    rendered,
+                    now,
+                ));
+            }
+            Err(problems) => {
+                tracing::error!(invitation = %invitation.id, %locale, %problems, "the invitation email could not be rendered");
+                invitation.email_not_written(
+                    &locale,
+                    "the email template could not be rendered; fix it and resend".to_owned(),
+                    now,
+                );
+            }
+        }
+    }
+
+    /// Queues the "accepted" notice to the inviter, in the default locale, when the inviter
+    /// has a known address. It is held until the account is provisioned (see
+    /// [`Invitation::queue_held_notice`]).
+    pub(super) fn queue_accepted_notice(&self, invitation: &mut Invitation, now: DateTime<Utc>) {
+        let Some(to) = invitation.inviter_email.clone() else {
+            return;
+        };
+        let email = &self.settings.email;
+        let locale = email.choose_locale([]);
+        let context = EmailContext::InvitationAccepted(AcceptedContext {
+            product_name: email.product_name.clone(),
+            lang: locale.clone(),
+            inviter_name: invitation.invited_by.name.clone(),
+            invitee_name: invitation.name.as_ref().map(|n| n.as_str().to_owned()),
+            invitee_email: invitation.email.as_str().to_owned(),
+            role: invitation.role.as_str().to_owned(),
+            scope: invitation.scope.as_ref().map(|s| s.as_str().to_owned()),
+            accepted_at: format_date_time(invitation.accepted_at.unwrap_or(now), language(&locale)),
+        });
+        match email.templates.render(&locale, &context) {
+            Ok(rendered) => {
+                let to_name = Some(invitation.invited_by.name.clone());
+                invitation.queue_held_notice(
+                    message(MessageKind::InvitationAccepted, to, to_name, rendered, now),
+                    now + email.lease,
+                );
+            }
+            Err(problems) => {
+                tracing::error!(invitation = %invitation.id, %locale, %problems, "the accepted notice could not be rendered; not sent");
+            }
+        }
+    }
+}
+
+fn language(locale: &str) -> &str {
+    locale.split('-').next().unwrap_or(locale)
+}
+
+fn message(
+    kind: MessageKind,
+    to: EmailAddress,
+    to_name: Option<String>,
+    rendered: RenderedEmail,
+    now: DateTime<Utc>,
+) -> QueuedMessage {
+    QueuedMessage {
+        id: Uuid::now_v7(),
+        kind,
+        to,
+        to_name,
+        locale: rendered.locale,
+        subject: rendered.subject,
+        html: rendered.html,
+        text: rendered.text,
+        schedule: Schedule::new(now),
+        last_error: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_language_is_ordered_by_weight_then_position() {
+        assert_eq!(
+            accept_language_tags("fr-CH, fr;q=0.9, en;q=0.8, de;q=0.7, *;q=0.5"),
+            ["fr-CH", "fr", "en", "de"]
+        );
+        assert_eq!(accept_language_tags("en;q=0.5, de"), ["de", "en"]);
+        assert_eq!(accept_language_tags("de;q=0, en"), ["en"]);
+        assert!(accept_language_tags("").is_empty());
+        assert!(accept_language_tags("<script>, de;q=abc").is_empty());
+        assert_eq!(
+            accept_language_tags(&"a,".repeat(1000)).len(),
+            MAX_REQUEST_LOCALES
+        );
+    }
+}

@@ -1,0 +1,243 @@
+//! The background sender: finds queued emails, claims each with a lease written through the
+//! store's revision check (so of several processes exactly one sends it), hands it to the
+//! [`Mailer`] outside any lock, and records the outcome on the invitation.
+
+use std::fmt::Debug;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use futures_util::StreamExt as _;
+use uuid::Uuid;
+
+use super::{InvitationService, MAX_CONFLICT_RETRIES};
+use crate::domain::{AfterFailure, Claim, DeliveryFailure, Invitation, QueuedMessage};
+use crate::error::{Error, Result};
+use crate::store::StoreError;
+
+/// How many invitations with due messages one round reads at a time.
+const BATCH: usize = 200;
+
+/// Hands messages to a mail server (or anywhere else a host wants them).
+#[async_trait]
+pub trait Mailer: Send + Sync + Debug {
+    /// Delivers one message. A [`DeliveryFailure`] says whether trying again may help.
+    async fn send(&self, message: &QueuedMessage) -> std::result::Result<(), DeliveryFailure>;
+
+    /// How many messages the sender hands over at once.
+    fn concurrency(&self) -> usize {
+        1
+    }
+}
+
+/// What one delivery round did in this process.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeliveryReport {
+    pub sent: u64,
+    /// Failed this time; will be tried again.
+    pub retrying: u64,
+    /// Given up: refused for good, or out of attempts.
+    pub failed: u64,
+    /// Dropped because the invitation left PENDING first.
+    pub cancelled: u64,
+}
+
+enum Outcome {
+    Sent,
+    Retrying,
+    Failed,
+    Cancelled,
+    /// Taken by another sender, superseded, or not due after all.
+    Skipped,
+}
+
+impl InvitationService {
+    /// Delivers every message due now, `mailer.concurrency()` at a time, until none is left.
+    /// Store failures end the round with an error; the messages stay queued.
+    pub async fn deliver_due(&self, mailer: &dyn Mailer) -> Result<DeliveryReport> {
+        let mut report = DeliveryReport::default();
+        loop {
+            let now = self.clock.now();
+            let due = self.store.due_messages(now, BATCH).await?;
+            let batch = due.len();
+            let work: Vec<(Invitation, Uuid)> = due
+                .into_iter()
+                .flat_map(|invitation| {
+                    let ids: Vec<Uuid> = invitation.due_messages(now).collect();
+                    ids.into_iter().map(move |id| (invitation.clone(), id))
+                })
+                .collect();
+            let outcomes: Vec<Result<Outcome>> = futures_util::stream::iter(work)
+                .map(|(invitation, id)| self.deliver_one(invitation, id, mailer))
+                .buffer_unordered(mailer.concurrency().max(1))
+                .collect()
+                .await;
+            let mut progressed = false;
+            for outcome in outcomes {
+                let counter = match outcome? {
+                    Outcome::Sent => &mut report.sent,
+                    Outcome::Retrying => &mut report.retrying,
+                    Outcome::Failed => &mut report.failed,
+                    Outcome::Cancelled => &mut report.cancelled,
+                    Outcome::Skipped => continue,
+                };
+                *counter += 1;
+                progressed = true;
+            }
+            if batch < BATCH || !progressed {
+                return Ok(report);
+            }
+        }
+    }
+
+    /// Claims message `id` of `invitation` (a copy just read), sends it and records how it
+    /// went.
+    async fn deliver_one(
+        &self,
+        invitation: Invitation,
+        id: Uuid,
+        mailer: &dyn Mailer,
+    ) -> Result<Outcome> {
+        let email = &self.settings.email;
+        let claimed = self
+            .write_if(invitation, |invitation, now| {
+                match invitation.claim_message(id, now, email.lease) {
+                    Claim::NotDue => None,
+                    claim => Some(claim),
+                }
+            })
+            .await?;
+        let (invitation, message) = match claimed {
+            None | Some((_, Claim::NotDue)) => return Ok(Outcome::Skipped),
+            Some((_, Claim::Cancelled)) => return Ok(Outcome::Cancelled),
+            Some((invitation, Claim::Send(message))) => (invitation, message),
+        };
+        let invitation_id = invitation.id;
+        match mailer.send(&message).await {
+            Ok(()) => {
+                self.write_if(invitation, |invitation, now| {
+                    invitation.message_sent(id, now).then_some(())
+                })
+                .await?;
+                tracing::info!(invitation = %invitation_id, message = %id, kind = %message.kind, locale = %message.locale, attempt = message.schedule.attempts, "email sent");
+                Ok(Outcome::Sent)
+            }
+            Err(failure) => {
+                let jitter = jitter();
+                let after = self
+                    .write_if(invitation, |invitation, now| {
+                        invitation.message_failed(id, now, &failure, &email.retry, jitter)
+                    })
+                    .await?;
+                match after {
+                    Some((_, AfterFailure::RetryAt(at))) => {
+                        tracing::warn!(invitation = %invitation_id, message = %id, kind = %message.kind, attempt = message.schedule.attempts, error = %failure, retry_at = %at, "email not sent; will retry");
+                        Ok(Outcome::Retrying)
+                    }
+                    Some((_, AfterFailure::GiveUp)) => {
+                        tracing::error!(invitation = %invitation_id, message = %id, kind = %message.kind, attempt = message.schedule.attempts, permanent = failure.permanent, error = %failure, "email given up");
+                        Ok(Outcome::Failed)
+                    }
+                    None => Ok(Outcome::Skipped),
+                }
+            }
+        }
+    }
+
+    /// Lets the "accepted" notice of a successful accept go, and wakes the sender. A failure
+    /// here only delays the notice until its hold ends, so it is logged, not returned.
+    pub(super) async fn release_notice(&self, accepted: Invitation) -> Invitation {
+        let id = accepted.id;
+        match self
+            .write_if(accepted.clone(), |invitation, _| {
+                invitation.release_notice().then_some(())
+            })
+            .await
+        {
+            Ok(Some((released, ()))) => {
+                self.wake_sender();
+                released
+            }
+            Ok(None) => accepted,
+            Err(err) => {
+                tracing::warn!(invitation = %id, error = %err, "could not release the accepted notice; it goes out when its hold ends");
+                accepted
+            }
+        }
+    }
+
+    /// Applies `change` to `current` and writes it, re-reading on a lost race, like
+    /// `transition_from`; `None` (and no write) when `change` finds nothing to do or the
+    /// invitation is gone.
+    async fn write_if<T>(
+        &self,
+        mut current: Invitation,
+        mut change: impl FnMut(&mut Invitation, DateTime<Utc>) -> Option<T>,
+    ) -> Result<Option<(Invitation, T)>> {
+        let id = current.id;
+        for _ in 0..MAX_CONFLICT_RETRIES {
+            let Some(out) = change(&mut current, self.clock.now()) else {
+                return Ok(None);
+            };
+            match self.store.update(&current).await {
+                Ok(revision) => {
+                    current.revision = revision;
+                    return Ok(Some((current, out)));
+                }
+                Err(StoreError::Conflict) => match self.store.get(id).await? {
+                    Some(fresh) => current = fresh,
+                    None => return Ok(None),
+                },
+                Err(err) => return Err(err.into()),
+            }
+        }
+        Err(Error::Unavailable(
+            "too much contention on one invitation".into(),
+        ))
+    }
+
+    /// Tells a waiting sender that an email was queued.
+    pub(super) fn wake_sender(&self) {
+        self.outbox_ready.notify_one();
+    }
+
+    /// Delivers due messages whenever a change queues one, and at least every `poll` (for
+    /// retries that became due, and messages queued by other processes), until `shutdown`
+    /// completes. A round in progress is finished first. Errors are logged, not fatal.
+    pub async fn run_sender(
+        &self,
+        mailer: &dyn Mailer,
+        poll: Duration,
+        shutdown: impl Future<Output = ()>,
+    ) {
+        tokio::pin!(shutdown);
+        loop {
+            match self.deliver_due(mailer).await {
+                Ok(report) if report != DeliveryReport::default() => {
+                    tracing::debug!(
+                        sent = report.sent,
+                        retrying = report.retrying,
+                        failed = report.failed,
+                        cancelled = report.cancelled,
+                        "delivery round"
+                    );
+                }
+                Ok(_) => {}
+                Err(err) => {
+                    tracing::warn!(error = %err, code = %err.code(), "delivery round failed; retrying next round");
+                }
+            }
+            tokio::select! {
+                () = &mut shutdown => return,
+                () = self.outbox_ready.notified() => {}
+                () = tokio::time::sleep(poll) => {}
+            }
+        }
+    }
+}
+
+/// A uniform number in 0.0..1.0 for spreading retries; 0.5 if the system has no randomness.
+fn jitter() -> f64 {
+    // The top 53 bits fill an f64 mantissa exactly.
+    getrandom::u64().map_or(0.5, |n| (n >> 11) as f64 / (1_u64 << 53) as f64)
+}
