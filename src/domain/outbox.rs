@@ -76,7 +76,7 @@ pub struct QueuedMessage {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Claim {
     /// Claimed: send this copy, then report the outcome.
-    Send(QueuedMessage),
+    Send(Box<QueuedMessage>),
     /// The invitation left PENDING before its email went out: dropped, nothing to send.
     Cancelled,
     /// Gone, held by another sender, or not due yet.
@@ -262,7 +262,7 @@ impl Invitation {
             return Claim::Cancelled;
         }
         message.schedule.claim(now, lease);
-        let claimed = message.clone();
+        let claimed = Box::new(message.clone());
         if claimed.kind == MessageKind::Invitation {
             self.delivery.attempts = claimed.schedule.attempts;
             self.delivery.last_attempt_at = Some(now);

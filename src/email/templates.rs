@@ -370,6 +370,7 @@ fn compile(override_dir: Option<&Path>) -> Result<Compiled, TemplateProblems> {
     let sources = sources(override_dir)?;
     let mut html = Handlebars::new();
     html.set_strict_mode(true);
+    html.register_escape_fn(escape_html);
     let mut text = Handlebars::new();
     text.set_strict_mode(true);
     text.register_escape_fn(handlebars::no_escape);
@@ -430,4 +431,22 @@ fn compile(override_dir: Option<&Path>) -> Result<Compiled, TemplateProblems> {
     } else {
         Err(TemplateProblems(problems))
     }
+}
+
+/// Escapes the five characters that matter in HTML text and quoted attributes. (Handlebars'
+/// default also escapes `=` and backticks, which would make every link in a message's source
+/// read `#secret&#x3D;…`.)
+fn escape_html(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#x27;"),
+            other => out.push(other),
+        }
+    }
+    out
 }

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod helpers;
+mod mail;
 mod server;
 
 mod authorization;
@@ -12,6 +13,7 @@ mod cli;
 mod concurrency;
 mod contracts;
 mod dump;
+mod email_delivery;
 mod email_templates;
 mod error_codes;
 mod graphql_api;

@@ -24,6 +24,8 @@ pub struct ServerOptions {
     pub mongo_app_name: Option<String>,
     /// `INVITATIONS_CORS_ORIGINS`.
     pub cors_origins: &'static str,
+    /// `INVITATIONS_SMTP_URL`; unset: `.eml` files in `data_dir/outbox`.
+    pub smtp_url: Option<String>,
 }
 
 /// API tokens for the default roles.
@@ -43,7 +45,7 @@ pub struct TestServer {
     /// The bootstrap admin token the first start made, as a user would see it.
     pub bootstrap_token: Option<String>,
     pub location: Option<Location>,
-    /// Holds the bootstrap token file.
+    /// Holds the bootstrap token file and the `.eml` outbox.
     pub data_dir: std::path::PathBuf,
     http: reqwest::Client,
     shutdown: Option<oneshot::Sender<()>>,
@@ -66,6 +68,11 @@ pub async fn spawn_server_with(backend: Backend, options: ServerOptions) -> Test
             ("INVITATIONS_PUBLIC_RATE_LIMIT", &rate_limit),
             ("INVITATIONS_CORS_ORIGINS", options.cors_origins),
             ("INVITATIONS_MAX_BODY_BYTES", "65536"),
+            (
+                "INVITATIONS_SMTP_URL",
+                options.smtp_url.as_deref().unwrap_or(""),
+            ),
+            ("INVITATIONS_EMAIL_SEND_TIMEOUT", "PT5S"),
         ],
     );
     let (store, location) = open_store(backend, &config, options.mongo_app_name.as_deref()).await;
@@ -80,7 +87,11 @@ pub async fn spawn_server_with(backend: Backend, options: ServerOptions) -> Test
         let tokens = tokens.clone();
         async move {
             tokens
-                .create(role, Some(&format!("Test {role}")))
+                .create(
+                    role,
+                    Some(&format!("Test {role}")),
+                    Some(&format!("{role}@example.org")),
+                )
                 .await
                 .unwrap()
                 .expose()
@@ -132,6 +143,16 @@ impl TestServer {
 
     pub fn advance(&self, by: TimeDelta) {
         self.clock.advance(by);
+    }
+
+    /// A new API token for `role`, named `name`, with notices to `email`.
+    pub async fn token(&self, role: &str, name: &str, email: Option<&str>) -> String {
+        standalone::tokens_on(&self.config, self.store.clone(), self.clock.clone())
+            .create(role, Some(name), email)
+            .await
+            .unwrap()
+            .expose()
+            .to_owned()
     }
 
     /// Runs the operation file `name` with `variables`, as `token` (None: anonymous), and

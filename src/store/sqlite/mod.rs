@@ -101,6 +101,8 @@ fn open_connection(path: &Path, read_only: bool) -> rusqlite::Result<Connection>
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     if !read_only {
         conn.pragma_update(None, "journal_mode", "WAL")?;
+        // A delivered email's body (it holds the link) is overwritten, not just unlinked.
+        conn.pragma_update(None, "secure_delete", "ON")?;
     }
     // FULL: a committed invitation survives a power loss, not only a process crash.
     conn.pragma_update(None, "synchronous", "FULL")?;

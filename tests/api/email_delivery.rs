@@ -1,0 +1,473 @@
+//! Email delivery end to end: GraphQL mutations on the real server, messages received by a
+//! real SMTP server (`mail::SmtpSink`), links taken from the delivered mail and used.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use chrono::TimeDelta;
+use serde_json::{Value, json};
+
+use crate::helpers::Backend;
+use crate::mail::{Mail, SmtpSink, free_port, secret_in};
+use crate::server::{ServerOptions, TestServer, data, error_code, spawn_server, spawn_server_with};
+
+crate::on_both_backends!(
+    an_emailed_link_accepts_the_invitation_and_the_inviter_is_told,
+    a_resend_mails_a_new_link_and_the_old_one_stops_working,
+    while_smtp_is_down_creates_succeed_and_every_message_arrives_once_when_it_is_back,
+    two_senders_on_one_store_send_each_message_once,
+);
+
+async fn smtp_server(backend: Backend, sink: &SmtpSink) -> TestServer {
+    spawn_server_with(
+        backend,
+        ServerOptions {
+            smtp_url: Some(sink.url()),
+            ..ServerOptions::default()
+        },
+    )
+    .await
+}
+
+async fn create(server: &TestServer, token: &str, input: Value) -> Value {
+    let response = server
+        .gql("CreateInvitation", json!({ "input": input }), Some(token))
+        .await;
+    data(&response, "createInvitation").clone()
+}
+
+async fn invitation(server: &TestServer, id: &Value) -> Value {
+    let response = server
+        .gql(
+            "Invitation",
+            json!({ "id": id }),
+            Some(&server.tokens.viewer),
+        )
+        .await;
+    data(&response, "invitation").clone()
+}
+
+/// Polls (at most 20 s) until the invitation's delivery status is `status`.
+async fn delivery_becomes(server: &TestServer, id: &Value, status: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let current = invitation(server, id).await;
+        if current["delivery"]["status"] == status {
+            return current["delivery"].clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "delivery never became {status}: {:#}",
+            current["delivery"]
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+fn to<'a>(messages: &'a [Mail], address: &str) -> Vec<&'a Mail> {
+    messages
+        .iter()
+        .filter(|m| m.rcpt_to.iter().any(|r| r == address))
+        .collect()
+}
+
+async fn an_emailed_link_accepts_the_invitation_and_the_inviter_is_told(backend: Backend) {
+    let sink = SmtpSink::start().await;
+    let server = smtp_server(backend, &sink).await;
+    let created = create(
+        &server,
+        &server.tokens.editor,
+        json!({ "email": "ada@example.org", "name": "Ada", "role": "author", "locale": "de-AT", "scope": "Acme" }),
+    )
+    .await;
+    let mail = sink.wait_for(1).await.remove(0);
+    assert_eq!(mail.rcpt_to, ["ada@example.org"]);
+    assert_eq!(mail.from, "Invitations <invitations@localhost>");
+    assert_eq!(mail.to, "Ada <ada@example.org>");
+    assert_eq!(mail.content_type, "multipart/alternative");
+    assert!(
+        mail.message_id.starts_with('<') && mail.message_id.ends_with("@localhost>"),
+        "{}",
+        mail.message_id
+    );
+    assert_eq!(
+        mail.subject, "Test editor hat Sie zu Acme auf CMS eingeladen",
+        "German, the language of de-AT"
+    );
+    let from_html = secret_in(mail.html());
+    let from_text = secret_in(mail.text());
+    assert_eq!(from_html, from_text);
+    assert_eq!(from_html, created["secret"].as_str().unwrap());
+
+    let delivery = delivery_becomes(&server, &created["id"], "SENT").await;
+    assert_eq!(delivery["attempts"], 1);
+    assert_eq!(delivery["locale"], "de");
+    assert_eq!(delivery["lastError"], Value::Null);
+
+    let found = server
+        .gql("InvitationBySecret", json!({ "secret": from_text }), None)
+        .await;
+    assert_eq!(data(&found, "invitationBySecret")["state"], "PENDING");
+    let accepted = server
+        .gql(
+            "AcceptInvitation",
+            json!({ "secret": from_html, "input": { "name": "Ada L.", "password": "correct horse battery" } }),
+            None,
+        )
+        .await;
+    assert_eq!(
+        data(&accepted, "acceptInvitation")["invitation"]["state"],
+        "ACCEPTED"
+    );
+
+    let messages = sink.wait_for(2).await;
+    let notice = to(&messages, "editor@example.org");
+    assert_eq!(notice.len(), 1, "{messages:#?}");
+    assert_eq!(notice[0].subject, "Ada accepted your invitation");
+    assert!(notice[0].text().contains("ada@example.org"));
+    assert_eq!(
+        secret_in_or_none(notice[0].text()),
+        None,
+        "the notice carries no link"
+    );
+    server.cleanup().await;
+}
+
+fn secret_in_or_none(body: &str) -> Option<String> {
+    body.contains("#secret=").then(|| secret_in(body))
+}
+
+async fn a_resend_mails_a_new_link_and_the_old_one_stops_working(backend: Backend) {
+    let sink = SmtpSink::start().await;
+    let server = smtp_server(backend, &sink).await;
+    let created = create(
+        &server,
+        &server.tokens.editor,
+        json!({ "email": "bob@example.org", "role": "viewer" }),
+    )
+    .await;
+    let old = secret_in(sink.wait_for(1).await[0].text());
+    delivery_becomes(&server, &created["id"], "SENT").await;
+
+    let resent = server
+        .gql(
+            "ResendInvitation",
+            json!({ "id": created["id"] }),
+            Some(&server.tokens.editor),
+        )
+        .await;
+    assert_eq!(
+        data(&resent, "resendInvitation")["delivery"]["status"],
+        "QUEUED"
+    );
+    let messages = sink.wait_for(2).await;
+    assert_eq!(messages.len(), 2);
+    assert_ne!(messages[0].message_id, messages[1].message_id);
+    let new = secret_in(messages[1].html());
+    assert_eq!(new, secret_in(messages[1].text()));
+    assert_ne!(new, old);
+    assert_eq!(new, data(&resent, "resendInvitation")["secret"]);
+
+    let with_old = server
+        .gql("AcceptInvitation", json!({ "secret": old }), None)
+        .await;
+    assert_eq!(error_code(&with_old), "INVALID_SECRET");
+    let with_new = server
+        .gql(
+            "AcceptInvitation",
+            json!({ "secret": new, "input": { "password": "correct horse battery" } }),
+            None,
+        )
+        .await;
+    assert_eq!(
+        data(&with_new, "acceptInvitation")["invitation"]["state"],
+        "ACCEPTED"
+    );
+    server.cleanup().await;
+}
+
+#[tokio::test]
+async fn markup_in_names_arrives_escaped_in_html_and_intact_in_text() {
+    let sink = SmtpSink::start().await;
+    let server = smtp_server(Backend::Sqlite, &sink).await;
+    let hostile = "<script>alert(1)</script> & Co";
+    let token = server.token("editor", hostile, None).await;
+    create(
+        &server,
+        &token,
+        json!({ "email": "eve@example.org", "name": hostile, "role": "viewer", "locale": "en" }),
+    )
+    .await;
+    let mail = sink.wait_for(1).await.remove(0);
+    let escaped = "&lt;script&gt;alert(1)&lt;/script&gt; &amp; Co";
+    assert!(mail.html().contains(escaped), "{}", mail.html());
+    assert!(!mail.html().contains("<script"), "{}", mail.html());
+    assert!(!mail.html().contains("& Co"), "a bare ampersand in HTML");
+    assert_eq!(
+        mail.text().matches(hostile).count(),
+        2,
+        "the inviter and the invitee, verbatim: {}",
+        mail.text()
+    );
+    assert!(mail.subject.starts_with(hostile), "{}", mail.subject);
+    server.cleanup().await;
+}
+
+#[tokio::test]
+async fn the_request_language_picks_the_locale_when_the_invitation_has_none() {
+    let sink = SmtpSink::start().await;
+    let server = smtp_server(Backend::Sqlite, &sink).await;
+    let response: Value = server
+        .http()
+        .post(server.url("/graphql"))
+        .bearer_auth(&server.tokens.editor)
+        .header("Accept-Language", "pt-BR, fr-CA;q=0.8, en;q=0.5")
+        .json(&json!({
+            "query": crate::server::operation("CreateInvitation"),
+            "variables": { "input": { "email": "zoe@example.org", "role": "viewer" } },
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let created = data(&response, "createInvitation");
+    assert_eq!(created["locale"], Value::Null);
+    assert_eq!(created["delivery"]["locale"], "fr");
+    let mail = sink.wait_for(1).await.remove(0);
+    assert_eq!(mail.subject, "Test editor vous invite à rejoindre CMS");
+
+    // Without a header or a locale: the configured default.
+    let plain = create(
+        &server,
+        &server.tokens.editor,
+        json!({ "email": "yan@example.org", "role": "viewer" }),
+    )
+    .await;
+    assert_eq!(plain["delivery"]["locale"], "en");
+    server.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_permanent_refusal_fails_the_delivery_at_once_and_a_transient_one_retries() {
+    let sink = SmtpSink::start_on(
+        free_port(),
+        crate::helpers::temp_dir(),
+        &["nobody@example.org"],
+    )
+    .await;
+    let server = smtp_server(Backend::Sqlite, &sink).await;
+    let refused = create(
+        &server,
+        &server.tokens.editor,
+        json!({ "email": "nobody@example.org", "role": "viewer" }),
+    )
+    .await;
+    let delivery = delivery_becomes(&server, &refused["id"], "FAILED").await;
+    assert_eq!(delivery["attempts"], 1);
+    let error = delivery["lastError"].as_str().unwrap();
+    assert!(error.contains("550"), "{error}");
+    server.advance(TimeDelta::days(1));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        sink.messages().is_empty(),
+        "a FAILED message is not retried"
+    );
+    server.cleanup().await;
+}
+
+#[tokio::test]
+async fn without_smtp_each_message_is_written_to_the_outbox_folder() {
+    let server = spawn_server(Backend::Sqlite).await;
+    let created = create(
+        &server,
+        &server.tokens.editor,
+        json!({ "email": "otto@example.org", "role": "viewer" }),
+    )
+    .await;
+    delivery_becomes(&server, &created["id"], "SENT").await;
+    let outbox = server.data_dir.join("outbox");
+    let files: Vec<_> = std::fs::read_dir(&outbox)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert_eq!(files[0].extension().unwrap(), "eml");
+    let eml = std::fs::read_to_string(&files[0]).unwrap();
+    assert!(eml.contains("Content-Type: multipart/alternative"));
+    assert!(eml.contains("Message-ID: <"));
+    assert!(eml.contains("To: otto@example.org"));
+    server.cleanup().await;
+}
+
+#[tokio::test]
+async fn an_email_queued_for_an_invitation_revoked_meanwhile_is_not_sent() {
+    // SMTP down: the email waits; the editor revokes; SMTP comes back; nothing goes out.
+    let port = free_port();
+    let server = spawn_server_with(
+        Backend::Sqlite,
+        ServerOptions {
+            smtp_url: Some(format!("smtp://127.0.0.1:{port}")),
+            ..ServerOptions::default()
+        },
+    )
+    .await;
+    let created = create(
+        &server,
+        &server.tokens.editor,
+        json!({ "email": "rita@example.org", "role": "viewer" }),
+    )
+    .await;
+    wait_until_attempted(&server, 1).await;
+    let revoked = server
+        .gql(
+            "RevokeInvitation",
+            json!({ "id": created["id"] }),
+            Some(&server.tokens.editor),
+        )
+        .await;
+    assert!(revoked.get("errors").is_none(), "{revoked:#}");
+    let sink = SmtpSink::start_on(port, crate::helpers::temp_dir(), &[]).await;
+    server.advance(TimeDelta::hours(2));
+    delivery_becomes(&server, &created["id"], "CANCELLED").await;
+    assert!(sink.messages().is_empty());
+    server.cleanup().await;
+}
+
+/// The listed invitations, all of them (at most 500).
+async fn all_invitations(server: &TestServer) -> Vec<Value> {
+    let response = server
+        .gql(
+            "Invitations",
+            json!({ "first": 500 }),
+            Some(&server.tokens.viewer),
+        )
+        .await;
+    data(&response, "invitations")["nodes"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+/// Waits (at most 30 s) until `count` invitations each had a failed attempt.
+async fn wait_until_attempted(server: &TestServer, count: usize) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let nodes = all_invitations(server).await;
+        let attempted = nodes
+            .iter()
+            .filter(|n| n["delivery"]["attempts"] == 1 && n["delivery"]["lastError"].is_string())
+            .count();
+        if attempted == count {
+            return nodes;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{attempted} of {count} attempted"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn while_smtp_is_down_creates_succeed_and_every_message_arrives_once_when_it_is_back(
+    backend: Backend,
+) {
+    const COUNT: usize = 200;
+    let port = free_port();
+    let server = spawn_server_with(
+        backend,
+        ServerOptions {
+            smtp_url: Some(format!("smtp://127.0.0.1:{port}")),
+            ..ServerOptions::default()
+        },
+    )
+    .await;
+    let emails: Vec<String> = (0..COUNT)
+        .map(|i| format!("down{i:03}@example.org"))
+        .collect();
+    for chunk in emails.chunks(10) {
+        let created = futures_util::future::join_all(chunk.iter().map(|email| {
+            server.gql(
+                "CreateInvitation",
+                json!({ "input": { "email": email, "role": "viewer" } }),
+                Some(&server.tokens.editor),
+            )
+        }))
+        .await;
+        for response in &created {
+            assert_eq!(data(response, "createInvitation")["state"], "PENDING");
+        }
+    }
+    let nodes = wait_until_attempted(&server, COUNT).await;
+    for node in &nodes {
+        assert_eq!(node["delivery"]["status"], "QUEUED", "{node:#}");
+    }
+
+    let sink = SmtpSink::start_on(port, crate::helpers::temp_dir(), &[]).await;
+    server.advance(TimeDelta::hours(2));
+    let messages = sink.wait_for(COUNT).await;
+    // Give a duplicate every chance to show up: two more sender rounds.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let messages_after = sink.messages();
+    assert_eq!(messages_after.len(), COUNT, "a message arrived twice");
+    let recipients: BTreeSet<&str> = messages
+        .iter()
+        .flat_map(|m| m.rcpt_to.iter().map(String::as_str))
+        .collect();
+    assert_eq!(recipients, emails.iter().map(String::as_str).collect());
+    let ids: BTreeSet<&str> = messages.iter().map(|m| m.message_id.as_str()).collect();
+    assert_eq!(ids.len(), COUNT);
+    let nodes = all_invitations(&server).await;
+    assert!(
+        nodes
+            .iter()
+            .all(|n| n["delivery"]["status"] == "SENT" && n["delivery"]["attempts"] == 2),
+        "{nodes:#?}"
+    );
+    server.cleanup().await;
+}
+
+async fn two_senders_on_one_store_send_each_message_once(backend: Backend) {
+    const COUNT: usize = 60;
+    let sink = SmtpSink::start().await;
+    let first = smtp_server(backend, &sink).await;
+    // A second server process on the same store and the same mail server, racing for the
+    // same queued messages.
+    let mut config = first.config.clone();
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    config.data_dir = crate::helpers::temp_dir();
+    let second = cms_invitations::standalone::Server::bind_on(
+        &config,
+        first.store.clone(),
+        first.clock.clone(),
+    )
+    .await
+    .unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let second = tokio::spawn(second.run(async move {
+        let _ = stopped.await;
+    }));
+    let inputs: Vec<Value> = (0..COUNT)
+        .map(|i| json!({ "email": format!("race{i:02}@example.org"), "role": "viewer" }))
+        .collect();
+    let bulk = first
+        .gql(
+            "CreateInvitations",
+            json!({ "inputs": inputs }),
+            Some(&first.tokens.editor),
+        )
+        .await;
+    assert_eq!(data(&bulk, "createInvitations")["created"], COUNT);
+    sink.wait_for(COUNT).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let messages = sink.messages();
+    assert_eq!(messages.len(), COUNT, "a message went out twice");
+    let ids: BTreeSet<&str> = messages.iter().map(|m| m.message_id.as_str()).collect();
+    assert_eq!(ids.len(), COUNT);
+    let _ = stop.send(());
+    second.await.unwrap().unwrap();
+    let _ = std::fs::remove_dir_all(&config.data_dir);
+    first.cleanup().await;
+}
