@@ -13,6 +13,7 @@
 //! ```
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_graphql::{EmptySubscription, MergedObject, Object, Schema, SimpleObject};
 use axum::Router;
@@ -20,7 +21,7 @@ use axum::http::HeaderMap;
 use axum::routing::get;
 use cms_invitations::clock::SystemClock;
 use cms_invitations::config::Config;
-use cms_invitations::domain::Actor;
+use cms_invitations::domain::{Actor, EmailAddress};
 use cms_invitations::graphql::{InvitationsModule, InvitationsMutation, InvitationsQuery};
 use cms_invitations::http::{Authenticator, GraphqlOptions, graphql_routes};
 use cms_invitations::service::Principal;
@@ -88,18 +89,22 @@ impl Authenticator for HostAuth {
             "reader" => &[],
             _ => return Err(cms_invitations::Error::Unauthenticated),
         };
-        Ok(Some(Principal::new(
-            actor,
-            true,
-            grants.iter().map(|role| (*role).to_owned()),
-        )))
+        // The host knows its users' addresses: "invitation accepted" notices go there.
+        let email = EmailAddress::parse(&format!("{user}@host.example.org")).ok();
+        Ok(Some(
+            Principal::new(actor, true, grants.iter().map(|role| (*role).to_owned()))
+                .with_email(email),
+        ))
     }
 }
 
-/// The host's application: its own routes plus the module's GraphQL endpoint under `/cms`.
+/// The host's application: its own routes plus the module's GraphQL endpoint under `/cms`,
+/// and the module's email sender in the background.
 pub async fn app(data_dir: &std::path::Path) -> Result<Router, Box<dyn std::error::Error>> {
     let config = Config::load(|name| match name {
         "INVITATIONS_ACCEPT_URL" => Some("https://host.example.org/join".to_owned()),
+        // No INVITATIONS_SMTP_URL here: emails land as .eml files in `data_dir/outbox`.
+        "INVITATIONS_DATA_DIR" => Some(data_dir.display().to_string()),
         _ => None,
     })?;
     let store: Arc<dyn Store> =
@@ -107,6 +112,13 @@ pub async fn app(data_dir: &std::path::Path) -> Result<Router, Box<dyn std::erro
     // The host could pass its own `AccountProvisioner` here to create users in its own tables;
     // this one keeps accounts in the module's store.
     let service = cms_invitations::standalone::service_on(&config, store, Arc::new(SystemClock))?;
+    let mailer = cms_invitations::standalone::mailer(&config)?;
+    let sender = service.clone();
+    tokio::spawn(async move {
+        sender
+            .run_sender(mailer.as_ref(), Duration::from_secs(1), std::future::pending())
+            .await;
+    });
     let module = InvitationsModule::new(service, config.public_rate_limit);
     let schema: HostSchema = module
         .register(Schema::build(

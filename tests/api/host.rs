@@ -95,6 +95,44 @@ async fn the_host_runs_its_own_and_the_modules_operations_through_one_schema() {
         "UNAUTHENTICATED"
     );
 
+    // The host runs the module's sender: the invitation email reaches its outbox, and
+    // accepting queues the notice to the host user's address.
+    let (_, accepted) = post(
+        address,
+        None,
+        json!({ "query": "mutation($s: String!) { acceptInvitation(secret: $s, input: { password: \"correct horse battery\" }) { invitation { state } } }", "variables": { "s": secret } }),
+    )
+    .await;
+    assert_eq!(
+        accepted["data"]["acceptInvitation"]["invitation"]["state"],
+        "ACCEPTED"
+    );
+    let outbox = dir.join("outbox");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let messages = loop {
+        let messages: Vec<String> = std::fs::read_dir(&outbox)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+                    .map(|e| std::fs::read_to_string(e.path()).unwrap())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if messages.len() == 2 || std::time::Instant::now() > deadline {
+            break messages;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    };
+    assert_eq!(messages.len(), 2, "{messages:#?}");
+    assert!(messages.iter().any(|m| m.contains("To: guest@example.org")));
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("To: moderator <moderator@host.example.org>")),
+        "{messages:#?}"
+    );
+
     server.abort();
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -89,6 +89,14 @@ async fn the_readme_quickstart_works_verbatim_against_a_fresh_server() {
     );
     assert!(printed.contains(r#""state":"PENDING""#), "{printed}");
     assert!(
+        printed.contains(r#""delivery":{"status":"QUEUED","locale":"en"}"#),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("Subject: bootstrap admin invited you to join CMS"),
+        "the email is in the outbox: {printed}"
+    );
+    assert!(
         printed.contains(r#""inviterName":"bootstrap admin""#),
         "{printed}"
     );
