@@ -116,7 +116,11 @@ pub async fn app(data_dir: &std::path::Path) -> Result<Router, Box<dyn std::erro
     let sender = service.clone();
     tokio::spawn(async move {
         sender
-            .run_sender(mailer.as_ref(), Duration::from_secs(1), std::future::pending())
+            .run_sender(
+                mailer.as_ref(),
+                Duration::from_secs(1),
+                std::future::pending(),
+            )
             .await;
     });
     let module = InvitationsModule::new(service, config.public_rate_limit);

@@ -530,3 +530,73 @@ impl TokenStore for SqliteStore {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Column names and index definitions, as SQLite reports them.
+    fn layout(path: &Path) -> (Vec<String>, Vec<String>) {
+        let conn = Connection::open(path).unwrap();
+        let mut columns = Vec::new();
+        for table in ["invitations", "api_tokens"] {
+            let mut stmt = conn
+                .prepare(&format!("SELECT name FROM pragma_table_info('{table}')"))
+                .unwrap();
+            let names = stmt.query_map([], |row| row.get::<_, String>(0)).unwrap();
+            columns.extend(names.map(|n| format!("{table}.{}", n.unwrap())));
+        }
+        columns.sort();
+        let mut stmt = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL ORDER BY name")
+            .unwrap();
+        let indexes = stmt
+            .query_map([], |row| row.get::<_, String>(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        (columns, indexes)
+    }
+
+    #[tokio::test]
+    async fn a_version_1_database_is_migrated_to_the_current_layout() {
+        let dir = std::env::temp_dir().join(format!("cmsi-migrate-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // Version 1 was the current schema without the columns and index version 2 added.
+        let added = [
+            "inviter_email",
+            "delivery_locale",
+            "outbox",
+            "next_message_at",
+        ];
+        let v1: String = schema::SCHEMA
+            .lines()
+            .filter(|line| !added.iter().any(|column| line.contains(column)))
+            .collect::<Vec<_>>()
+            .join("\n")
+            .replace(
+                "    created_at INTEGER NOT NULL,\n    email TEXT\n",
+                "    created_at INTEGER NOT NULL\n",
+            );
+        let old = dir.join("old.sqlite3");
+        {
+            let conn = Connection::open(&old).unwrap();
+            conn.execute_batch(&v1).unwrap();
+            conn.pragma_update(None, "user_version", 1).unwrap();
+        }
+        let (old_columns, _) = layout(&old);
+        assert!(!old_columns.contains(&"invitations.outbox".to_owned()));
+        assert!(!old_columns.contains(&"api_tokens.email".to_owned()));
+
+        drop(SqliteStore::open(&old).await.unwrap());
+        let fresh = dir.join("fresh.sqlite3");
+        drop(SqliteStore::open(&fresh).await.unwrap());
+        assert_eq!(layout(&old), layout(&fresh));
+        let version: i64 = Connection::open(&old)
+            .unwrap()
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .unwrap();
+        assert_eq!(version, schema::VERSION);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
