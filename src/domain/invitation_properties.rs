@@ -39,7 +39,8 @@ fn editor() -> Actor {
     }
 }
 
-fn fresh(now: DateTime<Utc>) -> Invitation {
+/// A new PENDING invitation with an email to send, valid for two hours from `now`.
+pub(super) fn fresh(now: DateTime<Utc>) -> Invitation {
     let draft = InvitationDraft {
         email: EmailAddress::parse("invitee@example.org").unwrap(),
         name: None,

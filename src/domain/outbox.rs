@@ -380,31 +380,7 @@ mod tests {
     }
 
     fn invitation(now: DateTime<Utc>) -> Invitation {
-        use crate::domain::{Actor, Groups, InvitationDraft, InvitationId, Metadata, Role, Secret};
-        let draft = InvitationDraft {
-            email: EmailAddress::parse("ada@example.org").unwrap(),
-            name: None,
-            role: Role::parse("author").unwrap(),
-            groups: Groups::default(),
-            metadata: Metadata::default(),
-            locale: None,
-            scope: None,
-            redirect_url: None,
-            send_email: true,
-        };
-        let editor = Actor {
-            id: "e1".into(),
-            name: "Grace".into(),
-        };
-        Invitation::create(
-            InvitationId::new(),
-            draft,
-            editor,
-            None,
-            Secret::generate().unwrap().digest(),
-            now,
-            now + TimeDelta::days(7),
-        )
+        super::super::invitation_properties::fresh(now)
     }
 
     fn message(kind: MessageKind, now: DateTime<Utc>) -> QueuedMessage {

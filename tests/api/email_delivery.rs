@@ -29,13 +29,6 @@ async fn smtp_server(backend: Backend, sink: &SmtpSink) -> TestServer {
     .await
 }
 
-async fn create(server: &TestServer, token: &str, input: Value) -> Value {
-    let response = server
-        .gql("CreateInvitation", json!({ "input": input }), Some(token))
-        .await;
-    data(&response, "createInvitation").clone()
-}
-
 async fn invitation(server: &TestServer, id: &Value) -> Value {
     let response = server
         .gql(
@@ -74,9 +67,7 @@ fn to<'a>(messages: &'a [Mail], address: &str) -> Vec<&'a Mail> {
 async fn an_emailed_link_accepts_the_invitation_and_the_inviter_is_told(backend: Backend) {
     let sink = SmtpSink::start().await;
     let server = smtp_server(backend, &sink).await;
-    let created = create(
-        &server,
-        &server.tokens.editor,
+    let created = server.create_invitation(&server.tokens.editor,
         json!({ "email": "ada@example.org", "name": "Ada", "role": "author", "locale": "de-AT", "scope": "Acme" }),
     )
     .await;
@@ -140,12 +131,12 @@ fn secret_in_or_none(body: &str) -> Option<String> {
 async fn a_resend_mails_a_new_link_and_the_old_one_stops_working(backend: Backend) {
     let sink = SmtpSink::start().await;
     let server = smtp_server(backend, &sink).await;
-    let created = create(
-        &server,
-        &server.tokens.editor,
-        json!({ "email": "bob@example.org", "role": "viewer" }),
-    )
-    .await;
+    let created = server
+        .create_invitation(
+            &server.tokens.editor,
+            json!({ "email": "bob@example.org", "role": "viewer" }),
+        )
+        .await;
     let old = secret_in(sink.wait_for(1).await[0].text());
     delivery_becomes(&server, &created["id"], "SENT").await;
 
@@ -192,9 +183,7 @@ async fn markup_in_names_arrives_escaped_in_html_and_intact_in_text() {
     let server = smtp_server(Backend::Sqlite, &sink).await;
     let hostile = "<script>alert(1)</script> & Co";
     let token = server.token("editor", hostile, None).await;
-    create(
-        &server,
-        &token,
+    server.create_invitation(&token,
         json!({ "email": "eve@example.org", "name": hostile, "role": "viewer", "locale": "en" }),
     )
     .await;
@@ -239,12 +228,12 @@ async fn the_request_language_picks_the_locale_when_the_invitation_has_none() {
     assert_eq!(mail.subject, "Test editor vous invite à rejoindre CMS");
 
     // Without a header or a locale: the configured default.
-    let plain = create(
-        &server,
-        &server.tokens.editor,
-        json!({ "email": "yan@example.org", "role": "viewer" }),
-    )
-    .await;
+    let plain = server
+        .create_invitation(
+            &server.tokens.editor,
+            json!({ "email": "yan@example.org", "role": "viewer" }),
+        )
+        .await;
     assert_eq!(plain["delivery"]["locale"], "en");
     server.cleanup().await;
 }
@@ -258,12 +247,12 @@ async fn a_permanent_refusal_fails_the_delivery_at_once_and_a_transient_one_retr
     )
     .await;
     let server = smtp_server(Backend::Sqlite, &sink).await;
-    let refused = create(
-        &server,
-        &server.tokens.editor,
-        json!({ "email": "nobody@example.org", "role": "viewer" }),
-    )
-    .await;
+    let refused = server
+        .create_invitation(
+            &server.tokens.editor,
+            json!({ "email": "nobody@example.org", "role": "viewer" }),
+        )
+        .await;
     let delivery = delivery_becomes(&server, &refused["id"], "FAILED").await;
     assert_eq!(delivery["attempts"], 1);
     let error = delivery["lastError"].as_str().unwrap();
@@ -280,12 +269,12 @@ async fn a_permanent_refusal_fails_the_delivery_at_once_and_a_transient_one_retr
 #[tokio::test]
 async fn without_smtp_each_message_is_written_to_the_outbox_folder() {
     let server = spawn_server(Backend::Sqlite).await;
-    let created = create(
-        &server,
-        &server.tokens.editor,
-        json!({ "email": "otto@example.org", "role": "viewer" }),
-    )
-    .await;
+    let created = server
+        .create_invitation(
+            &server.tokens.editor,
+            json!({ "email": "otto@example.org", "role": "viewer" }),
+        )
+        .await;
     delivery_becomes(&server, &created["id"], "SENT").await;
     let outbox = server.data_dir.join("outbox");
     let files: Vec<_> = std::fs::read_dir(&outbox)
@@ -314,12 +303,12 @@ async fn an_email_queued_for_an_invitation_revoked_meanwhile_is_not_sent() {
         },
     )
     .await;
-    let created = create(
-        &server,
-        &server.tokens.editor,
-        json!({ "email": "rita@example.org", "role": "viewer" }),
-    )
-    .await;
+    let created = server
+        .create_invitation(
+            &server.tokens.editor,
+            json!({ "email": "rita@example.org", "role": "viewer" }),
+        )
+        .await;
     wait_until_attempted(&server, 1).await;
     let revoked = server
         .gql(

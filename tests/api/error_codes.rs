@@ -48,14 +48,12 @@ impl Seen {
 /// Without an email: the sender's writes would race the faults this test injects behind the
 /// module's back.
 async fn create(server: &TestServer, email: &str, valid_for: &str) -> Value {
-    let response = server
-        .gql(
-            "CreateInvitation",
-            json!({ "input": { "email": email, "role": "viewer", "validFor": valid_for, "sendEmail": false } }),
-            Some(&server.tokens.editor),
+    server
+        .create_invitation(
+            &server.tokens.editor,
+            json!({ "email": email, "role": "viewer", "validFor": valid_for, "sendEmail": false }),
         )
-        .await;
-    data(&response, "createInvitation").clone()
+        .await
 }
 
 async fn accept(server: &TestServer, secret: &Value) -> Value {

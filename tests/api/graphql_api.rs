@@ -17,14 +17,7 @@ crate::on_both_backends!(
 );
 
 async fn create(server: &TestServer, input: Value) -> Value {
-    let response = server
-        .gql(
-            "CreateInvitation",
-            json!({ "input": input }),
-            Some(&server.tokens.editor),
-        )
-        .await;
-    data(&response, "createInvitation").clone()
+    server.create_invitation(&server.tokens.editor, input).await
 }
 
 async fn an_invitation_goes_from_create_to_lookup_to_accept(backend: Backend) {

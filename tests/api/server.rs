@@ -161,6 +161,14 @@ impl TestServer {
         self.query(&operation(name), variables, token).await
     }
 
+    /// `createInvitation` with `input` as `token`; the created invitation (asserts no errors).
+    pub async fn create_invitation(&self, token: &str, input: Value) -> Value {
+        let response = self
+            .gql("CreateInvitation", json!({ "input": input }), Some(token))
+            .await;
+        data(&response, "createInvitation").clone()
+    }
+
     /// Runs a GraphQL document given inline.
     pub async fn query(&self, document: &str, variables: Value, token: Option<&str>) -> Value {
         let mut request = self
