@@ -31,21 +31,6 @@ pub struct EmailSettings {
 }
 
 impl EmailSettings {
-    /// Built-in templates, English, 8 attempts from 30 s apart up to an hour apart.
-    pub fn builtin() -> Result<Self, crate::email::TemplateProblems> {
-        Ok(Self {
-            templates: EmailTemplates::builtin()?,
-            product_name: "CMS".to_owned(),
-            default_locale: "en".to_owned(),
-            retry: RetryPolicy {
-                initial: TimeDelta::seconds(30),
-                max: TimeDelta::hours(1),
-                max_attempts: 8,
-            },
-            lease: TimeDelta::minutes(5),
-        })
-    }
-
     /// The template locale for preferences in order, trying each tag, then its language,
     /// then the default.
     fn choose_locale<'a>(&'a self, preferences: impl IntoIterator<Item = &'a str>) -> String {
