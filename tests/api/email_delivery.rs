@@ -325,6 +325,56 @@ async fn an_email_queued_for_an_invitation_revoked_meanwhile_is_not_sent() {
     server.cleanup().await;
 }
 
+#[tokio::test]
+async fn a_template_that_breaks_while_the_server_runs_fails_the_delivery_not_the_mutation() {
+    let templates = crate::helpers::temp_dir();
+    std::fs::create_dir_all(templates.join("en")).unwrap();
+    let subject = templates.join("en/invitation.subject.hbs");
+    std::fs::write(&subject, "You are invited, {{invitee_email}}").unwrap();
+    let server = spawn_server_with(
+        Backend::Sqlite,
+        ServerOptions {
+            email_templates_dir: Some(templates.display().to_string()),
+            ..ServerOptions::default()
+        },
+    )
+    .await;
+    // A template author saves a misspelt variable; strict mode refuses to render it.
+    // (A different length too, so the change shows even where file times are coarse.)
+    std::fs::write(&subject, "You are invited, {{invitee_emial}} !").unwrap();
+    let created = server
+        .create_invitation(
+            &server.tokens.editor,
+            json!({ "email": "tess@example.org", "role": "viewer" }),
+        )
+        .await;
+    assert_eq!(created["state"], "PENDING");
+    assert_eq!(created["delivery"]["status"], "FAILED");
+    assert!(
+        created["delivery"]["lastError"]
+            .as_str()
+            .unwrap()
+            .contains("template"),
+        "{created:#}"
+    );
+    // Fixed: a resend sends it.
+    std::fs::write(&subject, "You are invited, {{invitee_email}}").unwrap();
+    let resent = server
+        .gql(
+            "ResendInvitation",
+            json!({ "id": created["id"] }),
+            Some(&server.tokens.editor),
+        )
+        .await;
+    assert_eq!(
+        data(&resent, "resendInvitation")["delivery"]["status"],
+        "QUEUED"
+    );
+    delivery_becomes(&server, &created["id"], "SENT").await;
+    let _ = std::fs::remove_dir_all(templates);
+    server.cleanup().await;
+}
+
 /// The listed invitations, all of them (at most 500).
 async fn all_invitations(server: &TestServer) -> Vec<Value> {
     let response = server

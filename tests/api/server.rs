@@ -26,6 +26,8 @@ pub struct ServerOptions {
     pub cors_origins: &'static str,
     /// `INVITATIONS_SMTP_URL`; unset: `.eml` files in `data_dir/outbox`.
     pub smtp_url: Option<String>,
+    /// `INVITATIONS_EMAIL_TEMPLATES_DIR`, read again before every render.
+    pub email_templates_dir: Option<String>,
 }
 
 /// API tokens for the default roles.
@@ -73,6 +75,18 @@ pub async fn spawn_server_with(backend: Backend, options: ServerOptions) -> Test
                 options.smtp_url.as_deref().unwrap_or(""),
             ),
             ("INVITATIONS_EMAIL_SEND_TIMEOUT", "PT5S"),
+            (
+                "INVITATIONS_EMAIL_TEMPLATES_DIR",
+                options.email_templates_dir.as_deref().unwrap_or(""),
+            ),
+            (
+                "INVITATIONS_EMAIL_TEMPLATES_RELOAD",
+                if options.email_templates_dir.is_some() {
+                    "true"
+                } else {
+                    "false"
+                },
+            ),
         ],
     );
     let (store, location) = open_store(backend, &config, options.mongo_app_name.as_deref()).await;
