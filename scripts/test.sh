@@ -3,6 +3,8 @@
 #   - installs (once) and starts a real MongoDB replica set on 127.0.0.1 (scripts/mongod.sh),
 #   - installs (once) a real SMTP server, aiosmtpd, that the email tests start per test
 #     (scripts/smtp.sh, scripts/smtp_sink.py),
+#   - installs (once) Debian's chromium and playwright-core for the browser tests
+#     (scripts/browser.sh; screenshots land in target/browser-screenshots/),
 #   - checks formatting and lints,
 #   - runs every test (unit, property and the integration binary on both stores),
 #   - stops mongod again.
@@ -28,6 +30,8 @@ trap cleanup EXIT
 
 INVITATIONS_TEST_SMTP_PYTHONPATH="$(bash scripts/smtp.sh pythonpath)"
 export INVITATIONS_TEST_SMTP_PYTHONPATH
+
+bash scripts/browser.sh install
 
 echo "test.sh: MongoDB at $INVITATIONS_TEST_MONGODB_URI"
 cargo fmt --all -- --check

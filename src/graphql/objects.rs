@@ -4,7 +4,7 @@ use async_graphql::{ID, Object, SimpleObject};
 use chrono::Utc;
 
 use super::enums::{DeliveryStatus, EventActorKind, EventKind, InvitationState};
-use super::scalars::{DateTime, Json};
+use super::scalars::{DateTime, Duration, Json};
 use crate::domain::{self, EventActor};
 use crate::service::Minted;
 
@@ -343,4 +343,22 @@ pub struct AcceptInvitationResult {
     pub user_id: ID,
     /// True when the role and groups were attached to an account that existed already.
     pub existing_user: bool,
+}
+
+/// The caller, as an admin UI needs to know it: what to show and which roles to offer.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct InvitationViewer {
+    pub id: ID,
+    pub name: String,
+    /// May list and read invitations.
+    pub can_read: bool,
+    /// Roles this caller may give in an invitation (empty: may not create, resend or revoke).
+    pub grantable_roles: Vec<String>,
+    /// Locales that have email templates.
+    pub email_locales: Vec<String>,
+    /// The email locale of invitations that name none (and whose request names none).
+    pub default_locale: String,
+    pub default_validity: Duration,
+    pub min_validity: Duration,
+    pub max_validity: Duration,
 }

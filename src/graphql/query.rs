@@ -5,7 +5,8 @@ use async_graphql::{Context, ID, Object};
 use super::errors::IntoGraphql;
 use super::inputs::{InvitationFilter, InvitationSort};
 use super::objects::{
-    Invitation, InvitationConnection, InvitationEdge, InvitationPageInfo, PublicInvitation,
+    Invitation, InvitationConnection, InvitationEdge, InvitationPageInfo, InvitationViewer,
+    PublicInvitation,
 };
 use super::{Caller, InvitationsModule};
 use crate::domain::InvitationId;
@@ -93,6 +94,36 @@ impl InvitationsQuery {
             edges,
             total_count: page.total_count,
         })
+    }
+
+    /// Who is calling and what they may do, for admin UIs; `null` for an anonymous caller.
+    async fn invitation_viewer(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<InvitationViewer>> {
+        let (module, caller) = (InvitationsModule::of(ctx)?, Caller::of(ctx));
+        let Some(principal) = caller.principal.as_ref() else {
+            return Ok(None);
+        };
+        let settings = module.service.settings();
+        let grantable: Vec<&str> = principal.grantable_roles().collect();
+        Ok(Some(InvitationViewer {
+            id: ID(principal.actor().id.clone()),
+            name: principal.actor().name.clone(),
+            can_read: principal.can_read(),
+            grantable_roles: settings
+                .roles
+                .invitee_roles()
+                .iter()
+                .filter(|role| grantable.contains(&role.as_str()))
+                .cloned()
+                .collect(),
+            email_locales: settings.email.templates.locales(),
+            default_locale: settings.email.default_locale.clone(),
+            default_validity: settings.validity.default_validity().into(),
+            min_validity: settings.validity.min().into(),
+            max_validity: settings.validity.max().into(),
+        }))
     }
 
     /// The invitation a secret belongs to, in whatever state it is, for the invitee's

@@ -77,6 +77,12 @@ impl Duration {
     }
 }
 
+impl From<crate::domain::IsoDuration> for Duration {
+    fn from(duration: crate::domain::IsoDuration) -> Self {
+        Self(duration.to_string())
+    }
+}
+
 /// A JSON value; `metadata` must be an object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Json(pub serde_json::Value);

@@ -1,5 +1,7 @@
 //! `/email-preview`: every kind and locale of email rendered with sample data, for template
-//! authors. The html part is shown in a sandboxed frame, the text part as text.
+//! authors. The html part is shown in a sandboxed frame, the text part as text. The admin UI
+//! uses the same renders as JSON (`/email-preview.json`) and the html part on its own
+//! (`/email-preview/html`, framed by the admin page only).
 
 use axum::extract::{Query, State};
 use axum::http::HeaderValue;
@@ -7,7 +9,7 @@ use axum::http::header::{CONTENT_SECURITY_POLICY, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use crate::email::{EmailContext, EmailKind, EmailTemplates};
+use crate::email::{EmailContext, EmailKind, EmailTemplates, RenderedEmail, TemplateProblems};
 
 #[derive(Debug, Clone)]
 pub(crate) struct PreviewState {
@@ -31,10 +33,16 @@ fn escape(text: &str) -> String {
         .replace('\'', "&#39;")
 }
 
-pub(crate) async fn page(
-    State(state): State<PreviewState>,
-    Query(query): Query<PreviewQuery>,
-) -> Response {
+/// The asked-for kind and locale (unknown ones fall back to `invitation` and the default
+/// locale), the locales there are, and the render.
+struct Preview {
+    kind: EmailKind,
+    locale: String,
+    locales: Vec<String>,
+    rendered: Result<RenderedEmail, TemplateProblems>,
+}
+
+fn preview(state: &PreviewState, query: PreviewQuery) -> Preview {
     let locales = state.templates.locales();
     let kind = query
         .kind
@@ -51,7 +59,77 @@ pub(crate) async fn page(
         });
     let mut context = EmailContext::sample(kind, &locale, true);
     context.set_product_name(&state.product_name);
-    let body = match state.templates.render(&locale, &context) {
+    let rendered = state.templates.render(&locale, &context);
+    Preview {
+        kind,
+        locale,
+        locales,
+        rendered,
+    }
+}
+
+/// `{kinds, locales, kind, locale, subject, text}` or `{…, problem}`.
+pub(crate) async fn json(
+    State(state): State<PreviewState>,
+    Query(query): Query<PreviewQuery>,
+) -> Response {
+    let Preview {
+        kind,
+        locale,
+        locales,
+        rendered,
+    } = preview(&state, query);
+    let mut body = serde_json::json!({
+        "kinds": EmailKind::ALL.iter().map(|k| k.as_str()).collect::<Vec<_>>(),
+        "locales": locales,
+        "kind": kind.as_str(),
+        "locale": locale,
+    });
+    match rendered {
+        Ok(email) => {
+            body["subject"] = email.subject.into();
+            body["text"] = email.text.into();
+        }
+        Err(problems) => body["problem"] = problems.to_string().into(),
+    }
+    axum::Json(body).into_response()
+}
+
+/// The html part alone, to be framed by the admin page: no scripts, inline styles only.
+pub(crate) async fn html(
+    State(state): State<PreviewState>,
+    Query(query): Query<PreviewQuery>,
+) -> Response {
+    let body = match preview(&state, query).rendered {
+        Ok(email) => email.html,
+        Err(problems) => format!("<pre>{}</pre>", escape(&problems.to_string())),
+    };
+    (
+        [
+            (CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8")),
+            (
+                CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(
+                    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'self'",
+                ),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+pub(crate) async fn page(
+    State(state): State<PreviewState>,
+    Query(query): Query<PreviewQuery>,
+) -> Response {
+    let Preview {
+        kind,
+        locale,
+        locales,
+        rendered,
+    } = preview(&state, query);
+    let body = match rendered {
         Ok(email) => format!(
             "<h2>Subject</h2><p class=\"subject\">{}</p>\
              <h2>HTML part</h2><iframe title=\"HTML part\" sandbox srcdoc=\"{}\"></iframe>\

@@ -1,5 +1,5 @@
 //! HTTP transport: the GraphQL endpoint a host can mount, and the standalone server's routes
-//! (GraphiQL, health, readiness, metrics).
+//! (the admin UI and accept page, GraphiQL, the email preview, health, readiness, metrics).
 
 mod auth;
 mod client;
@@ -10,6 +10,7 @@ mod metrics;
 mod middleware;
 mod operations;
 mod server;
+mod ui;
 
 pub use auth::{Anonymous, Authenticator};
 pub use graphql::{GraphqlOptions, graphql_routes};

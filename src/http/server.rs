@@ -10,7 +10,7 @@ use axum::routing::get;
 use super::email_preview::{self, PreviewState};
 use super::graphql::{GraphqlOptions, graphql_routes};
 use super::metrics::Metrics;
-use super::{middleware, operations};
+use super::{middleware, operations, ui};
 use crate::auth::ApiTokens;
 use crate::email::EmailTemplates;
 use crate::graphql::{InvitationsModule, schema};
@@ -54,15 +54,19 @@ pub fn server_router(parts: ServerParts) -> Router {
             "/metrics",
             get(operations::metrics).with_state(metrics.clone()),
         )
-        .route(
-            "/email-preview",
-            get(email_preview::page).with_state(PreviewState {
-                templates: parts.templates,
-                product_name: parts.product_name,
-                default_locale: parts.default_locale,
-            }),
+        .merge(
+            Router::new()
+                .route("/email-preview", get(email_preview::page))
+                .route("/email-preview.json", get(email_preview::json))
+                .route("/email-preview/html", get(email_preview::html))
+                .with_state(PreviewState {
+                    templates: parts.templates,
+                    product_name: parts.product_name,
+                    default_locale: parts.default_locale,
+                }),
         );
     graphql
         .merge(operations)
+        .merge(ui::routes())
         .layer(from_fn_with_state(metrics, middleware::observe))
 }

@@ -9,6 +9,7 @@ mod server;
 
 mod authorization;
 mod backends;
+mod browser;
 mod cli;
 mod concurrency;
 mod contracts;

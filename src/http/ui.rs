@@ -1,0 +1,62 @@
+//! `/admin` (the editors' UI) and `/accept` (the page invitation links open when no frontend
+//! URL is configured): static pages compiled into the binary that talk only to `/graphql`
+//! (and the admin to the email preview). No CDN, no inline script, a strict CSP.
+
+use axum::Router;
+use axum::http::HeaderValue;
+use axum::http::header::{
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS,
+};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+const ADMIN_HTML: &str = include_str!("assets/admin.html");
+const ADMIN_JS: &str = include_str!("assets/admin.js");
+const ACCEPT_HTML: &str = include_str!("assets/accept.html");
+const ACCEPT_JS: &str = include_str!("assets/accept.js");
+const UI_CSS: &str = include_str!("assets/ui.css");
+
+/// Scripts and styles from this server only; data from `/graphql` only; the admin frames the
+/// email preview from this server.
+const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; frame-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (CONTENT_TYPE, HeaderValue::from_static(content_type)),
+            (CONTENT_SECURITY_POLICY, HeaderValue::from_static(PAGE_CSP)),
+            (X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+            // The accept page's URL carries the secret in its fragment: never pass it on.
+            (REFERRER_POLICY, HeaderValue::from_static("no-referrer")),
+            // Pages follow the binary; a browser revalidates rather than keeping an old UI.
+            (CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// The routes of both pages and their assets.
+pub(crate) fn routes() -> Router {
+    Router::new()
+        .route(
+            "/admin",
+            get(|| async { asset("text/html; charset=utf-8", ADMIN_HTML) }),
+        )
+        .route(
+            "/accept",
+            get(|| async { asset("text/html; charset=utf-8", ACCEPT_HTML) }),
+        )
+        .route(
+            "/ui/admin.js",
+            get(|| async { asset("text/javascript; charset=utf-8", ADMIN_JS) }),
+        )
+        .route(
+            "/ui/accept.js",
+            get(|| async { asset("text/javascript; charset=utf-8", ACCEPT_JS) }),
+        )
+        .route(
+            "/ui/ui.css",
+            get(|| async { asset("text/css; charset=utf-8", UI_CSS) }),
+        )
+}

@@ -1,0 +1,76 @@
+//! The admin UI and the accept page in a real browser: `tests/browser/ui.test.mjs` drives
+//! Debian's chromium with playwright-core (both installed by `scripts/browser.sh`) against this
+//! server, with a real SMTP server behind it. Screenshots go to `target/browser-screenshots/`.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use chrono::TimeDelta;
+use serde_json::json;
+
+use crate::helpers::Backend;
+use crate::mail::SmtpSink;
+use crate::server::{ServerOptions, spawn_server_with};
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+#[tokio::test]
+async fn editors_and_invitees_use_the_pages_in_chromium() {
+    let browser_dir = format!("{ROOT}/tests/browser");
+    assert!(
+        std::path::Path::new(&format!("{browser_dir}/node_modules/playwright-core")).exists()
+            && std::path::Path::new("/usr/bin/chromium").exists(),
+        "the browser tests need chromium and playwright-core: run `bash scripts/browser.sh install` \
+         (scripts/test.sh does)"
+    );
+    let sink = SmtpSink::start().await;
+    let server = spawn_server_with(
+        Backend::Sqlite,
+        ServerOptions {
+            smtp_url: Some(sink.url()),
+            ..ServerOptions::default()
+        },
+    )
+    .await;
+    // An invitation whose time runs out before the browser opens its link.
+    let expired = server
+        .create_invitation(
+            &server.tokens.admin,
+            json!({ "email": "late@example.org", "role": "viewer", "validFor": "PT1H", "sendEmail": false }),
+        )
+        .await;
+    server.advance(TimeDelta::hours(2));
+
+    let screenshots = format!("{ROOT}/target/browser-screenshots");
+    let _ = std::fs::remove_dir_all(&screenshots);
+    let run = tokio::process::Command::new("node")
+        .arg(format!("{browser_dir}/ui.test.mjs"))
+        .current_dir(&browser_dir)
+        .env("BASE_URL", server.url(""))
+        .env("ADMIN_TOKEN", &server.tokens.admin)
+        .env("SMTP_DIR", &sink.dir)
+        .env("EXPIRED_SECRET", expired["secret"].as_str().unwrap())
+        .env("SCREENSHOT_DIR", &screenshots)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(180), run)
+        .await
+        .expect("the browser run finished within 3 minutes")
+        .unwrap();
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{printed}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(!printed.contains("not ok"), "{printed}");
+    for shot in ["list", "create-form", "detail", "accept", "list-phone"] {
+        assert!(
+            std::path::Path::new(&format!("{screenshots}/{shot}.png")).exists(),
+            "{shot}.png was saved"
+        );
+    }
+    server.cleanup().await;
+}

@@ -1,0 +1,248 @@
+// End to end in Debian's chromium: the admin UI and the accept page against a real server with
+// a real SMTP server. Started by tests/api/browser.rs, which runs the server and passes:
+//   BASE_URL         the server, e.g. http://127.0.0.1:41234
+//   ADMIN_TOKEN      an admin API token
+//   SMTP_DIR         where the SMTP server keeps messages (<n>.json with decoded parts)
+//   EXPIRED_SECRET   the secret of an invitation whose time has run out
+//   SCREENSHOT_DIR   where to save screenshots
+// Prints one line per step; exits non-zero on the first failure.
+
+import assert from "node:assert/strict";
+import { mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+const { BASE_URL, ADMIN_TOKEN, SMTP_DIR, EXPIRED_SECRET, SCREENSHOT_DIR } = process.env;
+for (const [name, value] of Object.entries({ BASE_URL, ADMIN_TOKEN, SMTP_DIR, EXPIRED_SECRET, SCREENSHOT_DIR })) {
+  assert.ok(value, `${name} must be set`);
+}
+mkdirSync(SCREENSHOT_DIR, { recursive: true });
+const TIMEOUT = 10_000;
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+context.setDefaultTimeout(TIMEOUT);
+// The pages may only talk to the server they came from.
+const foreign = [];
+context.on("request", (request) => {
+  if (!request.url().startsWith(BASE_URL) && !request.url().startsWith("data:")) foreign.push(request.url());
+});
+const page = await context.newPage();
+const pageErrors = [];
+page.on("pageerror", (error) => pageErrors.push(error.message));
+// The one expected refusal is the deliberately wrong token's 401.
+page.on("console", (message) => {
+  if (message.type() === "error" && !message.text().includes("status of 401")) pageErrors.push(message.text());
+});
+
+let failed = false;
+async function step(name, body) {
+  try {
+    await body();
+    console.log(`ok - ${name}`);
+  } catch (error) {
+    failed = true;
+    console.log(`not ok - ${name}\n${error.stack ?? error}`);
+    await page.screenshot({ path: join(SCREENSHOT_DIR, "failure.png"), fullPage: true }).catch(() => {});
+    throw error;
+  }
+}
+
+const shot = (name) => page.screenshot({ path: join(SCREENSHOT_DIR, `${name}.png`), fullPage: true });
+const row = (email) => page.locator("#list-rows tr", { has: page.getByRole("button", { name: email, exact: true }) });
+const status = page.locator("#status");
+
+/** The messages the SMTP server received for `to`, oldest first. */
+function mailsTo(to) {
+  return readdirSync(SMTP_DIR).filter((f) => f.endsWith(".json")).sort()
+    .map((f) => JSON.parse(readFileSync(join(SMTP_DIR, f), "utf8")))
+    .filter((m) => m.rcpt_to.includes(to));
+}
+
+async function waitForMails(to, count) {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const mails = mailsTo(to);
+    if (mails.length >= count) return mails;
+    assert.ok(Date.now() < deadline, `expected ${count} emails to ${to}, got ${mails.length}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+async function showList() {
+  await page.getByRole("button", { name: "Invitations", exact: true }).click();
+  await page.locator("#list-count").waitFor();
+}
+
+try {
+  await step("sign in with a token, by keyboard", async () => {
+    await page.goto(`${BASE_URL}/admin`);
+    await page.getByLabel("API token").fill("cmsi_not-a-real-token");
+    await page.keyboard.press("Enter");
+    await page.locator("#token-error").getByText("not accepted").waitFor();
+    await page.getByLabel("API token").fill(ADMIN_TOKEN);
+    await page.keyboard.press("Enter");
+    await page.getByText("Signed in as Test admin").waitFor();
+    assert.equal(await page.evaluate(() => localStorage.length), 0, "the token is not kept beyond the tab");
+  });
+
+  await step("an empty search says so", async () => {
+    await page.getByLabel("Email contains").fill("nobody-matches-this");
+    await page.getByRole("button", { name: "Apply" }).click();
+    await page.getByText("No invitation matches these filters.").waitFor();
+    await page.getByLabel("Email contains").fill("");
+    await page.getByRole("button", { name: "Apply" }).click();
+    await page.locator("#list-count").getByText("1 invitation").waitFor();
+  });
+
+  await step("a bad email is refused at the field", async () => {
+    await page.getByRole("button", { name: "Invite", exact: true }).click();
+    await page.getByLabel("Email", { exact: true }).fill("not-an-email");
+    await page.getByRole("button", { name: "Create invitation" }).click();
+    const error = page.locator("#c-email-error");
+    await error.waitFor();
+    assert.match(await error.textContent(), /email/i);
+    assert.equal(await page.getByLabel("Email", { exact: true }).getAttribute("aria-invalid"), "true");
+    await shot("create-form");
+  });
+
+  await step("create an invitation; the detail shows the link once, the list a PENDING row", async () => {
+    await page.getByLabel("Email", { exact: true }).fill("ada@example.org");
+    await page.getByLabel("Name").fill("Ada Lovelace");
+    await page.getByLabel("Role").selectOption("author");
+    await page.getByLabel("Groups").fill("docs, research");
+    await page.getByRole("button", { name: "Create invitation" }).click();
+    await page.getByRole("heading", { name: /ada@example\.org/ }).waitFor();
+    assert.match(await page.locator("#minted-link").inputValue(), /#secret=/);
+    await showList();
+    const ada = row("ada@example.org");
+    await ada.getByText("Pending").waitFor();
+    assert.match(await ada.textContent(), /author/);
+    assert.match(await ada.textContent(), /docs, research/);
+    await waitForMails("ada@example.org", 1);
+  });
+
+  await step("resend from the list: a new email with a new link", async () => {
+    const first = secretOf(mailsTo("ada@example.org")[0]);
+    await row("ada@example.org").getByRole("button", { name: "Resend" }).click();
+    await status.getByText("A new link was sent").waitFor();
+    const mails = await waitForMails("ada@example.org", 2);
+    assert.notEqual(secretOf(mails[1]), first);
+    await page.locator("#detail-fields").getByText("Delivery attempts").waitFor();
+    await shot("detail");
+  });
+
+  await step("revoke from the list, after confirming", async () => {
+    await page.getByRole("button", { name: "Invite", exact: true }).click();
+    await page.getByLabel("Email", { exact: true }).fill("bob@example.org");
+    await page.locator("#c-sendEmail").uncheck();
+    await page.getByRole("button", { name: "Create invitation" }).click();
+    await page.getByText("No email was sent").waitFor();
+    await showList();
+    await row("bob@example.org").getByRole("button", { name: "Revoke" }).click();
+    const dialog = page.getByRole("dialog", { name: "Revoke this invitation?" });
+    await dialog.getByRole("button", { name: "Cancel" }).click();
+    await row("bob@example.org").getByText("Pending").waitFor();
+    await row("bob@example.org").getByRole("button", { name: "Revoke" }).click();
+    await dialog.getByRole("button", { name: "Revoke" }).click();
+    await row("bob@example.org").getByText("Revoked").waitFor();
+    assert.equal(await row("bob@example.org").getByRole("button", { name: "Revoke" }).count(), 0);
+  });
+
+  await step("bulk invite from a CSV file with one bad row", async () => {
+    await page.getByRole("button", { name: "Bulk invite" }).click();
+    const csv = "email,name,role,groups,locale\ncarol@example.org,Carol,viewer,docs;review,de\n" +
+      "not-an-email,Bad Row,viewer,,\n\"dave@example.org\",\"Dave, Jr.\",author,,fr\n";
+    await page.getByLabel("CSV file").setInputFiles({ name: "people.csv", mimeType: "text/csv", buffer: Buffer.from(csv) });
+    await page.waitForFunction(() => document.getElementById("bulk-text").value.includes("dave@example.org"));
+    await page.getByRole("button", { name: "Invite all" }).click();
+    const results = page.locator("#bulk-result table");
+    await results.getByText("2 created, 1 failed").waitFor();
+    const bad = results.locator("tr.failed");
+    assert.equal(await bad.count(), 1);
+    assert.match(await bad.textContent(), /not-an-email.*VALIDATION_FAILED/);
+    await shot("bulk");
+    await showList();
+    await row("carol@example.org").getByText("Pending").waitFor();
+    await row("dave@example.org").getByText("Pending").waitFor();
+  });
+
+  await step("the list, with states as badges and delivery status", async () => {
+    await row("ada@example.org").getByText(/Sent|Queued/).waitFor();
+    await shot("list");
+  });
+
+  await step("the email preview shows html and text side by side", async () => {
+    await page.getByRole("button", { name: "Email preview" }).click();
+    await page.getByLabel("Language", { exact: true }).selectOption("de");
+    await page.locator("#p-subject").getByText("eingeladen").waitFor();
+    const frame = page.frameLocator("#p-html");
+    await frame.getByText("Grace Hopper").first().waitFor();
+    assert.match(await page.locator("#p-text").textContent(), /Grace Hopper/);
+    await shot("email-preview");
+  });
+
+  await step("open the link from the email, accept on /accept, and see the row turn ACCEPTED", async () => {
+    const mail = mailsTo("ada@example.org").at(-1);
+    const link = /href="([^"]*#secret=[^"]+)"/.exec(mail.html)[1];
+    const fragment = new URL(link).hash;
+    const invitee = await context.newPage();
+    await invitee.goto(`${BASE_URL}/accept${fragment}`);
+    await invitee.getByRole("heading", { name: "Test admin invited you" }).waitFor();
+    assert.match(await invitee.locator("#details").textContent(), /ada@example\.org/);
+    await invitee.screenshot({ path: join(SCREENSHOT_DIR, "accept.png"), fullPage: true });
+    await invitee.getByLabel("Your name").fill("Ada L.");
+    await invitee.getByLabel(/Choose a password/).fill("short");
+    await invitee.getByRole("button", { name: "Accept invitation" }).click();
+    await invitee.locator("#a-password-error").getByText(/8/).waitFor();
+    await invitee.getByLabel(/Choose a password/).fill("correct horse battery");
+    await invitee.getByRole("button", { name: "Accept invitation" }).click();
+    await invitee.getByRole("heading", { name: "Welcome aboard!" }).waitFor();
+    await invitee.screenshot({ path: join(SCREENSHOT_DIR, "accepted.png"), fullPage: true });
+    await invitee.close();
+    await showList();
+    await row("ada@example.org").getByText("Accepted").waitFor();
+    await waitForMails("admin@example.org", 1);
+  });
+
+  await step("an expired link says so", async () => {
+    const invitee = await context.newPage();
+    await invitee.goto(`${BASE_URL}/accept#secret=${EXPIRED_SECRET}`);
+    await invitee.getByRole("heading", { name: "This invitation has expired" }).waitFor();
+    assert.equal(await invitee.getByRole("button", { name: "Accept invitation" }).isVisible(), false);
+    await invitee.screenshot({ path: join(SCREENSHOT_DIR, "accept-expired.png"), fullPage: true });
+    await invitee.goto(`${BASE_URL}/accept#secret=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA`);
+    await invitee.reload();
+    await invitee.getByRole("heading", { name: "This link does not work" }).waitFor();
+    await invitee.close();
+  });
+
+  await step("usable on a phone-sized window", async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    await showList();
+    const ada = row("ada@example.org");
+    await ada.getByText("Accepted").waitFor();
+    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(width <= 390, `the list fits the screen (scroll width ${width})`);
+    await shot("list-phone");
+  });
+
+  await step("nothing was loaded from elsewhere and no script failed", async () => {
+    assert.deepEqual(foreign, []);
+    assert.deepEqual(pageErrors, []);
+  });
+} catch {
+  // The step printed what failed.
+} finally {
+  await browser.close();
+}
+
+function secretOf(mail) {
+  return /#secret=([A-Za-z0-9_-]+)/.exec(mail.text)[1];
+}
+
+process.exit(failed ? 1 : 0);
