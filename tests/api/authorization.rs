@@ -175,3 +175,43 @@ async fn an_editor_cannot_grant_or_manage_a_role_above_its_own(backend: Backend)
     assert_eq!(data(&still_pending, "invitations")["totalCount"], 2);
     server.cleanup().await;
 }
+
+#[tokio::test]
+async fn the_viewer_query_tells_each_caller_what_it_may_do() {
+    let server = spawn_server(Backend::Sqlite).await;
+    let query = "{ invitationViewer { name canRead grantableRoles emailLocales defaultLocale defaultValidity minValidity maxValidity } }";
+    let anonymous = server.query(query, json!({}), None).await;
+    assert_eq!(data(&anonymous, "invitationViewer"), &Value::Null);
+    let ask = |token: String| {
+        let server = &server;
+        async move {
+            data(
+                &server.query(query, json!({}), Some(&token)).await,
+                "invitationViewer",
+            )
+            .clone()
+        }
+    };
+    let viewer = ask(server.tokens.viewer.clone()).await;
+    assert_eq!(viewer["name"], "Test viewer");
+    assert_eq!(viewer["canRead"], true);
+    assert_eq!(viewer["grantableRoles"], json!([]));
+    let editor = ask(server.tokens.editor.clone()).await;
+    assert_eq!(editor["grantableRoles"], json!(["author", "viewer"]));
+    let admin = ask(server.tokens.admin.clone()).await;
+    assert_eq!(
+        admin["grantableRoles"],
+        json!(["admin", "author", "editor", "viewer"])
+    );
+    assert_eq!(admin["emailLocales"], json!(["de", "en", "fr"]));
+    assert_eq!(admin["defaultLocale"], "en");
+    assert_eq!(
+        (
+            &admin["defaultValidity"],
+            &admin["minValidity"],
+            &admin["maxValidity"]
+        ),
+        (&json!("P7D"), &json!("PT1H"), &json!("P30D"))
+    );
+    server.cleanup().await;
+}

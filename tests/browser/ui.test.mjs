@@ -102,6 +102,7 @@ try {
   await step("a bad email is refused at the field", async () => {
     await page.getByRole("button", { name: "Invite", exact: true }).click();
     await page.getByLabel("Email", { exact: true }).fill("not-an-email");
+    await page.getByLabel("Role").selectOption("viewer");
     await page.getByRole("button", { name: "Create invitation" }).click();
     const error = page.locator("#c-email-error");
     await error.waitFor();
@@ -139,6 +140,9 @@ try {
   await step("revoke from the list, after confirming", async () => {
     await page.getByRole("button", { name: "Invite", exact: true }).click();
     await page.getByLabel("Email", { exact: true }).fill("bob@example.org");
+    await page.getByRole("button", { name: "Create invitation" }).click();
+    await page.locator("#c-role-error").getByText("Choose the role").waitFor();
+    await page.getByLabel("Role").selectOption("viewer");
     await page.locator("#c-sendEmail").uncheck();
     await page.getByRole("button", { name: "Create invitation" }).click();
     await page.getByText("No email was sent").waitFor();

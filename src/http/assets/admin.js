@@ -312,10 +312,9 @@ async function revoke(invitation, after) {
 
 function fillCreateForm() {
   const viewer = state.viewer;
-  // Roles come most powerful first; preselect the least powerful one.
-  const roles = viewer.grantableRoles;
-  $("c-role").replaceChildren(...roles.map((role, i) =>
-    el("option", { value: role, selected: i === roles.length - 1 }, role)));
+  // No role is preselected: what an invitee may do is always a deliberate choice.
+  $("c-role").replaceChildren(el("option", { value: "" }, "Choose a role…"),
+    ...viewer.grantableRoles.map((role) => el("option", { value: role }, role)));
   $("c-locale").replaceChildren(
     el("option", { value: "" }, `Automatic (the invitee's browser language, else ${viewer.defaultLocale})`),
     ...viewer.emailLocales.map((locale) => el("option", { value: locale }, locale)));
@@ -359,6 +358,10 @@ async function submitCreate(event) {
   const email = $("c-email").value.trim();
   if (!email) {
     fieldError("c", "email", "Enter the email address to invite.");
+    return;
+  }
+  if (!$("c-role").value) {
+    fieldError("c", "role", "Choose the role the invitee will get.");
     return;
   }
   const input = {
