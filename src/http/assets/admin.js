@@ -327,7 +327,12 @@ function fillCreateForm() {
   if (!choices.some(([iso]) => iso === fallback)) choices.push([fallback, fallback]);
   $("c-validFor").replaceChildren(...choices.map(([iso, label]) =>
     el("option", { value: iso, selected: iso === fallback }, iso === fallback ? `${label} (default)` : label)));
-  $("c-validFor-hint").textContent = `Between ${viewer.minValidity} and ${viewer.maxValidity}.`;
+  const human = (total) => {
+    const [days, hours, minutes] = [Math.floor(total / 86400), Math.floor(total % 86400 / 3600), Math.floor(total % 3600 / 60)];
+    const parts = [[days, "day"], [hours, "hour"], [minutes, "minute"]].filter(([n]) => n > 0);
+    return parts.map(([n, unit]) => `${n} ${unit}${n === 1 ? "" : "s"}`).join(" ") || `${total} seconds`;
+  };
+  $("c-validFor-hint").textContent = `Allowed: from ${human(min)} to ${human(max)}.`;
   const cannot = viewer.grantableRoles.length === 0;
   for (const id of ["create-form", "bulk-form"]) {
     for (const control of $(id).elements) control.disabled = cannot;
