@@ -1,0 +1,611 @@
+//! The whole server under load, against the physical limit.
+//!
+//! `cargo bench --bench server` starts the release binary (`cms-invitations serve`) on the real
+//! `mongod` of the test scripts (started by `scripts/mongod.sh` if it is not running), drives it
+//! over HTTP with concurrent clients, and compares each figure with the raw `mongodb` driver
+//! doing the same database work with no server in between. A second pass runs the server on the
+//! embedded SQLite store. See `docs/performance.md`.
+//!
+//! `cargo test --all-targets` runs this binary without `--bench`: it then only checks that the
+//! server starts and answers, with a handful of requests.
+
+#![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bson::{Bson, Document, doc};
+use futures_util::{StreamExt as _, TryStreamExt as _};
+use mongodb::options::{Acknowledgment, CollectionOptions, WriteConcern};
+use serde_json::{Value, json};
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+/// Sizes of the full run, and of the smoke run under `cargo test`.
+struct Sizes {
+    creates_1: usize,
+    creates_16: usize,
+    bulk_calls: usize,
+    lookups: usize,
+    accepts: usize,
+    stored_for_list: usize,
+    lists: usize,
+}
+
+const FULL: Sizes = Sizes {
+    creates_1: 500,
+    creates_16: 4000,
+    bulk_calls: 10,
+    lookups: 4000,
+    accepts: 800,
+    stored_for_list: 100_000,
+    lists: 2000,
+};
+
+const SMOKE: Sizes = Sizes {
+    creates_1: 5,
+    creates_16: 16,
+    bulk_calls: 1,
+    lookups: 16,
+    accepts: 4,
+    stored_for_list: 1000,
+    lists: 16,
+};
+
+// ------------------------------------------------------------------------------ measurements
+
+#[derive(Debug, Clone)]
+struct Figure {
+    name: String,
+    clients: usize,
+    requests: usize,
+    seconds: f64,
+    latencies_ms: Vec<f64>,
+    errors: usize,
+}
+
+impl Figure {
+    fn rate(&self) -> f64 {
+        self.requests as f64 / self.seconds
+    }
+
+    fn percentile(&self, p: f64) -> f64 {
+        if self.latencies_ms.is_empty() {
+            return f64::NAN;
+        }
+        let mut sorted = self.latencies_ms.clone();
+        sorted.sort_by(f64::total_cmp);
+        let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+        sorted[index]
+    }
+}
+
+/// Runs `requests` calls of `call(i)` with `clients` at a time; each returns whether it
+/// succeeded.
+async fn drive<F, Fut>(name: &str, clients: usize, requests: usize, call: F) -> Figure
+where
+    F: Fn(usize) -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let started = Instant::now();
+    let outcomes: Vec<(f64, bool)> = futures_util::stream::iter(0..requests)
+        .map(|i| {
+            let fut = call(i);
+            async move {
+                let t = Instant::now();
+                let ok = fut.await;
+                (t.elapsed().as_secs_f64() * 1000.0, ok)
+            }
+        })
+        .buffer_unordered(clients)
+        .collect()
+        .await;
+    let seconds = started.elapsed().as_secs_f64();
+    Figure {
+        name: name.to_owned(),
+        clients,
+        requests,
+        seconds,
+        errors: outcomes.iter().filter(|(_, ok)| !ok).count(),
+        latencies_ms: outcomes.into_iter().map(|(ms, _)| ms).collect(),
+    }
+}
+
+/// Resident set size now and at its peak, in MiB, from `/proc/<pid>/status`.
+fn rss_mib(pid: u32) -> (f64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<f64>().ok())
+            .map_or(f64::NAN, |kb| kb / 1024.0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+// ---------------------------------------------------------------------------------- server
+
+struct Server {
+    child: Child,
+    base: String,
+    token: String,
+    http: reqwest::Client,
+    data_dir: PathBuf,
+    startup_ms: f64,
+}
+
+impl Server {
+    /// Starts the release binary on `store_env` and waits for its first GraphQL answer.
+    async fn start(store_env: &[(&str, String)]) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let data_dir = std::env::temp_dir().join(format!("cmsi-bench-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&data_dir).unwrap();
+        let started = Instant::now();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_cms-invitations"));
+        command
+            .arg("serve")
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("INVITATIONS_LISTEN", format!("127.0.0.1:{port}"))
+            .env("INVITATIONS_DATA_DIR", &data_dir)
+            .env("INVITATIONS_PUBLIC_RATE_LIMIT", "0")
+            .env("INVITATIONS_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        for (key, value) in store_env {
+            command.env(key, value);
+        }
+        let child = command.spawn().expect("the server binary starts");
+        let base = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(64)
+            .build()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let answered = http
+                .post(format!("{base}/graphql"))
+                .json(&json!({ "query": "{ __typename }" }))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success());
+            if answered {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the server did not answer within 30 s"
+            );
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        let startup_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let token = std::fs::read_to_string(data_dir.join("bootstrap-admin-token"))
+            .unwrap()
+            .trim()
+            .to_owned();
+        Self {
+            child,
+            base,
+            token,
+            http,
+            data_dir,
+            startup_ms,
+        }
+    }
+
+    async fn gql(&self, query: &str, variables: Value, token: Option<&str>) -> Option<Value> {
+        let mut request = self
+            .http
+            .post(format!("{}/graphql", self.base))
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let body: Value = request.send().await.ok()?.json().await.ok()?;
+        body.get("errors").is_none().then_some(body)
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
+}
+
+const CREATE: &str =
+    "mutation($input: CreateInvitationInput!) { createInvitation(input: $input) { id secret } }";
+const BULK: &str = "mutation($inputs: [CreateInvitationInput!]!) { createInvitations(inputs: $inputs) { created failed } }";
+const LOOKUP: &str =
+    "query($s: String!) { invitationBySecret(secret: $s) { email role state expiresAt } }";
+const ACCEPT: &str = "mutation($s: String!, $input: AcceptInvitationInput) { acceptInvitation(secret: $s, input: $input) { userId } }";
+const LIST: &str = "query { invitations(first: 50, filter: { states: [PENDING] }) { totalCount nodes { id email role state expiresAt } } }";
+
+struct Pass {
+    figures: Vec<Figure>,
+    idle_mib: f64,
+    peak_mib: f64,
+    startup_ms: f64,
+}
+
+/// Every scenario against one running server.
+async fn run_server(store_env: &[(&str, String)], sizes: &Sizes, tag: &str) -> Pass {
+    let server = Server::start(store_env).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (idle_mib, _) = rss_mib(server.pid());
+    let token = server.token.clone();
+    let s = &server;
+    let mut figures = Vec::new();
+
+    let create = |prefix: &'static str| {
+        let token = token.clone();
+        move |i: usize| {
+            let token = token.clone();
+            async move {
+                let input = json!({ "email": format!("{prefix}{i}-{tag}@example.org"), "name": "Bench Person", "role": "viewer", "groups": ["bench"] });
+                s.gql(CREATE, json!({ "input": input }), Some(&token))
+                    .await
+                    .and_then(|b| {
+                        b["data"]["createInvitation"]["secret"]
+                            .as_str()
+                            .map(str::to_owned)
+                    })
+            }
+        }
+    };
+    let secrets = Arc::new(std::sync::Mutex::new(Vec::new()));
+
+    for (clients, count, prefix) in [(1, sizes.creates_1, "one"), (16, sizes.creates_16, "many")] {
+        let make = create(prefix);
+        let secrets = secrets.clone();
+        figures.push(
+            drive("createInvitation", clients, count, |i| {
+                let fut = make(i);
+                let secrets = secrets.clone();
+                async move {
+                    match fut.await {
+                        Some(secret) => {
+                            secrets.lock().unwrap().push(secret);
+                            true
+                        }
+                        None => false,
+                    }
+                }
+            })
+            .await,
+        );
+    }
+
+    let bulk = drive("createInvitations ×1000", 1, sizes.bulk_calls, |call| {
+        let token = token.clone();
+        async move {
+            let inputs: Vec<Value> = (0..1000)
+                .map(|i| json!({ "email": format!("bulk{call}-{i}-{tag}@example.org"), "role": "viewer" }))
+                .collect();
+            s.gql(BULK, json!({ "inputs": inputs }), Some(&token))
+                .await
+                .is_some_and(|b| b["data"]["createInvitations"]["failed"] == 0)
+        }
+    })
+    .await;
+    figures.push(bulk);
+
+    let secrets: Vec<String> = secrets.lock().unwrap().clone();
+    figures.push(
+        drive("invitationBySecret", 16, sizes.lookups, |i| {
+            let secret = secrets[i % secrets.len()].clone();
+            async move {
+                s.gql(LOOKUP, json!({ "s": secret }), None)
+                    .await
+                    .is_some_and(|b| b["data"]["invitationBySecret"]["state"] == "PENDING")
+            }
+        })
+        .await,
+    );
+    let accepts = sizes.accepts.min(secrets.len());
+    figures.push(
+        drive("acceptInvitation (new accounts)", 16, accepts, |i| {
+            let secret = secrets[secrets.len() - 1 - i].clone();
+            async move {
+                let input = json!({ "name": "Bench Person", "password": "correct horse battery" });
+                s.gql(ACCEPT, json!({ "s": secret, "input": input }), None)
+                    .await
+                    .is_some()
+            }
+        })
+        .await,
+    );
+
+    // Fill up to the listing size with bulk calls, then page.
+    let stored = sizes.creates_1 + sizes.creates_16 + sizes.bulk_calls * 1000;
+    let missing = sizes.stored_for_list.saturating_sub(stored);
+    let fill_calls = missing.div_ceil(1000);
+    drive("fill", 2, fill_calls, |call| {
+        let token = token.clone();
+        async move {
+            let inputs: Vec<Value> = (0..1000)
+                .map(|i| json!({ "email": format!("fill{call}-{i}-{tag}@example.org"), "role": "viewer", "sendEmail": false }))
+                .collect();
+            s.gql(BULK, json!({ "inputs": inputs }), Some(&token))
+                .await
+                .is_some()
+        }
+    })
+    .await;
+    figures.push(
+        drive(
+            &format!(
+                "invitations(first: 50, PENDING) over {}",
+                sizes.stored_for_list
+            ),
+            16,
+            sizes.lists,
+            |_| {
+                let token = token.clone();
+                async move {
+                    s.gql(LIST, json!({}), Some(&token)).await.is_some_and(|b| {
+                        b["data"]["invitations"]["nodes"]
+                            .as_array()
+                            .is_some_and(|n| n.len() == 50)
+                    })
+                }
+            },
+        )
+        .await,
+    );
+    let (_, peak_mib) = rss_mib(server.pid());
+    Pass {
+        figures,
+        idle_mib,
+        peak_mib,
+        startup_ms: server.startup_ms,
+    }
+}
+
+// ------------------------------------------------------------------------------------- raw
+
+/// The same database work with the driver alone: equally sized documents, the same write
+/// concern (majority, journaled), the same indexes, the same page query and count.
+async fn run_raw(uri: &str, template: &Document, sizes: &Sizes) -> Vec<Figure> {
+    let client = mongodb::Client::with_uri_str(uri).await.unwrap();
+    let db = client.database(&format!("bench_raw_{}", std::process::id()));
+    let durable = CollectionOptions::builder()
+        .write_concern(
+            WriteConcern::builder()
+                .w(Acknowledgment::Majority)
+                .journal(true)
+                .build(),
+        )
+        .build();
+    let coll = db.collection_with_options::<Document>("invitations", durable);
+    for (keys, unique) in [
+        (doc! { "secretDigest": 1 }, true),
+        (doc! { "state": 1, "createdAt": -1, "_id": -1 }, false),
+        (doc! { "state": 1, "expiresAt": 1 }, false),
+        (doc! { "createdAt": -1, "_id": -1 }, false),
+    ] {
+        coll.create_index(
+            mongodb::IndexModel::builder()
+                .keys(keys)
+                .options(
+                    mongodb::options::IndexOptions::builder()
+                        .unique(unique)
+                        .build(),
+                )
+                .build(),
+        )
+        .await
+        .unwrap();
+    }
+    let document = |i: usize| {
+        let mut d = template.clone();
+        d.insert("_id", bson::Uuid::new());
+        d.insert("emailNorm", format!("raw{i}@example.org"));
+        d.insert("email", format!("raw{i}@example.org"));
+        d.insert("secretDigest", raw_digest(i));
+        d
+    };
+    let c = &coll;
+    let mut figures = vec![
+        drive("raw insert_one", 16, sizes.creates_16, |i| async move {
+            c.insert_one(document(i)).await.is_ok()
+        })
+        .await,
+    ];
+    figures.push(
+        drive(
+            "raw find_one by digest",
+            16,
+            sizes.lookups,
+            |i| async move {
+                c.find_one(doc! { "secretDigest": raw_digest(i % sizes.creates_16) })
+                    .await
+                    .is_ok_and(|d| d.is_some())
+            },
+        )
+        .await,
+    );
+    // Fill to the listing size, then page + count as the store does.
+    let missing = sizes.stored_for_list.saturating_sub(sizes.creates_16);
+    let batch: Vec<usize> = (sizes.creates_16..sizes.creates_16 + missing).collect();
+    for chunk in batch.chunks(1000) {
+        c.insert_many(chunk.iter().map(|&i| document(i)))
+            .await
+            .unwrap();
+    }
+    figures.push(
+        drive("raw page of 50 + count", 16, sizes.lists, |_| async move {
+            let now = bson::DateTime::now();
+            let filter = doc! { "$or": [ { "state": "PENDING", "expiresAt": { "$gt": now } } ] };
+            let page = async {
+                c.find(filter.clone())
+                    .sort(doc! { "createdAt": -1, "_id": -1 })
+                    .limit(51)
+                    .await?
+                    .try_collect::<Vec<_>>()
+                    .await
+            };
+            let count = c.count_documents(filter.clone());
+            matches!(tokio::join!(page, count), (Ok(p), Ok(_)) if p.len() == 51)
+        })
+        .await,
+    );
+    db.drop().await.unwrap();
+    figures
+}
+
+/// A distinct 32-byte digest for raw document `i`.
+fn raw_digest(i: usize) -> Bson {
+    let mut bytes = vec![0xA5_u8; 32];
+    bytes[..8].copy_from_slice(&(i as u64).to_le_bytes());
+    Bson::Binary(bson::Binary {
+        subtype: bson::spec::BinarySubtype::Generic,
+        bytes,
+    })
+}
+
+/// One stored invitation of the server's database, to size the raw documents like ours.
+async fn stored_invitation(uri: &str, database: &str) -> Document {
+    let client = mongodb::Client::with_uri_str(uri).await.unwrap();
+    let mut d = client
+        .database(database)
+        .collection::<Document>("invitations")
+        .find_one(doc! { "state": "PENDING", "outbox.0": { "$exists": true } })
+        .await
+        .unwrap()
+        .expect("an invitation with a queued email");
+    d.insert(
+        "expiresAt",
+        bson::DateTime::from_millis(bson::DateTime::now().timestamp_millis() + 7 * 86_400_000),
+    );
+    d
+}
+
+// ------------------------------------------------------------------------------------ main
+
+fn mongo_uri() -> String {
+    if let Ok(uri) = std::env::var("INVITATIONS_TEST_MONGODB_URI") {
+        return uri;
+    }
+    let out = Command::new("bash")
+        .arg(format!("{ROOT}/scripts/mongod.sh"))
+        .arg("start")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "scripts/mongod.sh start failed");
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
+fn print_pass(title: &str, pass: &Pass, raw: Option<&[Figure]>) {
+    println!("\n{title}");
+    println!(
+        "| scenario | clients | requests | req/s | p50 ms | p99 ms | errors | raw req/s | ours / raw |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for f in &pass.figures {
+        let raw_match = raw.and_then(|raw| {
+            let name = match f.name.as_str() {
+                "createInvitation" if f.clients == 16 => "raw insert_one",
+                "invitationBySecret" => "raw find_one by digest",
+                n if n.starts_with("invitations(") => "raw page of 50 + count",
+                _ => return None,
+            };
+            raw.iter().find(|r| r.name == name)
+        });
+        let (raw_rate, ratio) = raw_match.map_or(("".to_owned(), "".to_owned()), |r| {
+            (
+                format!("{:.0}", r.rate()),
+                format!("{:.2}", f.rate() / r.rate()),
+            )
+        });
+        println!(
+            "| {} | {} | {} | {:.0} | {:.1} | {:.1} | {} | {raw_rate} | {ratio} |",
+            f.name,
+            f.clients,
+            f.requests,
+            f.rate(),
+            f.percentile(0.5),
+            f.percentile(0.99),
+            f.errors
+        );
+    }
+    println!(
+        "\nidle RSS {:.1} MiB, peak RSS {:.1} MiB, first answer {:.0} ms after start",
+        pass.idle_mib, pass.peak_mib, pass.startup_ms
+    );
+    if let Some(raw) = raw {
+        println!("\nraw driver alone:");
+        for r in raw {
+            println!(
+                "- {}: {:.0}/s, p50 {:.1} ms, p99 {:.1} ms ({} clients)",
+                r.name,
+                r.rate(),
+                r.percentile(0.5),
+                r.percentile(0.99),
+                r.clients
+            );
+        }
+    }
+}
+
+fn main() {
+    let full = std::env::args().any(|arg| arg == "--bench");
+    let sizes = if full { &FULL } else { &SMOKE };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let uri = mongo_uri();
+        let database = format!("bench_{}", std::process::id());
+        let mongo_env = [
+            ("INVITATIONS_MONGODB_URI", uri.clone()),
+            ("INVITATIONS_MONGODB_DATABASE", database.clone()),
+        ];
+        let mongo = run_server(&mongo_env, sizes, "m").await;
+        let template = stored_invitation(&uri, &database).await;
+        let raw = run_raw(&uri, &template, sizes).await;
+        mongodb::Client::with_uri_str(&uri)
+            .await
+            .unwrap()
+            .database(&database)
+            .drop()
+            .await
+            .unwrap();
+        let sqlite = run_server(&[], sizes, "s").await;
+        if !full {
+            for pass in [&mongo, &sqlite] {
+                assert!(
+                    pass.figures.iter().all(|f| f.errors == 0),
+                    "smoke run had errors"
+                );
+            }
+            return;
+        }
+        print_pass(
+            "MongoDB (replica set, majority + journaled writes)",
+            &mongo,
+            Some(&raw),
+        );
+        print_pass("Embedded SQLite (WAL, synchronous=FULL)", &sqlite, None);
+    });
+}
