@@ -64,6 +64,8 @@ struct Figure {
     seconds: f64,
     latencies_ms: Vec<f64>,
     errors: usize,
+    /// The server's resident set after the scenario, in MiB (`None` for raw runs).
+    rss_after_mib: Option<f64>,
 }
 
 impl Figure {
@@ -110,6 +112,7 @@ where
         seconds,
         errors: outcomes.iter().filter(|(_, ok)| !ok).count(),
         latencies_ms: outcomes.into_iter().map(|(ms, _)| ms).collect(),
+        rss_after_mib: None,
     }
 }
 
@@ -226,6 +229,19 @@ impl Drop for Server {
     }
 }
 
+/// Figures of one pass, each with the server's RSS right after it.
+struct Figures {
+    pid: u32,
+    all: Vec<Figure>,
+}
+
+impl Figures {
+    fn push(&mut self, mut figure: Figure) {
+        figure.rss_after_mib = Some(rss_mib(self.pid).0);
+        self.all.push(figure);
+    }
+}
+
 const CREATE: &str =
     "mutation($input: CreateInvitationInput!) { createInvitation(input: $input) { id secret } }";
 const BULK: &str = "mutation($inputs: [CreateInvitationInput!]!) { createInvitations(inputs: $inputs) { created failed } }";
@@ -244,11 +260,20 @@ struct Pass {
 /// Every scenario against one running server.
 async fn run_server(store_env: &[(&str, String)], sizes: &Sizes, tag: &str) -> Pass {
     let server = Server::start(store_env).await;
+    let mut pass = scenarios(&server, sizes, tag).await;
+    pass.peak_mib = rss_mib(server.pid()).1;
+    pass
+}
+
+async fn scenarios(server: &Server, sizes: &Sizes, tag: &str) -> Pass {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let (idle_mib, _) = rss_mib(server.pid());
     let token = server.token.clone();
-    let s = &server;
-    let mut figures = Vec::new();
+    let s = server;
+    let mut figures = Figures {
+        pid: server.pid(),
+        all: Vec::new(),
+    };
 
     let create = |prefix: &'static str| {
         let token = token.clone();
@@ -366,11 +391,10 @@ async fn run_server(store_env: &[(&str, String)], sizes: &Sizes, tag: &str) -> P
         )
         .await,
     );
-    let (_, peak_mib) = rss_mib(server.pid());
     Pass {
-        figures,
+        figures: figures.all,
         idle_mib,
-        peak_mib,
+        peak_mib: f64::NAN,
         startup_ms: server.startup_ms,
     }
 }
@@ -538,14 +562,15 @@ fn print_pass(title: &str, pass: &Pass, raw: Option<&[Figure]>) {
             )
         });
         println!(
-            "| {} | {} | {} | {:.0} | {:.1} | {:.1} | {} | {raw_rate} | {ratio} |",
+            "| {} | {} | {} | {:.0} | {:.1} | {:.1} | {} | {raw_rate} | {ratio} | {:.0} |",
             f.name,
             f.clients,
             f.requests,
             f.rate(),
             f.percentile(0.5),
             f.percentile(0.99),
-            f.errors
+            f.errors,
+            f.rss_after_mib.unwrap_or(f64::NAN)
         );
     }
     println!(

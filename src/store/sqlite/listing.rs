@@ -13,6 +13,8 @@ pub(super) struct Sql {
     pub params: Vec<Value>,
     now: DateTime<Utc>,
     now_placeholder: Option<String>,
+    /// How state predicates name `expires_at`; see [`page`].
+    expires_at: &'static str,
 }
 
 impl Sql {
@@ -22,6 +24,7 @@ impl Sql {
             params: Vec::new(),
             now,
             now_placeholder: None,
+            expires_at: "expires_at",
         }
     }
 
@@ -52,11 +55,12 @@ impl Sql {
 
 /// Matches invitations whose effective state is `state`.
 fn state_predicate(sql: &mut Sql, state: InvitationState) -> String {
+    let expires_at = sql.expires_at;
     match state {
-        InvitationState::Pending => format!("(state = 'PENDING' AND expires_at > {})", sql.now()),
+        InvitationState::Pending => format!("(state = 'PENDING' AND {expires_at} > {})", sql.now()),
         InvitationState::Expired => {
             format!(
-                "(state = 'EXPIRED' OR (state = 'PENDING' AND expires_at <= {}))",
+                "(state = 'EXPIRED' OR (state = 'PENDING' AND {expires_at} <= {}))",
                 sql.now()
             )
         }
@@ -186,8 +190,17 @@ fn where_text(clauses: &[String]) -> String {
 }
 
 /// One page plus one row, to tell whether another page follows.
+///
+/// The expiry check is written `+expires_at`, which keeps SQLite from range-scanning the
+/// expiry index for it: that scan meets every PENDING invitation and then sorts them all
+/// (128 ms over 100,000). Walking the index of the sort order instead and checking expiry on
+/// the rows it meets stops after one page (0.3 ms). Counting keeps the range scan, on a
+/// covering index.
 pub(super) fn page(query: &ListQuery, columns: &str, now: DateTime<Utc>) -> Sql {
-    let mut sql = Sql::new(now);
+    let mut sql = Sql {
+        expires_at: "+expires_at",
+        ..Sql::new(now)
+    };
     let mut clauses = filter_clauses(&mut sql, &query.filter);
     clauses.extend(keyset_clause(&mut sql, query));
     let mut order: Vec<String> = query

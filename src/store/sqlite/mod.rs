@@ -559,6 +559,36 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_page_of_pending_invitations_walks_the_sort_index_without_sorting() {
+        let dir = std::env::temp_dir().join(format!("cmsi-plan-{}", uuid::Uuid::now_v7()));
+        let path = dir.join("plan.sqlite3");
+        drop(SqliteStore::open(&path).await.unwrap());
+        let filter = crate::store::InvitationFilter {
+            states: vec![crate::domain::InvitationState::Pending],
+            ..Default::default()
+        };
+        let query = crate::store::ListQuery::new(filter, Vec::new(), 50, None).unwrap();
+        let sql = listing::page(&query, "id", Utc::now());
+        let conn = Connection::open(&path).unwrap();
+        let mut stmt = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {}", sql.text))
+            .unwrap();
+        let plan: Vec<String> = stmt
+            .query_map(rusqlite::params_from_iter(sql.params.iter()), |row| {
+                row.get::<_, String>(3)
+            })
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert!(
+            plan.iter().any(|step| step.contains("invitations_by_state_created")),
+            "{plan:?}"
+        );
+        assert!(!plan.iter().any(|step| step.contains("TEMP B-TREE")), "{plan:?}");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[tokio::test]
     async fn a_version_1_database_is_migrated_to_the_current_layout() {
         let dir = std::env::temp_dir().join(format!("cmsi-migrate-{}", uuid::Uuid::now_v7()));
         std::fs::create_dir_all(&dir).unwrap();
