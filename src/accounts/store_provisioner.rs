@@ -17,6 +17,7 @@ pub struct StoreProvisioner {
     accounts: Arc<dyn AccountStore>,
     clock: Arc<dyn Clock>,
     existing: ExistingAccountPolicy,
+    hasher: password::Hasher,
 }
 
 impl StoreProvisioner {
@@ -29,6 +30,7 @@ impl StoreProvisioner {
             accounts,
             clock,
             existing,
+            hasher: password::Hasher::new(),
         }
     }
 }
@@ -77,7 +79,7 @@ impl AccountProvisioner for StoreProvisioner {
             return Ok(());
         }
         let password_hash = match input.password.clone() {
-            Some(password) => Some(password::hash(password).await?),
+            Some(password) => Some(self.hasher.hash(password).await?),
             None => None,
         };
         let name = input

@@ -567,24 +567,28 @@ mod tests {
             states: vec![crate::domain::InvitationState::Pending],
             ..Default::default()
         };
-        let query = crate::store::ListQuery::new(filter, Vec::new(), 50, None).unwrap();
+        let query = ListQuery::new(filter, Vec::new(), 50, None).unwrap();
         let sql = listing::page(&query, "id", Utc::now());
         let conn = Connection::open(&path).unwrap();
         let mut stmt = conn
             .prepare(&format!("EXPLAIN QUERY PLAN {}", sql.text))
             .unwrap();
         let plan: Vec<String> = stmt
-            .query_map(rusqlite::params_from_iter(sql.params.iter()), |row| {
+            .query_map(params_from_iter(sql.params.iter()), |row| {
                 row.get::<_, String>(3)
             })
             .unwrap()
             .map(Result::unwrap)
             .collect();
         assert!(
-            plan.iter().any(|step| step.contains("invitations_by_state_created")),
+            plan.iter()
+                .any(|step| step.contains("invitations_by_state_created")),
             "{plan:?}"
         );
-        assert!(!plan.iter().any(|step| step.contains("TEMP B-TREE")), "{plan:?}");
+        assert!(
+            !plan.iter().any(|step| step.contains("TEMP B-TREE")),
+            "{plan:?}"
+        );
         let _ = std::fs::remove_dir_all(dir);
     }
 
