@@ -542,9 +542,9 @@ fn mongo_uri() -> String {
 fn print_pass(title: &str, pass: &Pass, raw: Option<&[Figure]>) {
     println!("\n{title}");
     println!(
-        "| scenario | clients | requests | req/s | p50 ms | p99 ms | errors | raw req/s | ours / raw |"
+        "| scenario | clients | requests | req/s | p50 ms | p99 ms | errors | raw req/s | ours / raw | RSS after, MiB |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for f in &pass.figures {
         let raw_match = raw.and_then(|raw| {
             let name = match f.name.as_str() {
