@@ -3,6 +3,8 @@
 use super::input::{ParsedCreate, parse_create};
 use super::principal::{Principal, require_manager};
 use super::{CreateInvitation, InvitationService, Minted, OnDuplicate};
+use url::Url;
+
 use crate::domain::{Invitation, InvitationId, InvitationState, Secret};
 use crate::error::{Error, Result};
 use crate::store::StoreError;
@@ -50,28 +52,34 @@ impl InvitationService {
                 format!("at most {MAX_BULK} invitations per call"),
             ));
         }
-        let prepared: Vec<Result<(ParsedCreate, Minted)>> = inputs
+        // The invitations go to the store in one call and come back into their results by
+        // move: a bulk call holds each rendered email once.
+        let mut invitations = Vec::with_capacity(inputs.len());
+        let prepared: Vec<Result<(ParsedCreate, Secret, Url)>> = inputs
             .into_iter()
             .map(|input| {
                 let parsed = parse_create(input, principal, &self.settings)?;
                 let minted = self.mint(principal, &parsed)?;
-                Ok((parsed, minted))
+                invitations.push(minted.invitation);
+                Ok((parsed, minted.secret, minted.invite_url))
             })
             .collect();
-        let to_insert: Vec<Invitation> = prepared
-            .iter()
-            .filter_map(|p| p.as_ref().ok())
-            .map(|(_, m)| m.invitation.clone())
-            .collect();
-        let mut stored = self.store.insert_many(&to_insert).await.into_iter();
+        let mut stored = self.store.insert_many(&invitations).await.into_iter();
+        let mut invitations = invitations.into_iter();
         let mut outcomes = Vec::with_capacity(prepared.len());
         for item in prepared {
             let outcome = match item {
                 Err(err) => Err(err),
-                Ok((parsed, minted)) => match stored.next() {
-                    Some(Ok(())) => Ok(minted),
-                    Some(Err(err)) => self.resolve_insert_failure(principal, &parsed, err).await,
-                    None => Err(Error::internal(
+                Ok((parsed, secret, invite_url)) => match (invitations.next(), stored.next()) {
+                    (Some(invitation), Some(Ok(()))) => Ok(Minted {
+                        invitation,
+                        secret,
+                        invite_url,
+                    }),
+                    (Some(_), Some(Err(err))) => {
+                        self.resolve_insert_failure(principal, &parsed, err).await
+                    }
+                    _ => Err(Error::internal(
                         "the store returned fewer outcomes than items",
                     )),
                 },
