@@ -167,23 +167,41 @@ impl InvitationService {
 
     /// Applies `change` to `current` (a copy the caller has just read) and writes it back; on a
     /// lost race, re-reads and applies again. The decision is always made on the latest state,
-    /// and without a race nothing is read twice.
+    /// and without a race nothing is read twice. NOT_FOUND when the invitation is gone.
     async fn transition_from(
         &self,
-        mut current: Invitation,
+        current: Invitation,
         mut change: impl FnMut(&mut Invitation, DateTime<Utc>) -> Result<()>,
     ) -> Result<Invitation> {
+        self.write_if(current, |invitation, now| change(invitation, now).map(Some))
+            .await?
+            .map(|(invitation, ())| invitation)
+            .ok_or(Error::NotFound)
+    }
+
+    /// The one conditional-write loop: applies `change` to `current` and writes it if the
+    /// stored revision is still the one read; on a lost race, re-reads and applies again (at
+    /// most [`MAX_CONFLICT_RETRIES`] times, then UNAVAILABLE). `Ok(None)`, with no write, when
+    /// `change` finds nothing to do or the invitation is gone.
+    async fn write_if<T>(
+        &self,
+        mut current: Invitation,
+        mut change: impl FnMut(&mut Invitation, DateTime<Utc>) -> Result<Option<T>>,
+    ) -> Result<Option<(Invitation, T)>> {
         let id = current.id;
         for _ in 0..MAX_CONFLICT_RETRIES {
-            change(&mut current, self.clock.now())?;
+            let Some(out) = change(&mut current, self.clock.now())? else {
+                return Ok(None);
+            };
             match self.store.update(&current).await {
                 Ok(revision) => {
                     current.revision = revision;
-                    return Ok(current);
+                    return Ok(Some((current, out)));
                 }
-                Err(StoreError::Conflict) => {
-                    current = self.store.get(id).await?.ok_or(Error::NotFound)?;
-                }
+                Err(StoreError::Conflict) => match self.store.get(id).await? {
+                    Some(fresh) => current = fresh,
+                    None => return Ok(None),
+                },
                 Err(err) => return Err(err.into()),
             }
         }

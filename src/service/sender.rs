@@ -6,14 +6,12 @@ use std::fmt::Debug;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use futures_util::StreamExt as _;
 use uuid::Uuid;
 
-use super::{InvitationService, MAX_CONFLICT_RETRIES};
+use super::InvitationService;
 use crate::domain::{AfterFailure, Claim, DeliveryFailure, Invitation, QueuedMessage};
-use crate::error::{Error, Result};
-use crate::store::StoreError;
+use crate::error::Result;
 
 /// How many invitations with due messages one round reads at a time.
 const BATCH: usize = 200;
@@ -101,10 +99,10 @@ impl InvitationService {
         let email = &self.settings.email;
         let claimed = self
             .write_if(invitation, |invitation, now| {
-                match invitation.claim_message(id, now, email.lease) {
+                Ok(match invitation.claim_message(id, now, email.lease) {
                     Claim::NotDue => None,
                     claim => Some(claim),
-                }
+                })
             })
             .await?;
         let (invitation, message) = match claimed {
@@ -116,7 +114,7 @@ impl InvitationService {
         match mailer.send(&message).await {
             Ok(()) => {
                 self.write_if(invitation, |invitation, now| {
-                    invitation.message_sent(id, now).then_some(())
+                    Ok(invitation.message_sent(id, now).then_some(()))
                 })
                 .await?;
                 tracing::info!(invitation = %invitation_id, message = %id, kind = %message.kind, locale = %message.locale, attempt = message.schedule.attempts, "email sent");
@@ -126,7 +124,7 @@ impl InvitationService {
                 let jitter = jitter();
                 let after = self
                     .write_if(invitation, |invitation, now| {
-                        invitation.message_failed(id, now, &failure, &email.retry, jitter)
+                        Ok(invitation.message_failed(id, now, &failure, &email.retry, jitter))
                     })
                     .await?;
                 match after {
@@ -150,7 +148,7 @@ impl InvitationService {
         let id = accepted.id;
         match self
             .write_if(accepted.clone(), |invitation, _| {
-                invitation.release_notice().then_some(())
+                Ok(invitation.release_notice().then_some(()))
             })
             .await
         {
@@ -164,36 +162,6 @@ impl InvitationService {
                 accepted
             }
         }
-    }
-
-    /// Applies `change` to `current` and writes it, re-reading on a lost race, like
-    /// `transition_from`; `None` (and no write) when `change` finds nothing to do or the
-    /// invitation is gone.
-    async fn write_if<T>(
-        &self,
-        mut current: Invitation,
-        mut change: impl FnMut(&mut Invitation, DateTime<Utc>) -> Option<T>,
-    ) -> Result<Option<(Invitation, T)>> {
-        let id = current.id;
-        for _ in 0..MAX_CONFLICT_RETRIES {
-            let Some(out) = change(&mut current, self.clock.now()) else {
-                return Ok(None);
-            };
-            match self.store.update(&current).await {
-                Ok(revision) => {
-                    current.revision = revision;
-                    return Ok(Some((current, out)));
-                }
-                Err(StoreError::Conflict) => match self.store.get(id).await? {
-                    Some(fresh) => current = fresh,
-                    None => return Ok(None),
-                },
-                Err(err) => return Err(err.into()),
-            }
-        }
-        Err(Error::Unavailable(
-            "too much contention on one invitation".into(),
-        ))
     }
 
     /// Tells a waiting sender that an email was queued.
