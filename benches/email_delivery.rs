@@ -6,11 +6,14 @@
 //! Run: `cargo bench --bench email_delivery` (needs `python3`; `scripts/smtp.sh` installs the
 //! SMTP server on first use).
 
-#![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::print_stdout,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 
-use std::io::{BufRead as _, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,74 +25,16 @@ use cms_invitations::service::{CreateInvitation, Mailer, Principal};
 use cms_invitations::standalone;
 use cms_invitations::store::sqlite::SqliteStore;
 
-const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+#[allow(dead_code)] // The tests' SMTP harness; this benchmark uses part of it.
+#[path = "../tests/api/mail.rs"]
+mod mail;
 
-struct Sink {
-    port: u16,
-    dir: PathBuf,
-    child: Child,
-}
-
-impl Sink {
-    fn start(python_path: &str) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let dir = temp_dir("sink");
-        let mut child = Command::new("python3")
-            .arg(format!("{ROOT}/scripts/smtp_sink.py"))
-            .args(["--port", &port.to_string()])
-            .arg("--dir")
-            .arg(&dir)
-            .env("PYTHONPATH", python_path)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("python3 runs");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert_eq!(line.trim(), "ready");
-        Self { port, dir, child }
-    }
-
-    fn received(&self) -> usize {
-        std::fs::read_dir(&self.dir)
-            .unwrap()
-            .flatten()
-            .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
-            .count()
-    }
-}
-
-impl Drop for Sink {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
+use mail::SmtpSink;
 
 fn temp_dir(what: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("cmsi-bench-{what}-{}", uuid::Uuid::now_v7()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
-}
-
-fn python_path() -> String {
-    if let Ok(path) = std::env::var("INVITATIONS_TEST_SMTP_PYTHONPATH") {
-        return path;
-    }
-    let out = Command::new("bash")
-        .arg(format!("{ROOT}/scripts/smtp.sh"))
-        .arg("pythonpath")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "scripts/smtp.sh failed");
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
 /// Accepts every message at once: what the sender costs without a mail server.
@@ -109,8 +54,12 @@ impl Mailer for Discard {
 
 /// Queues `count` invitations, delivers them with a pool of `pool` connections (or discards
 /// them, without `python_path`) and returns the messages per second of the delivery round.
-async fn run(python_path: Option<&str>, count: usize, pool: u32) -> f64 {
-    let sink = python_path.map(Sink::start);
+async fn run(smtp: bool, count: usize, pool: u32) -> f64 {
+    let sink = if smtp {
+        Some(SmtpSink::start().await)
+    } else {
+        None
+    };
     let data_dir = temp_dir("data");
     let config = Config::load(|name| match name {
         "INVITATIONS_DATA_DIR" => Some(data_dir.display().to_string()),
@@ -148,7 +97,7 @@ async fn run(python_path: Option<&str>, count: usize, pool: u32) -> f64 {
     let mailer: Box<dyn Mailer> = match &sink {
         Some(sink) => Box::new(
             SmtpMailer::new(
-                &format!("smtp://127.0.0.1:{}", sink.port),
+                &sink.url(),
                 Sender::parse(&config.email_from).unwrap(),
                 pool,
                 Duration::from_secs(30),
@@ -162,9 +111,12 @@ async fn run(python_path: Option<&str>, count: usize, pool: u32) -> f64 {
     let seconds = started.elapsed().as_secs_f64();
     assert_eq!(report.sent, count as u64);
     if let Some(sink) = &sink {
-        assert_eq!(sink.received(), count, "every message arrived once");
+        assert_eq!(sink.messages().len(), count, "every message arrived once");
     }
     let _ = std::fs::remove_dir_all(&data_dir);
+    if let Some(sink) = sink {
+        let _ = std::fs::remove_dir_all(&sink.dir);
+    }
     count as f64 / seconds
 }
 
@@ -173,20 +125,19 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let python_path = python_path();
     // `cargo test --all-targets` runs bench binaries without `--bench`: deliver a few only.
     if !std::env::args().any(|arg| arg == "--bench") {
-        runtime.block_on(run(Some(&python_path), 10, 2));
+        runtime.block_on(run(true, 10, 2));
         return;
     }
     let count = 2000;
     println!("messages  pool  delivered/s  to");
     for pool in [1, 4, 8] {
-        let rate = runtime.block_on(run(Some(&python_path), count, pool));
+        let rate = runtime.block_on(run(true, count, pool));
         println!("{count:>8}  {pool:>4}  {rate:>11.0}  the local SMTP server");
     }
     for pool in [1, 8] {
-        let rate = runtime.block_on(run(None, count, pool));
+        let rate = runtime.block_on(run(false, count, pool));
         println!(
             "{count:>8}  {pool:>4}  {rate:>11.0}  nowhere (the sender's own cost: claim and record)"
         );

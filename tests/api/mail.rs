@@ -1,6 +1,6 @@
 //! A real SMTP server per test: `scripts/smtp_sink.py` (aiosmtpd from PyPI, installed by
 //! `scripts/smtp.sh`) on 127.0.0.1, keeping each message as `.eml` plus a `.json` summary with
-//! the decoded parts.
+//! the decoded parts. Self-contained, so `benches/email_delivery.rs` uses it too.
 
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
@@ -66,7 +66,9 @@ fn python_path() -> String {
 impl SmtpSink {
     /// Starts a server on a free port, storing into a new directory.
     pub async fn start() -> Self {
-        Self::start_on(free_port(), crate::helpers::temp_dir(), &[]).await
+        let dir =
+            std::env::temp_dir().join(format!("cms-invitations-smtp-{}", uuid::Uuid::now_v7()));
+        Self::start_on(free_port(), dir, &[]).await
     }
 
     /// Starts a server on `port` storing into `dir`; RCPT TO any of `refuse` gets a 550.
