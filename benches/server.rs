@@ -257,17 +257,22 @@ struct Pass {
     startup_ms: f64,
 }
 
-/// Every scenario against one running server.
+/// Starts a server on `store_env` and runs every scenario against it.
 async fn run_server(store_env: &[(&str, String)], sizes: &Sizes, tag: &str) -> Pass {
     let server = Server::start(store_env).await;
-    let mut pass = scenarios(&server, sizes, tag).await;
-    pass.peak_mib = rss_mib(server.pid()).1;
-    pass
-}
-
-async fn scenarios(server: &Server, sizes: &Sizes, tag: &str) -> Pass {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let (idle_mib, _) = rss_mib(server.pid());
+    let figures = scenarios(&server, sizes, tag).await;
+    Pass {
+        figures,
+        idle_mib,
+        peak_mib: rss_mib(server.pid()).1,
+        startup_ms: server.startup_ms,
+    }
+}
+
+/// Every scenario in turn, each figure with the server's RSS right after it.
+async fn scenarios(server: &Server, sizes: &Sizes, tag: &str) -> Vec<Figure> {
     let token = server.token.clone();
     let s = server;
     let mut figures = Figures {
@@ -391,12 +396,7 @@ async fn scenarios(server: &Server, sizes: &Sizes, tag: &str) -> Pass {
         )
         .await,
     );
-    Pass {
-        figures: figures.all,
-        idle_mib,
-        peak_mib: f64::NAN,
-        startup_ms: server.startup_ms,
-    }
+    figures.all
 }
 
 // ------------------------------------------------------------------------------------- raw

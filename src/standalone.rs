@@ -128,7 +128,6 @@ impl Server {
             write_private(&bootstrap_token_path(&config.data_dir), issued.expose())?;
         }
         let mailer = mailer(config)?;
-        let templates = service.settings().email.templates.clone();
         let router = server_router(ServerParts {
             service: service.clone(),
             tokens,
@@ -136,9 +135,6 @@ impl Server {
             max_body_bytes: config.max_body_bytes,
             cors_origins: config.cors_origins.clone(),
             trust_forwarded_for: config.trust_forwarded_for,
-            templates,
-            product_name: config.email_product_name.clone(),
-            default_locale: config.default_locale.as_str().to_owned(),
         });
         let listener = TcpListener::bind(config.listen).await?;
         Ok(Self {

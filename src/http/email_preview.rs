@@ -9,15 +9,8 @@ use axum::http::header::{CONTENT_SECURITY_POLICY, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use crate::email::{EmailContext, EmailKind, EmailTemplates, RenderedEmail, TemplateProblems};
-
-#[derive(Debug, Clone)]
-pub(crate) struct PreviewState {
-    pub templates: EmailTemplates,
-    pub product_name: String,
-    /// Shown first: the configured default locale.
-    pub default_locale: String,
-}
+use crate::email::{EmailContext, EmailKind, RenderedEmail, TemplateProblems};
+use crate::service::EmailSettings;
 
 #[derive(Debug, Deserialize)]
 pub(crate) struct PreviewQuery {
@@ -42,7 +35,7 @@ struct Preview {
     rendered: Result<RenderedEmail, TemplateProblems>,
 }
 
-fn preview(state: &PreviewState, query: PreviewQuery) -> Preview {
+fn preview(state: &EmailSettings, query: PreviewQuery) -> Preview {
     let locales = state.templates.locales();
     let kind = query
         .kind
@@ -70,7 +63,7 @@ fn preview(state: &PreviewState, query: PreviewQuery) -> Preview {
 
 /// `{kinds, locales, kind, locale, subject, text}` or `{…, problem}`.
 pub(crate) async fn json(
-    State(state): State<PreviewState>,
+    State(state): State<EmailSettings>,
     Query(query): Query<PreviewQuery>,
 ) -> Response {
     let Preview {
@@ -97,7 +90,7 @@ pub(crate) async fn json(
 
 /// The html part alone, to be framed by the admin page: no scripts, inline styles only.
 pub(crate) async fn html(
-    State(state): State<PreviewState>,
+    State(state): State<EmailSettings>,
     Query(query): Query<PreviewQuery>,
 ) -> Response {
     let body = match preview(&state, query).rendered {
@@ -120,7 +113,7 @@ pub(crate) async fn html(
 }
 
 pub(crate) async fn page(
-    State(state): State<PreviewState>,
+    State(state): State<EmailSettings>,
     Query(query): Query<PreviewQuery>,
 ) -> Response {
     let Preview {

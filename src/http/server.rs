@@ -7,12 +7,11 @@ use axum::Router;
 use axum::middleware::from_fn_with_state;
 use axum::routing::get;
 
-use super::email_preview::{self, PreviewState};
+use super::email_preview;
 use super::graphql::{GraphqlOptions, graphql_routes};
 use super::metrics::Metrics;
 use super::{middleware, operations, ui};
 use crate::auth::ApiTokens;
-use crate::email::EmailTemplates;
 use crate::graphql::{InvitationsModule, schema};
 use crate::service::InvitationService;
 
@@ -25,13 +24,11 @@ pub struct ServerParts {
     pub max_body_bytes: usize,
     pub cors_origins: Vec<String>,
     pub trust_forwarded_for: bool,
-    pub templates: EmailTemplates,
-    pub product_name: String,
-    pub default_locale: String,
 }
 
 pub fn server_router(parts: ServerParts) -> Router {
     let metrics = Arc::new(Metrics::new());
+    let email = parts.service.settings().email.clone();
     let module = InvitationsModule::new(parts.service.clone(), parts.public_rate_limit);
     let graphql = graphql_routes(
         schema(module),
@@ -59,11 +56,7 @@ pub fn server_router(parts: ServerParts) -> Router {
                 .route("/email-preview", get(email_preview::page))
                 .route("/email-preview.json", get(email_preview::json))
                 .route("/email-preview/html", get(email_preview::html))
-                .with_state(PreviewState {
-                    templates: parts.templates,
-                    product_name: parts.product_name,
-                    default_locale: parts.default_locale,
-                }),
+                .with_state(email),
         );
     graphql
         .merge(operations)

@@ -40,6 +40,18 @@ async fn invitation(server: &TestServer, id: &Value) -> Value {
     data(&response, "invitation").clone()
 }
 
+/// `resendInvitation` as the editor; the resent invitation (asserts no errors).
+async fn resend(server: &TestServer, id: &Value) -> Value {
+    let response = server
+        .gql(
+            "ResendInvitation",
+            json!({ "id": id }),
+            Some(&server.tokens.editor),
+        )
+        .await;
+    data(&response, "resendInvitation").clone()
+}
+
 /// Polls (at most 20 s) until the invitation's delivery status is `status`.
 async fn delivery_becomes(server: &TestServer, id: &Value, status: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -140,24 +152,15 @@ async fn a_resend_mails_a_new_link_and_the_old_one_stops_working(backend: Backen
     let old = secret_in(sink.wait_for(1).await[0].text());
     delivery_becomes(&server, &created["id"], "SENT").await;
 
-    let resent = server
-        .gql(
-            "ResendInvitation",
-            json!({ "id": created["id"] }),
-            Some(&server.tokens.editor),
-        )
-        .await;
-    assert_eq!(
-        data(&resent, "resendInvitation")["delivery"]["status"],
-        "QUEUED"
-    );
+    let resent = resend(&server, &created["id"]).await;
+    assert_eq!(resent["delivery"]["status"], "QUEUED");
     let messages = sink.wait_for(2).await;
     assert_eq!(messages.len(), 2);
     assert_ne!(messages[0].message_id, messages[1].message_id);
     let new = secret_in(messages[1].html());
     assert_eq!(new, secret_in(messages[1].text()));
     assert_ne!(new, old);
-    assert_eq!(new, data(&resent, "resendInvitation")["secret"]);
+    assert_eq!(new, resent["secret"]);
 
     let with_old = server
         .gql("AcceptInvitation", json!({ "secret": old }), None)
@@ -359,17 +362,8 @@ async fn a_template_that_breaks_while_the_server_runs_fails_the_delivery_not_the
     );
     // Fixed: a resend sends it.
     std::fs::write(&subject, "You are invited, {{invitee_email}}").unwrap();
-    let resent = server
-        .gql(
-            "ResendInvitation",
-            json!({ "id": created["id"] }),
-            Some(&server.tokens.editor),
-        )
-        .await;
-    assert_eq!(
-        data(&resent, "resendInvitation")["delivery"]["status"],
-        "QUEUED"
-    );
+    let resent = resend(&server, &created["id"]).await;
+    assert_eq!(resent["delivery"]["status"], "QUEUED");
     delivery_becomes(&server, &created["id"], "SENT").await;
     let _ = std::fs::remove_dir_all(templates);
     server.cleanup().await;
