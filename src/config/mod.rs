@@ -77,6 +77,8 @@ pub struct Config {
     pub metadata_max_bytes: usize,
     pub existing_accounts: ExistingAccountPolicy,
     pub sweep_interval: IsoDuration,
+    /// How long a listing's `totalCount` may be reused; zero counts every time.
+    pub count_max_age: IsoDuration,
     pub roles: RolePolicy,
     /// Largest accepted HTTP request body.
     pub max_body_bytes: usize,

@@ -172,6 +172,12 @@ pub const SETTINGS: &[Setting] = &[
         "how often the sweeper persists expiry and purges finished invitations",
     ),
     setting(
+        "count_max_age",
+        "INVITATIONS_COUNT_MAX_AGE",
+        "PT1S",
+        "how long a listing's `totalCount` may be reused (this process's own changes show at once); `PT0S` counts every time",
+    ),
+    setting(
         "email_templates_dir",
         "INVITATIONS_EMAIL_TEMPLATES_DIR",
         "",
@@ -350,6 +356,11 @@ pub(super) fn load(env: &dyn Fn(&str) -> Option<String>) -> Result<Config, Confi
         Ok(_) => Err("must be at least PT1S".to_owned()),
         Err(e) => Err(e),
     });
+    let count_max_age = p.parse("count_max_age", |v| match duration(v) {
+        Ok(d) if d.as_seconds() <= 3600 => Ok(d),
+        Ok(_) => Err("must be at most PT1H".to_owned()),
+        Err(e) => Err(e),
+    });
     let max_body_bytes = p.parse("max_body_bytes", |v| match v.parse::<usize>() {
         Ok(n) if (1024..=67_108_864).contains(&n) => Ok(n),
         _ => Err("must be a whole number from 1024 to 67108864".to_owned()),
@@ -450,6 +461,7 @@ pub(super) fn load(env: &dyn Fn(&str) -> Option<String>) -> Result<Config, Confi
         metadata_max_bytes: metadata_max_bytes.ok_or_else(unreported)?,
         existing_accounts: existing_accounts.ok_or_else(unreported)?,
         sweep_interval: sweep_interval.ok_or_else(unreported)?,
+        count_max_age: count_max_age.ok_or_else(unreported)?,
         roles: roles.ok_or_else(unreported)?,
         max_body_bytes: max_body_bytes.ok_or_else(unreported)?,
         cors_origins: cors_origins.ok_or_else(unreported)?,

@@ -1,9 +1,10 @@
 //! Output types: `Invitation`, `PublicInvitation` and what hangs off them.
 
-use async_graphql::{ID, Object, SimpleObject};
+use async_graphql::{ComplexObject, ID, Object, SimpleObject};
 use chrono::Utc;
 
 use super::enums::{DeliveryStatus, EventActorKind, EventKind, InvitationState};
+use super::errors::IntoGraphql;
 use super::scalars::{DateTime, Duration, Json};
 use crate::domain::{self, EventActor};
 use crate::service::Minted;
@@ -301,12 +302,26 @@ pub struct InvitationPageInfo {
 }
 
 #[derive(SimpleObject, Debug, Clone)]
+#[graphql(complex)]
 pub struct InvitationConnection {
     pub nodes: Vec<Invitation>,
     pub edges: Vec<InvitationEdge>,
     pub page_info: InvitationPageInfo,
-    /// Matches of the filter, across all pages.
-    pub total_count: u64,
+    /// Counted only when the query selects `totalCount`.
+    #[graphql(skip)]
+    pub total_count: Option<u64>,
+}
+
+#[ComplexObject]
+impl InvitationConnection {
+    /// Matches of the filter, across all pages. Reused for up to the server's
+    /// `count_max_age` (one second by default) by listings with the same filter, except that
+    /// a change made through the same server shows at once.
+    async fn total_count(&self) -> async_graphql::Result<u64> {
+        self.total_count
+            .ok_or_else(|| crate::error::Error::internal("totalCount was selected but not counted"))
+            .gql()
+    }
 }
 
 #[derive(SimpleObject, Debug, Clone)]

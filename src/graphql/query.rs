@@ -11,6 +11,7 @@ use super::objects::{
 use super::{Caller, InvitationsModule};
 use crate::domain::InvitationId;
 use crate::error::Error;
+use crate::service::Total;
 use crate::store::{Cursor, ListQuery, SortKey};
 
 /// `first` when a listing leaves it out (or passes `null`).
@@ -71,13 +72,19 @@ impl InvitationsQuery {
         let query = ListQuery::new(filter, sort, first, after.as_deref())
             .map_err(Error::from)
             .gql()?;
-        let page = module
+        // Counting every match costs far more than the page: only when the query asks.
+        let total = if ctx.look_ahead().field("totalCount").exists() {
+            Total::Count
+        } else {
+            Total::Skip
+        };
+        let listing = module
             .service
-            .list(caller.principal.as_ref(), &query)
+            .list(caller.principal.as_ref(), &query, total)
             .await
             .gql()?;
         let now = module.service.now();
-        let edges: Vec<InvitationEdge> = page
+        let edges: Vec<InvitationEdge> = listing
             .items
             .into_iter()
             .map(|invitation| InvitationEdge {
@@ -88,11 +95,11 @@ impl InvitationsQuery {
         Ok(InvitationConnection {
             nodes: edges.iter().map(|edge| edge.node.clone()).collect(),
             page_info: InvitationPageInfo {
-                has_next_page: page.has_next_page,
+                has_next_page: listing.has_next_page,
                 end_cursor: edges.last().map(|edge| edge.cursor.clone()),
             },
             edges,
-            total_count: page.total_count,
+            total_count: listing.total_count,
         })
     }
 

@@ -35,6 +35,7 @@ impl InvitationService {
             Ok(()) => Ok(minted),
             Err(err) => self.resolve_insert_failure(principal, &parsed, err).await,
         };
+        self.counts_changed();
         self.wake_sender();
         outcome
     }
@@ -86,6 +87,7 @@ impl InvitationService {
             };
             outcomes.push(outcome);
         }
+        self.counts_changed();
         self.wake_sender();
         Ok(outcomes)
     }

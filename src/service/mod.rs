@@ -4,6 +4,7 @@
 //! transition and persists it with an optimistic revision check (re-reading and deciding
 //! again on a conflict), so concurrent requests never apply a rule twice.
 
+mod counts;
 mod create;
 mod emails;
 mod input;
@@ -36,7 +37,8 @@ use crate::domain::{
 };
 use crate::email::EmailTemplates;
 use crate::error::{Error, Result};
-use crate::store::{ListQuery, Page, Store, StoreError};
+use crate::store::{InvitationFilter, ListQuery, Page, Store, StoreError};
+use counts::TotalCounts;
 
 /// The parts of the configuration the use cases need.
 #[derive(Debug, Clone)]
@@ -49,6 +51,8 @@ pub struct Settings {
     pub accept_url: Url,
     pub retention: Option<IsoDuration>,
     pub email: EmailSettings,
+    /// How long a listing's `totalCount` may be reused (see [`Total`]); zero counts every time.
+    pub count_max_age: TimeDelta,
 }
 
 impl Settings {
@@ -88,6 +92,7 @@ impl Settings {
             accept_url,
             retention: config.retention,
             email,
+            count_max_age: config.count_max_age.as_time_delta(),
         })
     }
 }
@@ -101,6 +106,27 @@ pub struct Minted {
     pub invite_url: Url,
 }
 
+/// Whether a listing counts all its matches, which costs far more than a page: an exact
+/// count walks every matching index entry.
+///
+/// The count is shared by the listings of the same filter that run at the same time, and
+/// reused for up to [`Settings::count_max_age`]. Every change this process makes that can
+/// move a count (a new invitation, a change of state or expiry, a purge) drops the reused
+/// counts; changes by other processes and expiry with time show within the max age.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Total {
+    Count,
+    Skip,
+}
+
+/// A page of invitations, with the number of all matches when it was asked for.
+#[derive(Debug, Clone)]
+pub struct Listing {
+    pub items: Vec<Invitation>,
+    pub has_next_page: bool,
+    pub total_count: Option<u64>,
+}
+
 /// How many times a use case re-reads after losing a race before it reports UNAVAILABLE.
 const MAX_CONFLICT_RETRIES: usize = 8;
 
@@ -112,6 +138,7 @@ pub struct InvitationService {
     settings: Arc<Settings>,
     /// Woken when a change queues an email, so the sender does not wait for its next poll.
     outbox_ready: Arc<Notify>,
+    total_counts: Arc<TotalCounts>,
 }
 
 impl InvitationService {
@@ -125,6 +152,7 @@ impl InvitationService {
             store,
             clock,
             provisioner,
+            total_counts: Arc::new(TotalCounts::new(settings.count_max_age)),
             settings: Arc::new(settings),
             outbox_ready: Arc::new(Notify::new()),
         }
@@ -144,10 +172,47 @@ impl InvitationService {
         self.store.get(id).await?.ok_or(Error::NotFound)
     }
 
-    /// A page of invitations, for editors.
-    pub async fn list(&self, principal: Option<&Principal>, query: &ListQuery) -> Result<Page> {
+    /// A page of invitations, for editors, and the number of all matches if `total` asks.
+    pub async fn list(
+        &self,
+        principal: Option<&Principal>,
+        query: &ListQuery,
+        total: Total,
+    ) -> Result<Listing> {
         principal::require_reader(principal)?;
-        Ok(self.store.list(query, self.clock.now()).await?)
+        let now = self.clock.now();
+        let page = async { Ok(self.store.list(query, now).await?) };
+        let total_count = async {
+            match total {
+                Total::Count => self.total_count(&query.filter, now).await.map(Some),
+                Total::Skip => Ok(None),
+            }
+        };
+        let (
+            Page {
+                items,
+                has_next_page,
+            },
+            total_count,
+        ) = tokio::try_join!(page, total_count)?;
+        Ok(Listing {
+            items,
+            has_next_page,
+            total_count,
+        })
+    }
+
+    async fn total_count(&self, filter: &InvitationFilter, now: DateTime<Utc>) -> Result<u64> {
+        let count = || {
+            let (store, filter) = (Arc::clone(&self.store), filter.clone());
+            async move { Ok(store.count(&filter, now).await?) }
+        };
+        self.total_counts.total(filter, now, count).await
+    }
+
+    /// Called after every write that may change which invitations a filter matches.
+    fn counts_changed(&self) {
+        self.total_counts.invalidate();
     }
 
     /// Checks the store answers.
@@ -190,12 +255,16 @@ impl InvitationService {
     ) -> Result<Option<(Invitation, T)>> {
         let id = current.id;
         for _ in 0..MAX_CONFLICT_RETRIES {
+            let counted_as = (current.stored_state, current.expires_at);
             let Some(out) = change(&mut current, self.clock.now())? else {
                 return Ok(None);
             };
             match self.store.update(&current).await {
                 Ok(revision) => {
                     current.revision = revision;
+                    if (current.stored_state, current.expires_at) != counted_as {
+                        self.counts_changed();
+                    }
                     return Ok(Some((current, out)));
                 }
                 Err(StoreError::Conflict) => match self.store.get(id).await? {

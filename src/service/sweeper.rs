@@ -42,6 +42,9 @@ impl InvitationService {
                 .store
                 .purge_finished(self.clock.now() - retention.as_time_delta())
                 .await?;
+            if report.purged > 0 {
+                self.counts_changed();
+            }
         }
         Ok(report)
     }

@@ -86,9 +86,12 @@ pub trait InvitationStore: Send + Sync + Debug {
     /// make a second PENDING invitation for the same email and scope.
     async fn update(&self, invitation: &Invitation) -> StoreResult<u64>;
 
-    /// One page of invitations matching the filter, in the requested order, with the total
-    /// number of matches. `now` decides which PENDING invitations read as EXPIRED.
+    /// One page of invitations matching the filter, in the requested order. `now` decides
+    /// which PENDING invitations read as EXPIRED.
     async fn list(&self, query: &ListQuery, now: DateTime<Utc>) -> StoreResult<Page>;
+
+    /// How many invitations match the filter at `now`.
+    async fn count(&self, filter: &InvitationFilter, now: DateTime<Utc>) -> StoreResult<u64>;
 
     /// Up to `limit` invitations stored as PENDING whose expiry has passed.
     async fn due_for_expiry(

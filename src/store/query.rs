@@ -10,7 +10,7 @@ use crate::domain::{EmailAddress, Invitation, InvitationState, ValidationError};
 
 /// Which invitations to list. Empty or `None` fields do not filter. Strings compare against
 /// the normalized email; time bounds are half-open (`after` inclusive, `before` exclusive).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct InvitationFilter {
     /// Effective states: `EXPIRED` includes PENDING invitations past their expiry.
     pub states: Vec<InvitationState>,
@@ -98,7 +98,6 @@ pub struct ListQuery {
 #[derive(Debug, Clone)]
 pub struct Page {
     pub items: Vec<Invitation>,
-    pub total_count: u64,
     pub has_next_page: bool,
 }
 

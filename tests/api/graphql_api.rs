@@ -254,6 +254,23 @@ async fn listing_filters_sorts_and_pages_with_stable_cursors(backend: Backend) {
         .await;
     assert_eq!(data(&grouped, "invitations")["totalCount"], 3);
 
+    // `totalCount` is counted when selected by any route (alias, fragment, inline
+    // fragment), and a page without it still works.
+    let spelled = server
+        .query(
+            "query { a: invitations(first: 1) { ...Total } \
+                     b: invitations(first: 1) { ... on InvitationConnection { n: totalCount } } \
+                     c: invitations(first: 1) { nodes { email } } } \
+             fragment Total on InvitationConnection { totalCount }",
+            json!({}),
+            admin,
+        )
+        .await;
+    assert_eq!(spelled["errors"], Value::Null, "{spelled}");
+    assert_eq!(spelled["data"]["a"]["totalCount"], 6);
+    assert_eq!(spelled["data"]["b"]["n"], 6);
+    assert_eq!(emails(&spelled["data"]["c"]["nodes"]), ["zed@example.org"]);
+
     // Expiry is applied at read time.
     server.advance(TimeDelta::days(8));
     let expired = server

@@ -8,10 +8,12 @@ use cms_invitations::accounts::StoreProvisioner;
 use cms_invitations::clock::{Clock, ManualClock};
 use cms_invitations::config::{Config, ExistingAccountPolicy};
 use cms_invitations::domain::Actor;
-use cms_invitations::service::{CreateInvitation, InvitationService, Minted, Principal, Settings};
+use cms_invitations::service::{
+    CreateInvitation, InvitationService, Listing, Minted, Principal, Settings, Total,
+};
 use cms_invitations::store::mongo::MongoStore;
 use cms_invitations::store::sqlite::SqliteStore;
-use cms_invitations::store::{InvitationFilter, ListQuery, Page, Store};
+use cms_invitations::store::{InvitationFilter, ListQuery, Store};
 
 /// The MongoDB the tests use; `scripts/test.sh` starts one and sets this.
 pub const MONGODB_URI_VAR: &str = "INVITATIONS_TEST_MONGODB_URI";
@@ -192,13 +194,33 @@ impl TestApp {
             .unwrap()
     }
 
-    pub async fn list(&self, filter: InvitationFilter) -> Page {
+    pub async fn list(&self, filter: InvitationFilter) -> Listing {
         let query = ListQuery::new(filter, vec![], 500, None).unwrap();
-        self.service.list(Some(&admin()), &query).await.unwrap()
+        let admin = admin();
+        let listing = self.service.list(Some(&admin), &query, Total::Count);
+        listing.await.unwrap()
     }
 
     pub async fn count_all(&self) -> u64 {
-        self.list(InvitationFilter::default()).await.total_count
+        self.count(InvitationFilter::default()).await
+    }
+
+    /// The `totalCount` a listing with this filter reports.
+    pub async fn count(&self, filter: InvitationFilter) -> u64 {
+        let listing = self.list(filter).await;
+        listing.total_count.expect("counted")
+    }
+
+    /// A second server process on the same store and clock, as in a scaled-out deployment.
+    pub fn another_process(&self) -> InvitationService {
+        let config = config(&Options::default());
+        let provisioner = Arc::new(StoreProvisioner::new(
+            self.store.clone(),
+            self.clock.clone(),
+            config.existing_accounts,
+        ));
+        let settings = Settings::from_config(&config).unwrap();
+        InvitationService::new(self.store.clone(), self.clock.clone(), provisioner, settings)
     }
 }
 

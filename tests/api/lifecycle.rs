@@ -419,7 +419,7 @@ async fn the_sweeper_persists_expiry_and_records_it_once(backend: Backend) {
             ..Default::default()
         })
         .await;
-    assert_eq!(expired.total_count, 5);
+    assert_eq!(expired.total_count, Some(5));
     for invitation in expired.items {
         assert_eq!(invitation.stored_state, InvitationState::Expired);
         assert_eq!(

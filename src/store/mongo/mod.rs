@@ -19,8 +19,8 @@ use mongodb::{Client, Collection, Database};
 
 use super::record::InvitationRecord;
 use super::{
-    Account, AccountStore, ApiTokenRecord, InvitationStore, ListQuery, Page, StoreError,
-    StoreResult, TokenStore,
+    Account, AccountStore, ApiTokenRecord, InvitationFilter, InvitationStore, ListQuery, Page,
+    StoreError, StoreResult, TokenStore,
 };
 use crate::domain::{Invitation, InvitationId, IsoDuration, SecretDigest};
 
@@ -244,28 +244,25 @@ impl InvitationStore for MongoStore {
     }
 
     async fn list(&self, query: &ListQuery, now: DateTime<Utc>) -> StoreResult<Page> {
-        let page = async {
-            let cursor = self
-                .invitations
-                .aggregate(listing::page_pipeline(query, now))
-                .await
-                .map_err(classify)?;
-            self.find_many(cursor).await
-        };
-        let count = async {
-            self.invitations
-                .count_documents(listing::filter_document(&query.filter, now))
-                .await
-                .map_err(classify)
-        };
-        let (mut items, total_count) = tokio::try_join!(page, count)?;
+        let cursor = self
+            .invitations
+            .aggregate(listing::page_pipeline(query, now))
+            .await
+            .map_err(classify)?;
+        let mut items = self.find_many(cursor).await?;
         let has_next_page = items.len() > query.first;
         items.truncate(query.first);
         Ok(Page {
             items,
-            total_count,
             has_next_page,
         })
+    }
+
+    async fn count(&self, filter: &InvitationFilter, now: DateTime<Utc>) -> StoreResult<u64> {
+        self.invitations
+            .count_documents(listing::filter_document(filter, now))
+            .await
+            .map_err(classify)
     }
 
     async fn due_for_expiry(

@@ -18,8 +18,8 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, params, para
 
 use super::record::InvitationRecord;
 use super::{
-    Account, AccountStore, ApiTokenRecord, InvitationStore, ListQuery, Page, StoreError,
-    StoreResult, TokenStore,
+    Account, AccountStore, ApiTokenRecord, InvitationFilter, InvitationStore, ListQuery, Page,
+    StoreError, StoreResult, TokenStore,
 };
 use crate::domain::{Invitation, InvitationId, SecretDigest};
 
@@ -316,23 +316,29 @@ impl InvitationStore for SqliteStore {
 
     async fn list(&self, query: &ListQuery, now: DateTime<Utc>) -> StoreResult<Page> {
         let page_sql = listing::page(query, &schema::COLUMNS.join(", "), now);
-        let count_sql = listing::count(&query.filter, now);
         let first = query.first;
         self.read(move |conn| {
             let mut items = query_invitations(conn, &page_sql.text, &page_sql.params)?;
+            let has_next_page = items.len() > first;
+            items.truncate(first);
+            Ok(Page {
+                items,
+                has_next_page,
+            })
+        })
+        .await
+    }
+
+    async fn count(&self, filter: &InvitationFilter, now: DateTime<Utc>) -> StoreResult<u64> {
+        let count_sql = listing::count(filter, now);
+        self.read(move |conn| {
             let total: i64 = conn
                 .prepare_cached(&count_sql.text)
                 .and_then(|mut s| {
                     s.query_row(params_from_iter(&count_sql.params), |row| row.get(0))
                 })
                 .map_err(classify)?;
-            let has_next_page = items.len() > first;
-            items.truncate(first);
-            Ok(Page {
-                items,
-                total_count: u64::try_from(total).unwrap_or_default(),
-                has_next_page,
-            })
+            Ok(u64::try_from(total).unwrap_or_default())
         })
         .await
     }
@@ -563,7 +569,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("cmsi-plan-{}", uuid::Uuid::now_v7()));
         let path = dir.join("plan.sqlite3");
         drop(SqliteStore::open(&path).await.unwrap());
-        let filter = crate::store::InvitationFilter {
+        let filter = InvitationFilter {
             states: vec![crate::domain::InvitationState::Pending],
             ..Default::default()
         };
