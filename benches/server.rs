@@ -66,6 +66,19 @@ struct Figure {
     errors: usize,
     /// The server's resident set after the scenario, in MiB (`None` for raw runs).
     rss_after_mib: Option<f64>,
+    /// CPU time each process spent during the scenario, per request.
+    cpu: Option<CpuPerRequest>,
+}
+
+/// Milliseconds of CPU per request: where the time of a scenario went.
+#[derive(Debug, Clone, Copy)]
+struct CpuPerRequest {
+    /// `None` for raw runs, which have no server.
+    server: Option<f64>,
+    /// `None` when no `mongod` process is found (or for the SQLite pass).
+    mongod: Option<f64>,
+    /// The load generator itself (this process).
+    client: f64,
 }
 
 impl Figure {
@@ -113,6 +126,67 @@ where
         errors: outcomes.iter().filter(|(_, ok)| !ok).count(),
         latencies_ms: outcomes.into_iter().map(|(ms, _)| ms).collect(),
         rss_after_mib: None,
+        cpu: None,
+    }
+}
+
+/// CPU time a process has used so far, over all its threads, in seconds (`utime + stime`
+/// from `/proc/<pid>/stat`, in the kernel's 100 Hz user ticks).
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The command name, in parentheses, may hold spaces: count fields after it. utime and
+    // stime are fields 14 and 15 of the line, the 12th and 13th after the name.
+    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let ticks: f64 = after_name
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|field| field.parse::<f64>().ok())
+        .sum();
+    ticks / 100.0
+}
+
+/// The running `mongod`, found by its command name.
+fn mongod_pid() -> Option<u32> {
+    std::fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .find_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let comm = std::fs::read_to_string(entry.path().join("comm")).ok()?;
+            (comm.trim() == "mongod").then_some(pid)
+        })
+}
+
+/// CPU used so far by the server (if any), `mongod` (if any) and this process.
+#[derive(Debug, Clone, Copy)]
+struct CpuMark {
+    server: Option<(u32, f64)>,
+    mongod: Option<(u32, f64)>,
+    client: f64,
+}
+
+impl CpuMark {
+    fn now(server: Option<u32>, mongod: Option<u32>) -> Self {
+        Self {
+            server: server.map(|pid| (pid, cpu_seconds(pid))),
+            mongod: mongod.map(|pid| (pid, cpu_seconds(pid))),
+            client: cpu_seconds(std::process::id()),
+        }
+    }
+
+    /// Stamps `figure` with the CPU each process spent since this mark, per request.
+    fn stamp(self, mut figure: Figure) -> Figure {
+        let per_request = |spent: f64| spent * 1000.0 / figure.requests as f64;
+        let since = |mark: Option<(u32, f64)>| {
+            mark.map(|(pid, before)| per_request(cpu_seconds(pid) - before))
+        };
+        figure.cpu = Some(CpuPerRequest {
+            server: since(self.server),
+            mongod: since(self.mongod),
+            client: per_request(cpu_seconds(std::process::id()) - self.client),
+        });
+        figure
     }
 }
 
@@ -229,14 +303,21 @@ impl Drop for Server {
     }
 }
 
-/// Figures of one pass, each with the server's RSS right after it.
+/// Figures of one pass, each with the server's RSS right after it and the CPU spent on it.
 struct Figures {
     pid: u32,
+    mongod: Option<u32>,
     all: Vec<Figure>,
 }
 
 impl Figures {
-    fn push(&mut self, mut figure: Figure) {
+    /// Call right before a scenario starts.
+    fn mark(&self) -> CpuMark {
+        CpuMark::now(Some(self.pid), self.mongod)
+    }
+
+    fn push(&mut self, mark: CpuMark, figure: Figure) {
+        let mut figure = mark.stamp(figure);
         figure.rss_after_mib = Some(rss_mib(self.pid).0);
         self.all.push(figure);
     }
@@ -258,11 +339,17 @@ struct Pass {
 }
 
 /// Starts a server on `store_env` and runs every scenario against it.
-async fn run_server(store_env: &[(&str, String)], sizes: &Sizes, tag: &str) -> Pass {
+/// `mongod` is the database server's process, when the pass uses one.
+async fn run_server(
+    store_env: &[(&str, String)],
+    mongod: Option<u32>,
+    sizes: &Sizes,
+    tag: &str,
+) -> Pass {
     let server = Server::start(store_env).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let (idle_mib, _) = rss_mib(server.pid());
-    let figures = scenarios(&server, sizes, tag).await;
+    let figures = scenarios(&server, mongod, sizes, tag).await;
     Pass {
         figures,
         idle_mib,
@@ -272,11 +359,12 @@ async fn run_server(store_env: &[(&str, String)], sizes: &Sizes, tag: &str) -> P
 }
 
 /// Every scenario in turn, each figure with the server's RSS right after it.
-async fn scenarios(server: &Server, sizes: &Sizes, tag: &str) -> Vec<Figure> {
+async fn scenarios(server: &Server, mongod: Option<u32>, sizes: &Sizes, tag: &str) -> Vec<Figure> {
     let token = server.token.clone();
     let s = server;
     let mut figures = Figures {
         pid: server.pid(),
+        mongod,
         all: Vec::new(),
     };
 
@@ -302,6 +390,7 @@ async fn scenarios(server: &Server, sizes: &Sizes, tag: &str) -> Vec<Figure> {
         let make = create(prefix);
         let secrets = secrets.clone();
         figures.push(
+            figures.mark(),
             drive("createInvitation", clients, count, |i| {
                 let fut = make(i);
                 let secrets = secrets.clone();
@@ -319,6 +408,7 @@ async fn scenarios(server: &Server, sizes: &Sizes, tag: &str) -> Vec<Figure> {
         );
     }
 
+    let mark = figures.mark();
     let bulk = drive("createInvitations ×1000", 1, sizes.bulk_calls, |call| {
         let token = token.clone();
         async move {
@@ -331,10 +421,11 @@ async fn scenarios(server: &Server, sizes: &Sizes, tag: &str) -> Vec<Figure> {
         }
     })
     .await;
-    figures.push(bulk);
+    figures.push(mark, bulk);
 
     let secrets: Vec<String> = secrets.lock().unwrap().clone();
     figures.push(
+        figures.mark(),
         drive("invitationBySecret", 16, sizes.lookups, |i| {
             let secret = secrets[i % secrets.len()].clone();
             async move {
@@ -347,6 +438,7 @@ async fn scenarios(server: &Server, sizes: &Sizes, tag: &str) -> Vec<Figure> {
     );
     let accepts = sizes.accepts.min(secrets.len());
     figures.push(
+        figures.mark(),
         drive("acceptInvitation (new accounts)", 16, accepts, |i| {
             let secret = secrets[secrets.len() - 1 - i].clone();
             async move {
@@ -376,6 +468,7 @@ async fn scenarios(server: &Server, sizes: &Sizes, tag: &str) -> Vec<Figure> {
     })
     .await;
     figures.push(
+        figures.mark(),
         drive(
             &format!(
                 "invitations(first: 50, PENDING) over {}",
@@ -443,24 +536,31 @@ async fn run_raw(uri: &str, template: &Document, sizes: &Sizes) -> Vec<Figure> {
         d
     };
     let c = &coll;
+    let mongod = mongod_pid();
+    let mark = CpuMark::now(None, mongod);
     let mut figures = vec![
-        drive("raw insert_one", 16, sizes.creates_16, |i| async move {
-            c.insert_one(document(i)).await.is_ok()
-        })
-        .await,
+        mark.stamp(
+            drive("raw insert_one", 16, sizes.creates_16, |i| async move {
+                c.insert_one(document(i)).await.is_ok()
+            })
+            .await,
+        ),
     ];
+    let mark = CpuMark::now(None, mongod);
     figures.push(
-        drive(
-            "raw find_one by digest",
-            16,
-            sizes.lookups,
-            |i| async move {
-                c.find_one(doc! { "secretDigest": raw_digest(i % sizes.creates_16) })
-                    .await
-                    .is_ok_and(|d| d.is_some())
-            },
-        )
-        .await,
+        mark.stamp(
+            drive(
+                "raw find_one by digest",
+                16,
+                sizes.lookups,
+                |i| async move {
+                    c.find_one(doc! { "secretDigest": raw_digest(i % sizes.creates_16) })
+                        .await
+                        .is_ok_and(|d| d.is_some())
+                },
+            )
+            .await,
+        ),
     );
     // Fill to the listing size, then page + count as the store does.
     let missing = sizes.stored_for_list.saturating_sub(sizes.creates_16);
@@ -470,22 +570,26 @@ async fn run_raw(uri: &str, template: &Document, sizes: &Sizes) -> Vec<Figure> {
             .await
             .unwrap();
     }
+    let mark = CpuMark::now(None, mongod);
     figures.push(
-        drive("raw page of 50 + count", 16, sizes.lists, |_| async move {
-            let now = bson::DateTime::now();
-            let filter = doc! { "$or": [ { "state": "PENDING", "expiresAt": { "$gt": now } } ] };
-            let page = async {
-                c.find(filter.clone())
-                    .sort(doc! { "createdAt": -1, "_id": -1 })
-                    .limit(51)
-                    .await?
-                    .try_collect::<Vec<_>>()
-                    .await
-            };
-            let count = c.count_documents(filter.clone());
-            matches!(tokio::join!(page, count), (Ok(p), Ok(_)) if p.len() == 51)
-        })
-        .await,
+        mark.stamp(
+            drive("raw page of 50 + count", 16, sizes.lists, |_| async move {
+                let now = bson::DateTime::now();
+                let filter =
+                    doc! { "$or": [ { "state": "PENDING", "expiresAt": { "$gt": now } } ] };
+                let page = async {
+                    c.find(filter.clone())
+                        .sort(doc! { "createdAt": -1, "_id": -1 })
+                        .limit(51)
+                        .await?
+                        .try_collect::<Vec<_>>()
+                        .await
+                };
+                let count = c.count_documents(filter.clone());
+                matches!(tokio::join!(page, count), (Ok(p), Ok(_)) if p.len() == 51)
+            })
+            .await,
+        ),
     );
     db.drop().await.unwrap();
     figures
@@ -539,12 +643,26 @@ fn mongo_uri() -> String {
         .to_owned()
 }
 
+/// `server, mongod, client` CPU milliseconds per request; `-` where there is no such process.
+fn cpu_column(cpu: Option<CpuPerRequest>) -> String {
+    let Some(cpu) = cpu else {
+        return String::new();
+    };
+    let ms = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.2}"));
+    format!(
+        "{}, {}, {}",
+        ms(cpu.server),
+        ms(cpu.mongod),
+        ms(Some(cpu.client))
+    )
+}
+
 fn print_pass(title: &str, pass: &Pass, raw: Option<&[Figure]>) {
     println!("\n{title}");
     println!(
-        "| scenario | clients | requests | req/s | p50 ms | p99 ms | errors | raw req/s | ours / raw | RSS after, MiB |"
+        "| scenario | clients | requests | req/s | p50 ms | p99 ms | errors | raw req/s | ours / raw | RSS after, MiB | CPU ms/req: server, mongod, client |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
     for f in &pass.figures {
         let raw_match = raw.and_then(|raw| {
             let name = match f.name.as_str() {
@@ -562,7 +680,7 @@ fn print_pass(title: &str, pass: &Pass, raw: Option<&[Figure]>) {
             )
         });
         println!(
-            "| {} | {} | {} | {:.0} | {:.1} | {:.1} | {} | {raw_rate} | {ratio} | {:.0} |",
+            "| {} | {} | {} | {:.0} | {:.1} | {:.1} | {} | {raw_rate} | {ratio} | {:.0} | {} |",
             f.name,
             f.clients,
             f.requests,
@@ -570,7 +688,8 @@ fn print_pass(title: &str, pass: &Pass, raw: Option<&[Figure]>) {
             f.percentile(0.5),
             f.percentile(0.99),
             f.errors,
-            f.rss_after_mib.unwrap_or(f64::NAN)
+            f.rss_after_mib.unwrap_or(f64::NAN),
+            cpu_column(f.cpu),
         );
     }
     println!(
@@ -581,12 +700,13 @@ fn print_pass(title: &str, pass: &Pass, raw: Option<&[Figure]>) {
         println!("\nraw driver alone:");
         for r in raw {
             println!(
-                "- {}: {:.0}/s, p50 {:.1} ms, p99 {:.1} ms ({} clients)",
+                "- {}: {:.0}/s, p50 {:.1} ms, p99 {:.1} ms ({} clients); CPU ms/req {}",
                 r.name,
                 r.rate(),
                 r.percentile(0.5),
                 r.percentile(0.99),
-                r.clients
+                r.clients,
+                cpu_column(r.cpu),
             );
         }
     }
@@ -606,7 +726,7 @@ fn main() {
             ("INVITATIONS_MONGODB_URI", uri.clone()),
             ("INVITATIONS_MONGODB_DATABASE", database.clone()),
         ];
-        let mongo = run_server(&mongo_env, sizes, "m").await;
+        let mongo = run_server(&mongo_env, mongod_pid(), sizes, "m").await;
         let template = stored_invitation(&uri, &database).await;
         let raw = run_raw(&uri, &template, sizes).await;
         mongodb::Client::with_uri_str(&uri)
@@ -616,7 +736,7 @@ fn main() {
             .drop()
             .await
             .unwrap();
-        let sqlite = run_server(&[], sizes, "s").await;
+        let sqlite = run_server(&[], None, sizes, "s").await;
         if !full {
             for pass in [&mongo, &sqlite] {
                 assert!(

@@ -9,7 +9,7 @@ use super::objects::{
     PublicInvitation,
 };
 use super::{Caller, InvitationsModule};
-use crate::domain::InvitationId;
+use crate::domain::{self, InvitationId};
 use crate::error::Error;
 use crate::service::Total;
 use crate::store::{Cursor, ListQuery, SortKey};
@@ -72,8 +72,10 @@ impl InvitationsQuery {
         let query = ListQuery::new(filter, sort, first, after.as_deref())
             .map_err(Error::from)
             .gql()?;
-        // Counting every match costs far more than the page: only when the query asks.
-        let total = if ctx.look_ahead().field("totalCount").exists() {
+        // Only what the query selects is built: counting every match costs far more than the
+        // page, and edges each encode a cursor.
+        let selected = ctx.look_ahead();
+        let total = if selected.field("totalCount").exists() {
             Total::Count
         } else {
             Total::Skip
@@ -84,19 +86,30 @@ impl InvitationsQuery {
             .await
             .gql()?;
         let now = module.service.now();
-        let edges: Vec<InvitationEdge> = listing
-            .items
-            .into_iter()
-            .map(|invitation| InvitationEdge {
-                cursor: Cursor::after_invitation(&invitation, &query.sort, now).encode(&query.sort),
-                node: Invitation::new(invitation, now),
-            })
-            .collect();
+        let cursor = |invitation: &domain::Invitation| {
+            Cursor::after_invitation(invitation, &query.sort, now).encode(&query.sort)
+        };
+        let end_cursor = listing.items.last().map(cursor);
+        let edges: Vec<InvitationEdge> = if selected.field("edges").exists() {
+            let edge = |invitation: &domain::Invitation| InvitationEdge {
+                cursor: cursor(invitation),
+                node: Invitation::new(invitation.clone(), now),
+            };
+            listing.items.iter().map(edge).collect()
+        } else {
+            Vec::new()
+        };
+        let nodes: Vec<Invitation> = if selected.field("nodes").exists() {
+            let node = |invitation| Invitation::new(invitation, now);
+            listing.items.into_iter().map(node).collect()
+        } else {
+            Vec::new()
+        };
         Ok(InvitationConnection {
-            nodes: edges.iter().map(|edge| edge.node.clone()).collect(),
+            nodes,
             page_info: InvitationPageInfo {
                 has_next_page: listing.has_next_page,
-                end_cursor: edges.last().map(|edge| edge.cursor.clone()),
+                end_cursor,
             },
             edges,
             total_count: listing.total_count,

@@ -220,7 +220,12 @@ impl TestApp {
             config.existing_accounts,
         ));
         let settings = Settings::from_config(&config).unwrap();
-        InvitationService::new(self.store.clone(), self.clock.clone(), provisioner, settings)
+        InvitationService::new(
+            self.store.clone(),
+            self.clock.clone(),
+            provisioner,
+            settings,
+        )
     }
 }
 

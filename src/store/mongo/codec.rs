@@ -1,7 +1,7 @@
 //! MongoDB documents to and from [`InvitationRecord`]s and accounts.
 
 use bson::spec::BinarySubtype;
-use bson::{Binary, Bson, DateTime as BsonDateTime, Document, doc};
+use bson::{Binary, Bson, DateTime as BsonDateTime, Document, RawBsonRef, RawDocument, doc};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
@@ -99,105 +99,154 @@ pub(super) fn invitation_document(r: &InvitationRecord) -> Document {
     document
 }
 
-/// Typed access to a stored document; every failure is a `Corrupt` error naming the field.
+/// Typed access to a stored document, read in place from the bytes the server sent (no
+/// intermediate `Document`); every failure is a `Corrupt` error naming the field.
 struct Reader<'a> {
-    doc: &'a Document,
+    /// The document's fields, walked once: looking each key up in the raw bytes would walk
+    /// them again for every field.
+    fields: Vec<(&'a str, RawBsonRef<'a>)>,
     what: &'static str,
 }
 
-impl Reader<'_> {
+impl<'a> Reader<'a> {
+    fn new(doc: &'a RawDocument, what: &'static str) -> StoreResult<Self> {
+        let fields = doc
+            .iter()
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| StoreError::Corrupt(format!("{what} document")))?;
+        Ok(Self { fields, what })
+    }
+
     fn fail(&self, key: &str) -> StoreError {
         StoreError::Corrupt(format!("{} field {key:?}", self.what))
     }
 
+    /// The value under `key`; `None` when absent or null.
+    fn value(&self, key: &str) -> StoreResult<Option<RawBsonRef<'a>>> {
+        Ok(self
+            .fields
+            .iter()
+            .find(|(name, _)| *name == key)
+            .map(|(_, value)| *value)
+            .filter(|value| !matches!(value, RawBsonRef::Null)))
+    }
+
+    fn required(&self, key: &str) -> StoreResult<RawBsonRef<'a>> {
+        self.value(key)?.ok_or_else(|| self.fail(key))
+    }
+
     fn str(&self, key: &str) -> StoreResult<String> {
-        self.doc
-            .get_str(key)
-            .map(str::to_owned)
-            .map_err(|_| self.fail(key))
+        self.opt_str(key)?.ok_or_else(|| self.fail(key))
     }
 
     fn opt_str(&self, key: &str) -> StoreResult<Option<String>> {
-        match self.doc.get(key) {
-            None | Some(Bson::Null) => Ok(None),
-            Some(Bson::String(s)) => Ok(Some(s.clone())),
+        match self.value(key)? {
+            None => Ok(None),
+            Some(RawBsonRef::String(s)) => Ok(Some(s.to_owned())),
             Some(_) => Err(self.fail(key)),
         }
     }
 
     fn time(&self, key: &str) -> StoreResult<DateTime<Utc>> {
-        self.doc
-            .get_datetime(key)
-            .map(|t| t.to_chrono())
-            .map_err(|_| self.fail(key))
+        self.opt_time(key)?.ok_or_else(|| self.fail(key))
     }
 
     fn opt_time(&self, key: &str) -> StoreResult<Option<DateTime<Utc>>> {
-        match self.doc.get(key) {
-            None | Some(Bson::Null) => Ok(None),
-            Some(Bson::DateTime(t)) => Ok(Some(t.to_chrono())),
+        match self.value(key)? {
+            None => Ok(None),
+            Some(RawBsonRef::DateTime(t)) => Ok(Some(t.to_chrono())),
             Some(_) => Err(self.fail(key)),
         }
     }
 
     fn int(&self, key: &str) -> StoreResult<i64> {
-        match self.doc.get(key) {
-            Some(Bson::Int64(n)) => Ok(*n),
-            Some(Bson::Int32(n)) => Ok(i64::from(*n)),
+        match self.required(key)? {
+            RawBsonRef::Int64(n) => Ok(n),
+            RawBsonRef::Int32(n) => Ok(i64::from(n)),
             _ => Err(self.fail(key)),
         }
+    }
+
+    fn array(&self, key: &str) -> StoreResult<impl Iterator<Item = StoreResult<RawBsonRef<'a>>>> {
+        let RawBsonRef::Array(items) = self.required(key)? else {
+            return Err(self.fail(key));
+        };
+        let fail = self.fail(key).to_string();
+        Ok(items
+            .into_iter()
+            .map(move |item| item.map_err(|_| StoreError::Corrupt(fail.clone()))))
     }
 
     fn strings(&self, key: &str) -> StoreResult<Vec<String>> {
-        let items = self.doc.get_array(key).map_err(|_| self.fail(key))?;
-        items
-            .iter()
-            .map(|b| b.as_str().map(str::to_owned).ok_or_else(|| self.fail(key)))
+        self.array(key)?
+            .map(|item| match item? {
+                RawBsonRef::String(s) => Ok(s.to_owned()),
+                _ => Err(self.fail(key)),
+            })
             .collect()
     }
 
-    fn document(&self, key: &str) -> StoreResult<&Document> {
-        self.doc.get_document(key).map_err(|_| self.fail(key))
+    /// The documents of the array under `key` (an absent array is empty).
+    fn documents(&self, key: &str) -> StoreResult<Vec<&'a RawDocument>> {
+        if self.value(key)?.is_none() {
+            return Ok(Vec::new());
+        }
+        self.array(key)?
+            .map(|item| match item? {
+                RawBsonRef::Document(d) => Ok(d),
+                _ => Err(self.fail(key)),
+            })
+            .collect()
     }
 
-    fn metadata(&self, key: &str) -> StoreResult<Map<String, Value>> {
-        let document = self.document(key)?.clone();
-        bson::from_bson(Bson::Document(document)).map_err(|_| self.fail(key))
-    }
-
-    fn uuid(&self, key: &str) -> StoreResult<uuid::Uuid> {
-        match self.doc.get(key) {
-            Some(Bson::Binary(b)) if b.subtype == BinarySubtype::Uuid => {
-                uuid::Uuid::from_slice(&b.bytes).map_err(|_| self.fail(key))
-            }
+    fn raw_document(&self, key: &str) -> StoreResult<&'a RawDocument> {
+        match self.required(key)? {
+            RawBsonRef::Document(doc) => Ok(doc),
             _ => Err(self.fail(key)),
         }
     }
+
+    /// A reader for the sub-document under `key`; its failures name `what`.
+    fn document(&self, key: &str, what: &'static str) -> StoreResult<Reader<'a>> {
+        Reader::new(self.raw_document(key)?, what)
+    }
+
+    /// A sub-document deserialized with serde (metadata, queued messages), through a `Bson`
+    /// value as it was written: the raw deserializer reads UUIDs and times in another form.
+    fn deserialize<T: serde::de::DeserializeOwned>(
+        &self,
+        key: &str,
+        doc: &RawDocument,
+    ) -> StoreResult<T> {
+        let document = Document::try_from(doc).map_err(|_| self.fail(key))?;
+        bson::from_bson(Bson::Document(document)).map_err(|_| self.fail(key))
+    }
+
+    fn metadata(&self, key: &str) -> StoreResult<Map<String, Value>> {
+        self.deserialize(key, self.raw_document(key)?)
+    }
+
+    fn binary(&self, key: &str, subtype: BinarySubtype) -> StoreResult<&'a [u8]> {
+        match self.required(key)? {
+            RawBsonRef::Binary(b) if b.subtype == subtype => Ok(b.bytes),
+            _ => Err(self.fail(key)),
+        }
+    }
+
+    fn uuid(&self, key: &str) -> StoreResult<uuid::Uuid> {
+        uuid::Uuid::from_slice(self.binary(key, BinarySubtype::Uuid)?).map_err(|_| self.fail(key))
+    }
 }
 
-pub(super) fn invitation_record(doc: &Document) -> StoreResult<InvitationRecord> {
-    let r = Reader {
-        doc,
-        what: "invitation",
-    };
-    let invited_by = Reader {
-        doc: r.document("invitedBy")?,
-        what: "invitation.invitedBy",
-    };
-    let delivery = Reader {
-        doc: r.document("delivery")?,
-        what: "invitation.delivery",
-    };
-    let events = doc
-        .get_array("events")
-        .map_err(|_| r.fail("events"))?
-        .iter()
+pub(super) fn invitation_record(doc: &RawDocument) -> StoreResult<InvitationRecord> {
+    let r = Reader::new(doc, "invitation")?;
+    let invited_by = r.document("invitedBy", "invitation.invitedBy")?;
+    let delivery = r.document("delivery", "invitation.delivery")?;
+    let events = r
+        .documents("events")?
+        .into_iter()
         .map(|event| {
-            let event = event.as_document().ok_or_else(|| r.fail("events"))?;
-            let e = Reader {
-                doc: event,
-                what: "invitation.events",
-            };
+            let e = Reader::new(event, "invitation.events")?;
             Ok(EventRecord {
                 kind: e.str("kind")?,
                 at: e.time("at")?,
@@ -207,16 +256,11 @@ pub(super) fn invitation_record(doc: &Document) -> StoreResult<InvitationRecord>
             })
         })
         .collect::<StoreResult<Vec<_>>>()?;
-    let outbox = match doc.get("outbox") {
-        None => Vec::new(),
-        Some(Bson::Array(items)) => items
-            .iter()
-            .map(|item| {
-                bson::from_bson::<MessageRecord>(item.clone()).map_err(|_| r.fail("outbox"))
-            })
-            .collect::<StoreResult<Vec<_>>>()?,
-        Some(_) => return Err(r.fail("outbox")),
-    };
+    let outbox = r
+        .documents("outbox")?
+        .into_iter()
+        .map(|item| r.deserialize::<MessageRecord>("outbox", item))
+        .collect::<StoreResult<Vec<_>>>()?;
     Ok(InvitationRecord {
         id: r.uuid("_id")?,
         email: r.str("email")?,
@@ -231,10 +275,7 @@ pub(super) fn invitation_record(doc: &Document) -> StoreResult<InvitationRecord>
         invited_by_id: invited_by.str("id")?,
         invited_by_name: invited_by.str("name")?,
         inviter_email: invited_by.opt_str("email")?,
-        secret_digest: doc
-            .get_binary_generic("secretDigest")
-            .map_err(|_| r.fail("secretDigest"))?
-            .clone(),
+        secret_digest: r.binary("secretDigest", BinarySubtype::Generic)?.to_vec(),
         state: r.str("state")?,
         created_at: r.time("createdAt")?,
         updated_at: r.time("updatedAt")?,
@@ -273,11 +314,8 @@ pub(super) fn account_document(a: &Account) -> Document {
     }
 }
 
-pub(super) fn account(doc: &Document) -> StoreResult<Account> {
-    let r = Reader {
-        doc,
-        what: "account",
-    };
+pub(super) fn account(doc: &RawDocument) -> StoreResult<Account> {
+    let r = Reader::new(doc, "account")?;
     Ok(Account {
         id: r.str("_id")?,
         email: r.str("email")?,
@@ -303,16 +341,10 @@ pub(super) fn token_document(t: &ApiTokenRecord) -> Document {
     }
 }
 
-pub(super) fn token(doc: &Document) -> StoreResult<ApiTokenRecord> {
-    let r = Reader {
-        doc,
-        what: "API token",
-    };
-    let digest = doc
-        .get_binary_generic("digest")
-        .ok()
-        .and_then(|bytes| <[u8; 32]>::try_from(bytes.as_slice()).ok())
-        .ok_or_else(|| r.fail("digest"))?;
+pub(super) fn token(doc: &RawDocument) -> StoreResult<ApiTokenRecord> {
+    let r = Reader::new(doc, "API token")?;
+    let digest = <[u8; 32]>::try_from(r.binary("digest", BinarySubtype::Generic)?)
+        .map_err(|_| r.fail("digest"))?;
     Ok(ApiTokenRecord {
         id: r.str("_id")?,
         name: r.str("name")?,

@@ -10,7 +10,7 @@ mod listing;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use bson::{Document, doc};
+use bson::{Document, RawDocumentBuf, doc};
 use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
 use mongodb::error::{ErrorKind, WriteFailure};
@@ -44,6 +44,12 @@ pub(super) fn classify(err: mongodb::error::Error) -> StoreError {
         | ErrorKind::Authentication { .. } => StoreError::Unavailable(Box::new(err)),
         _ => StoreError::Other(Box::new(err)),
     }
+}
+
+/// The collection read as raw BSON: `codec` decodes records in place from the bytes the server
+/// sent, without building a `Document` first.
+fn raw(collection: &Collection<Document>) -> Collection<RawDocumentBuf> {
+    collection.clone_with_type()
 }
 
 /// The message of a duplicate-key error, if `err` is one.
@@ -105,7 +111,11 @@ impl MongoStore {
     }
 
     async fn find_one(&self, filter: Document) -> StoreResult<Option<Invitation>> {
-        match self.invitations.find_one(filter).await.map_err(classify)? {
+        match raw(&self.invitations)
+            .find_one(filter)
+            .await
+            .map_err(classify)?
+        {
             Some(document) => codec::invitation_record(&document)?
                 .into_invitation()
                 .map(Some),
@@ -113,8 +123,11 @@ impl MongoStore {
         }
     }
 
-    async fn find_many(&self, cursor: mongodb::Cursor<Document>) -> StoreResult<Vec<Invitation>> {
-        let documents: Vec<Document> = cursor.try_collect().await.map_err(classify)?;
+    async fn find_many(
+        &self,
+        cursor: mongodb::Cursor<RawDocumentBuf>,
+    ) -> StoreResult<Vec<Invitation>> {
+        let documents: Vec<RawDocumentBuf> = cursor.try_collect().await.map_err(classify)?;
         documents
             .iter()
             .map(|d| codec::invitation_record(d)?.into_invitation())
@@ -247,6 +260,7 @@ impl InvitationStore for MongoStore {
         let cursor = self
             .invitations
             .aggregate(listing::page_pipeline(query, now))
+            .with_type::<RawDocumentBuf>()
             .await
             .map_err(classify)?;
         let mut items = self.find_many(cursor).await?;
@@ -270,8 +284,7 @@ impl InvitationStore for MongoStore {
         now: DateTime<Utc>,
         limit: usize,
     ) -> StoreResult<Vec<Invitation>> {
-        let cursor = self
-            .invitations
+        let cursor = raw(&self.invitations)
             .find(doc! { "state": "PENDING", "expiresAt": { "$lte": codec::time(now) } })
             .sort(doc! { "state": 1, "expiresAt": 1 })
             .limit(i64::try_from(limit).unwrap_or(i64::MAX))
@@ -281,8 +294,7 @@ impl InvitationStore for MongoStore {
     }
 
     async fn due_messages(&self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<Invitation>> {
-        let cursor = self
-            .invitations
+        let cursor = raw(&self.invitations)
             .find(doc! { "nextMessageAt": { "$lte": codec::time(now) } })
             .sort(doc! { "nextMessageAt": 1 })
             .limit(i64::try_from(limit).unwrap_or(i64::MAX))
@@ -312,8 +324,7 @@ impl InvitationStore for MongoStore {
 #[async_trait]
 impl AccountStore for MongoStore {
     async fn find_account_by_email(&self, email_normalized: &str) -> StoreResult<Option<Account>> {
-        match self
-            .accounts
+        match raw(&self.accounts)
             .find_one(doc! { "emailNorm": email_normalized })
             .await
             .map_err(classify)?
@@ -342,8 +353,7 @@ impl AccountStore for MongoStore {
         groups: &[String],
         now: DateTime<Utc>,
     ) -> StoreResult<Account> {
-        let updated = self
-            .accounts
+        let updated = raw(&self.accounts)
             .find_one_and_update(
                 doc! { "_id": account_id },
                 doc! {
@@ -372,8 +382,7 @@ impl TokenStore for MongoStore {
     }
 
     async fn find_token(&self, digest: &[u8; 32]) -> StoreResult<Option<ApiTokenRecord>> {
-        match self
-            .tokens
+        match raw(&self.tokens)
             .find_one(doc! { "digest": codec::digest(digest) })
             .await
             .map_err(classify)?
