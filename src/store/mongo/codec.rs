@@ -167,23 +167,26 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn array(&self, key: &str) -> StoreResult<impl Iterator<Item = StoreResult<RawBsonRef<'a>>>> {
+    /// The items of the array under `key`, each read by `item` (`None` fails the field).
+    fn array<T>(
+        &self,
+        key: &str,
+        item: impl Fn(RawBsonRef<'a>) -> Option<T>,
+    ) -> StoreResult<Vec<T>> {
         let RawBsonRef::Array(items) = self.required(key)? else {
             return Err(self.fail(key));
         };
-        let fail = self.fail(key).to_string();
-        Ok(items
+        items
             .into_iter()
-            .map(move |item| item.map_err(|_| StoreError::Corrupt(fail.clone()))))
+            .map(|value| value.ok().and_then(&item).ok_or_else(|| self.fail(key)))
+            .collect()
     }
 
     fn strings(&self, key: &str) -> StoreResult<Vec<String>> {
-        self.array(key)?
-            .map(|item| match item? {
-                RawBsonRef::String(s) => Ok(s.to_owned()),
-                _ => Err(self.fail(key)),
-            })
-            .collect()
+        self.array(key, |value| match value {
+            RawBsonRef::String(s) => Some(s.to_owned()),
+            _ => None,
+        })
     }
 
     /// The documents of the array under `key` (an absent array is empty).
@@ -191,12 +194,10 @@ impl<'a> Reader<'a> {
         if self.value(key)?.is_none() {
             return Ok(Vec::new());
         }
-        self.array(key)?
-            .map(|item| match item? {
-                RawBsonRef::Document(d) => Ok(d),
-                _ => Err(self.fail(key)),
-            })
-            .collect()
+        self.array(key, |value| match value {
+            RawBsonRef::Document(d) => Some(d),
+            _ => None,
+        })
     }
 
     fn raw_document(&self, key: &str) -> StoreResult<&'a RawDocument> {
