@@ -250,6 +250,16 @@ mod tests {
         fn calls(&self) -> u64 {
             self.calls.load(Ordering::SeqCst)
         }
+
+        /// What `counts` answers for `filter` at `at`, counting through this counter.
+        async fn total(
+            &self,
+            counts: &Arc<TotalCounts>,
+            filter: &InvitationFilter,
+            at: DateTime<Utc>,
+        ) -> Result<u64> {
+            counts.total(filter, at, || self.count()).await
+        }
     }
 
     fn t0() -> DateTime<Utc> {
@@ -271,7 +281,7 @@ mod tests {
     async fn concurrent_requests_for_one_filter_share_one_count() {
         let (counts, counter) = (counts(10), Counter::new(7, Duration::from_millis(50)));
         let filter = pending();
-        let requests = (0..16).map(|_| counts.total(&filter, t0(), || counter.count()));
+        let requests = (0..16).map(|_| counter.total(&counts, &filter, t0()));
         let totals = futures_util::future::join_all(requests).await;
         assert!(totals.into_iter().all(|total| total.unwrap() == 7));
         assert_eq!(counter.calls(), 1);
@@ -280,28 +290,23 @@ mod tests {
     #[tokio::test]
     async fn a_count_is_reused_only_within_max_age_and_for_the_same_filter() {
         let (counts, counter) = (counts(10), Counter::new(7, Duration::ZERO));
-        counts
-            .total(&pending(), t0(), || counter.count())
-            .await
-            .unwrap();
+        counter.total(&counts, &pending(), t0()).await.unwrap();
         counter.value.store(8, Ordering::SeqCst);
-        let reused = counts
-            .total(&pending(), t0() + TimeDelta::seconds(4), || counter.count())
+        let reused = counter
+            .total(&counts, &pending(), t0() + TimeDelta::seconds(4))
             .await;
         assert_eq!(reused.unwrap(), 7);
-        let other_filter = counts
-            .total(&InvitationFilter::default(), t0(), || counter.count())
+        let other_filter = counter
+            .total(&counts, &InvitationFilter::default(), t0())
             .await;
         assert_eq!(other_filter.unwrap(), 8);
-        let too_old = counts
-            .total(&pending(), t0() + TimeDelta::seconds(10), || {
-                counter.count()
-            })
+        let too_old = counter
+            .total(&counts, &pending(), t0() + TimeDelta::seconds(10))
             .await;
         assert_eq!(too_old.unwrap(), 8);
         // A clock that went back does not make an old count young.
-        let back = counts
-            .total(&pending(), t0() - TimeDelta::seconds(1), || counter.count())
+        let back = counter
+            .total(&counts, &pending(), t0() - TimeDelta::seconds(1))
             .await;
         assert_eq!(back.unwrap(), 8);
         assert_eq!(counter.calls(), 4);
@@ -310,68 +315,38 @@ mod tests {
     #[tokio::test]
     async fn a_change_drops_every_count_and_a_recount_started_before_it_is_not_kept() {
         let (counts, counter) = (counts(10), Counter::new(7, Duration::ZERO));
-        counts
-            .total(&pending(), t0(), || counter.count())
-            .await
-            .unwrap();
+        counter.total(&counts, &pending(), t0()).await.unwrap();
         counter.value.store(8, Ordering::SeqCst);
         counts.invalidate();
-        let after_change = counts.total(&pending(), t0(), || counter.count()).await;
+        let after_change = counter.total(&counts, &pending(), t0()).await;
         assert_eq!(after_change.unwrap(), 8);
 
         // Past half the age, the old count answers and a recount starts; a change lands
         // before the recount finishes, so the recount's figure must not be kept.
         let slow = Counter::new(9, Duration::from_millis(100));
         let half = t0() + TimeDelta::seconds(6);
-        assert_eq!(
-            counts
-                .total(&pending(), half, || slow.count())
-                .await
-                .unwrap(),
-            8
-        );
+        assert_eq!(slow.total(&counts, &pending(), half).await.unwrap(), 8);
         counts.invalidate();
         tokio::time::sleep(Duration::from_millis(200)).await;
         assert_eq!(slow.calls(), 1);
         counter.value.store(10, Ordering::SeqCst);
-        assert_eq!(
-            counts
-                .total(&pending(), half, || counter.count())
-                .await
-                .unwrap(),
-            10
-        );
+        assert_eq!(counter.total(&counts, &pending(), half).await.unwrap(), 10);
     }
 
     #[tokio::test]
     async fn past_half_its_age_a_count_answers_and_is_recounted_in_the_background() {
         let (counts, counter) = (counts(10), Counter::new(7, Duration::ZERO));
-        counts
-            .total(&pending(), t0(), || counter.count())
-            .await
-            .unwrap();
+        counter.total(&counts, &pending(), t0()).await.unwrap();
         counter.value.store(8, Ordering::SeqCst);
         let half = t0() + TimeDelta::seconds(6);
         for _ in 0..5 {
-            assert_eq!(
-                counts
-                    .total(&pending(), half, || counter.count())
-                    .await
-                    .unwrap(),
-                7
-            );
+            assert_eq!(counter.total(&counts, &pending(), half).await.unwrap(), 7);
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
         // One recount for the five requests, and its figure counts from when it started.
         assert_eq!(counter.calls(), 2);
         let later = half + TimeDelta::seconds(4);
-        assert_eq!(
-            counts
-                .total(&pending(), later, || counter.count())
-                .await
-                .unwrap(),
-            8
-        );
+        assert_eq!(counter.total(&counts, &pending(), later).await.unwrap(), 8);
         assert_eq!(counter.calls(), 2);
     }
 
@@ -385,23 +360,14 @@ mod tests {
             .await;
         assert!(matches!(failed, Err(Error::Unavailable(_))));
         let counter = Counter::new(7, Duration::ZERO);
-        assert_eq!(
-            counts
-                .total(&pending(), t0(), || counter.count())
-                .await
-                .unwrap(),
-            7
-        );
+        assert_eq!(counter.total(&counts, &pending(), t0()).await.unwrap(), 7);
     }
 
     #[tokio::test]
     async fn max_age_zero_counts_every_time() {
         let (counts, counter) = (counts(0), Counter::new(7, Duration::ZERO));
         for _ in 0..3 {
-            counts
-                .total(&pending(), t0(), || counter.count())
-                .await
-                .unwrap();
+            counter.total(&counts, &pending(), t0()).await.unwrap();
         }
         assert_eq!(counter.calls(), 3);
     }
@@ -414,13 +380,7 @@ mod tests {
                 role: Some(format!("role-{i}")),
                 ..InvitationFilter::default()
             };
-            assert_eq!(
-                counts
-                    .total(&filter, t0(), || counter.count())
-                    .await
-                    .unwrap(),
-                7
-            );
+            assert_eq!(counter.total(&counts, &filter, t0()).await.unwrap(), 7);
         }
         assert_eq!(counts.lock().by_filter.len(), MAX_FILTERS);
         assert_eq!(counter.calls(), (MAX_FILTERS + 10) as u64);
