@@ -17,11 +17,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cms_invitations::clock::SystemClock;
 use cms_invitations::config::Config;
 use cms_invitations::domain::{Actor, DeliveryFailure, QueuedMessage};
 use cms_invitations::email::{Sender, SmtpMailer};
-use cms_invitations::service::{CreateInvitation, Mailer, Principal};
+use cms_invitations::ports::Mailer;
+use cms_invitations::ports::SystemClock;
+use cms_invitations::service::{CreateInvitation, Principal};
 use cms_invitations::standalone;
 use cms_invitations::store::sqlite::SqliteStore;
 

@@ -19,13 +19,14 @@ use async_graphql::{EmptySubscription, MergedObject, Object, Schema, SimpleObjec
 use axum::Router;
 use axum::http::HeaderMap;
 use axum::routing::get;
-use cms_invitations::clock::SystemClock;
 use cms_invitations::config::Config;
 use cms_invitations::domain::{Actor, EmailAddress};
 use cms_invitations::graphql::{InvitationsModule, InvitationsMutation, InvitationsQuery};
-use cms_invitations::http::{Authenticator, GraphqlOptions, graphql_routes};
+use cms_invitations::http::{GraphqlOptions, graphql_routes};
+use cms_invitations::ports::Authenticator;
+use cms_invitations::ports::Store;
+use cms_invitations::ports::SystemClock;
 use cms_invitations::service::Principal;
-use cms_invitations::store::Store;
 use cms_invitations::store::sqlite::SqliteStore;
 
 /// The host's own content type.

@@ -7,8 +7,10 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use cms_invitations::config::{Config, LogFormat};
 use cms_invitations::email::{EmailContext, EmailKind, EmailPart, EmailTemplates};
+use cms_invitations::graphql;
+use cms_invitations::ports::SystemClock;
+use cms_invitations::standalone::seed;
 use cms_invitations::standalone::{self, Server};
-use cms_invitations::{graphql, seed};
 
 /// An Invitations module for headless CMSs: GraphQL API, admin UI, localized emails.
 ///
@@ -181,11 +183,7 @@ async fn create_token(
         Ok(store) => store,
         Err(err) => return fail(&format!("cannot open the store: {err}")),
     };
-    let tokens = standalone::tokens_on(
-        config,
-        store,
-        std::sync::Arc::new(cms_invitations::clock::SystemClock),
-    );
+    let tokens = standalone::tokens_on(config, store, std::sync::Arc::new(SystemClock));
     match tokens.create(role, name, email).await {
         Ok(issued) => say(&format!(
             "Created API token {:?} (role {}). It is shown only this once:\n{}",
@@ -200,7 +198,7 @@ async fn create_token(
 async fn seed_file(config: &Config, file: &std::path::Path) -> ExitCode {
     let service = match standalone::service(config).await {
         Ok(service) => service,
-        Err(err) => return fail(&format!("cannot open the store: {err} ({})", err.code())),
+        Err(err) => return fail(&err.to_string()),
     };
     match seed::load(&service, file).await {
         Ok(report) if report.failures.is_empty() => say(&report.to_string()),
@@ -212,7 +210,7 @@ async fn seed_file(config: &Config, file: &std::path::Path) -> ExitCode {
 async fn sweep(config: &Config) -> ExitCode {
     let service = match standalone::service(config).await {
         Ok(service) => service,
-        Err(err) => return fail(&format!("cannot open the store: {err} ({})", err.code())),
+        Err(err) => return fail(&err.to_string()),
     };
     match service.sweep().await {
         Ok(report) => say(&format!(

@@ -10,7 +10,7 @@ use lettre::transport::smtp::PoolConfig;
 use lettre::{AsyncSmtpTransport, AsyncTransport as _, Message, Tokio1Executor};
 
 use crate::domain::{DeliveryFailure, QueuedMessage};
-use crate::service::Mailer;
+use crate::ports::Mailer;
 
 /// The sender's address and the domain of every `Message-ID`.
 #[derive(Debug, Clone)]

@@ -1,9 +1,8 @@
-//! GraphQL enums, each mirroring a domain or store enum.
+//! GraphQL enums, each mirroring a domain or service enum.
 
 use async_graphql::Enum;
 
-use crate::domain;
-use crate::store;
+use crate::{domain, service};
 
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 #[graphql(name = "InvitationState", remote = "domain::InvitationState")]
@@ -56,7 +55,7 @@ pub enum EventActorKind {
 }
 
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
-#[graphql(name = "InvitationSortField", remote = "store::SortField")]
+#[graphql(name = "InvitationSortField", remote = "service::SortField")]
 pub enum SortField {
     CreatedAt,
     ExpiresAt,
@@ -65,7 +64,7 @@ pub enum SortField {
 }
 
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
-#[graphql(name = "SortDirection", remote = "store::SortDirection")]
+#[graphql(name = "SortDirection", remote = "service::SortDirection")]
 pub enum SortDirection {
     Asc,
     Desc,
@@ -73,7 +72,7 @@ pub enum SortDirection {
 
 /// What `createInvitation` does when a PENDING invitation for the same email and scope exists.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[graphql(name = "InvitationOnDuplicate", remote = "crate::service::OnDuplicate")]
+#[graphql(name = "InvitationOnDuplicate", remote = "service::OnDuplicate")]
 pub enum OnDuplicate {
     /// Fail with DUPLICATE_PENDING_INVITATION, naming the existing invitation.
     #[default]

@@ -6,8 +6,7 @@ use async_graphql::{ID, InputObject};
 use super::enums::{InvitationState, OnDuplicate, SortDirection, SortField};
 use super::scalars::{DateTime, Duration, Json};
 use crate::domain::ValidationError;
-use crate::service::{AcceptInput, CreateInvitation};
-use crate::store::{self, SortKey};
+use crate::service::{self, AcceptInput, CreateInvitation, SortKey};
 
 #[derive(InputObject, Debug, Clone)]
 pub struct CreateInvitationInput {
@@ -90,13 +89,13 @@ pub struct InvitationFilter {
 }
 
 impl InvitationFilter {
-    pub(crate) fn into_store(self) -> Result<store::InvitationFilter, ValidationError> {
+    pub(crate) fn into_service(self) -> Result<service::InvitationFilter, ValidationError> {
         let time = |value: Option<DateTime>, field: &str| {
             value
                 .map(|t| t.parse_for(&format!("filter.{field}")))
                 .transpose()
         };
-        Ok(store::InvitationFilter {
+        Ok(service::InvitationFilter {
             states: self.states.into_iter().map(Into::into).collect(),
             email: self.email,
             email_contains: self.email_contains,

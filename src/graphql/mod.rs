@@ -11,6 +11,7 @@ mod inputs;
 mod mutation;
 mod objects;
 mod query;
+mod rate_limit;
 mod scalars;
 
 use std::net::IpAddr;
@@ -25,8 +26,9 @@ pub use query::InvitationsQuery;
 
 use crate::domain::Secret;
 use crate::error::{Error, Result};
-use crate::rate_limit::{RateKey, RateLimiter};
-use crate::service::{CreateInvitation, InvitationService, Principal};
+use crate::ports::Principal;
+use crate::service::{CreateInvitation, InvitationService};
+use rate_limit::{RateKey, RateLimiter};
 
 /// The standalone server's root query type: the module's queries alone, named `Query`.
 #[derive(MergedObject, Debug, Default)]

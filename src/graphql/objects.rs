@@ -7,7 +7,7 @@ use super::enums::{DeliveryStatus, EventActorKind, EventKind, InvitationState};
 use super::errors::IntoGraphql;
 use super::scalars::{DateTime, Duration, Json};
 use crate::domain::{self, EventActor};
-use crate::service::Minted;
+use crate::service::{self, Minted};
 
 /// An invitation as editors see it. `state` and the derived flags are computed at the moment
 /// of the request, so a PENDING invitation past `expiresAt` reads as EXPIRED even before the
@@ -376,4 +376,20 @@ pub struct InvitationViewer {
     pub default_validity: Duration,
     pub min_validity: Duration,
     pub max_validity: Duration,
+}
+
+impl From<service::Viewer> for InvitationViewer {
+    fn from(viewer: service::Viewer) -> Self {
+        Self {
+            id: ID(viewer.actor.id),
+            name: viewer.actor.name,
+            can_read: viewer.can_read,
+            grantable_roles: viewer.grantable_roles,
+            email_locales: viewer.email_locales,
+            default_locale: viewer.default_locale,
+            default_validity: viewer.default_validity.into(),
+            min_validity: viewer.min_validity.into(),
+            max_validity: viewer.max_validity.into(),
+        }
+    }
 }

@@ -9,19 +9,18 @@ use super::objects::{
     PublicInvitation,
 };
 use super::{Caller, InvitationsModule};
-use crate::domain::{self, InvitationId};
+use crate::domain::InvitationId;
 use crate::error::Error;
-use crate::service::Total;
-use crate::store::{Cursor, ListQuery, SortKey};
+use crate::service::{ListRequest, Total};
 
 /// `first` when a listing leaves it out (or passes `null`).
-const DEFAULT_FIRST: i32 = ListQuery::DEFAULT_FIRST as i32;
+const DEFAULT_FIRST: i32 = ListRequest::DEFAULT_FIRST as i32;
 
 /// How many invitations a listing asks for, as its cost multiplier (the page limits applied).
 fn items_requested(first: Option<i32>) -> usize {
     usize::try_from(first.unwrap_or(DEFAULT_FIRST))
         .unwrap_or(1)
-        .clamp(1, ListQuery::MAX_FIRST)
+        .clamp(1, ListRequest::MAX_FIRST)
 }
 
 /// The module's queries, ready to merge into a host's `MergedObject`.
@@ -59,19 +58,20 @@ impl InvitationsQuery {
         let (module, caller) = (InvitationsModule::of(ctx)?, Caller::of(ctx));
         let filter = filter
             .unwrap_or_default()
-            .into_store()
+            .into_service()
             .map_err(Error::from)
             .gql()?;
-        let sort: Vec<SortKey> = sort
-            .unwrap_or_default()
-            .into_iter()
-            .map(Into::into)
-            .collect();
-        // An explicit `null` means the default, as an omitted argument does.
-        let first = i64::from(first.unwrap_or(DEFAULT_FIRST));
-        let query = ListQuery::new(filter, sort, first, after.as_deref())
-            .map_err(Error::from)
-            .gql()?;
+        let request = ListRequest {
+            filter,
+            sort: sort
+                .unwrap_or_default()
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+            // An explicit `null` means the default, as an omitted argument does.
+            first: first.map(i64::from),
+            after,
+        };
         // Only what the query selects is built: counting every match costs far more than the
         // page, and edges each encode a cursor.
         let selected = ctx.look_ahead();
@@ -82,23 +82,20 @@ impl InvitationsQuery {
         };
         let listing = module
             .service
-            .list(caller.principal.as_ref(), &query, total)
+            .list(caller.principal.as_ref(), request, total)
             .await
             .gql()?;
-        let now = module.service.now();
-        let cursor = |invitation: &domain::Invitation| {
-            Cursor::after_invitation(invitation, &query.sort, now).encode(&query.sort)
-        };
-        let end_cursor = listing.items.last().map(cursor);
+        let now = listing.read_at();
         let edges: Vec<InvitationEdge> = if selected.field("edges").exists() {
-            let edge = |invitation: &domain::Invitation| InvitationEdge {
-                cursor: cursor(invitation),
+            let edge = |invitation: &crate::domain::Invitation| InvitationEdge {
+                cursor: listing.cursor(invitation),
                 node: Invitation::new(invitation.clone(), now),
             };
             listing.items.iter().map(edge).collect()
         } else {
             Vec::new()
         };
+        let end_cursor = listing.end_cursor();
         let nodes: Vec<Invitation> = if selected.field("nodes").exists() {
             let node = |invitation| Invitation::new(invitation, now);
             listing.items.into_iter().map(node).collect()
@@ -122,28 +119,10 @@ impl InvitationsQuery {
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Option<InvitationViewer>> {
         let (module, caller) = (InvitationsModule::of(ctx)?, Caller::of(ctx));
-        let Some(principal) = caller.principal.as_ref() else {
-            return Ok(None);
-        };
-        let settings = module.service.settings();
-        let grantable: Vec<&str> = principal.grantable_roles().collect();
-        Ok(Some(InvitationViewer {
-            id: ID(principal.actor().id.clone()),
-            name: principal.actor().name.clone(),
-            can_read: principal.can_read(),
-            grantable_roles: settings
-                .roles
-                .invitee_roles()
-                .iter()
-                .filter(|role| grantable.contains(&role.as_str()))
-                .cloned()
-                .collect(),
-            email_locales: settings.email.templates.locales(),
-            default_locale: settings.email.default_locale.clone(),
-            default_validity: settings.validity.default_validity().into(),
-            min_validity: settings.validity.min().into(),
-            max_validity: settings.validity.max().into(),
-        }))
+        Ok(module
+            .service
+            .viewer(caller.principal.as_ref())
+            .map(InvitationViewer::from))
     }
 
     /// The invitation a secret belongs to, in whatever state it is, for the invitee's

@@ -18,12 +18,12 @@ use axum::http::{HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use super::auth::Authenticator;
 use super::client::client_address;
 use super::graphiql;
 use super::metrics::Metrics;
 use crate::error::{Error, ErrorCode};
 use crate::graphql::{Caller, to_graphql_error};
+use crate::ports::Authenticator;
 
 /// How the GraphQL endpoint treats requests.
 #[derive(Debug, Clone)]

@@ -1,7 +1,6 @@
 //! HTTP transport: the GraphQL endpoint a host can mount, and the standalone server's routes
 //! (the admin UI and accept page, GraphiQL, the email preview, health, readiness, metrics).
 
-mod auth;
 mod client;
 mod email_preview;
 mod graphiql;
@@ -12,7 +11,6 @@ mod operations;
 mod server;
 mod ui;
 
-pub use auth::{Anonymous, Authenticator};
 pub use graphql::{GraphqlOptions, graphql_routes};
 pub use metrics::Metrics;
 pub use server::{ServerParts, server_router};

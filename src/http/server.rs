@@ -1,4 +1,4 @@
-//! The standalone server's router: the GraphQL endpoint with API-token authentication, the
+//! The standalone server's router: the GraphQL endpoint with the given authentication, the
 //! GraphiQL explorer, health, readiness and metrics, behind logging and CORS.
 
 use std::sync::Arc;
@@ -11,15 +11,16 @@ use super::email_preview;
 use super::graphql::{GraphqlOptions, graphql_routes};
 use super::metrics::Metrics;
 use super::{middleware, operations, ui};
-use crate::auth::ApiTokens;
 use crate::graphql::{InvitationsModule, schema};
+use crate::ports::Authenticator;
 use crate::service::InvitationService;
 
 /// Everything the standalone router is made of.
 #[derive(Debug, Clone)]
 pub struct ServerParts {
     pub service: InvitationService,
-    pub tokens: ApiTokens,
+    /// Who is calling: API tokens in the standalone server.
+    pub authenticator: Arc<dyn Authenticator>,
     pub public_rate_limit: u32,
     pub max_body_bytes: usize,
     pub cors_origins: Vec<String>,
@@ -32,7 +33,7 @@ pub fn server_router(parts: ServerParts) -> Router {
     let module = InvitationsModule::new(parts.service.clone(), parts.public_rate_limit);
     let graphql = graphql_routes(
         schema(module),
-        Arc::new(parts.tokens),
+        parts.authenticator,
         GraphqlOptions {
             max_body_bytes: parts.max_body_bytes,
             trust_forwarded_for: parts.trust_forwarded_for,

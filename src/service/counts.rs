@@ -21,7 +21,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use tokio::sync::OnceCell;
 
 use crate::error::Result;
-use crate::store::InvitationFilter;
+use crate::ports::InvitationFilter;
 
 /// Filters remembered at most; beyond that, a listing with yet another filter counts alone.
 const MAX_FILTERS: usize = 256;

@@ -1,13 +1,14 @@
 //! Creating invitations, one or many, with the one-PENDING-per-email-and-scope rule.
 
 use super::input::{ParsedCreate, parse_create};
-use super::principal::{Principal, require_manager};
+use super::permissions::require_manager;
 use super::{CreateInvitation, InvitationService, Minted, OnDuplicate};
+use crate::ports::Principal;
 use url::Url;
 
 use crate::domain::{Invitation, InvitationId, InvitationState, Secret};
 use crate::error::{Error, Result};
-use crate::store::StoreError;
+use crate::ports::StoreError;
 
 /// Upper bound of one `create_many` call.
 pub const MAX_BULK: usize = 1000;

@@ -3,11 +3,11 @@
 use serde_json::Value;
 
 use super::Settings;
-use super::principal::Principal;
 use crate::domain::{
     EmailAddress, Groups, InvitationDraft, IsoDuration, Locale, Metadata, PersonName, RedirectUrl,
     Role, Scope, ValidationError,
 };
+use crate::ports::Principal;
 
 /// What to do when a PENDING invitation for the same email and scope exists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -55,22 +55,6 @@ impl CreateInvitation {
             on_duplicate: OnDuplicate::Error,
             accept_language: None,
         }
-    }
-}
-
-/// Input for accepting: both optional; a new account gets them.
-#[derive(Clone, Default)]
-pub struct AcceptInput {
-    pub name: Option<String>,
-    pub password: Option<String>,
-}
-
-impl std::fmt::Debug for AcceptInput {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AcceptInput")
-            .field("name", &self.name)
-            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
-            .finish()
     }
 }
 

@@ -1,10 +1,11 @@
 //! Editor actions on an existing invitation: resend and revoke; and persisting expiry.
 
 use super::input::parse_valid_for;
-use super::principal::{Principal, require_grant, require_manager};
+use super::permissions::{require_grant, require_manager};
 use super::{InvitationService, Minted};
 use crate::domain::{Invitation, InvitationId, IsoDuration, Secret};
 use crate::error::{Error, Result};
+use crate::ports::Principal;
 
 impl InvitationService {
     /// PENDING or EXPIRED -> PENDING with a new secret, a new expiry (`valid_for`, else the

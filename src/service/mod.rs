@@ -10,10 +10,12 @@ mod emails;
 mod input;
 mod lifecycle;
 mod links;
-mod principal;
+mod listing;
+mod permissions;
 mod public;
 mod sender;
 mod sweeper;
+mod viewer;
 
 use std::sync::Arc;
 
@@ -21,23 +23,27 @@ use chrono::{DateTime, TimeDelta, Utc};
 use tokio::sync::Notify;
 use url::Url;
 
+/// The listing vocabulary and the caller, as the service's clients speak them.
+pub use crate::ports::{
+    AcceptInput, InvitationFilter, Principal, SortDirection, SortField, SortKey,
+};
 pub use emails::{EmailSettings, accept_language_tags};
-pub use input::{AcceptInput, CreateInvitation, OnDuplicate};
+pub use input::{CreateInvitation, OnDuplicate};
 pub use links::invite_url;
-pub use principal::Principal;
+pub use listing::{ListRequest, Listing, Total};
 pub use public::Accepted;
-pub use sender::{DeliveryReport, Mailer};
+pub use sender::DeliveryReport;
 pub use sweeper::SweepReport;
+pub use viewer::Viewer;
 
-use crate::accounts::AccountProvisioner;
-use crate::clock::Clock;
 use crate::config::{Config, RolePolicy};
 use crate::domain::{
     AllowedRedirect, Invitation, InvitationId, IsoDuration, RetryPolicy, Secret, ValidityPolicy,
 };
 use crate::email::EmailTemplates;
 use crate::error::{Error, Result};
-use crate::store::{InvitationFilter, ListQuery, Page, Store, StoreError};
+use crate::ports::Clock;
+use crate::ports::{AccountProvisioner, Store, StoreError};
 use counts::TotalCounts;
 
 /// The parts of the configuration the use cases need.
@@ -106,27 +112,6 @@ pub struct Minted {
     pub invite_url: Url,
 }
 
-/// Whether a listing counts all its matches, which costs far more than a page: an exact
-/// count walks every matching index entry.
-///
-/// The count is shared by the listings of the same filter that run at the same time, and
-/// reused for up to [`Settings::count_max_age`]. Every change this process makes that can
-/// move a count (a new invitation, a change of state or expiry, a purge) drops the reused
-/// counts; changes by other processes and expiry with time show within the max age.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Total {
-    Count,
-    Skip,
-}
-
-/// A page of invitations, with the number of all matches when it was asked for.
-#[derive(Debug, Clone)]
-pub struct Listing {
-    pub items: Vec<Invitation>,
-    pub has_next_page: bool,
-    pub total_count: Option<u64>,
-}
-
 /// How many times a use case re-reads after losing a race before it reports UNAVAILABLE.
 const MAX_CONFLICT_RETRIES: usize = 8;
 
@@ -168,46 +153,8 @@ impl InvitationService {
 
     /// One invitation, for editors. NOT_FOUND when there is none.
     pub async fn get(&self, principal: Option<&Principal>, id: InvitationId) -> Result<Invitation> {
-        principal::require_reader(principal)?;
+        permissions::require_reader(principal)?;
         self.store.get(id).await?.ok_or(Error::NotFound)
-    }
-
-    /// A page of invitations, for editors, and the number of all matches if `total` asks.
-    pub async fn list(
-        &self,
-        principal: Option<&Principal>,
-        query: &ListQuery,
-        total: Total,
-    ) -> Result<Listing> {
-        principal::require_reader(principal)?;
-        let now = self.clock.now();
-        let page = async { Ok(self.store.list(query, now).await?) };
-        let total_count = async {
-            match total {
-                Total::Count => self.total_count(&query.filter, now).await.map(Some),
-                Total::Skip => Ok(None),
-            }
-        };
-        let (
-            Page {
-                items,
-                has_next_page,
-            },
-            total_count,
-        ) = tokio::try_join!(page, total_count)?;
-        Ok(Listing {
-            items,
-            has_next_page,
-            total_count,
-        })
-    }
-
-    async fn total_count(&self, filter: &InvitationFilter, now: DateTime<Utc>) -> Result<u64> {
-        let count = || {
-            let (store, filter) = (Arc::clone(&self.store), filter.clone());
-            async move { Ok(store.count(&filter, now).await?) }
-        };
-        self.total_counts.total(filter, now, count).await
     }
 
     /// Called after every write that may change which invitations a filter matches.

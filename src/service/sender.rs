@@ -2,31 +2,18 @@
 //! store's revision check (so of several processes exactly one sends it), hands it to the
 //! [`Mailer`] outside any lock, and records the outcome on the invitation.
 
-use std::fmt::Debug;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use futures_util::StreamExt as _;
 use uuid::Uuid;
 
 use super::InvitationService;
-use crate::domain::{AfterFailure, Claim, DeliveryFailure, Invitation, QueuedMessage};
+use crate::domain::{AfterFailure, Claim, Invitation};
 use crate::error::Result;
+use crate::ports::Mailer;
 
 /// How many invitations with due messages one round reads at a time.
 const BATCH: usize = 200;
-
-/// Hands messages to a mail server (or anywhere else a host wants them).
-#[async_trait]
-pub trait Mailer: Send + Sync + Debug {
-    /// Delivers one message. A [`DeliveryFailure`] says whether trying again may help.
-    async fn send(&self, message: &QueuedMessage) -> std::result::Result<(), DeliveryFailure>;
-
-    /// How many messages the sender hands over at once.
-    fn concurrency(&self) -> usize {
-        1
-    }
-}
 
 /// What one delivery round did in this process.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -7,12 +7,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::{StoreError, StoreResult};
 use crate::domain::{
     Actor, Delivery, EmailAddress, EventActor, EventKind, Groups, Invitation, InvitationEvent,
     InvitationId, Locale, Metadata, PersonName, QueuedMessage, RedirectUrl, Role, Schedule, Scope,
     SecretDigest,
 };
+use crate::ports::{StoreError, StoreResult};
 
 #[derive(Debug, Clone)]
 pub(crate) struct EventRecord {

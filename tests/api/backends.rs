@@ -1,7 +1,7 @@
 //! Behaviour particular to one backend.
 
 use cms_invitations::domain::{InvitationState, IsoDuration};
-use cms_invitations::store::InvitationStore;
+use cms_invitations::ports::InvitationStore;
 use cms_invitations::store::mongo::MongoStore;
 use cms_invitations::store::sqlite::SqliteStore;
 use futures_util::TryStreamExt;

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use chrono::TimeDelta;
 use cms_invitations::ErrorCode;
 use cms_invitations::domain::{EventKind, InvitationState};
+use cms_invitations::service::InvitationFilter;
 use cms_invitations::service::{AcceptInput, CreateInvitation};
-use cms_invitations::store::InvitationFilter;
 
 use crate::helpers::{Backend, admin, spawn_app};
 

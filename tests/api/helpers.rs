@@ -4,16 +4,17 @@
 use std::sync::Arc;
 
 use chrono::TimeDelta;
-use cms_invitations::accounts::StoreProvisioner;
-use cms_invitations::clock::{Clock, ManualClock};
 use cms_invitations::config::{Config, ExistingAccountPolicy};
 use cms_invitations::domain::Actor;
+use cms_invitations::ports::Store;
+use cms_invitations::ports::{Clock, ManualClock};
 use cms_invitations::service::{
     CreateInvitation, InvitationService, Listing, Minted, Principal, Settings, Total,
 };
+use cms_invitations::service::{InvitationFilter, ListRequest};
+use cms_invitations::standalone::StoreProvisioner;
 use cms_invitations::store::mongo::MongoStore;
 use cms_invitations::store::sqlite::SqliteStore;
-use cms_invitations::store::{InvitationFilter, ListQuery, Store};
 
 /// The MongoDB the tests use; `scripts/test.sh` starts one and sets this.
 pub const MONGODB_URI_VAR: &str = "INVITATIONS_TEST_MONGODB_URI";
@@ -195,9 +196,9 @@ impl TestApp {
     }
 
     pub async fn list(&self, filter: InvitationFilter) -> Listing {
-        let query = ListQuery::new(filter, vec![], 500, None).unwrap();
+        let request = ListRequest::first_page(filter, ListRequest::MAX_FIRST);
         let admin = admin();
-        let listing = self.service.list(Some(&admin), &query, Total::Count);
+        let listing = self.service.list(Some(&admin), request, Total::Count);
         listing.await.unwrap()
     }
 

@@ -305,7 +305,7 @@ async fn the_first_start_makes_one_admin_token_kept_in_a_private_file() {
     let mut again = Server::bind_on(
         &server.config,
         server.store.clone(),
-        Arc::new(cms_invitations::clock::SystemClock),
+        Arc::new(cms_invitations::ports::SystemClock),
     )
     .await
     .unwrap();

@@ -5,8 +5,8 @@ use chrono::TimeDelta;
 use cms_invitations::ErrorCode;
 use cms_invitations::config::ExistingAccountPolicy;
 use cms_invitations::domain::{EventActor, EventKind, InvitationState};
+use cms_invitations::service::InvitationFilter;
 use cms_invitations::service::{AcceptInput, CreateInvitation, OnDuplicate};
-use cms_invitations::store::InvitationFilter;
 
 use crate::helpers::{Backend, Options, admin, author, editor, spawn_app, spawn_app_with, viewer};
 

@@ -5,10 +5,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use chrono::TimeDelta;
-use cms_invitations::clock::ManualClock;
 use cms_invitations::config::Config;
+use cms_invitations::ports::ManualClock;
+use cms_invitations::ports::Store;
 use cms_invitations::standalone::{self, Server};
-use cms_invitations::store::Store;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;

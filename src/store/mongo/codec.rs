@@ -5,8 +5,8 @@ use bson::{Binary, Bson, DateTime as BsonDateTime, Document, RawBsonRef, RawDocu
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
+use crate::ports::{Account, ApiTokenRecord, StoreError, StoreResult};
 use crate::store::record::{EventRecord, InvitationRecord, MessageRecord};
-use crate::store::{Account, ApiTokenRecord, StoreError, StoreResult};
 
 pub(super) fn time(t: DateTime<Utc>) -> Bson {
     Bson::DateTime(BsonDateTime::from_chrono(t))

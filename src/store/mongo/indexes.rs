@@ -8,7 +8,7 @@ use mongodb::{Collection, IndexModel};
 
 use super::classify;
 use crate::domain::IsoDuration;
-use crate::store::StoreResult;
+use crate::ports::StoreResult;
 
 /// Names the unique partial index in duplicate-key errors.
 pub(super) const ONE_PENDING: &str = "one_pending_per_email_scope";

@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 
 use super::codec;
 use crate::domain::InvitationState;
-use crate::store::query::SortValue;
-use crate::store::{InvitationFilter, ListQuery, SortDirection, SortField};
+use crate::ports::SortValue;
+use crate::ports::{InvitationFilter, ListQuery, SortDirection, SortField};
 
 /// The computed field that holds the effective state when a listing sorts by state.
 const EFFECTIVE_STATE: &str = "effectiveState";

@@ -18,11 +18,11 @@ use mongodb::options::{ClientOptions, CollectionOptions, ReturnDocument, WriteCo
 use mongodb::{Client, Collection, Database};
 
 use super::record::InvitationRecord;
-use super::{
+use crate::domain::{Invitation, InvitationId, IsoDuration, SecretDigest};
+use crate::ports::{
     Account, AccountStore, ApiTokenRecord, InvitationFilter, InvitationStore, ListQuery, Page,
     StoreError, StoreResult, TokenStore,
 };
-use crate::domain::{Invitation, InvitationId, IsoDuration, SecretDigest};
 
 const DUPLICATE_KEY: i32 = 11000;
 

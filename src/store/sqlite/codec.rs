@@ -6,8 +6,8 @@ use rusqlite::types::Value;
 use serde::{Deserialize, Serialize};
 use serde_json::Map;
 
+use crate::ports::{Account, ApiTokenRecord, StoreError, StoreResult};
 use crate::store::record::{EventRecord, InvitationRecord};
-use crate::store::{Account, ApiTokenRecord, StoreError, StoreResult};
 
 fn millis(t: DateTime<Utc>) -> Value {
     Value::Integer(t.timestamp_millis())

@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 use rusqlite::types::Value;
 
 use crate::domain::InvitationState;
-use crate::store::query::SortValue;
-use crate::store::{InvitationFilter, ListQuery, SortDirection, SortField};
+use crate::ports::SortValue;
+use crate::ports::{InvitationFilter, ListQuery, SortDirection, SortField};
 
 /// SQL text with its positional parameters.
 pub(super) struct Sql {

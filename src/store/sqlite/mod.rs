@@ -17,11 +17,11 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, params, params_from_iter};
 
 use super::record::InvitationRecord;
-use super::{
+use crate::domain::{Invitation, InvitationId, SecretDigest};
+use crate::ports::{
     Account, AccountStore, ApiTokenRecord, InvitationFilter, InvitationStore, ListQuery, Page,
     StoreError, StoreResult, TokenStore,
 };
-use crate::domain::{Invitation, InvitationId, SecretDigest};
 
 const READERS: usize = 2;
 
@@ -573,7 +573,15 @@ mod tests {
             states: vec![crate::domain::InvitationState::Pending],
             ..Default::default()
         };
-        let query = ListQuery::new(filter, Vec::new(), 50, None).unwrap();
+        let query = ListQuery {
+            filter,
+            sort: vec![crate::ports::SortKey {
+                field: crate::ports::SortField::CreatedAt,
+                direction: crate::ports::SortDirection::Desc,
+            }],
+            first: 50,
+            after: None,
+        };
         let sql = listing::page(&query, "id", Utc::now());
         let conn = Connection::open(&path).unwrap();
         let mut stmt = conn

@@ -63,7 +63,8 @@ impl RateLimiter {
         }
     }
 
-    pub fn is_enabled(&self) -> bool {
+    #[cfg(test)]
+    fn is_enabled(&self) -> bool {
         self.interval.is_some()
     }
 

@@ -8,12 +8,14 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::clock::Clock;
+use async_trait::async_trait;
+use axum::http::HeaderMap;
+use axum::http::header::AUTHORIZATION;
+
 use crate::config::RolePolicy;
 use crate::domain::{Actor, EmailAddress, Secret};
 use crate::error::{Error, Result};
-use crate::service::Principal;
-use crate::store::{ApiTokenRecord, Store, StoreError};
+use crate::ports::{ApiTokenRecord, Authenticator, Clock, Principal, Store, StoreError};
 
 /// Every token starts with this, so that secret scanners and people can recognise one.
 pub const TOKEN_PREFIX: &str = "cmsi_";
@@ -168,5 +170,23 @@ impl ApiTokens {
             .as_deref()
             .and_then(|e| EmailAddress::parse(e).ok());
         Ok(principal.with_email(email))
+    }
+}
+
+/// `Authorization: Bearer cmsi_...`. No header: anonymous.
+#[async_trait]
+impl Authenticator for ApiTokens {
+    async fn authenticate(&self, headers: &HeaderMap) -> Result<Option<Principal>> {
+        let Some(value) = headers.get(AUTHORIZATION) else {
+            return Ok(None);
+        };
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token)
+            .ok_or(Error::Unauthenticated)?;
+        self.authenticate(token).await.map(Some)
     }
 }

@@ -1,6 +1,17 @@
-//! Wiring for the standalone server and CLI: the configured store, the built-in account
-//! provisioner, the system clock, API tokens and the HTTP server. Hosts embedding the module
-//! wire their own.
+//! The standalone server's wing: everything a host embedding the module brings itself.
+//!
+//! - wiring: the configured store, the system clock, the mailer, the service and the HTTP
+//!   server (this file), with one [`StartupError`] for what can go wrong on the way;
+//! - API tokens for editors, an [`Authenticator`](crate::ports::Authenticator) ([`tokens`]);
+//! - the account provisioner that keeps accounts in the module's own store, with Argon2id
+//!   password hashing ([`StoreProvisioner`]);
+//! - loading demo invitations from a file ([`seed`]).
+
+mod error;
+mod password;
+mod provisioner;
+pub mod seed;
+pub mod tokens;
 
 use std::future::Future;
 use std::io;
@@ -11,17 +22,17 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 
-use crate::accounts::StoreProvisioner;
-use crate::auth::{ApiTokens, IssuedToken};
-use crate::clock::{Clock, SystemClock};
+pub use error::StartupError;
+pub use provisioner::StoreProvisioner;
+pub use tokens::{ApiTokens, IssuedToken};
+
 use crate::config::Config;
 use crate::email::{FileMailer, Sender, SmtpMailer};
-use crate::error::Result;
 use crate::http::{ServerParts, server_router};
-use crate::service::{InvitationService, Mailer, Settings};
+use crate::ports::{Clock, Mailer, Store, StoreResult, SystemClock};
+use crate::service::{InvitationService, Settings};
 use crate::store::mongo::MongoStore;
 use crate::store::sqlite::SqliteStore;
-use crate::store::{Store, StoreResult};
 
 /// File name of the embedded store inside `data_dir`.
 pub const SQLITE_FILE: &str = "invitations.sqlite3";
@@ -36,8 +47,8 @@ pub const OUTBOX_DIR: &str = "outbox";
 const SENDER_POLL: Duration = Duration::from_secs(1);
 
 /// The configured SMTP server, else the `.eml` outbox folder under `data_dir`.
-pub fn mailer(config: &Config) -> io::Result<Arc<dyn Mailer>> {
-    let sender = Sender::parse(&config.email_from).map_err(io::Error::other)?;
+pub fn mailer(config: &Config) -> Result<Arc<dyn Mailer>, StartupError> {
+    let sender = Sender::parse(&config.email_from).map_err(StartupError::Mailer)?;
     Ok(match &config.smtp_url {
         Some(url) => Arc::new(
             SmtpMailer::new(
@@ -50,7 +61,7 @@ pub fn mailer(config: &Config) -> io::Result<Arc<dyn Mailer>> {
                     .to_std()
                     .unwrap_or(Duration::from_secs(30)),
             )
-            .map_err(io::Error::other)?,
+            .map_err(StartupError::Mailer)?,
         ),
         None => Arc::new(FileMailer::new(config.data_dir.join(OUTBOX_DIR), sender)),
     })
@@ -67,7 +78,7 @@ pub async fn open_store(config: &Config) -> StoreResult<Arc<dyn Store>> {
 }
 
 /// The service as the standalone server runs it.
-pub async fn service(config: &Config) -> Result<InvitationService> {
+pub async fn service(config: &Config) -> Result<InvitationService, StartupError> {
     let store = open_store(config).await?;
     service_on(config, store, Arc::new(SystemClock))
 }
@@ -77,7 +88,7 @@ pub fn service_on(
     config: &Config,
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
-) -> Result<InvitationService> {
+) -> Result<InvitationService, StartupError> {
     let provisioner = Arc::new(StoreProvisioner::new(
         store.clone(),
         clock.clone(),
@@ -87,7 +98,7 @@ pub fn service_on(
         store,
         clock,
         provisioner,
-        Settings::from_config(config)?,
+        Settings::from_config(config).map_err(StartupError::Service)?,
     ))
 }
 
@@ -109,8 +120,8 @@ pub struct Server {
 
 impl Server {
     /// Opens the configured store and binds `config.listen`.
-    pub async fn bind(config: &Config) -> io::Result<Self> {
-        let store = open_store(config).await.map_err(io::Error::other)?;
+    pub async fn bind(config: &Config) -> Result<Self, StartupError> {
+        let store = open_store(config).await?;
         Self::bind_on(config, store, Arc::new(SystemClock)).await
     }
 
@@ -120,23 +131,31 @@ impl Server {
         config: &Config,
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
-    ) -> io::Result<Self> {
-        let service = service_on(config, store.clone(), clock.clone()).map_err(io::Error::other)?;
+    ) -> Result<Self, StartupError> {
+        let service = service_on(config, store.clone(), clock.clone())?;
         let tokens = tokens_on(config, store, clock);
-        let bootstrap = tokens.bootstrap().await.map_err(io::Error::other)?;
+        let bootstrap = tokens.bootstrap().await.map_err(StartupError::Bootstrap)?;
         if let Some(issued) = &bootstrap {
-            write_private(&bootstrap_token_path(&config.data_dir), issued.expose())?;
+            let path = bootstrap_token_path(&config.data_dir);
+            write_private(&path, issued.expose())
+                .map_err(|source| StartupError::BootstrapFile { path, source })?;
         }
         let mailer = mailer(config)?;
         let router = server_router(ServerParts {
             service: service.clone(),
-            tokens,
+            authenticator: Arc::new(tokens),
             public_rate_limit: config.public_rate_limit,
             max_body_bytes: config.max_body_bytes,
             cors_origins: config.cors_origins.clone(),
             trust_forwarded_for: config.trust_forwarded_for,
         });
-        let listener = TcpListener::bind(config.listen).await?;
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| StartupError::Bind {
+                    address: config.listen,
+                    source,
+                })?;
         Ok(Self {
             listener,
             router,

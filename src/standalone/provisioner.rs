@@ -4,13 +4,13 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::{AccountProvisioner, ProvisionPlan, password};
-use crate::clock::Clock;
+use super::password;
 use crate::config::ExistingAccountPolicy;
 use crate::domain::{Invitation, PersonName};
 use crate::error::{Error, Result};
-use crate::service::AcceptInput;
-use crate::store::{Account, AccountStore, StoreError};
+use crate::ports::{
+    AcceptInput, Account, AccountProvisioner, AccountStore, Clock, ProvisionPlan, StoreError,
+};
 
 #[derive(Debug, Clone)]
 pub struct StoreProvisioner {

@@ -1,10 +1,10 @@
-//! Who is asking, and what they may do.
+//! Who is asking, and what they may do: what an [`Authenticator`](super::Authenticator)
+//! produces and every use case checks.
 
 use std::collections::BTreeSet;
 
 use crate::config::RolePolicy;
 use crate::domain::{Actor, EmailAddress, Role};
-use crate::error::{Error, Result};
 
 /// An authenticated editor (or a host's user) with its permissions resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,41 +71,5 @@ impl Principal {
 
     pub fn grantable_roles(&self) -> impl Iterator<Item = &str> {
         self.grantable_roles.iter().map(String::as_str)
-    }
-}
-
-/// UNAUTHENTICATED without a principal, FORBIDDEN without read permission.
-pub(crate) fn require_reader(principal: Option<&Principal>) -> Result<&Principal> {
-    let principal = principal.ok_or(Error::Unauthenticated)?;
-    if principal.can_read() {
-        Ok(principal)
-    } else {
-        Err(Error::Forbidden(
-            "your role may not read invitations".into(),
-        ))
-    }
-}
-
-/// UNAUTHENTICATED without a principal, FORBIDDEN when it may grant no role at all.
-pub(crate) fn require_manager(principal: Option<&Principal>) -> Result<&Principal> {
-    let principal = principal.ok_or(Error::Unauthenticated)?;
-    if principal.can_manage() {
-        Ok(principal)
-    } else {
-        Err(Error::Forbidden(
-            "your role may not create, resend or revoke invitations".into(),
-        ))
-    }
-}
-
-/// Resending or revoking an invitation needs the right to grant its role.
-pub(crate) fn require_grant(principal: &Principal, role: &Role) -> Result<()> {
-    if principal.may_grant(role) {
-        Ok(())
-    } else {
-        Err(Error::Forbidden(format!(
-            "your role may not manage invitations for the role {}",
-            role.as_str()
-        )))
     }
 }

@@ -1,14 +1,13 @@
-//! Who is calling: the trait a host implements, and the standalone server's API tokens.
+//! The authenticator port: who is calling. A host implements it with its own sessions or
+//! tokens; the standalone server's API tokens are one adapter (`crate::standalone`).
 
 use std::fmt::Debug;
 
 use async_trait::async_trait;
 use axum::http::HeaderMap;
-use axum::http::header::AUTHORIZATION;
 
-use crate::auth::ApiTokens;
-use crate::error::{Error, Result};
-use crate::service::Principal;
+use super::Principal;
+use crate::error::Result;
 
 /// Turns a request's headers into the principal making it. A host implements this with its own
 /// sessions or tokens and maps its users' permissions onto a [`Principal`].
@@ -28,23 +27,5 @@ pub struct Anonymous;
 impl Authenticator for Anonymous {
     async fn authenticate(&self, _headers: &HeaderMap) -> Result<Option<Principal>> {
         Ok(None)
-    }
-}
-
-/// `Authorization: Bearer cmsi_...`. No header: anonymous.
-#[async_trait]
-impl Authenticator for ApiTokens {
-    async fn authenticate(&self, headers: &HeaderMap) -> Result<Option<Principal>> {
-        let Some(value) = headers.get(AUTHORIZATION) else {
-            return Ok(None);
-        };
-        let token = value
-            .to_str()
-            .ok()
-            .and_then(|v| v.split_once(' '))
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, token)| token)
-            .ok_or(Error::Unauthenticated)?;
-        self.authenticate(token).await.map(Some)
     }
 }

@@ -12,7 +12,8 @@ use serde_json::Value;
 
 use crate::domain::Actor;
 use crate::error::{Error, ErrorCode};
-use crate::service::{CreateInvitation, InvitationService, OnDuplicate, Principal};
+use crate::ports::Principal;
+use crate::service::{CreateInvitation, InvitationService, OnDuplicate};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -1,18 +1,28 @@
-//! Account provisioning on acceptance: the port a host implements, and the standalone
-//! server's built-in provisioner that keeps accounts in the module's own store.
+//! Account provisioning on acceptance: the port a host implements to create or link the
+//! invitee's account in its own user store.
 
-mod password;
-mod store_provisioner;
-
-use std::fmt::Debug;
+use std::fmt::{self, Debug};
 
 use async_trait::async_trait;
 
-pub use store_provisioner::StoreProvisioner;
-
 use crate::domain::Invitation;
 use crate::error::Result;
-use crate::service::AcceptInput;
+
+/// Input for accepting: both optional; a new account gets them.
+#[derive(Clone, Default)]
+pub struct AcceptInput {
+    pub name: Option<String>,
+    pub password: Option<String>,
+}
+
+impl Debug for AcceptInput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AcceptInput")
+            .field("name", &self.name)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
 
 /// The account an accept will create or link, decided before the accept is recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]

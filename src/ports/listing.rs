@@ -1,0 +1,131 @@
+//! The listing vocabulary of the store port: filters, sort keys, keyset positions and pages.
+//! The service turns positions into opaque cursors for clients ([`crate::service::Listing`]).
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::domain::{EmailAddress, Invitation, InvitationState};
+
+/// Which invitations to list. Empty or `None` fields do not filter. Strings compare against
+/// the normalized email; time bounds are half-open (`after` inclusive, `before` exclusive).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct InvitationFilter {
+    /// Effective states: `EXPIRED` includes PENDING invitations past their expiry.
+    pub states: Vec<InvitationState>,
+    pub email: Option<String>,
+    pub email_contains: Option<String>,
+    pub role: Option<String>,
+    pub group: Option<String>,
+    pub scope: Option<String>,
+    pub invited_by: Option<String>,
+    pub created_after: Option<DateTime<Utc>>,
+    pub created_before: Option<DateTime<Utc>>,
+    pub expires_after: Option<DateTime<Utc>>,
+    pub expires_before: Option<DateTime<Utc>>,
+}
+
+impl InvitationFilter {
+    /// Emails compare in the normalized form the stores index: `email` exactly,
+    /// `email_contains` as a case-insensitive part.
+    pub(crate) fn normalized(mut self) -> Self {
+        self.email = self.email.map(|email| match EmailAddress::parse(&email) {
+            Ok(parsed) => parsed.normalized().to_owned(),
+            Err(_) => email.trim().to_lowercase(),
+        });
+        self.email_contains = self.email_contains.map(|part| part.trim().to_lowercase());
+        self
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SortField {
+    CreatedAt,
+    ExpiresAt,
+    /// By normalized email.
+    Email,
+    /// By effective state name, alphabetically.
+    State,
+}
+
+impl SortField {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::CreatedAt => "CREATED_AT",
+            Self::ExpiresAt => "EXPIRES_AT",
+            Self::Email => "EMAIL",
+            Self::State => "STATE",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SortDirection {
+    Asc,
+    Desc,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SortKey {
+    pub field: SortField,
+    pub direction: SortDirection,
+}
+
+/// A sort key's value for one invitation, as the stores compare it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SortValue {
+    Millis(i64),
+    Text(String),
+}
+
+/// Where a page ends: the sort values and id of its last item. Clients see it only as the
+/// opaque cursor the service encodes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    pub values: Vec<SortValue>,
+    pub id: Uuid,
+}
+
+/// One page request, validated by the service: `first` within its bounds, no sort field
+/// twice, the filter's emails normalized.
+#[derive(Debug, Clone)]
+pub struct ListQuery {
+    pub filter: InvitationFilter,
+    /// Never empty; no field twice. The id breaks ties in the first key's direction.
+    pub sort: Vec<SortKey>,
+    pub first: usize,
+    pub after: Option<Cursor>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub items: Vec<Invitation>,
+    pub has_next_page: bool,
+}
+
+impl ListQuery {
+    /// The id tie-breaker's direction.
+    pub fn id_direction(&self) -> SortDirection {
+        self.sort
+            .first()
+            .map_or(SortDirection::Desc, |key| key.direction)
+    }
+}
+
+impl Cursor {
+    /// The cursor that continues after `invitation` in a listing sorted by `sort` at `now`.
+    pub fn after_invitation(invitation: &Invitation, sort: &[SortKey], now: DateTime<Utc>) -> Self {
+        let values = sort
+            .iter()
+            .map(|key| match key.field {
+                SortField::CreatedAt => SortValue::Millis(invitation.created_at.timestamp_millis()),
+                SortField::ExpiresAt => SortValue::Millis(invitation.expires_at.timestamp_millis()),
+                SortField::Email => SortValue::Text(invitation.email.normalized().to_owned()),
+                SortField::State => SortValue::Text(invitation.state_at(now).as_str().to_owned()),
+            })
+            .collect();
+        Self {
+            values,
+            id: invitation.id.as_uuid(),
+        }
+    }
+}

@@ -1,0 +1,29 @@
+//! Ports: the traits through which the use cases reach the world, and the types they exchange.
+//!
+//! The service depends on these and on nothing that implements them. Adapters implement them
+//! and depend on these, never on the service: the stores (`crate::store`), the SMTP and `.eml`
+//! mailers (`crate::email`), the standalone server's account provisioner and API tokens
+//! (`crate::standalone`), and whatever an embedding host brings. A new capability (events,
+//! SMS) adds its port here.
+
+mod account;
+mod auth;
+mod clock;
+mod listing;
+mod mailer;
+mod principal;
+mod provisioner;
+mod store;
+mod token;
+
+pub use account::Account;
+pub use auth::{Anonymous, Authenticator};
+pub use clock::{Clock, ManualClock, SystemClock, truncate_to_millis};
+pub use listing::{
+    Cursor, InvitationFilter, ListQuery, Page, SortDirection, SortField, SortKey, SortValue,
+};
+pub use mailer::Mailer;
+pub use principal::Principal;
+pub use provisioner::{AcceptInput, AccountProvisioner, ProvisionPlan};
+pub use store::{AccountStore, InvitationStore, Store, StoreError, StoreResult, TokenStore};
+pub use token::ApiTokenRecord;

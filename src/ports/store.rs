@@ -1,0 +1,141 @@
+//! The store port: what the service and the standalone server need from persistence. Two
+//! adapters implement it (`crate::store::mongo` for production, `crate::store::sqlite` as the
+//! embedded default), proved by one contract test suite that runs against both.
+//!
+//! Stores keep whole invitations, including their event history and queued messages, in one
+//! record, so that a change and the event that records it are a single atomic write. Every
+//! update is conditional on the revision that was read: of two racing writers exactly one
+//! wins, the other gets [`StoreError::Conflict`] and re-reads. The rules of what may change
+//! live in the domain.
+
+use std::fmt::Debug;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::account::Account;
+use super::listing::{InvitationFilter, ListQuery, Page};
+use super::token::ApiTokenRecord;
+use crate::domain::{Invitation, InvitationId, SecretDigest};
+use crate::error::{BoxError, Error};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Another PENDING invitation holds this normalized email and scope. `existing` is `None`
+    /// when the holder changed state before it could be read back.
+    #[error("a pending invitation already exists for this email and scope")]
+    DuplicatePending { existing: Option<InvitationId> },
+    /// An account with this normalized email exists already.
+    #[error("an account with this email already exists")]
+    DuplicateAccount,
+    /// An API token with this id exists already.
+    #[error("an API token with this id already exists")]
+    DuplicateToken,
+    /// The record changed since it was read (or is gone): re-read and decide again.
+    #[error("the record was changed concurrently")]
+    Conflict,
+    /// The database cannot be reached or timed out.
+    #[error("the store is unavailable")]
+    Unavailable(#[source] BoxError),
+    /// A stored record cannot be read back (data written by something else, or corrupted).
+    #[error("a stored record is malformed: {0}")]
+    Corrupt(String),
+    #[error("store error")]
+    Other(#[source] BoxError),
+}
+
+impl From<StoreError> for Error {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::DuplicatePending {
+                existing: Some(existing),
+            } => Error::DuplicatePending { existing },
+            StoreError::Unavailable(source) => Error::Unavailable(source),
+            other => Error::Internal(Box::new(other)),
+        }
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[async_trait]
+pub trait InvitationStore: Send + Sync + Debug {
+    /// Stores a new invitation (revision 0). Fails with `DuplicatePending` when another PENDING
+    /// invitation holds its normalized email and scope.
+    async fn insert(&self, invitation: &Invitation) -> StoreResult<()>;
+
+    /// Stores many new invitations; one outcome per input, in order. A failed item does not
+    /// stop the others.
+    async fn insert_many(&self, invitations: &[Invitation]) -> Vec<StoreResult<()>>;
+
+    async fn get(&self, id: InvitationId) -> StoreResult<Option<Invitation>>;
+
+    /// Looks an invitation up by the digest of its current secret. No side effects.
+    async fn find_by_secret_digest(&self, digest: &SecretDigest)
+    -> StoreResult<Option<Invitation>>;
+
+    /// Writes `invitation` if the stored revision is still `invitation.revision`, and returns
+    /// the new revision. `Conflict` when it is not; `DuplicatePending` when the write would
+    /// make a second PENDING invitation for the same email and scope.
+    async fn update(&self, invitation: &Invitation) -> StoreResult<u64>;
+
+    /// One page of invitations matching the filter, in the requested order. `now` decides
+    /// which PENDING invitations read as EXPIRED.
+    async fn list(&self, query: &ListQuery, now: DateTime<Utc>) -> StoreResult<Page>;
+
+    /// How many invitations match the filter at `now`.
+    async fn count(&self, filter: &InvitationFilter, now: DateTime<Utc>) -> StoreResult<u64>;
+
+    /// Up to `limit` invitations stored as PENDING whose expiry has passed.
+    async fn due_for_expiry(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> StoreResult<Vec<Invitation>>;
+
+    /// Up to `limit` invitations with a queued message available at `now` (due, and not held
+    /// by a live lease), the longest waiting first.
+    async fn due_messages(&self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<Invitation>>;
+
+    /// Deletes invitations that finished (accepted, revoked, declined or expired) before
+    /// `finished_before`; returns how many went. MongoDB also purges through a TTL index.
+    async fn purge_finished(&self, finished_before: DateTime<Utc>) -> StoreResult<u64>;
+
+    /// Checks that the store answers (for `/readyz`).
+    async fn ping(&self) -> StoreResult<()>;
+}
+
+/// Accounts of the standalone server's built-in provisioner.
+#[async_trait]
+pub trait AccountStore: Send + Sync + Debug {
+    async fn find_account_by_email(&self, email_normalized: &str) -> StoreResult<Option<Account>>;
+
+    /// `DuplicateAccount` when an account with the same normalized email exists.
+    async fn insert_account(&self, account: &Account) -> StoreResult<()>;
+
+    /// Adds a role and groups to an account (set semantics: repeating it changes nothing).
+    async fn attach_to_account(
+        &self,
+        account_id: &str,
+        role: &str,
+        groups: &[String],
+        now: DateTime<Utc>,
+    ) -> StoreResult<Account>;
+}
+
+/// API tokens of the standalone server.
+#[async_trait]
+pub trait TokenStore: Send + Sync + Debug {
+    /// `DuplicateToken` when a token with the same id exists (the bootstrap token has a fixed
+    /// id, so two servers starting at once cannot both make one).
+    async fn insert_token(&self, token: &ApiTokenRecord) -> StoreResult<()>;
+
+    async fn find_token(&self, digest: &[u8; 32]) -> StoreResult<Option<ApiTokenRecord>>;
+
+    async fn count_tokens(&self) -> StoreResult<u64>;
+}
+
+/// What the service and the standalone server need from persistence.
+pub trait Store: InvitationStore + AccountStore + TokenStore {}
+
+impl<T: InvitationStore + AccountStore + TokenStore> Store for T {}

@@ -1,0 +1,47 @@
+//! What a caller may do, as an admin UI needs to know it before offering anything.
+
+use super::InvitationService;
+use crate::domain::{Actor, IsoDuration};
+use crate::ports::Principal;
+
+/// The caller's permissions and the choices a create form offers them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Viewer {
+    pub actor: Actor,
+    pub can_read: bool,
+    /// The invitee roles this caller may give, in the configured order (empty: may not create,
+    /// resend or revoke).
+    pub grantable_roles: Vec<String>,
+    /// Locales that have email templates.
+    pub email_locales: Vec<String>,
+    /// The email locale of invitations that name none (and whose request names none).
+    pub default_locale: String,
+    pub default_validity: IsoDuration,
+    pub min_validity: IsoDuration,
+    pub max_validity: IsoDuration,
+}
+
+impl InvitationService {
+    /// Who `principal` is and what it may do; `None` for an anonymous caller.
+    pub fn viewer(&self, principal: Option<&Principal>) -> Option<Viewer> {
+        let principal = principal?;
+        let settings = self.settings();
+        let grantable_roles = settings
+            .roles
+            .invitee_roles()
+            .iter()
+            .filter(|role| principal.grantable_roles().any(|g| g == role.as_str()))
+            .cloned()
+            .collect();
+        Some(Viewer {
+            actor: principal.actor().clone(),
+            can_read: principal.can_read(),
+            grantable_roles,
+            email_locales: settings.email.templates.locales(),
+            default_locale: settings.email.default_locale.clone(),
+            default_validity: settings.validity.default_validity(),
+            min_validity: settings.validity.min(),
+            max_validity: settings.validity.max(),
+        })
+    }
+}

@@ -1,0 +1,44 @@
+//! Why the standalone server could not start: one variant per step, each naming what failed.
+
+use std::io;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use crate::error::Error;
+use crate::ports::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// The configured store cannot be opened (unreachable, or a file that is not ours).
+    #[error("cannot open the store: {0}")]
+    Store(#[source] StoreError),
+    /// The service cannot be built from the configuration (templates that do not compile).
+    #[error("cannot build the service: {0}")]
+    Service(#[source] Error),
+    /// The mailer cannot be built: an unusable sender address or SMTP URL.
+    #[error("cannot set up email delivery: {0}")]
+    Mailer(String),
+    /// The bootstrap admin token cannot be made or stored.
+    #[error("cannot make the bootstrap admin token: {0}")]
+    Bootstrap(#[source] Error),
+    /// The bootstrap token's file cannot be written.
+    #[error("cannot write {}: {source}", path.display())]
+    BootstrapFile {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// The listen address cannot be bound (in use, or not ours).
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        address: SocketAddr,
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl From<StoreError> for StartupError {
+    fn from(err: StoreError) -> Self {
+        Self::Store(err)
+    }
+}
