@@ -99,7 +99,7 @@ async fn run(smtp: bool, count: usize, pool: u32) -> f64 {
         Some(sink) => Box::new(
             SmtpMailer::new(
                 &sink.url(),
-                Sender::parse(&config.email_from).unwrap(),
+                Sender::parse(&config.email.email_from).unwrap(),
                 pool,
                 Duration::from_secs(30),
             )

@@ -124,7 +124,7 @@ pub async fn app(data_dir: &std::path::Path) -> Result<Router, Box<dyn std::erro
             )
             .await;
     });
-    let module = InvitationsModule::new(service, config.public_rate_limit);
+    let module = InvitationsModule::new(service, config.http.public_rate_limit);
     let schema: HostSchema = module
         .register(Schema::build(
             Query::default(),

@@ -135,7 +135,7 @@ async fn serve(config: &Config) -> ExitCode {
         Err(err) => return fail(&format!("cannot start: {err}")),
     };
     if let Some(token) = server.take_bootstrap_token() {
-        let path = standalone::bootstrap_token_path(&config.data_dir);
+        let path = standalone::bootstrap_token_path(&config.store.data_dir);
         say(&format!(
             "\nFirst start: created an admin API token. It is shown only this once:\n\n    {}\n\n\
              A copy is in {} (readable only by you). Keep the token in a password manager and\n\
@@ -145,7 +145,7 @@ async fn serve(config: &Config) -> ExitCode {
         ));
     }
     tracing::info!(%address, graphiql = %format!("http://{address}/graphiql"), "listening");
-    match &config.smtp_url {
+    match &config.email.smtp_url {
         Some(url) => {
             let server = url::Url::parse(url.expose())
                 .ok()
@@ -160,7 +160,7 @@ async fn serve(config: &Config) -> ExitCode {
             tracing::info!(smtp = %server, "emails go to the SMTP server");
         }
         None => {
-            let outbox = config.data_dir.join(standalone::OUTBOX_DIR);
+            let outbox = config.store.data_dir.join(standalone::OUTBOX_DIR);
             tracing::info!(outbox = %outbox.display(), "no SMTP server configured: emails are written there as .eml files");
         }
     }
@@ -222,7 +222,7 @@ async fn sweep(config: &Config) -> ExitCode {
 }
 
 fn templates(config: &Config, command: &TemplatesCommand) -> ExitCode {
-    let loaded = EmailTemplates::load(config.email_templates_dir.as_deref(), false);
+    let loaded = EmailTemplates::load(config.email.email_templates_dir.as_deref(), false);
     let templates = match loaded {
         Ok(templates) => templates,
         Err(problems) => {
@@ -260,7 +260,7 @@ fn templates(config: &Config, command: &TemplatesCommand) -> ExitCode {
                 ));
             }
             let mut context = EmailContext::sample(kind, locale, true);
-            context.set_product_name(&config.email_product_name);
+            context.set_product_name(&config.email.email_product_name);
             let rendered = match part.as_deref().map(EmailPart::parse) {
                 Some(None) => return fail("unknown part; use subject, html or txt"),
                 Some(Some(part)) => templates.render_part(locale, part, &context),
@@ -280,13 +280,13 @@ fn templates(config: &Config, command: &TemplatesCommand) -> ExitCode {
 }
 
 fn init_logging(config: &Config) -> Result<(), String> {
-    let filter = tracing_subscriber::EnvFilter::try_new(&config.log_filter)
-        .map_err(|err| format!("invalid log filter {:?}: {err}", config.log_filter))?;
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log.log)
+        .map_err(|err| format!("invalid log filter {:?}: {err}", config.log.log))?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
-    let installed = match config.log_format {
+    let installed = match config.log.log_format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };

@@ -1,19 +1,24 @@
 //! Configuration: defaults, then the TOML file named by `INVITATIONS_CONFIG`, then
 //! `INVITATIONS_*` environment variables. Validated at once, with every problem listed.
+//!
+//! Each setting is declared once, in [`sections`]; the sections are typed structs grouped by
+//! concern (`http`, `store`, `email`, `rules`, `log`). In the file a setting is written by its
+//! key at the top level or inside its section's table (`[email]` `smtp_url = "..."`), with
+//! TOML's own types: strings, integers, booleans and lists.
 
+mod parse;
 mod roles;
-mod settings;
+mod sections;
+mod source;
 
 use std::fmt;
-use std::net::SocketAddr;
-use std::path::PathBuf;
-
-use url::Url;
 
 pub use roles::{RolePermissions, RolePolicy};
-pub use settings::{SETTINGS, Setting};
+pub use sections::{EmailConfig, HttpConfig, LogConfig, RulesConfig, StoreConfig, settings};
+pub use source::Setting;
 
-use crate::domain::{AllowedRedirect, IsoDuration, Locale, ValidityPolicy};
+use crate::domain::ValidityPolicy;
+use source::Source;
 
 /// A configuration value that may hold a password (a MongoDB or SMTP URL): never printed.
 #[derive(Clone, PartialEq, Eq)]
@@ -44,60 +49,6 @@ pub enum ExistingAccountPolicy {
     Refuse,
 }
 
-#[derive(Debug, Clone)]
-pub struct MongoConfig {
-    pub uri: Sensitive,
-    pub database: String,
-}
-
-#[derive(Debug, Clone)]
-pub struct Config {
-    pub listen: SocketAddr,
-    pub data_dir: PathBuf,
-    /// `None`: the embedded SQLite store under `data_dir`.
-    pub mongodb: Option<MongoConfig>,
-    /// `None`: messages are written as `.eml` files to `data_dir/outbox`.
-    pub smtp_url: Option<Sensitive>,
-    pub email_from: String,
-    pub smtp_pool_size: u32,
-    /// Limit for each SMTP command.
-    pub email_send_timeout: IsoDuration,
-    pub email_retry_initial: IsoDuration,
-    pub email_retry_max: IsoDuration,
-    pub email_max_attempts: u32,
-    /// `None`: the server's own `/accept` page.
-    pub accept_url: Option<Url>,
-    pub validity: ValidityPolicy,
-    pub default_locale: Locale,
-    pub redirect_allow_list: Vec<AllowedRedirect>,
-    /// How long finished invitations are kept; `None` keeps them forever.
-    pub retention: Option<IsoDuration>,
-    /// Public operations per minute per client address; 0 turns the limit off.
-    pub public_rate_limit: u32,
-    pub metadata_max_bytes: usize,
-    pub existing_accounts: ExistingAccountPolicy,
-    pub sweep_interval: IsoDuration,
-    /// How long a listing's `totalCount` may be reused; zero counts every time.
-    pub count_max_age: IsoDuration,
-    pub roles: RolePolicy,
-    /// Largest accepted HTTP request body.
-    pub max_body_bytes: usize,
-    /// Browser origins allowed to call `/graphql` (CORS); empty: same origin only.
-    pub cors_origins: Vec<String>,
-    /// Take the client address for rate limiting from the last `X-Forwarded-For` hop (only
-    /// behind a proxy that sets it).
-    pub trust_forwarded_for: bool,
-    pub log_format: LogFormat,
-    /// A `tracing` filter such as `info` or `cms_invitations=debug,info`.
-    pub log_filter: String,
-    /// Template files here replace the built-in ones by name.
-    pub email_templates_dir: Option<PathBuf>,
-    /// Read the template folder again before every render (for template authors).
-    pub email_templates_reload: bool,
-    /// The CMS's name, as emails show it.
-    pub email_product_name: String,
-}
-
 /// How the standalone server writes its logs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
@@ -105,6 +56,19 @@ pub enum LogFormat {
     Text,
     /// One JSON object per event.
     Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub http: HttpConfig,
+    pub store: StoreConfig,
+    pub email: EmailConfig,
+    pub rules: RulesConfig,
+    pub log: LogConfig,
+    /// `rules`' default, shortest and longest validity, checked against each other.
+    pub validity: ValidityPolicy,
+    /// Who may invite whom: the `[roles]` table of the file, else the defaults.
+    pub roles: RolePolicy,
 }
 
 /// Every problem found in the configuration, one per line.
@@ -120,7 +84,46 @@ impl Config {
 
     /// Loads with `env` standing in for the environment; used by tests and hosts.
     pub fn load(env: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigErrors> {
-        settings::load(&env)
+        let all: Vec<&'static Setting> = settings().collect();
+        let mut source = Source::gather(&all, &env);
+        let http = HttpConfig::load(&mut source);
+        let store = StoreConfig::load(&mut source);
+        let email = EmailConfig::load(&mut source);
+        let rules = RulesConfig::load(&mut source);
+        let log = LogConfig::load(&mut source);
+        let validity = rules.as_ref().and_then(|rules| {
+            ValidityPolicy::new(
+                rules.default_validity,
+                rules.min_validity,
+                rules.max_validity,
+            )
+            .map_err(|e| {
+                let key = snake_case(e.field());
+                source.problems.push(format!("{key}: {}", e.message()));
+            })
+            .ok()
+        });
+        let roles = roles_from(&mut source);
+        match (http, store, email, rules, log, validity, roles) {
+            (
+                Some(http),
+                Some(store),
+                Some(email),
+                Some(rules),
+                Some(log),
+                Some(validity),
+                Some(roles),
+            ) if source.problems.is_empty() => Ok(Self {
+                http,
+                store,
+                email,
+                rules,
+                log,
+                validity,
+                roles,
+            }),
+            _ => Err(ConfigErrors(source.problems)),
+        }
     }
 
     /// The defaults alone, as a fresh checkout runs with no configuration.
@@ -128,3 +131,37 @@ impl Config {
         Self::load(|_| None)
     }
 }
+
+/// The file's `[roles]` table over the default roles.
+fn roles_from(source: &mut Source) -> Option<RolePolicy> {
+    let defaults = RolePolicy::default();
+    let table = std::mem::take(&mut source.roles);
+    let invitee = table
+        .invitee
+        .unwrap_or_else(|| defaults.invitee_roles().to_vec());
+    let principals = table.principals.unwrap_or_else(|| {
+        defaults
+            .principal_roles()
+            .filter_map(|r| defaults.permissions(r).map(|p| (r.to_owned(), p.clone())))
+            .collect()
+    });
+    RolePolicy::new(invitee, principals)
+        .map_err(|mut problems| source.problems.append(&mut problems))
+        .ok()
+}
+
+/// `defaultValidity` -> `default_validity`, so problems name the setting as it is written.
+fn snake_case(field: &str) -> String {
+    field.chars().fold(String::new(), |mut out, c| {
+        if c.is_ascii_uppercase() {
+            out.push('_');
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+        out
+    })
+}
+
+#[cfg(test)]
+mod tests;

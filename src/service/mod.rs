@@ -66,39 +66,39 @@ impl Settings {
     /// templates (INTERNAL, listing the problems, when they do not compile).
     pub fn from_config(config: &Config) -> Result<Self> {
         let templates = EmailTemplates::load(
-            config.email_templates_dir.as_deref(),
-            config.email_templates_reload,
+            config.email.email_templates_dir.as_deref(),
+            config.email.email_templates_reload,
         )
         .map_err(|problems| {
             Error::internal(format!("the email templates do not compile:\n{problems}"))
         })?;
-        let send_timeout = config.email_send_timeout.as_time_delta();
+        let send_timeout = config.email.email_send_timeout.as_time_delta();
         let email = EmailSettings {
             templates,
-            product_name: config.email_product_name.clone(),
-            default_locale: config.default_locale.as_str().to_owned(),
+            product_name: config.email.email_product_name.clone(),
+            default_locale: config.email.default_locale.as_str().to_owned(),
             retry: RetryPolicy {
-                initial: config.email_retry_initial.as_time_delta(),
-                max: config.email_retry_max.as_time_delta(),
-                max_attempts: config.email_max_attempts,
+                initial: config.email.email_retry_initial.as_time_delta(),
+                max: config.email.email_retry_max.as_time_delta(),
+                max_attempts: config.email.email_max_attempts,
             },
             // One attempt is several SMTP commands, each bounded by the timeout.
             lease: (send_timeout * 10).max(TimeDelta::minutes(1)),
         };
-        let accept_url = match &config.accept_url {
+        let accept_url = match &config.rules.accept_url {
             Some(url) => url.clone(),
-            None => Url::parse(&format!("http://{}/accept", config.listen))
+            None => Url::parse(&format!("http://{}/accept", config.http.listen))
                 .map_err(|_| Error::internal("the listen address does not make a URL"))?,
         };
         Ok(Self {
             validity: config.validity,
             roles: config.roles.clone(),
-            redirect_allow_list: config.redirect_allow_list.clone(),
-            metadata_max_bytes: config.metadata_max_bytes,
+            redirect_allow_list: config.rules.redirect_allow_list.clone(),
+            metadata_max_bytes: config.rules.metadata_max_bytes,
             accept_url,
-            retention: config.retention,
+            retention: config.store.retention,
             email,
-            count_max_age: config.count_max_age.as_time_delta(),
+            count_max_age: config.store.count_max_age.as_time_delta(),
         })
     }
 }

@@ -48,14 +48,15 @@ const SENDER_POLL: Duration = Duration::from_secs(1);
 
 /// The configured SMTP server, else the `.eml` outbox folder under `data_dir`.
 pub fn mailer(config: &Config) -> Result<Arc<dyn Mailer>, StartupError> {
-    let sender = Sender::parse(&config.email_from).map_err(StartupError::Mailer)?;
-    Ok(match &config.smtp_url {
+    let sender = Sender::parse(&config.email.email_from).map_err(StartupError::Mailer)?;
+    let email = &config.email;
+    Ok(match &email.smtp_url {
         Some(url) => Arc::new(
             SmtpMailer::new(
                 url.expose(),
                 sender,
-                config.smtp_pool_size,
-                config
+                email.smtp_pool_size,
+                email
                     .email_send_timeout
                     .as_time_delta()
                     .to_std()
@@ -63,17 +64,21 @@ pub fn mailer(config: &Config) -> Result<Arc<dyn Mailer>, StartupError> {
             )
             .map_err(StartupError::Mailer)?,
         ),
-        None => Arc::new(FileMailer::new(config.data_dir.join(OUTBOX_DIR), sender)),
+        None => Arc::new(FileMailer::new(
+            config.store.data_dir.join(OUTBOX_DIR),
+            sender,
+        )),
     })
 }
 
 /// MongoDB when a URI is configured, else the embedded SQLite file under `data_dir`.
 pub async fn open_store(config: &Config) -> StoreResult<Arc<dyn Store>> {
-    Ok(match &config.mongodb {
-        Some(mongo) => Arc::new(
-            MongoStore::connect(mongo.uri.expose(), &mongo.database, config.retention).await?,
+    let store = &config.store;
+    Ok(match &store.mongodb_uri {
+        Some(uri) => Arc::new(
+            MongoStore::connect(uri.expose(), &store.mongodb_database, store.retention).await?,
         ),
-        None => Arc::new(SqliteStore::open(config.data_dir.join(SQLITE_FILE)).await?),
+        None => Arc::new(SqliteStore::open(config.store.data_dir.join(SQLITE_FILE)).await?),
     })
 }
 
@@ -92,7 +97,7 @@ pub fn service_on(
     let provisioner = Arc::new(StoreProvisioner::new(
         store.clone(),
         clock.clone(),
-        config.existing_accounts,
+        config.rules.existing_account_policy,
     ));
     Ok(InvitationService::new(
         store,
@@ -119,13 +124,13 @@ pub struct Server {
 }
 
 impl Server {
-    /// Opens the configured store and binds `config.listen`.
+    /// Opens the configured store and binds `config.http.listen`.
     pub async fn bind(config: &Config) -> Result<Self, StartupError> {
         let store = open_store(config).await?;
         Self::bind_on(config, store, Arc::new(SystemClock)).await
     }
 
-    /// Binds `config.listen` (port 0 picks a free port) serving `store`. On an empty token
+    /// Binds `config.http.listen` (port 0 picks a free port) serving `store`. On an empty token
     /// table, makes the bootstrap admin token and keeps a copy in `data_dir` (mode 0600).
     pub async fn bind_on(
         config: &Config,
@@ -136,7 +141,7 @@ impl Server {
         let tokens = tokens_on(config, store, clock);
         let bootstrap = tokens.bootstrap().await.map_err(StartupError::Bootstrap)?;
         if let Some(issued) = &bootstrap {
-            let path = bootstrap_token_path(&config.data_dir);
+            let path = bootstrap_token_path(&config.store.data_dir);
             write_private(&path, issued.expose())
                 .map_err(|source| StartupError::BootstrapFile { path, source })?;
         }
@@ -144,25 +149,24 @@ impl Server {
         let router = server_router(ServerParts {
             service: service.clone(),
             authenticator: Arc::new(tokens),
-            public_rate_limit: config.public_rate_limit,
-            max_body_bytes: config.max_body_bytes,
-            cors_origins: config.cors_origins.clone(),
-            trust_forwarded_for: config.trust_forwarded_for,
+            public_rate_limit: config.http.public_rate_limit,
+            max_body_bytes: config.http.max_body_bytes,
+            cors_origins: config.http.cors_origins.clone(),
+            trust_forwarded_for: config.http.trust_forwarded_for,
         });
-        let listener =
-            TcpListener::bind(config.listen)
-                .await
-                .map_err(|source| StartupError::Bind {
-                    address: config.listen,
-                    source,
-                })?;
+        let listener = TcpListener::bind(config.http.listen)
+            .await
+            .map_err(|source| StartupError::Bind {
+                address: config.http.listen,
+                source,
+            })?;
         Ok(Self {
             listener,
             router,
             service,
             mailer,
             sweep_interval: Duration::from_secs(
-                u64::try_from(config.sweep_interval.as_seconds()).unwrap_or(30),
+                u64::try_from(config.store.sweep_interval.as_seconds()).unwrap_or(30),
             ),
             bootstrap,
         })

@@ -1,23 +1,28 @@
 //! Committed contracts that must not drift from the code. `UPDATE_CONTRACTS=1` rewrites them
 //! on purpose.
 
-use cms_invitations::config::SETTINGS;
+use cms_invitations::config::settings;
 
 const CONFIG_DOC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/configuration.md");
 
 fn settings_table() -> String {
     let mut table = String::from(
-        "| Setting (TOML key) | Environment variable | Default | Meaning |\n|---|---|---|---|\n",
+        "| Section | Setting (TOML key) | Environment variable | Default | Meaning |\n|---|---|---|---|---|\n",
     );
-    for s in SETTINGS {
+    for s in settings() {
         let default = if s.default.is_empty() {
             "(unset)".to_owned()
         } else {
             format!("`{}`", s.default)
         };
+        let env = if s.from_file {
+            format!("`{}` (or `{}_FILE`)", s.env, s.env)
+        } else {
+            format!("`{}`", s.env)
+        };
         table.push_str(&format!(
-            "| `{}` | `{}` | {} | {} |\n",
-            s.key, s.env, default, s.meaning
+            "| `{}` | `{}` | {env} | {default} | {} |\n",
+            s.section, s.key, s.meaning
         ));
     }
     table

@@ -469,8 +469,8 @@ async fn two_senders_on_one_store_send_each_message_once(backend: Backend) {
     // A second server process on the same store and the same mail server, racing for the
     // same queued messages.
     let mut config = first.config.clone();
-    config.listen = "127.0.0.1:0".parse().unwrap();
-    config.data_dir = crate::helpers::temp_dir();
+    config.http.listen = "127.0.0.1:0".parse().unwrap();
+    config.store.data_dir = crate::helpers::temp_dir();
     let second = cms_invitations::standalone::Server::bind_on(
         &config,
         first.store.clone(),
@@ -501,6 +501,6 @@ async fn two_senders_on_one_store_send_each_message_once(backend: Backend) {
     assert_eq!(ids.len(), COUNT);
     let _ = stop.send(());
     second.await.unwrap().unwrap();
-    let _ = std::fs::remove_dir_all(&config.data_dir);
+    let _ = std::fs::remove_dir_all(&config.store.data_dir);
     first.cleanup().await;
 }

@@ -109,7 +109,7 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
     let provisioner = Arc::new(StoreProvisioner::new(
         store.clone(),
         clock.clone(),
-        config.existing_accounts,
+        config.rules.existing_account_policy,
     ));
     let settings = Settings::from_config(&config).unwrap();
     let service = InvitationService::new(store.clone(), clock.clone(), provisioner, settings);
@@ -145,7 +145,7 @@ pub async fn open_store(
                 }
                 None => mongodb_uri(),
             };
-            let store = MongoStore::connect(&uri, &database, config.retention)
+            let store = MongoStore::connect(&uri, &database, config.store.retention)
                 .await
                 .unwrap_or_else(|err| {
                     panic!(
@@ -218,7 +218,7 @@ impl TestApp {
         let provisioner = Arc::new(StoreProvisioner::new(
             self.store.clone(),
             self.clock.clone(),
-            config.existing_accounts,
+            config.rules.existing_account_policy,
         ));
         let settings = Settings::from_config(&config).unwrap();
         InvitationService::new(
