@@ -5,13 +5,14 @@
 
 use std::time::{Duration, Instant};
 
-use cms_invitations::email::{EmailContext, EmailKind, EmailTemplates};
+use cms_invitations::domain::MessageKind;
+use cms_invitations::email::{EmailContext, EmailTemplates};
 
 fn main() {
     let templates = EmailTemplates::builtin().expect("the built-in templates compile");
     // `cargo test --all-targets` runs bench binaries without `--bench`: render each once only.
     if !std::env::args().any(|arg| arg == "--bench") {
-        for kind in EmailKind::ALL {
+        for kind in MessageKind::ALL {
             for locale in templates.locales() {
                 templates
                     .render(&locale, &EmailContext::sample(kind, &locale, true))
@@ -21,7 +22,7 @@ fn main() {
         return;
     }
     println!("kind                 locale  renders/s   µs/render");
-    for kind in EmailKind::ALL {
+    for kind in MessageKind::ALL {
         for locale in templates.locales() {
             let context = EmailContext::sample(kind, &locale, true);
             // Warm up, then render for about one second.

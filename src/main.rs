@@ -6,7 +6,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use cms_invitations::config::{Config, LogFormat};
-use cms_invitations::email::{EmailContext, EmailKind, EmailPart, EmailTemplates};
+use cms_invitations::domain::MessageKind;
+use cms_invitations::email::{EmailContext, EmailPart, EmailTemplates};
 use cms_invitations::graphql;
 use cms_invitations::ports::SystemClock;
 use cms_invitations::standalone::seed;
@@ -239,7 +240,7 @@ fn templates(config: &Config, command: &TemplatesCommand) -> ExitCode {
                     "ok: {} locale(s) ({}), {} kinds, 3 parts each",
                     locales.len(),
                     locales.join(", "),
-                    EmailKind::ALL.len()
+                    MessageKind::ALL.len()
                 ));
             }
             for problem in &problems {
@@ -248,7 +249,7 @@ fn templates(config: &Config, command: &TemplatesCommand) -> ExitCode {
             ExitCode::from(1)
         }
         TemplatesCommand::Preview { kind, locale, part } => {
-            let Some(kind) = EmailKind::parse(kind) else {
+            let Some(kind) = kind.parse::<MessageKind>().ok() else {
                 return fail(&format!(
                     "unknown kind {kind:?}; use invitation or invitation_accepted"
                 ));
@@ -261,7 +262,7 @@ fn templates(config: &Config, command: &TemplatesCommand) -> ExitCode {
             }
             let mut context = EmailContext::sample(kind, locale, true);
             context.set_product_name(&config.email.email_product_name);
-            let rendered = match part.as_deref().map(EmailPart::parse) {
+            let rendered = match part.as_deref().map(|part| part.parse::<EmailPart>().ok()) {
                 Some(None) => return fail("unknown part; use subject, html or txt"),
                 Some(Some(part)) => templates.render_part(locale, part, &context),
                 None => templates.render(locale, &context).map(|email| {

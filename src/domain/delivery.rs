@@ -1,63 +1,22 @@
 //! What happened to the invitation email.
 
-use std::fmt;
-use std::str::FromStr;
-
 use chrono::{DateTime, Utc};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum DeliveryStatus {
-    /// Stored with the invitation, waiting for the sender.
-    Queued,
-    /// Handed to the SMTP server (or written to the outbox folder).
-    Sent,
-    /// Given up: a permanent error, or the retry limit was reached.
-    Failed,
-    /// `sendEmail: false`: the editor shares the link themselves.
-    Skipped,
-    /// Not sent: the invitation left PENDING (accepted through a shared link, revoked,
-    /// declined or expired) before the sender reached its email.
-    Cancelled,
-}
+use super::vocabulary::string_enum;
 
-impl DeliveryStatus {
-    pub const ALL: [Self; 5] = [
-        Self::Queued,
-        Self::Sent,
-        Self::Failed,
-        Self::Skipped,
-        Self::Cancelled,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Queued => "QUEUED",
-            Self::Sent => "SENT",
-            Self::Failed => "FAILED",
-            Self::Skipped => "SKIPPED",
-            Self::Cancelled => "CANCELLED",
-        }
-    }
-}
-
-impl fmt::Display for DeliveryStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown delivery status {0:?}")]
-pub struct UnknownDeliveryStatus(String);
-
-impl FromStr for DeliveryStatus {
-    type Err = UnknownDeliveryStatus;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|status| status.as_str() == s)
-            .ok_or_else(|| UnknownDeliveryStatus(s.to_owned()))
+string_enum! {
+    pub enum DeliveryStatus ("delivery status") {
+        /// Stored with the invitation, waiting for the sender.
+        Queued = "QUEUED",
+        /// Handed to the SMTP server (or written to the outbox folder).
+        Sent = "SENT",
+        /// Given up: a permanent error, or the retry limit was reached.
+        Failed = "FAILED",
+        /// `sendEmail: false`: the editor shares the link themselves.
+        Skipped = "SKIPPED",
+        /// Not sent: the invitation left PENDING (accepted through a shared link, revoked,
+        /// declined or expired) before the sender reached its email.
+        Cancelled = "CANCELLED",
     }
 }
 

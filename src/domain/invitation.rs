@@ -12,9 +12,10 @@ use super::{
     RedirectUrl, Role, Scope, SecretDigest,
 };
 
-/// Everything an editor chooses when inviting someone, already validated.
-#[derive(Debug, Clone)]
-pub struct InvitationDraft {
+/// What an invitation says: whom it invites to what. Chosen by an editor, validated, and
+/// kept as it was chosen. A new property of an invitation is a field here.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InvitationDetails {
     pub email: EmailAddress,
     pub name: Option<PersonName>,
     pub role: Role,
@@ -23,6 +24,13 @@ pub struct InvitationDraft {
     pub locale: Option<Locale>,
     pub scope: Option<Scope>,
     pub redirect_url: Option<RedirectUrl>,
+}
+
+/// Everything an editor chooses when inviting someone: the details, and whether the module
+/// emails the link (false: the editor shares it).
+#[derive(Debug, Clone)]
+pub struct InvitationDraft {
+    pub details: InvitationDetails,
     pub send_email: bool,
 }
 
@@ -31,14 +39,7 @@ pub struct InvitationDraft {
 #[derive(Debug, Clone)]
 pub struct Invitation {
     pub id: InvitationId,
-    pub email: EmailAddress,
-    pub name: Option<PersonName>,
-    pub role: Role,
-    pub groups: Groups,
-    pub metadata: Metadata,
-    pub locale: Option<Locale>,
-    pub scope: Option<Scope>,
-    pub redirect_url: Option<RedirectUrl>,
+    pub details: InvitationDetails,
     pub invited_by: Actor,
     /// Where the "accepted" notice goes; `None` when the inviter has no known address.
     pub inviter_email: Option<EmailAddress>,
@@ -90,14 +91,7 @@ impl Invitation {
         };
         Self {
             id,
-            email: draft.email,
-            name: draft.name,
-            role: draft.role,
-            groups: draft.groups,
-            metadata: draft.metadata,
-            locale: draft.locale,
-            scope: draft.scope,
-            redirect_url: draft.redirect_url,
+            details: draft.details,
             events: vec![InvitationEvent {
                 kind: EventKind::Created,
                 at: now,

@@ -41,7 +41,7 @@ fn editor() -> Actor {
 
 /// A new PENDING invitation with an email to send, valid for two hours from `now`.
 pub(super) fn fresh(now: DateTime<Utc>) -> Invitation {
-    let draft = InvitationDraft {
+    let details = InvitationDetails {
         email: EmailAddress::parse("invitee@example.org").unwrap(),
         name: None,
         role: Role::parse("viewer").unwrap(),
@@ -50,6 +50,9 @@ pub(super) fn fresh(now: DateTime<Utc>) -> Invitation {
         locale: None,
         scope: None,
         redirect_url: None,
+    };
+    let draft = InvitationDraft {
+        details,
         send_email: true,
     };
     let digest = Secret::generate().unwrap().digest();

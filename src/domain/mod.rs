@@ -15,25 +15,27 @@ mod state;
 mod text;
 mod validation;
 mod validity;
+mod vocabulary;
 
 #[cfg(test)]
 mod invitation_properties;
 
-pub use delivery::{Delivery, DeliveryStatus, UnknownDeliveryStatus};
+pub use delivery::{Delivery, DeliveryStatus};
 pub use duration::IsoDuration;
 pub use email::EmailAddress;
-pub use event::{Actor, EventActor, EventKind, InvitationEvent, UnknownEventKind};
+pub use event::{Actor, EventActor, EventKind, InvitationEvent};
 pub use id::InvitationId;
-pub use invitation::{Invitation, InvitationDraft, TransitionRefused};
+pub use invitation::{Invitation, InvitationDetails, InvitationDraft, TransitionRefused};
 pub use locale::Locale;
 pub use metadata::Metadata;
 pub use outbox::{
     AfterFailure, Claim, DeliveryFailure, MessageKind, QueuedMessage, RetryPolicy, Schedule,
-    UnknownMessageKind,
 };
 pub use redirect::{AllowedRedirect, RedirectUrl};
-pub use secret::{MalformedSecret, Secret, SecretDigest};
-pub use state::{InvitationState, UnknownState};
+pub use secret::{MalformedSecret, REDACTED, Secret, SecretDigest};
+pub use state::InvitationState;
 pub use text::{GroupName, Groups, PersonName, Role, Scope};
 pub use validation::ValidationError;
 pub use validity::ValidityPolicy;
+pub use vocabulary::UnknownValue;
+pub(crate) use vocabulary::string_enum;

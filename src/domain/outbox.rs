@@ -3,59 +3,29 @@
 //! same write as the change that caused it; the sender (in the service layer) applies these
 //! rules with the store's revision check, so one message is worked on by one sender at a time.
 
-use std::fmt;
-use std::str::FromStr;
-
 use chrono::{DateTime, TimeDelta, Utc};
 use uuid::Uuid;
 
-use super::{Delivery, DeliveryStatus, EmailAddress, Invitation, InvitationState};
+use std::fmt;
 
-/// Who a queued message is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum MessageKind {
-    /// The invitation, with its link, to the invitee. At most one is queued at a time.
-    Invitation,
-    /// The notice to the inviter that their invitation was accepted.
-    InvitationAccepted,
-}
+use super::vocabulary::string_enum;
+use super::{Delivery, DeliveryStatus, EmailAddress, Invitation, InvitationState, REDACTED};
 
-impl MessageKind {
-    pub const ALL: [Self; 2] = [Self::Invitation, Self::InvitationAccepted];
-
-    /// The template kind that writes it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Invitation => "invitation",
-            Self::InvitationAccepted => "invitation_accepted",
-        }
-    }
-}
-
-impl fmt::Display for MessageKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown message kind {0:?}")]
-pub struct UnknownMessageKind(String);
-
-impl FromStr for MessageKind {
-    type Err = UnknownMessageKind;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|kind| kind.as_str() == s)
-            .ok_or_else(|| UnknownMessageKind(s.to_owned()))
+string_enum! {
+    /// Which message it is, and so who it is for. The text is the template kind that writes
+    /// it: `email-templates/<locale>/<kind>.<part>.hbs`.
+    pub enum MessageKind ("message kind") {
+        /// The invitation, with its link, to the invitee. At most one is queued at a time.
+        Invitation = "invitation",
+        /// The notice to the inviter that their invitation was accepted.
+        InvitationAccepted = "invitation_accepted",
     }
 }
 
 /// A rendered email waiting in its invitation's record. The body of an invitation holds the
-/// link, so it lives only until the message is delivered or given up.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// link, so it lives only until the message is delivered or given up; `Debug` shows no part of
+/// the message.
+#[derive(Clone, PartialEq, Eq)]
 pub struct QueuedMessage {
     /// Also the local part of the `Message-ID`, so a retried message keeps its identity.
     pub id: Uuid,
@@ -70,6 +40,22 @@ pub struct QueuedMessage {
     pub text: String,
     pub schedule: Schedule,
     pub last_error: Option<String>,
+}
+
+impl fmt::Debug for QueuedMessage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("QueuedMessage")
+            .field("id", &self.id)
+            .field("kind", &self.kind)
+            .field("to", &self.to)
+            .field("locale", &self.locale)
+            .field("subject", &REDACTED)
+            .field("html", &REDACTED)
+            .field("text", &REDACTED)
+            .field("schedule", &self.schedule)
+            .field("last_error", &self.last_error)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What a sender may do with a message it asked for.

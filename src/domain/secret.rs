@@ -7,6 +7,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest as _, Sha256};
 
 const SECRET_BYTES: usize = 32;
+
+/// What every redacting `Debug` shows in place of a secret, a link or a message body.
+pub const REDACTED: &str = "<redacted>";
 /// Length of 32 bytes in unpadded base64url.
 const ENCODED_LEN: usize = 43;
 

@@ -1,7 +1,5 @@
 //! How long an invitation stays valid: a default, bounds, and a per-invitation override.
 
-use chrono::{DateTime, Utc};
-
 use super::{IsoDuration, ValidationError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,15 +63,6 @@ impl ValidityPolicy {
             )),
             Some(d) => Ok(d),
         }
-    }
-
-    /// When an invitation minted at `now` with the given override expires.
-    pub fn expires_at(
-        &self,
-        now: DateTime<Utc>,
-        requested: Option<IsoDuration>,
-    ) -> Result<DateTime<Utc>, ValidationError> {
-        Ok(now + self.resolve(requested)?.as_time_delta())
     }
 }
 

@@ -2,97 +2,61 @@
 //! template with the samples below in strict mode, so a template that names a variable its
 //! context does not have is caught before it reaches a mailbox.
 
+use std::fmt;
+
 use serde::Serialize;
 
-/// The kinds of email, each with its own context.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum EmailKind {
-    /// To the invitee: who invites them to what, and the link.
-    Invitation,
-    /// To the inviter, when the invitation is accepted.
-    InvitationAccepted,
-}
+use crate::domain::{MessageKind, REDACTED, string_enum};
 
-impl EmailKind {
-    pub const ALL: [Self; 2] = [Self::Invitation, Self::InvitationAccepted];
-
-    /// The file name stem: `email-templates/<locale>/<name>.<part>.hbs`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Invitation => "invitation",
-            Self::InvitationAccepted => "invitation_accepted",
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|kind| kind.as_str() == name)
-    }
-
-    /// The variables a template of this kind may use, for the docs and `templates check`.
-    pub fn variables(self) -> &'static [(&'static str, &'static str)] {
-        match self {
-            Self::Invitation => &[
-                (
-                    "product_name",
-                    "the CMS's name (setting `email_product_name`)",
-                ),
-                ("lang", "the chosen locale, e.g. `de-AT`"),
-                ("invitee_name", "the invitee's name, if the editor gave one"),
-                ("invitee_email", "the invited address"),
-                ("inviter_name", "who sent the invitation"),
-                ("role", "the role the account will get"),
-                ("scope", "team, workspace or company, if any"),
-                ("groups", "list of group names (may be empty)"),
-                (
-                    "accept_url",
-                    "the link with the secret; show it as a button and as text",
-                ),
-                ("expires_at", "end of validity, formatted for the locale"),
-            ],
-            Self::InvitationAccepted => &[
-                ("product_name", "the CMS's name"),
-                ("lang", "the chosen locale"),
-                ("inviter_name", "who sent the invitation (the recipient)"),
-                ("invitee_name", "the new member's name, if known"),
-                ("invitee_email", "the new member's address"),
-                ("role", "the role the account got"),
-                ("scope", "team, workspace or company, if any"),
-                (
-                    "accepted_at",
-                    "when it was accepted, formatted for the locale",
-                ),
-            ],
-        }
+/// The variables a template of `kind` may use, for the docs and `templates check`.
+pub fn template_variables(kind: MessageKind) -> &'static [(&'static str, &'static str)] {
+    match kind {
+        MessageKind::Invitation => &[
+            (
+                "product_name",
+                "the CMS's name (setting `email_product_name`)",
+            ),
+            ("lang", "the chosen locale, e.g. `de-AT`"),
+            ("invitee_name", "the invitee's name, if the editor gave one"),
+            ("invitee_email", "the invited address"),
+            ("inviter_name", "who sent the invitation"),
+            ("role", "the role the account will get"),
+            ("scope", "team, workspace or company, if any"),
+            ("groups", "list of group names (may be empty)"),
+            (
+                "accept_url",
+                "the link with the secret; show it as a button and as text",
+            ),
+            ("expires_at", "end of validity, formatted for the locale"),
+        ],
+        MessageKind::InvitationAccepted => &[
+            ("product_name", "the CMS's name"),
+            ("lang", "the chosen locale"),
+            ("inviter_name", "who sent the invitation (the recipient)"),
+            ("invitee_name", "the new member's name, if known"),
+            ("invitee_email", "the new member's address"),
+            ("role", "the role the account got"),
+            ("scope", "team, workspace or company, if any"),
+            (
+                "accepted_at",
+                "when it was accepted, formatted for the locale",
+            ),
+        ],
     }
 }
 
-/// The parts of a message: subject line, HTML body, plain-text body.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum EmailPart {
-    Subject,
-    Html,
-    Text,
-}
-
-impl EmailPart {
-    pub const ALL: [Self; 3] = [Self::Subject, Self::Html, Self::Text];
-
-    /// The file name suffix before `.hbs`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Subject => "subject",
-            Self::Html => "html",
-            Self::Text => "txt",
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|part| part.as_str() == name)
+string_enum! {
+    /// The parts of a message: subject line, HTML body, plain-text body. The text is the file
+    /// name suffix before `.hbs`.
+    pub enum EmailPart ("email part") {
+        Subject = "subject",
+        Html = "html",
+        Text = "txt",
     }
 }
 
-/// Context of the `invitation` email.
-#[derive(Debug, Clone, Serialize)]
+/// Context of the `invitation` email. `accept_url` holds the secret, so `Debug` hides it.
+#[derive(Clone, Serialize)]
 pub struct InvitationContext {
     pub product_name: String,
     pub lang: String,
@@ -104,6 +68,17 @@ pub struct InvitationContext {
     pub groups: Vec<String>,
     pub accept_url: String,
     pub expires_at: String,
+}
+
+impl fmt::Debug for InvitationContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InvitationContext")
+            .field("lang", &self.lang)
+            .field("invitee_email", &self.invitee_email)
+            .field("role", &self.role)
+            .field("accept_url", &REDACTED)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Context of the `invitation_accepted` notice.
@@ -128,10 +103,10 @@ pub enum EmailContext {
 }
 
 impl EmailContext {
-    pub fn kind(&self) -> EmailKind {
+    pub fn kind(&self) -> MessageKind {
         match self {
-            Self::Invitation(_) => EmailKind::Invitation,
-            Self::InvitationAccepted(_) => EmailKind::InvitationAccepted,
+            Self::Invitation(_) => MessageKind::Invitation,
+            Self::InvitationAccepted(_) => MessageKind::InvitationAccepted,
         }
     }
 
@@ -144,13 +119,13 @@ impl EmailContext {
 
     /// Sample data for previews and checks. `full` fills every optional field; the minimal
     /// sample leaves them empty, so both branches of `{{#if}}` are rendered.
-    pub fn sample(kind: EmailKind, lang: &str, full: bool) -> Self {
+    pub fn sample(kind: MessageKind, lang: &str, full: bool) -> Self {
         let at = chrono::DateTime::from_timestamp(1_795_000_000, 0).unwrap_or_default();
         let language = lang.split('-').next().unwrap_or(lang);
         let when = super::dates::format_date_time(at, language);
         let product_name = "Acme CMS".to_owned();
         match kind {
-            EmailKind::Invitation => Self::Invitation(InvitationContext {
+            MessageKind::Invitation => Self::Invitation(InvitationContext {
                 product_name,
                 lang: lang.to_owned(),
                 invitee_name: full.then(|| "Ada Lovelace".to_owned()),
@@ -171,7 +146,7 @@ impl EmailContext {
                     .to_owned(),
                 expires_at: when,
             }),
-            EmailKind::InvitationAccepted => Self::InvitationAccepted(AcceptedContext {
+            MessageKind::InvitationAccepted => Self::InvitationAccepted(AcceptedContext {
                 product_name,
                 lang: lang.to_owned(),
                 inviter_name: "Grace Hopper".to_owned(),

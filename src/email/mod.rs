@@ -6,7 +6,9 @@ mod dates;
 mod templates;
 mod transport;
 
-pub use context::{AcceptedContext, EmailContext, EmailKind, EmailPart, InvitationContext};
+pub use context::{
+    AcceptedContext, EmailContext, EmailPart, InvitationContext, template_variables,
+};
 pub use dates::format_date_time;
 pub use templates::{EmailTemplates, RenderedEmail, TemplateProblem, TemplateProblems};
 pub use transport::{FileMailer, Sender, SmtpMailer};
@@ -14,6 +16,7 @@ pub use transport::{FileMailer, Sender, SmtpMailer};
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::MessageKind;
 
     #[test]
     fn every_shipped_file_is_compiled_into_the_binary() {
@@ -48,7 +51,7 @@ mod tests {
     #[test]
     fn html_is_escaped_in_the_html_part_only() {
         let templates = EmailTemplates::builtin().unwrap();
-        let mut context = EmailContext::sample(EmailKind::Invitation, "en", true);
+        let mut context = EmailContext::sample(MessageKind::Invitation, "en", true);
         if let EmailContext::Invitation(c) = &mut context {
             c.inviter_name = "<script>alert(1)</script> & Co".to_owned();
         }
@@ -104,7 +107,7 @@ mod tests {
         let subject = dir.join("en/invitation.subject.hbs");
         std::fs::write(&subject, "Join us, {{invitee_email}}").unwrap();
         let templates = EmailTemplates::load(Some(&dir), true).unwrap();
-        let context = EmailContext::sample(EmailKind::Invitation, "en", true);
+        let context = EmailContext::sample(MessageKind::Invitation, "en", true);
         assert_eq!(
             templates.render("en", &context).unwrap().subject,
             "Join us, ada@example.org"

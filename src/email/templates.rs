@@ -8,7 +8,8 @@ use std::sync::{Arc, RwLock};
 
 use handlebars::Handlebars;
 
-use super::context::{EmailContext, EmailKind, EmailPart};
+use super::context::{EmailContext, EmailPart};
+use crate::domain::MessageKind;
 
 macro_rules! builtin {
     ($($path:literal),* $(,)?) => {
@@ -63,14 +64,22 @@ impl std::fmt::Display for TemplateProblem {
 #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
 pub struct TemplateProblems(pub Vec<TemplateProblem>);
 
-/// One rendered message.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One rendered message. An invitation's body holds its link, so `Debug` shows no part of it.
+#[derive(Clone, PartialEq, Eq)]
 pub struct RenderedEmail {
     /// The locale whose templates were used.
     pub locale: String,
     pub subject: String,
     pub html: String,
     pub text: String,
+}
+
+impl std::fmt::Debug for RenderedEmail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RenderedEmail")
+            .field("locale", &self.locale)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Where each template came from, to name files in problems.
@@ -241,7 +250,7 @@ impl EmailTemplates {
         };
         let mut problems = Vec::new();
         for locale in &compiled.locales {
-            for kind in EmailKind::ALL {
+            for kind in MessageKind::ALL {
                 for part in EmailPart::ALL {
                     let name = template_name(locale, kind, part);
                     if !compiled.files.contains_key(&name) {
@@ -273,14 +282,14 @@ impl EmailTemplates {
     }
 }
 
-fn template_name(locale: &str, kind: EmailKind, part: EmailPart) -> String {
+fn template_name(locale: &str, kind: MessageKind, part: EmailPart) -> String {
     format!("{locale}/{}.{}", kind.as_str(), part.as_str())
 }
 
 fn render_part(
     compiled: &Compiled,
     locale: &str,
-    kind: EmailKind,
+    kind: MessageKind,
     part: EmailPart,
     context: &EmailContext,
 ) -> Result<String, TemplateProblems> {
@@ -401,7 +410,10 @@ fn compile(override_dir: Option<&Path>) -> Result<Compiled, TemplateProblems> {
         let Some((kind, part)) = file_name.rsplit_once('.') else {
             continue;
         };
-        let (Some(_), Some(part)) = (EmailKind::parse(kind), EmailPart::parse(part)) else {
+        let (Some(_), Some(part)) = (
+            kind.parse::<MessageKind>().ok(),
+            part.parse::<EmailPart>().ok(),
+        ) else {
             problems.push(TemplateProblem {
                 file: source.file.clone(),
                 line: None,

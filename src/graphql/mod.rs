@@ -119,13 +119,17 @@ impl InvitationsModule {
         })
     }
 
-    /// RATE_LIMITED when the caller's address or the invitation has used up its allowance.
-    fn check_public(&self, caller: &Caller, secret: &str) -> Result<()> {
+    /// Parses the secret a public operation presents (here, once, at the edge) and counts the
+    /// request against the caller's address and the invitation: RATE_LIMITED when either has
+    /// used up its allowance. `None` for a malformed secret, which still counts against the
+    /// caller.
+    fn public_secret(&self, caller: &Caller, secret: &str) -> Result<Option<Secret>> {
+        let secret = Secret::parse(secret).ok();
         let mut keys = Vec::with_capacity(2);
         if let Some(client) = caller.client {
             keys.push(RateKey::client(client));
         }
-        if let Ok(secret) = Secret::parse(secret) {
+        if let Some(secret) = &secret {
             keys.push(RateKey::secret(&secret.digest()));
         }
         self.public_limiter
@@ -134,7 +138,8 @@ impl InvitationsModule {
                 retry_after_secs: wait
                     .as_secs()
                     .saturating_add(u64::from(wait.subsec_nanos() > 0)),
-            })
+            })?;
+        Ok(secret)
     }
 }
 

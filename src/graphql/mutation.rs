@@ -132,7 +132,10 @@ impl InvitationsMutation {
         input: Option<AcceptInvitationInput>,
     ) -> async_graphql::Result<AcceptInvitationResult> {
         let (module, caller) = (InvitationsModule::of(ctx)?, Caller::of(ctx));
-        module.check_public(caller, &secret).gql()?;
+        let secret = module
+            .public_secret(caller, &secret)
+            .and_then(|secret| secret.ok_or(Error::InvalidSecret))
+            .gql()?;
         let accepted = module
             .service
             .accept(&secret, input.unwrap_or_default().into())
@@ -152,7 +155,10 @@ impl InvitationsMutation {
         secret: String,
     ) -> async_graphql::Result<PublicInvitation> {
         let (module, caller) = (InvitationsModule::of(ctx)?, Caller::of(ctx));
-        module.check_public(caller, &secret).gql()?;
+        let secret = module
+            .public_secret(caller, &secret)
+            .and_then(|secret| secret.ok_or(Error::InvalidSecret))
+            .gql()?;
         let declined = module.service.decline(&secret).await.gql()?;
         Ok(PublicInvitation::new(declined, module.service.now()))
     }

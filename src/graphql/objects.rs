@@ -6,7 +6,9 @@ use chrono::Utc;
 use super::enums::{DeliveryStatus, EventActorKind, EventKind, InvitationState};
 use super::errors::IntoGraphql;
 use super::scalars::{DateTime, Duration, Json};
-use crate::domain::{self, EventActor};
+use url::Url;
+
+use crate::domain::{self, EventActor, REDACTED, Secret};
 use crate::service::{self, Minted};
 
 /// An invitation as editors see it. `state` and the derived flags are computed at the moment
@@ -19,10 +21,20 @@ pub struct Invitation {
     minted: Option<MintedLink>,
 }
 
-#[derive(Debug, Clone)]
+/// What the minting response shows once. `Debug` shows neither.
+#[derive(Clone)]
 struct MintedLink {
-    secret: String,
-    invite_url: String,
+    secret: Secret,
+    invite_url: Url,
+}
+
+impl std::fmt::Debug for MintedLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MintedLink")
+            .field("secret", &self.secret)
+            .field("invite_url", &REDACTED)
+            .finish()
+    }
 }
 
 impl Invitation {
@@ -38,8 +50,8 @@ impl Invitation {
     pub(crate) fn minted(minted: Minted, now: chrono::DateTime<Utc>) -> Self {
         Self {
             minted: Some(MintedLink {
-                secret: minted.secret.expose().to_owned(),
-                invite_url: minted.invite_url.to_string(),
+                secret: minted.secret,
+                invite_url: minted.invite_url,
             }),
             ..Self::new(minted.invitation, now)
         }
@@ -54,41 +66,45 @@ impl Invitation {
 
     /// As typed; uniqueness uses a normalized form.
     async fn email(&self) -> &str {
-        self.invitation.email.as_str()
+        self.invitation.details.email.as_str()
     }
 
     async fn name(&self) -> Option<&str> {
-        self.invitation.name.as_ref().map(|n| n.as_str())
+        self.invitation.details.name.as_ref().map(|n| n.as_str())
     }
 
     /// The role the account gets on acceptance.
     async fn role(&self) -> &str {
-        self.invitation.role.as_str()
+        self.invitation.details.role.as_str()
     }
 
     async fn groups(&self) -> Vec<&str> {
-        self.invitation.groups.iter().collect()
+        self.invitation.details.groups.iter().collect()
     }
 
     /// Copied to the account on acceptance.
     async fn metadata(&self) -> Json {
         Json(serde_json::Value::Object(
-            self.invitation.metadata.as_map().clone(),
+            self.invitation.details.metadata.as_map().clone(),
         ))
     }
 
     /// BCP 47; the email's language.
     async fn locale(&self) -> Option<&str> {
-        self.invitation.locale.as_ref().map(|l| l.as_str())
+        self.invitation.details.locale.as_ref().map(|l| l.as_str())
     }
 
     /// Team, workspace or company the invitation is for.
     async fn scope(&self) -> Option<&str> {
-        self.invitation.scope.as_ref().map(|s| s.as_str())
+        self.invitation.details.scope.as_ref().map(|s| s.as_str())
     }
 
     async fn redirect_url(&self) -> Option<&str> {
-        self.invitation.redirect_url.as_ref().map(|u| u.as_str())
+        self.invitation
+            .details
+            .redirect_url
+            .as_ref()
+            .map(|u| u.as_str())
     }
 
     async fn invited_by(&self) -> InvitationActor {
@@ -98,7 +114,7 @@ impl Invitation {
     /// Only in the response of the `createInvitation`/`createInvitations`/`resendInvitation`
     /// call that minted it; `null` everywhere else. It is stored only as a digest.
     async fn secret(&self) -> Option<&str> {
-        self.minted.as_ref().map(|m| m.secret.as_str())
+        self.minted.as_ref().map(|m| m.secret.expose())
     }
 
     /// The link to send, with the secret in its fragment. Same visibility as `secret`.
@@ -189,19 +205,19 @@ impl PublicInvitation {
 #[Object(name = "PublicInvitation")]
 impl PublicInvitation {
     async fn email(&self) -> &str {
-        self.invitation.email.as_str()
+        self.invitation.details.email.as_str()
     }
 
     async fn name(&self) -> Option<&str> {
-        self.invitation.name.as_ref().map(|n| n.as_str())
+        self.invitation.details.name.as_ref().map(|n| n.as_str())
     }
 
     async fn role(&self) -> &str {
-        self.invitation.role.as_str()
+        self.invitation.details.role.as_str()
     }
 
     async fn scope(&self) -> Option<&str> {
-        self.invitation.scope.as_ref().map(|s| s.as_str())
+        self.invitation.details.scope.as_ref().map(|s| s.as_str())
     }
 
     /// Display name of whoever sent the invitation.
@@ -219,7 +235,7 @@ impl PublicInvitation {
     }
 
     async fn locale(&self) -> Option<&str> {
-        self.invitation.locale.as_ref().map(|l| l.as_str())
+        self.invitation.details.locale.as_ref().map(|l| l.as_str())
     }
 }
 
@@ -391,5 +407,25 @@ impl From<service::Viewer> for InvitationViewer {
             min_validity: viewer.min_validity.into(),
             max_validity: viewer.max_validity.into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_minted_link_prints_neither_secret_nor_link() {
+        let secret = Secret::generate().unwrap();
+        let url = Url::parse(&format!(
+            "https://x.example/accept#secret={}",
+            secret.expose()
+        ));
+        let link = MintedLink {
+            secret: secret.clone(),
+            invite_url: url.unwrap(),
+        };
+        let printed = format!("{link:?}");
+        assert!(!printed.contains(secret.expose()), "{printed}");
     }
 }

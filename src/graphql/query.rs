@@ -134,7 +134,9 @@ impl InvitationsQuery {
         secret: String,
     ) -> async_graphql::Result<Option<PublicInvitation>> {
         let (module, caller) = (InvitationsModule::of(ctx)?, Caller::of(ctx));
-        module.check_public(caller, &secret).gql()?;
+        let Some(secret) = module.public_secret(caller, &secret).gql()? else {
+            return Ok(None);
+        };
         let found = module.service.lookup_by_secret(&secret).await.gql()?;
         Ok(found.map(|invitation| PublicInvitation::new(invitation, module.service.now())))
     }

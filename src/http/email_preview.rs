@@ -9,7 +9,8 @@ use axum::http::header::{CONTENT_SECURITY_POLICY, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use crate::email::{EmailContext, EmailKind, RenderedEmail, TemplateProblems};
+use crate::domain::MessageKind;
+use crate::email::{EmailContext, RenderedEmail, TemplateProblems};
 use crate::service::EmailSettings;
 
 #[derive(Debug, Deserialize)]
@@ -29,7 +30,7 @@ fn escape(text: &str) -> String {
 /// The asked-for kind and locale (unknown ones fall back to `invitation` and the default
 /// locale), the locales there are, and the render.
 struct Preview {
-    kind: EmailKind,
+    kind: MessageKind,
     locale: String,
     locales: Vec<String>,
     rendered: Result<RenderedEmail, TemplateProblems>,
@@ -40,8 +41,8 @@ fn preview(state: &EmailSettings, query: PreviewQuery) -> Preview {
     let kind = query
         .kind
         .as_deref()
-        .and_then(EmailKind::parse)
-        .unwrap_or(EmailKind::Invitation);
+        .and_then(|kind| kind.parse().ok())
+        .unwrap_or(MessageKind::Invitation);
     let locale = query
         .locale
         .filter(|l| locales.contains(l))
@@ -73,7 +74,7 @@ pub(crate) async fn json(
         rendered,
     } = preview(&state, query);
     let mut body = serde_json::json!({
-        "kinds": EmailKind::ALL.iter().map(|k| k.as_str()).collect::<Vec<_>>(),
+        "kinds": MessageKind::ALL.iter().map(|k| k.as_str()).collect::<Vec<_>>(),
         "locales": locales,
         "kind": kind.as_str(),
         "locale": locale,
@@ -150,7 +151,7 @@ pub(crate) async fn page(
             .collect()
     };
     let kinds = options(
-        EmailKind::ALL
+        MessageKind::ALL
             .iter()
             .map(|k| (k.as_str().to_owned(), k.as_str().to_owned()))
             .collect(),

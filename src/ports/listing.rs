@@ -119,7 +119,9 @@ impl Cursor {
             .map(|key| match key.field {
                 SortField::CreatedAt => SortValue::Millis(invitation.created_at.timestamp_millis()),
                 SortField::ExpiresAt => SortValue::Millis(invitation.expires_at.timestamp_millis()),
-                SortField::Email => SortValue::Text(invitation.email.normalized().to_owned()),
+                SortField::Email => {
+                    SortValue::Text(invitation.details.email.normalized().to_owned())
+                }
                 SortField::State => SortValue::Text(invitation.state_at(now).as_str().to_owned()),
             })
             .collect();

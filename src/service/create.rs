@@ -96,7 +96,7 @@ impl InvitationService {
     fn mint(&self, principal: &Principal, parsed: &ParsedCreate) -> Result<Minted> {
         let now = self.clock.now();
         let secret = Secret::generate().map_err(|err| Error::Internal(Box::new(err)))?;
-        let expires_at = self.settings.validity.expires_at(now, parsed.valid_for)?;
+        let expires_at = now + parsed.validity.as_time_delta();
         let mut invitation = Invitation::create(
             InvitationId::new(),
             parsed.draft.clone(),
@@ -141,7 +141,7 @@ impl InvitationService {
                         return match parsed.on_duplicate {
                             OnDuplicate::Error => Err(Error::DuplicatePending { existing }),
                             OnDuplicate::Resend => {
-                                self.resend_as(principal, existing, parsed.valid_for).await
+                                self.resend_as(principal, existing, parsed.validity).await
                             }
                         };
                     }

@@ -90,7 +90,7 @@ impl InvitationService {
         now: DateTime<Utc>,
     ) {
         let email = &self.settings.email;
-        let preferences: Vec<&str> = match &invitation.locale {
+        let preferences: Vec<&str> = match &invitation.details.locale {
             Some(locale) => vec![locale.as_str()],
             None => invitation
                 .delivery
@@ -104,19 +104,31 @@ impl InvitationService {
         let context = EmailContext::Invitation(InvitationContext {
             product_name: email.product_name.clone(),
             lang: locale.clone(),
-            invitee_name: invitation.name.as_ref().map(|n| n.as_str().to_owned()),
-            invitee_email: invitation.email.as_str().to_owned(),
+            invitee_name: invitation
+                .details
+                .name
+                .as_ref()
+                .map(|n| n.as_str().to_owned()),
+            invitee_email: invitation.details.email.as_str().to_owned(),
             inviter_name: invitation.invited_by.name.clone(),
-            role: invitation.role.as_str().to_owned(),
-            scope: invitation.scope.as_ref().map(|s| s.as_str().to_owned()),
-            groups: invitation.groups.to_strings(),
+            role: invitation.details.role.as_str().to_owned(),
+            scope: invitation
+                .details
+                .scope
+                .as_ref()
+                .map(|s| s.as_str().to_owned()),
+            groups: invitation.details.groups.to_strings(),
             accept_url: url.to_string(),
             expires_at: format_date_time(invitation.expires_at, language(&locale)),
         });
         match email.templates.render(&locale, &context) {
             Ok(rendered) => {
-                let to = invitation.email.clone();
-                let to_name = invitation.name.as_ref().map(|n| n.as_str().to_owned());
+                let to = invitation.details.email.clone();
+                let to_name = invitation
+                    .details
+                    .name
+                    .as_ref()
+                    .map(|n| n.as_str().to_owned());
                 invitation.queue_email(message(
                     MessageKind::Invitation,
                     to,
@@ -149,10 +161,18 @@ impl InvitationService {
             product_name: email.product_name.clone(),
             lang: locale.clone(),
             inviter_name: invitation.invited_by.name.clone(),
-            invitee_name: invitation.name.as_ref().map(|n| n.as_str().to_owned()),
-            invitee_email: invitation.email.as_str().to_owned(),
-            role: invitation.role.as_str().to_owned(),
-            scope: invitation.scope.as_ref().map(|s| s.as_str().to_owned()),
+            invitee_name: invitation
+                .details
+                .name
+                .as_ref()
+                .map(|n| n.as_str().to_owned()),
+            invitee_email: invitation.details.email.as_str().to_owned(),
+            role: invitation.details.role.as_str().to_owned(),
+            scope: invitation
+                .details
+                .scope
+                .as_ref()
+                .map(|s| s.as_str().to_owned()),
             accepted_at: format_date_time(invitation.accepted_at.unwrap_or(now), language(&locale)),
         });
         match email.templates.render(&locale, &context) {

@@ -4,8 +4,8 @@ use serde_json::Value;
 
 use super::Settings;
 use crate::domain::{
-    EmailAddress, Groups, InvitationDraft, IsoDuration, Locale, Metadata, PersonName, RedirectUrl,
-    Role, Scope, ValidationError,
+    EmailAddress, Groups, InvitationDetails, InvitationDraft, IsoDuration, Locale, Metadata,
+    PersonName, RedirectUrl, Role, Scope, ValidationError, ValidityPolicy,
 };
 use crate::ports::Principal;
 
@@ -62,7 +62,8 @@ impl CreateInvitation {
 #[derive(Debug, Clone)]
 pub(crate) struct ParsedCreate {
     pub draft: InvitationDraft,
-    pub valid_for: Option<IsoDuration>,
+    /// `validFor` resolved against the policy: the override, else the default.
+    pub validity: IsoDuration,
     pub on_duplicate: OnDuplicate,
     /// From `Accept-Language`, most preferred first.
     pub request_locales: Vec<String>,
@@ -78,8 +79,13 @@ fn optional<T>(
         .transpose()
 }
 
-pub(crate) fn parse_valid_for(value: Option<&str>) -> Result<Option<IsoDuration>, ValidationError> {
-    optional(value, IsoDuration::parse)
+/// `validFor` as a transport gave it, resolved once against the policy: the override (which
+/// must lie inside the bounds), else the default.
+pub(crate) fn resolve_valid_for(
+    value: Option<&str>,
+    policy: &ValidityPolicy,
+) -> Result<IsoDuration, ValidationError> {
+    policy.resolve(optional(value, IsoDuration::parse)?)
 }
 
 /// Validates every field; the first problem is returned, naming its field.
@@ -111,13 +117,12 @@ pub(crate) fn parse_create(
             format!("your role may not grant {:?}", role.as_str()),
         ));
     }
-    let valid_for = parse_valid_for(input.valid_for.as_deref())?;
-    settings.validity.resolve(valid_for)?;
+    let validity = resolve_valid_for(input.valid_for.as_deref(), &settings.validity)?;
     let metadata = match input.metadata {
         None | Some(Value::Null) => Metadata::default(),
         Some(value) => Metadata::parse(value, settings.metadata_max_bytes)?,
     };
-    let draft = InvitationDraft {
+    let details = InvitationDetails {
         email,
         name: optional(input.name.as_deref(), PersonName::parse)?,
         role,
@@ -128,11 +133,14 @@ pub(crate) fn parse_create(
         redirect_url: optional(input.redirect_url.as_deref(), |url| {
             RedirectUrl::parse(url, &settings.redirect_allow_list)
         })?,
+    };
+    let draft = InvitationDraft {
+        details,
         send_email: input.send_email,
     };
     Ok(ParsedCreate {
         draft,
-        valid_for,
+        validity,
         on_duplicate: input.on_duplicate,
         request_locales: input
             .accept_language

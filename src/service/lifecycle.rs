@@ -1,6 +1,6 @@
 //! Editor actions on an existing invitation: resend and revoke; and persisting expiry.
 
-use super::input::parse_valid_for;
+use super::input::resolve_valid_for;
 use super::permissions::{require_grant, require_manager};
 use super::{InvitationService, Minted};
 use crate::domain::{Invitation, InvitationId, IsoDuration, Secret};
@@ -17,22 +17,21 @@ impl InvitationService {
         valid_for: Option<&str>,
     ) -> Result<Minted> {
         let principal = require_manager(principal)?;
-        let valid_for = parse_valid_for(valid_for)?;
-        self.settings.validity.resolve(valid_for)?;
-        self.resend_as(principal, id, valid_for).await
+        let validity = resolve_valid_for(valid_for, &self.settings.validity)?;
+        self.resend_as(principal, id, validity).await
     }
 
     pub(super) async fn resend_as(
         &self,
         principal: &Principal,
         id: InvitationId,
-        valid_for: Option<IsoDuration>,
+        validity: IsoDuration,
     ) -> Result<Minted> {
         let secret = Secret::generate().map_err(|err| Error::Internal(Box::new(err)))?;
         let invitation = self
             .transition(id, |invitation: &mut Invitation, now| {
-                require_grant(principal, &invitation.role)?;
-                let expires_at = self.settings.validity.expires_at(now, valid_for)?;
+                require_grant(principal, &invitation.details.role)?;
+                let expires_at = now + validity.as_time_delta();
                 invitation.resend(now, secret.digest(), expires_at, principal.actor().clone())?;
                 let url = super::invite_url(invitation, &secret, &self.settings.accept_url);
                 self.queue_invitation_email(invitation, &url, &[], now);
@@ -56,7 +55,7 @@ impl InvitationService {
     ) -> Result<Invitation> {
         let principal = require_manager(principal)?;
         self.transition(id, |invitation, now| {
-            require_grant(principal, &invitation.role)?;
+            require_grant(principal, &invitation.details.role)?;
             Ok(invitation.revoke(now, principal.actor().clone())?)
         })
         .await

@@ -9,6 +9,7 @@ use crate::domain::{Invitation, Secret};
 /// `#secret=<secret>`.
 pub fn invite_url(invitation: &Invitation, secret: &Secret, accept_url: &Url) -> Url {
     let mut url = invitation
+        .details
         .redirect_url
         .as_ref()
         .map_or_else(|| accept_url.clone(), |r| r.as_url().clone());

@@ -38,7 +38,8 @@ pub use viewer::Viewer;
 
 use crate::config::{Config, RolePolicy};
 use crate::domain::{
-    AllowedRedirect, Invitation, InvitationId, IsoDuration, RetryPolicy, Secret, ValidityPolicy,
+    AllowedRedirect, Invitation, InvitationId, IsoDuration, REDACTED, RetryPolicy, Secret,
+    ValidityPolicy,
 };
 use crate::email::EmailTemplates;
 use crate::error::{Error, Result};
@@ -104,12 +105,22 @@ impl Settings {
 }
 
 /// An invitation with the secret that was just minted for it. The only place the raw secret
-/// and the link exist, besides the queued email.
-#[derive(Debug, Clone)]
+/// and the link exist, besides the queued email. `Debug` shows neither.
+#[derive(Clone)]
 pub struct Minted {
     pub invitation: Invitation,
     pub secret: Secret,
     pub invite_url: Url,
+}
+
+impl std::fmt::Debug for Minted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Minted")
+            .field("invitation", &self.invitation)
+            .field("secret", &self.secret)
+            .field("invite_url", &REDACTED)
+            .finish()
+    }
 }
 
 /// How many times a use case re-reads after losing a race before it reports UNAVAILABLE.

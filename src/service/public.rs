@@ -14,17 +14,14 @@ pub struct Accepted {
 
 impl InvitationService {
     /// The invitation a secret belongs to, in whatever state it is (so a frontend can say
-    /// "expired" or "already accepted"). `None` for unknown or malformed secrets. Has no side
-    /// effects: mail scanners that open links do not use them up.
-    pub async fn lookup_by_secret(&self, secret: &str) -> Result<Option<Invitation>> {
-        let Ok(secret) = Secret::parse(secret) else {
-            return Ok(None);
-        };
+    /// "expired" or "already accepted"). `None` for an unknown secret. Has no side effects:
+    /// mail scanners that open links do not use them up. Transports parse the presented text
+    /// with [`Secret::parse`]; a malformed one never reaches the store.
+    pub async fn lookup_by_secret(&self, secret: &Secret) -> Result<Option<Invitation>> {
         Ok(self.store.find_by_secret_digest(&secret.digest()).await?)
     }
 
-    async fn by_secret(&self, secret: &str) -> Result<Invitation> {
-        let secret = Secret::parse(secret)?;
+    async fn by_secret(&self, secret: &Secret) -> Result<Invitation> {
         self.store
             .find_by_secret_digest(&secret.digest())
             .await?
@@ -37,7 +34,7 @@ impl InvitationService {
     /// INVITATION_ACCEPTED. An expired invitation gives INVITATION_EXPIRED even before the
     /// sweeper has run. If provisioning fails, the accept is rolled back (recorded as
     /// ACCEPT_ROLLED_BACK) and the link keeps working.
-    pub async fn accept(&self, secret: &str, input: AcceptInput) -> Result<Accepted> {
+    pub async fn accept(&self, secret: &Secret, input: AcceptInput) -> Result<Accepted> {
         let found = self.by_secret(secret).await?;
         match found.state_at(self.clock.now()) {
             InvitationState::Pending => {}
@@ -77,7 +74,7 @@ impl InvitationService {
     }
 
     /// PENDING -> DECLINED.
-    pub async fn decline(&self, secret: &str) -> Result<Invitation> {
+    pub async fn decline(&self, secret: &Secret) -> Result<Invitation> {
         let found = self.by_secret(secret).await?;
         let digest = found.secret_digest;
         self.transition_from(found, |invitation, now| {

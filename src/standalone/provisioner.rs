@@ -46,7 +46,7 @@ impl AccountProvisioner for StoreProvisioner {
         }
         match self
             .accounts
-            .find_account_by_email(invitation.email.normalized())
+            .find_account_by_email(invitation.details.email.normalized())
             .await?
         {
             Some(_) if self.existing == ExistingAccountPolicy::Refuse => Err(Error::validation(
@@ -71,10 +71,15 @@ impl AccountProvisioner for StoreProvisioner {
         plan: &ProvisionPlan,
     ) -> Result<()> {
         let now = self.clock.now();
-        let groups = invitation.groups.to_strings();
+        let groups = invitation.details.groups.to_strings();
         if plan.existing_user {
             self.accounts
-                .attach_to_account(&plan.user_id, invitation.role.as_str(), &groups, now)
+                .attach_to_account(
+                    &plan.user_id,
+                    invitation.details.role.as_str(),
+                    &groups,
+                    now,
+                )
                 .await?;
             return Ok(());
         }
@@ -87,16 +92,16 @@ impl AccountProvisioner for StoreProvisioner {
             .as_deref()
             .map(PersonName::parse)
             .transpose()?
-            .or_else(|| invitation.name.clone())
+            .or_else(|| invitation.details.name.clone())
             .map(|n| n.as_str().to_owned());
         let account = Account {
             id: plan.user_id.clone(),
-            email: invitation.email.as_str().to_owned(),
-            email_normalized: invitation.email.normalized().to_owned(),
+            email: invitation.details.email.as_str().to_owned(),
+            email_normalized: invitation.details.email.normalized().to_owned(),
             name,
-            roles: vec![invitation.role.as_str().to_owned()],
+            roles: vec![invitation.details.role.as_str().to_owned()],
             groups,
-            metadata: invitation.metadata.as_map().clone(),
+            metadata: invitation.details.metadata.as_map().clone(),
             password_hash,
             created_at: now,
             updated_at: now,

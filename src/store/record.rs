@@ -8,9 +8,9 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::domain::{
-    Actor, Delivery, EmailAddress, EventActor, EventKind, Groups, Invitation, InvitationEvent,
-    InvitationId, Locale, Metadata, PersonName, QueuedMessage, RedirectUrl, Role, Schedule, Scope,
-    SecretDigest,
+    Actor, Delivery, EmailAddress, EventActor, EventKind, Groups, Invitation, InvitationDetails,
+    InvitationEvent, InvitationId, Locale, Metadata, PersonName, QueuedMessage, RedirectUrl, Role,
+    Schedule, Scope, SecretDigest,
 };
 use crate::ports::{StoreError, StoreResult};
 
@@ -25,8 +25,8 @@ pub(crate) struct EventRecord {
 }
 
 /// A queued email as both stores keep it: a JSON array in SQLite, an array of subdocuments
-/// in MongoDB.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// in MongoDB. `Debug` shows no part of the message (the body holds the link).
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct MessageRecord {
     pub id: Uuid,
@@ -44,6 +44,16 @@ pub(crate) struct MessageRecord {
     pub attempts: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+}
+
+impl std::fmt::Debug for MessageRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MessageRecord")
+            .field("id", &self.id)
+            .field("kind", &self.kind)
+            .field("body", &crate::domain::REDACTED)
+            .finish_non_exhaustive()
+    }
 }
 
 impl From<&QueuedMessage> for MessageRecord {
@@ -181,15 +191,19 @@ impl From<&Invitation> for InvitationRecord {
     fn from(inv: &Invitation) -> Self {
         Self {
             id: inv.id.as_uuid(),
-            email: inv.email.as_str().to_owned(),
-            email_normalized: inv.email.normalized().to_owned(),
-            name: inv.name.as_ref().map(|n| n.as_str().to_owned()),
-            role: inv.role.as_str().to_owned(),
-            groups: inv.groups.to_strings(),
-            metadata: inv.metadata.as_map().clone(),
-            locale: inv.locale.as_ref().map(|l| l.as_str().to_owned()),
-            scope: inv.scope.as_ref().map(|s| s.as_str().to_owned()),
-            redirect_url: inv.redirect_url.as_ref().map(|u| u.as_str().to_owned()),
+            email: inv.details.email.as_str().to_owned(),
+            email_normalized: inv.details.email.normalized().to_owned(),
+            name: inv.details.name.as_ref().map(|n| n.as_str().to_owned()),
+            role: inv.details.role.as_str().to_owned(),
+            groups: inv.details.groups.to_strings(),
+            metadata: inv.details.metadata.as_map().clone(),
+            locale: inv.details.locale.as_ref().map(|l| l.as_str().to_owned()),
+            scope: inv.details.scope.as_ref().map(|s| s.as_str().to_owned()),
+            redirect_url: inv
+                .details
+                .redirect_url
+                .as_ref()
+                .map(|u| u.as_str().to_owned()),
             invited_by_id: inv.invited_by.id.clone(),
             invited_by_name: inv.invited_by.name.clone(),
             inviter_email: inv.inviter_email.as_ref().map(|e| e.as_str().to_owned()),
@@ -223,33 +237,36 @@ impl InvitationRecord {
         let id = self.id;
         Ok(Invitation {
             id: InvitationId::from_uuid(id),
-            email: EmailAddress::parse(&self.email).map_err(bad("the email", id))?,
-            name: self
-                .name
-                .as_deref()
-                .map(PersonName::parse)
-                .transpose()
-                .map_err(bad("the name", id))?,
-            role: Role::parse(&self.role).map_err(bad("the role", id))?,
-            groups: Groups::parse(&self.groups).map_err(bad("the groups", id))?,
-            metadata: Metadata::from_stored(self.metadata),
-            locale: self
-                .locale
-                .as_deref()
-                .map(Locale::parse)
-                .transpose()
-                .map_err(bad("the locale", id))?,
-            scope: self
-                .scope
-                .as_deref()
-                .map(Scope::parse)
-                .transpose()
-                .map_err(bad("the scope", id))?,
-            redirect_url: match self.redirect_url.as_deref() {
-                None => None,
-                Some(url) => Some(
-                    RedirectUrl::from_stored(url).ok_or_else(|| corrupt("the redirect URL", id))?,
-                ),
+            details: InvitationDetails {
+                email: EmailAddress::parse(&self.email).map_err(bad("the email", id))?,
+                name: self
+                    .name
+                    .as_deref()
+                    .map(PersonName::parse)
+                    .transpose()
+                    .map_err(bad("the name", id))?,
+                role: Role::parse(&self.role).map_err(bad("the role", id))?,
+                groups: Groups::parse(&self.groups).map_err(bad("the groups", id))?,
+                metadata: Metadata::from_stored(self.metadata),
+                locale: self
+                    .locale
+                    .as_deref()
+                    .map(Locale::parse)
+                    .transpose()
+                    .map_err(bad("the locale", id))?,
+                scope: self
+                    .scope
+                    .as_deref()
+                    .map(Scope::parse)
+                    .transpose()
+                    .map_err(bad("the scope", id))?,
+                redirect_url: match self.redirect_url.as_deref() {
+                    None => None,
+                    Some(url) => Some(
+                        RedirectUrl::from_stored(url)
+                            .ok_or_else(|| corrupt("the redirect URL", id))?,
+                    ),
+                },
             },
             invited_by: Actor {
                 id: self.invited_by_id,
@@ -296,5 +313,31 @@ impl InvitationRecord {
                 .collect::<StoreResult<_>>()?,
             revision: u64::try_from(self.revision).map_err(bad("the revision", id))?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stored_message_prints_no_part_of_its_body() {
+        let record = MessageRecord {
+            id: Uuid::now_v7(),
+            kind: "invitation".into(),
+            to: "a@example.org".into(),
+            to_name: None,
+            locale: "en".into(),
+            subject: "Join us".into(),
+            html: "<a href=\"https://x/accept#secret=LINK-IN-HTML\">".into(),
+            text: "https://x/accept#secret=LINK-IN-TEXT".into(),
+            next_attempt_at: Utc::now(),
+            lease_until: None,
+            attempts: 0,
+            last_error: None,
+        };
+        let printed = format!("{record:?}");
+        assert!(!printed.contains("LINK-IN"), "{printed}");
+        assert!(!printed.contains("Join us"), "{printed}");
     }
 }

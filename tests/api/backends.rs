@@ -20,7 +20,7 @@ async fn the_embedded_store_loses_nothing_on_restart() {
     let reopened = SqliteStore::open(&path).await.unwrap();
 
     let read = reopened.get(minted.invitation.id).await.unwrap().unwrap();
-    assert_eq!(read.email.as_str(), "durable@example.org");
+    assert_eq!(read.details.email.as_str(), "durable@example.org");
     assert_eq!(read.stored_state, InvitationState::Pending);
     assert_eq!(read.secret_digest, minted.secret.digest());
     drop(reopened);

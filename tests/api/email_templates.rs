@@ -4,11 +4,12 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use cms_invitations::email::{EmailContext, EmailKind, EmailPart, EmailTemplates};
+use cms_invitations::domain::MessageKind;
+use cms_invitations::email::{EmailContext, EmailPart, EmailTemplates, template_variables};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_cms-invitations");
 
-fn golden_path(locale: &str, kind: EmailKind, part: EmailPart) -> PathBuf {
+fn golden_path(locale: &str, kind: MessageKind, part: EmailPart) -> PathBuf {
     let suffix = match part {
         EmailPart::Subject => "subject.txt",
         EmailPart::Html => "html",
@@ -26,7 +27,7 @@ fn every_locale_kind_and_part_renders_as_its_golden_file() {
     let rewrite = std::env::var_os("UPDATE_CONTRACTS").is_some();
     let mut compared = 0;
     for locale in templates.locales() {
-        for kind in EmailKind::ALL {
+        for kind in MessageKind::ALL {
             let mut context = EmailContext::sample(kind, &locale, true);
             context.set_product_name("Acme CMS");
             let email = templates.render(&locale, &context).unwrap();
@@ -137,17 +138,17 @@ fn templates_preview_prints_one_part_with_sample_data() {
 fn the_documented_variables_are_the_variables_of_each_context() {
     const DOC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/email-templates.md");
     let mut table = String::new();
-    for kind in EmailKind::ALL {
+    for kind in MessageKind::ALL {
         table.push_str(&format!(
             "\n`{}`:\n\n| Variable | Meaning |\n|---|---|\n",
             kind.as_str()
         ));
-        for (name, meaning) in kind.variables() {
+        for (name, meaning) in template_variables(kind) {
             table.push_str(&format!("| `{name}` | {meaning} |\n"));
         }
     }
     // The documented names must be exactly the fields a sample context serializes.
-    for kind in EmailKind::ALL {
+    for kind in MessageKind::ALL {
         let sample = serde_json::to_value(EmailContext::sample(kind, "en", true)).unwrap();
         let mut fields: Vec<&str> = sample
             .as_object()
@@ -155,7 +156,10 @@ fn the_documented_variables_are_the_variables_of_each_context() {
             .keys()
             .map(String::as_str)
             .collect();
-        let mut documented: Vec<&str> = kind.variables().iter().map(|(name, _)| *name).collect();
+        let mut documented: Vec<&str> = template_variables(kind)
+            .iter()
+            .map(|(name, _)| *name)
+            .collect();
         fields.sort_unstable();
         documented.sort_unstable();
         assert_eq!(fields, documented, "{}", kind.as_str());

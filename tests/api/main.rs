@@ -22,6 +22,7 @@ mod host;
 mod http_transport;
 mod lifecycle;
 mod readme;
+mod redaction;
 mod schema;
 mod store_contract;
 mod validation;

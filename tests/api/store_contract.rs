@@ -42,17 +42,17 @@ async fn a_stored_invitation_reads_back_field_for_field(backend: Backend) {
 
     for read in [&by_id, &by_secret] {
         assert_eq!(read.id, minted.invitation.id);
-        assert_eq!(read.email.as_str(), "Ada.Lovelace@Example.org");
-        assert_eq!(read.email.normalized(), "ada.lovelace@example.org");
-        assert_eq!(read.name.as_ref().unwrap().as_str(), "Ada Lovelace");
-        assert_eq!(read.role.as_str(), "editor");
-        assert_eq!(read.groups.to_strings(), ["engines", "poetry"]);
-        assert_eq!(read.metadata.as_map()["nested"]["ok"], true);
-        assert_eq!(read.metadata.as_map()["seats"], 3);
-        assert_eq!(read.locale.as_ref().unwrap().as_str(), "de-AT");
-        assert_eq!(read.scope.as_ref().unwrap().as_str(), "acme");
+        assert_eq!(read.details.email.as_str(), "Ada.Lovelace@Example.org");
+        assert_eq!(read.details.email.normalized(), "ada.lovelace@example.org");
+        assert_eq!(read.details.name.as_ref().unwrap().as_str(), "Ada Lovelace");
+        assert_eq!(read.details.role.as_str(), "editor");
+        assert_eq!(read.details.groups.to_strings(), ["engines", "poetry"]);
+        assert_eq!(read.details.metadata.as_map()["nested"]["ok"], true);
+        assert_eq!(read.details.metadata.as_map()["seats"], 3);
+        assert_eq!(read.details.locale.as_ref().unwrap().as_str(), "de-AT");
+        assert_eq!(read.details.scope.as_ref().unwrap().as_str(), "acme");
         assert_eq!(
-            read.redirect_url.as_ref().unwrap().as_str(),
+            read.details.redirect_url.as_ref().unwrap().as_str(),
             "https://app.example.org/join/acme"
         );
         assert_eq!(read.invited_by, *admin().actor());
@@ -207,7 +207,7 @@ async fn every_filter_narrows_the_listing(backend: Backend) {
             assert_eq!(page.total_count, Some(page.items.len() as u64));
             page.items
                 .iter()
-                .map(|i| i.email.normalized().to_owned())
+                .map(|i| i.details.email.normalized().to_owned())
                 .collect::<Vec<_>>()
         }
     };
@@ -341,7 +341,7 @@ async fn paging_through_every_sort_returns_each_invitation_once_in_order(backend
         .resend(Some(&admin()), created[4].id, None)
         .await
         .unwrap();
-    app.service.decline(resent.secret.expose()).await.unwrap();
+    app.service.decline(&resent.secret).await.unwrap();
 
     let sorts = [
         vec![],
@@ -436,7 +436,11 @@ fn assert_sorted(
             let ord = match key.field {
                 SortField::CreatedAt => a.created_at.cmp(&b.created_at),
                 SortField::ExpiresAt => a.expires_at.cmp(&b.expires_at),
-                SortField::Email => a.email.normalized().cmp(b.email.normalized()),
+                SortField::Email => a
+                    .details
+                    .email
+                    .normalized()
+                    .cmp(b.details.email.normalized()),
                 SortField::State => a.state_at(now).as_str().cmp(b.state_at(now).as_str()),
             };
             let ord = if key.direction == SortDirection::Desc {
