@@ -102,6 +102,7 @@ async fn run(smtp: bool, count: usize, pool: u32) -> f64 {
                 Sender::parse(&config.email.email_from).unwrap(),
                 pool,
                 Duration::from_secs(30),
+                None,
             )
             .unwrap(),
         ),

@@ -145,6 +145,12 @@ section! {
             parse: parse::optional(parse::smtp_url),
             from_file: true,
         },
+        smtp_ca_file: Option<PathBuf> {
+            env: "INVITATIONS_SMTP_CA_FILE",
+            default: "",
+            meaning: "PEM file of certificates to trust for the SMTP server's TLS besides the built-in roots (a private CA); unset: built-in roots only",
+            parse: parse::optional(parse::path),
+        },
         email_from: String {
             env: "INVITATIONS_EMAIL_FROM",
             default: "Invitations <invitations@localhost>",
@@ -160,7 +166,7 @@ section! {
         email_send_timeout: IsoDuration {
             env: "INVITATIONS_EMAIL_SEND_TIMEOUT",
             default: "PT30S",
-            meaning: "limit for each SMTP command (connect, greeting, data)",
+            meaning: "limit for one delivery attempt, from connecting to the server's answer to the message",
             parse: parse::duration_within(1, i64::MAX),
         },
         email_retry_initial: IsoDuration {

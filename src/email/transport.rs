@@ -2,11 +2,14 @@
 //! files in an outbox folder when no SMTP server is configured.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use lettre::message::{Mailbox, MultiPart};
+use lettre::transport::smtp::AsyncSmtpTransportBuilder;
 use lettre::transport::smtp::PoolConfig;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport as _, Message, Tokio1Executor};
 
 use crate::domain::{DeliveryFailure, QueuedMessage};
@@ -62,9 +65,15 @@ impl Sender {
 /// Delivery through an SMTP server: one transport with a connection pool, shared by every
 /// send. `smtp://host:port` speaks plain SMTP, `smtp://…?tls=required` upgrades with
 /// STARTTLS, `smtps://` connects with TLS; `user:password@` authenticates.
-#[derive(Clone)]
+///
+/// Every attempt, from connecting to the server's answer to the message, is bounded by the
+/// send timeout (lettre bounds only the connect). An attempt cut off mid-conversation leaves
+/// its connection out of step with the server, so the whole pool is replaced: no later
+/// message is ever sent on it.
 pub struct SmtpMailer {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
+    builder: AsyncSmtpTransportBuilder,
+    transport: RwLock<Arc<AsyncSmtpTransport<Tokio1Executor>>>,
+    attempt_limit: Duration,
     sender: Sender,
     concurrency: usize,
 }
@@ -80,38 +89,98 @@ impl std::fmt::Debug for SmtpMailer {
 }
 
 impl SmtpMailer {
-    /// A pooled transport to `url` with at most `pool_size` connections, each SMTP command
-    /// bounded by `timeout`.
+    /// A pooled transport to `url` with at most `pool_size` connections, each attempt
+    /// bounded by `timeout`. `extra_roots` (PEM) are trusted for the server's TLS certificate
+    /// besides the built-in roots: a mail server with a private CA.
     pub fn new(
         url: &str,
         sender: Sender,
         pool_size: u32,
         timeout: Duration,
+        extra_roots: Option<&[u8]>,
     ) -> Result<Self, String> {
         let pool = PoolConfig::new()
             .max_size(pool_size.max(1))
             .idle_timeout(Duration::from_secs(60));
-        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
             .map_err(|err| format!("smtp_url is not usable: {err}"))?
             .timeout(Some(timeout))
-            .pool_config(pool)
-            .build();
+            .pool_config(pool);
+        if let Some(pem) = extra_roots
+            && let Some(tls) = tls_trusting(url, pem)?
+        {
+            builder = builder.tls(tls);
+        }
         Ok(Self {
-            transport,
+            transport: RwLock::new(Arc::new(builder.clone().build())),
+            builder,
+            attempt_limit: timeout,
             sender,
             concurrency: usize::try_from(pool_size.max(1)).unwrap_or(1),
         })
     }
 }
 
+impl SmtpMailer {
+    fn current_transport(&self) -> Arc<AsyncSmtpTransport<Tokio1Executor>> {
+        let guard = self.transport.read().unwrap_or_else(|p| p.into_inner());
+        Arc::clone(&guard)
+    }
+
+    /// Swaps in a new pool unless another timed-out send already did. The old pool closes
+    /// its connections once the last send holding it is done.
+    fn replace_pool(&self, stale: &Arc<AsyncSmtpTransport<Tokio1Executor>>) {
+        let mut guard = self.transport.write().unwrap_or_else(|p| p.into_inner());
+        if Arc::ptr_eq(&guard, stale) {
+            *guard = Arc::new(self.builder.clone().build());
+        }
+    }
+}
+
+/// The TLS mode `url` asks for (as lettre reads it: `smtps://` wraps, `?tls=required` or
+/// `?tls=opportunistic` upgrade with STARTTLS), trusting `pem` besides the built-in roots;
+/// `None` for plain SMTP.
+fn tls_trusting(url: &str, pem: &[u8]) -> Result<Option<Tls>, String> {
+    let url = url::Url::parse(url).map_err(|err| format!("smtp_url is not usable: {err}"))?;
+    let host = url.host_str().unwrap_or_default().to_owned();
+    let mode = url
+        .query_pairs()
+        .find(|(key, _)| key == "tls")
+        .map(|(_, value)| value.into_owned());
+    let certificate = Certificate::from_pem(pem)
+        .map_err(|err| format!("smtp_ca_file holds no usable certificate: {err}"))?;
+    let parameters = || {
+        TlsParameters::builder(host.clone())
+            .add_root_certificate(certificate.clone())
+            .build_rustls()
+            .map_err(|err| format!("smtp_ca_file cannot be used: {err}"))
+    };
+    Ok(match (url.scheme(), mode.as_deref()) {
+        ("smtps", _) => Some(Tls::Wrapper(parameters()?)),
+        (_, Some("required")) => Some(Tls::Required(parameters()?)),
+        (_, Some("opportunistic")) => Some(Tls::Opportunistic(parameters()?)),
+        _ => None,
+    })
+}
+
 #[async_trait]
 impl Mailer for SmtpMailer {
     async fn send(&self, message: &QueuedMessage) -> Result<(), DeliveryFailure> {
         let email = self.sender.build(message)?;
-        match self.transport.send(email).await {
-            Ok(_) => Ok(()),
-            Err(err) if err.is_permanent() => Err(DeliveryFailure::permanent(smtp_reason(&err))),
-            Err(err) => Err(DeliveryFailure::transient(smtp_reason(&err))),
+        let transport = self.current_transport();
+        match tokio::time::timeout(self.attempt_limit, transport.send(email)).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(err)) if err.is_permanent() => {
+                Err(DeliveryFailure::permanent(smtp_reason(&err)))
+            }
+            Ok(Err(err)) => Err(DeliveryFailure::transient(smtp_reason(&err))),
+            Err(_) => {
+                self.replace_pool(&transport);
+                Err(DeliveryFailure::transient(format!(
+                    "timed out: no answer within {} s",
+                    self.attempt_limit.as_secs_f32()
+                )))
+            }
         }
     }
 

@@ -83,7 +83,7 @@ impl Settings {
                 max: config.email.email_retry_max.as_time_delta(),
                 max_attempts: config.email.email_max_attempts,
             },
-            // One attempt is several SMTP commands, each bounded by the timeout.
+            // An attempt is bounded by the send timeout; the lease outlasts it many times over.
             lease: (send_timeout * 10).max(TimeDelta::minutes(1)),
         };
         let accept_url = match &config.rules.accept_url {

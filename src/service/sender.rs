@@ -104,7 +104,7 @@ impl InvitationService {
                     Ok(invitation.message_sent(id, now).then_some(()))
                 })
                 .await?;
-                tracing::info!(invitation = %invitation_id, message = %id, kind = %message.kind, locale = %message.locale, attempt = message.schedule.attempts, "email sent");
+                tracing::info!(invitation = %invitation_id, message_id = %id, kind = %message.kind, locale = %message.locale, attempt = message.schedule.attempts, "email sent");
                 Ok(Outcome::Sent)
             }
             Err(failure) => {
@@ -116,11 +116,11 @@ impl InvitationService {
                     .await?;
                 match after {
                     Some((_, AfterFailure::RetryAt(at))) => {
-                        tracing::warn!(invitation = %invitation_id, message = %id, kind = %message.kind, attempt = message.schedule.attempts, error = %failure, retry_at = %at, "email not sent; will retry");
+                        tracing::warn!(invitation = %invitation_id, message_id = %id, kind = %message.kind, attempt = message.schedule.attempts, error = %failure, retry_at = %at, "email not sent; will retry");
                         Ok(Outcome::Retrying)
                     }
                     Some((_, AfterFailure::GiveUp)) => {
-                        tracing::error!(invitation = %invitation_id, message = %id, kind = %message.kind, attempt = message.schedule.attempts, permanent = failure.permanent, error = %failure, "email given up");
+                        tracing::error!(invitation = %invitation_id, message_id = %id, kind = %message.kind, attempt = message.schedule.attempts, permanent = failure.permanent, error = %failure, "email given up");
                         Ok(Outcome::Failed)
                     }
                     None => Ok(Outcome::Skipped),

@@ -48,27 +48,35 @@ const SENDER_POLL: Duration = Duration::from_secs(1);
 
 /// The configured SMTP server, else the `.eml` outbox folder under `data_dir`.
 pub fn mailer(config: &Config) -> Result<Arc<dyn Mailer>, StartupError> {
-    let sender = Sender::parse(&config.email.email_from).map_err(StartupError::Mailer)?;
     let email = &config.email;
-    Ok(match &email.smtp_url {
-        Some(url) => Arc::new(
-            SmtpMailer::new(
-                url.expose(),
-                sender,
-                email.smtp_pool_size,
-                email
-                    .email_send_timeout
-                    .as_time_delta()
-                    .to_std()
-                    .unwrap_or(Duration::from_secs(30)),
-            )
-            .map_err(StartupError::Mailer)?,
-        ),
-        None => Arc::new(FileMailer::new(
-            config.store.data_dir.join(OUTBOX_DIR),
-            sender,
-        )),
-    })
+    let sender = Sender::parse(&email.email_from).map_err(StartupError::Mailer)?;
+    let Some(url) = &email.smtp_url else {
+        let outbox = config.store.data_dir.join(OUTBOX_DIR);
+        return Ok(Arc::new(FileMailer::new(outbox, sender)));
+    };
+    let extra_roots = match &email.smtp_ca_file {
+        None => None,
+        Some(path) => Some(std::fs::read(path).map_err(|err| {
+            StartupError::Mailer(format!(
+                "cannot read smtp_ca_file {}: {err}",
+                path.display()
+            ))
+        })?),
+    };
+    let timeout = email
+        .email_send_timeout
+        .as_time_delta()
+        .to_std()
+        .unwrap_or(Duration::from_secs(30));
+    let mailer = SmtpMailer::new(
+        url.expose(),
+        sender,
+        email.smtp_pool_size,
+        timeout,
+        extra_roots.as_deref(),
+    )
+    .map_err(StartupError::Mailer)?;
+    Ok(Arc::new(mailer))
 }
 
 /// MongoDB when a URI is configured, else the embedded SQLite file under `data_dir`.

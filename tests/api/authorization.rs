@@ -38,11 +38,16 @@ fn token(server: &TestServer, who: Who) -> Option<&str> {
     }
 }
 
-/// `Ok(())` or the error code the response carries.
+/// `Ok(())` for a response with data and no error, else the error code it carries (an error
+/// without a code is a failure of its own, never a success).
 fn outcome(response: &Value) -> Result<(), String> {
-    match response["errors"][0]["extensions"]["code"].as_str() {
-        None => Ok(()),
-        Some(code) => Err(code.to_owned()),
+    match response.get("errors") {
+        None if response["data"].is_object() => Ok(()),
+        None => Err(format!("neither data nor errors: {response}")),
+        Some(errors) => Err(errors[0]["extensions"]["code"].as_str().map_or_else(
+            || format!("an error without a code: {errors}"),
+            str::to_owned,
+        )),
     }
 }
 
@@ -214,4 +219,96 @@ async fn the_viewer_query_tells_each_caller_what_it_may_do() {
         (&json!("P7D"), &json!("PT1H"), &json!("P30D"))
     );
     server.cleanup().await;
+}
+
+/// A request to `/graphql` with this `Authorization` header; the status and the error code.
+async fn with_authorization(server: &TestServer, header: &str) -> (u16, String) {
+    let response = server
+        .http()
+        .post(server.url("/graphql"))
+        .header("authorization", header)
+        .json(&json!({ "query": "{ invitationBySecret(secret: \"x\") { state } }" }))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap();
+    let code = body["errors"][0]["extensions"]["code"].as_str();
+    (status, code.unwrap_or("(no error)").to_owned())
+}
+
+#[tokio::test]
+async fn credentials_that_are_not_a_live_token_are_refused_as_a_whole() {
+    let server = spawn_server(Backend::Sqlite).await;
+    let well_formed_unknown = format!("Bearer cmsi_{}", "A".repeat(43));
+    for header in [
+        well_formed_unknown.as_str(),
+        "Bearer ",
+        "Bearer",
+        "Basic YWRtaW46YWRtaW4=",
+        "cmsi_no_scheme",
+    ] {
+        assert_eq!(
+            with_authorization(&server, header).await,
+            (401, "UNAUTHENTICATED".to_owned()),
+            "{header:?}: the request is refused, not run anonymously"
+        );
+    }
+    let lower_case_scheme = format!("bearer {}", server.tokens.viewer);
+    let (status, _) = with_authorization(&server, &lower_case_scheme).await;
+    assert_eq!(status, 200, "the scheme is case-insensitive");
+    server.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_token_whose_role_was_removed_from_the_configuration_may_do_nothing() {
+    let dir = crate::helpers::temp_dir();
+    let data = dir.join("data");
+    let created = crate::process::command()
+        .args([
+            "token",
+            "create",
+            "--role",
+            "editor",
+            "--name",
+            "Old editor",
+        ])
+        .env("INVITATIONS_DATA_DIR", &data)
+        .output()
+        .await
+        .unwrap();
+    assert!(created.status.success(), "{created:?}");
+    let printed = String::from_utf8(created.stdout).unwrap();
+    let token = printed.lines().last().unwrap().trim().to_owned();
+    let config = dir.join("invitations.toml");
+    std::fs::write(
+        &config,
+        "[roles]\ninvitee = [\"viewer\"]\n[roles.principals.admin]\nread = true\ngrants = [\"viewer\"]\n",
+    )
+    .unwrap();
+    let config = config.display().to_string();
+    let server =
+        crate::process::ServerProcess::start(&data, &[("INVITATIONS_CONFIG", &config)]).await;
+    let listed = server
+        .gql("{ invitations { totalCount } }", json!({}), Some(&token))
+        .await;
+    assert_eq!(
+        listed["errors"][0]["extensions"]["code"], "FORBIDDEN",
+        "{listed:#}"
+    );
+    let message = listed["errors"][0]["message"].as_str().unwrap();
+    assert!(message.contains("no longer configured"), "{message}");
+    let created = server
+        .gql(
+            "mutation { createInvitation(input: {email: \"x@example.org\", role: \"viewer\"}) { id } }",
+            json!({}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(
+        created["errors"][0]["extensions"]["code"], "FORBIDDEN",
+        "{created:#}"
+    );
+    server.stop().await;
+    let _ = std::fs::remove_dir_all(dir);
 }

@@ -1,30 +1,62 @@
 //! Behaviour particular to one backend.
 
-use cms_invitations::domain::{InvitationState, IsoDuration};
-use cms_invitations::ports::InvitationStore;
+use cms_invitations::domain::IsoDuration;
 use cms_invitations::store::mongo::MongoStore;
-use cms_invitations::store::sqlite::SqliteStore;
 use futures_util::TryStreamExt;
+use serde_json::json;
 
-use crate::helpers::{Backend, Location, mongodb_uri, spawn_app};
+use crate::helpers::{Backend, mongodb_uri};
+use crate::process::ServerProcess;
 
-#[tokio::test]
-async fn the_embedded_store_loses_nothing_on_restart() {
-    let app = spawn_app(Backend::Sqlite).await;
-    let minted = app.invite("durable@example.org").await;
-    let Location::Sqlite(dir) = &app.location else {
-        unreachable!()
-    };
-    let path = dir.join("invitations.sqlite3");
+crate::on_both_backends!(an_acknowledged_invitation_survives_a_killed_server_process,);
 
-    let reopened = SqliteStore::open(&path).await.unwrap();
+/// The server process is killed (SIGKILL: no shutdown, no flush) right after it acknowledged
+/// a create; a new process on the same store finds the invitation, and its link works.
+async fn an_acknowledged_invitation_survives_a_killed_server_process(backend: Backend) {
+    let (env, cleanup) = crate::helpers::process_store(backend).await;
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let dir = crate::helpers::temp_dir();
+    let first = ServerProcess::start(&dir, &env).await;
+    let token = first.bootstrap_token();
+    let created = first
+        .gql(
+            "mutation { createInvitation(input: {email: \"durable@example.org\", role: \"viewer\", sendEmail: false}) { id secret } }",
+            json!({}),
+            Some(&token),
+        )
+        .await;
+    let id = created["data"]["createInvitation"]["id"].clone();
+    let secret = created["data"]["createInvitation"]["secret"].clone();
+    assert!(id.is_string(), "{created:#}");
+    first.kill().await;
 
-    let read = reopened.get(minted.invitation.id).await.unwrap().unwrap();
-    assert_eq!(read.details.email.as_str(), "durable@example.org");
-    assert_eq!(read.stored_state, InvitationState::Pending);
-    assert_eq!(read.secret_digest, minted.secret.digest());
-    drop(reopened);
-    app.cleanup().await;
+    let second = ServerProcess::start(&dir, &env).await;
+    let found = second
+        .gql(
+            "query($id: ID!) { invitation(id: $id) { email state } }",
+            json!({ "id": id }),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(
+        found["data"]["invitation"]["email"], "durable@example.org",
+        "{found:#}"
+    );
+    assert_eq!(found["data"]["invitation"]["state"], "PENDING");
+    let accepted = second
+        .gql(
+            "mutation($s: String!) { acceptInvitation(secret: $s, input: {password: \"correct horse battery\"}) { invitation { state } } }",
+            json!({ "s": secret }),
+            None,
+        )
+        .await;
+    assert_eq!(
+        accepted["data"]["acceptInvitation"]["invitation"]["state"], "ACCEPTED",
+        "{accepted:#}"
+    );
+    second.stop().await;
+    cleanup.await;
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 async fn ttl_seconds(store: &MongoStore) -> Option<i64> {

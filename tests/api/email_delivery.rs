@@ -8,14 +8,15 @@ use chrono::TimeDelta;
 use serde_json::{Value, json};
 
 use crate::helpers::Backend;
-use crate::mail::{Mail, SmtpSink, free_port, secret_in};
+use crate::mail::{GateMode, Mail, SinkOptions, SinkTls, SmtpGate, SmtpSink, secret_in};
+use crate::process::ServerProcess;
 use crate::server::{ServerOptions, TestServer, data, error_code, spawn_server, spawn_server_with};
 
 crate::on_both_backends!(
     an_emailed_link_accepts_the_invitation_and_the_inviter_is_told,
     a_resend_mails_a_new_link_and_the_old_one_stops_working,
     while_smtp_is_down_creates_succeed_and_every_message_arrives_once_when_it_is_back,
-    two_senders_on_one_store_send_each_message_once,
+    two_server_processes_on_one_store_share_the_queue_and_send_each_message_once,
 );
 
 async fn smtp_server(backend: Backend, sink: &SmtpSink) -> TestServer {
@@ -241,13 +242,44 @@ async fn the_request_language_picks_the_locale_when_the_invitation_has_none() {
     server.cleanup().await;
 }
 
-#[tokio::test]
-async fn a_permanent_refusal_fails_the_delivery_at_once_and_a_transient_one_retries() {
-    let sink = SmtpSink::start_on(
-        free_port(),
-        crate::helpers::temp_dir(),
-        &["nobody@example.org"],
+/// The server behind an [`SmtpGate`]: the test decides when the mail server is reachable.
+async fn gated_server(gate: &SmtpGate, send_timeout: Option<&'static str>) -> TestServer {
+    spawn_server_with(
+        Backend::Sqlite,
+        ServerOptions {
+            smtp_url: Some(gate.url()),
+            email_send_timeout: send_timeout,
+            ..ServerOptions::default()
+        },
     )
+    .await
+}
+
+/// Polls (at most 30 s) until the invitation's delivery shows `attempts` attempts, the last
+/// of which failed (its error recorded).
+async fn attempts_become(server: &TestServer, id: &Value, attempts: u32) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let current = invitation(server, id).await;
+        let delivery = &current["delivery"];
+        if delivery["attempts"] == attempts && delivery["lastError"].is_string() {
+            return current["delivery"].clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "delivery never reached {attempts} attempts: {:#}",
+            current["delivery"]
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_permanent_refusal_fails_the_delivery_at_once_and_is_never_tried_again() {
+    let sink = SmtpSink::start_with(SinkOptions {
+        refuse: vec!["nobody@example.org".into()],
+        ..SinkOptions::default()
+    })
     .await;
     let server = smtp_server(Backend::Sqlite, &sink).await;
     let refused = server
@@ -260,13 +292,186 @@ async fn a_permanent_refusal_fails_the_delivery_at_once_and_a_transient_one_retr
     assert_eq!(delivery["attempts"], 1);
     let error = delivery["lastError"].as_str().unwrap();
     assert!(error.contains("550"), "{error}");
+    // A day later the sender has run again: a later email goes out, and the refused one is
+    // still at its single attempt.
     server.advance(TimeDelta::days(1));
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let later = server
+        .create_invitation(
+            &server.tokens.editor,
+            json!({ "email": "somebody@example.org", "role": "viewer" }),
+        )
+        .await;
+    delivery_becomes(&server, &later["id"], "SENT").await;
+    let delivery = invitation(&server, &refused["id"]).await["delivery"].clone();
+    assert_eq!(delivery["status"], "FAILED");
+    assert_eq!(delivery["attempts"], 1, "a FAILED message was tried again");
+    server.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_transient_refusal_is_retried_with_the_same_message_id_until_it_is_accepted() {
+    let sink = SmtpSink::start_with(SinkOptions {
+        defer: vec![("busy@example.org".into(), 2)],
+        ..SinkOptions::default()
+    })
+    .await;
+    let server = smtp_server(Backend::Sqlite, &sink).await;
+    let created = server
+        .create_invitation(
+            &server.tokens.editor,
+            json!({ "email": "busy@example.org", "role": "viewer" }),
+        )
+        .await;
+    let delivery = attempts_become(&server, &created["id"], 1).await;
+    assert_eq!(delivery["status"], "QUEUED", "{delivery:#}");
+    let error = delivery["lastError"].as_str().unwrap();
+    assert!(error.contains("451"), "{error}");
+    // Move the clock past each backoff (initial PT30S, doubled, with jitter) until the
+    // server accepts the third attempt.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let delivery = loop {
+        server.advance(TimeDelta::hours(1));
+        let delivery = invitation(&server, &created["id"]).await["delivery"].clone();
+        if delivery["status"] != "QUEUED" {
+            break delivery;
+        }
+        assert!(Instant::now() < deadline, "never delivered: {delivery:#}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(delivery["status"], "SENT", "{delivery:#}");
+    assert_eq!(delivery["attempts"], 3);
+    let delivered = sink.wait_for(1).await;
+    assert_eq!(delivered.len(), 1);
+    let deferred = sink.deferred_message_ids();
+    assert_eq!(deferred.len(), 2);
     assert!(
-        sink.messages().is_empty(),
-        "a FAILED message is not retried"
+        deferred.iter().all(|id| *id == delivered[0].message_id),
+        "every attempt carries one Message-ID: {deferred:?} vs {}",
+        delivered[0].message_id
     );
     server.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_hung_mail_server_times_the_attempt_out_and_the_retry_goes_through() {
+    let sink = SmtpSink::start().await;
+    let gate = SmtpGate::open(GateMode::Hung).await;
+    let server = gated_server(&gate, Some("PT1S")).await;
+    let created = server
+        .create_invitation(
+            &server.tokens.editor,
+            json!({ "email": "patient@example.org", "role": "viewer" }),
+        )
+        .await;
+    let delivery = attempts_become(&server, &created["id"], 1).await;
+    assert_eq!(delivery["status"], "QUEUED", "{delivery:#}");
+    let error = delivery["lastError"].as_str().unwrap();
+    assert!(error.contains("timed out"), "{error}");
+    gate.set(GateMode::Forward(sink.port));
+    server.advance(TimeDelta::hours(1));
+    let delivery = delivery_becomes(&server, &created["id"], "SENT").await;
+    assert_eq!(delivery["attempts"], 2);
+    assert_eq!(sink.wait_for(1).await[0].rcpt_to, ["patient@example.org"]);
+    server.cleanup().await;
+}
+
+/// A server sending through `url`, trusting the test certificate when `trust` says so.
+async fn tls_server(url: String, trust: bool) -> TestServer {
+    let (certificate, _) = crate::mail::test_certificate();
+    spawn_server_with(
+        Backend::Sqlite,
+        ServerOptions {
+            smtp_url: Some(url),
+            smtp_ca_file: trust.then(|| certificate.display().to_string()),
+            email_send_timeout: Some("PT2S"),
+            ..ServerOptions::default()
+        },
+    )
+    .await
+}
+
+async fn invite(server: &TestServer, email: &str) -> Value {
+    server
+        .create_invitation(
+            &server.tokens.editor,
+            json!({ "email": email, "role": "viewer" }),
+        )
+        .await
+}
+
+#[tokio::test]
+async fn starttls_with_login_delivers_over_tls_to_a_server_with_a_private_ca() {
+    let sink = SmtpSink::start_with(SinkOptions {
+        tls: Some(SinkTls::StartTls),
+        login: Some(("mailer".into(), "s3cret pass".into())),
+        ..SinkOptions::default()
+    })
+    .await;
+    let url = format!(
+        "smtp://mailer:s3cret%20pass@127.0.0.1:{}?tls=required",
+        sink.port
+    );
+    let server = tls_server(url, true).await;
+    let created = invite(&server, "tls@example.org").await;
+    delivery_becomes(&server, &created["id"], "SENT").await;
+    let mail = &sink.wait_for(1).await[0];
+    assert!(mail.tls && mail.login, "{mail:#?}");
+    server.cleanup().await;
+}
+
+#[tokio::test]
+async fn smtps_delivers_over_tls_from_the_first_byte() {
+    let sink = SmtpSink::start_with(SinkOptions {
+        tls: Some(SinkTls::Implicit),
+        ..SinkOptions::default()
+    })
+    .await;
+    let server = tls_server(format!("smtps://127.0.0.1:{}", sink.port), true).await;
+    let created = invite(&server, "wrapped@example.org").await;
+    delivery_becomes(&server, &created["id"], "SENT").await;
+    assert!(sink.wait_for(1).await[0].tls);
+    server.cleanup().await;
+}
+
+#[tokio::test]
+async fn an_untrusted_certificate_or_a_wrong_password_delivers_nothing() {
+    let sink = SmtpSink::start_with(SinkOptions {
+        tls: Some(SinkTls::StartTls),
+        login: Some(("mailer".into(), "right".into())),
+        ..SinkOptions::default()
+    })
+    .await;
+    // Without the CA file the self-signed certificate is refused: a transient failure.
+    let untrusted = tls_server(
+        format!("smtp://mailer:right@127.0.0.1:{}?tls=required", sink.port),
+        false,
+    )
+    .await;
+    let created = invite(&untrusted, "untrusted@example.org").await;
+    let delivery = attempts_become(&untrusted, &created["id"], 1).await;
+    assert_eq!(delivery["status"], "QUEUED", "{delivery:#}");
+    assert!(
+        delivery["lastError"]
+            .as_str()
+            .unwrap()
+            .contains("certificate"),
+        "{delivery:#}"
+    );
+    untrusted.cleanup().await;
+    // With it, but with the wrong password: the server's 535 is final.
+    let refused = tls_server(
+        format!("smtp://mailer:wrong@127.0.0.1:{}?tls=required", sink.port),
+        true,
+    )
+    .await;
+    let created = invite(&refused, "refused@example.org").await;
+    let delivery = delivery_becomes(&refused, &created["id"], "FAILED").await;
+    assert!(
+        delivery["lastError"].as_str().unwrap().contains("535"),
+        "{delivery:#}"
+    );
+    assert!(sink.messages().is_empty());
+    refused.cleanup().await;
 }
 
 #[tokio::test]
@@ -297,15 +502,8 @@ async fn without_smtp_each_message_is_written_to_the_outbox_folder() {
 #[tokio::test]
 async fn an_email_queued_for_an_invitation_revoked_meanwhile_is_not_sent() {
     // SMTP down: the email waits; the editor revokes; SMTP comes back; nothing goes out.
-    let port = free_port();
-    let server = spawn_server_with(
-        Backend::Sqlite,
-        ServerOptions {
-            smtp_url: Some(format!("smtp://127.0.0.1:{port}")),
-            ..ServerOptions::default()
-        },
-    )
-    .await;
+    let gate = SmtpGate::open(GateMode::Closed).await;
+    let server = gated_server(&gate, None).await;
     let created = server
         .create_invitation(
             &server.tokens.editor,
@@ -321,7 +519,8 @@ async fn an_email_queued_for_an_invitation_revoked_meanwhile_is_not_sent() {
         )
         .await;
     assert!(revoked.get("errors").is_none(), "{revoked:#}");
-    let sink = SmtpSink::start_on(port, crate::helpers::temp_dir(), &[]).await;
+    let sink = SmtpSink::start().await;
+    gate.set(GateMode::Forward(sink.port));
     server.advance(TimeDelta::hours(2));
     delivery_becomes(&server, &created["id"], "CANCELLED").await;
     assert!(sink.messages().is_empty());
@@ -404,15 +603,32 @@ async fn wait_until_attempted(server: &TestServer, count: usize) -> Vec<Value> {
     }
 }
 
+/// Waits (at most 60 s) until all `count` invitations report their email SENT.
+async fn wait_until_all_sent(server: &TestServer, count: usize) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let nodes = all_invitations(server).await;
+        let sent = nodes
+            .iter()
+            .filter(|n| n["delivery"]["status"] == "SENT")
+            .count();
+        if nodes.len() == count && sent == count {
+            return nodes;
+        }
+        assert!(Instant::now() < deadline, "{sent} of {count} sent");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 async fn while_smtp_is_down_creates_succeed_and_every_message_arrives_once_when_it_is_back(
     backend: Backend,
 ) {
     const COUNT: usize = 200;
-    let port = free_port();
+    let gate = SmtpGate::open(GateMode::Closed).await;
     let server = spawn_server_with(
         backend,
         ServerOptions {
-            smtp_url: Some(format!("smtp://127.0.0.1:{port}")),
+            smtp_url: Some(gate.url()),
             ..ServerOptions::default()
         },
     )
@@ -438,13 +654,14 @@ async fn while_smtp_is_down_creates_succeed_and_every_message_arrives_once_when_
         assert_eq!(node["delivery"]["status"], "QUEUED", "{node:#}");
     }
 
-    let sink = SmtpSink::start_on(port, crate::helpers::temp_dir(), &[]).await;
+    let sink = SmtpSink::start().await;
+    gate.set(GateMode::Forward(sink.port));
     server.advance(TimeDelta::hours(2));
-    let messages = sink.wait_for(COUNT).await;
-    // Give a duplicate every chance to show up: two more sender rounds.
-    tokio::time::sleep(Duration::from_millis(2500)).await;
-    let messages_after = sink.messages();
-    assert_eq!(messages_after.len(), COUNT, "a message arrived twice");
+    // Once every delivery is recorded SENT, nothing is queued any more, so what arrived by
+    // then is all that will ever arrive.
+    wait_until_all_sent(&server, COUNT).await;
+    let messages = sink.messages();
+    assert_eq!(messages.len(), COUNT, "a message arrived twice");
     let recipients: BTreeSet<&str> = messages
         .iter()
         .flat_map(|m| m.rcpt_to.iter().map(String::as_str))
@@ -462,45 +679,69 @@ async fn while_smtp_is_down_creates_succeed_and_every_message_arrives_once_when_
     server.cleanup().await;
 }
 
-async fn two_senders_on_one_store_send_each_message_once(backend: Backend) {
-    const COUNT: usize = 60;
+async fn two_server_processes_on_one_store_share_the_queue_and_send_each_message_once(
+    backend: Backend,
+) {
+    const COUNT: usize = 120;
     let sink = SmtpSink::start().await;
-    let first = smtp_server(backend, &sink).await;
-    // A second server process on the same store and the same mail server, racing for the
-    // same queued messages.
-    let mut config = first.config.clone();
-    config.http.listen = "127.0.0.1:0".parse().unwrap();
-    config.store.data_dir = crate::helpers::temp_dir();
-    let second = cms_invitations::standalone::Server::bind_on(
-        &config,
-        first.store.clone(),
-        first.clock.clone(),
-    )
-    .await
-    .unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let second = tokio::spawn(second.run(async move {
-        let _ = stopped.await;
-    }));
+    let (store_env, cleanup) = crate::helpers::process_store(backend).await;
+    let smtp = sink.url();
+    let mut env: Vec<(&str, &str)> = store_env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    env.push(("INVITATIONS_SMTP_URL", &smtp));
+    env.push(("INVITATIONS_SMTP_POOL_SIZE", "2"));
+    let shared_dir = crate::helpers::temp_dir();
+    let first = ServerProcess::start(&shared_dir, &env).await;
+    let second = ServerProcess::start(&shared_dir, &env).await;
+    let token = first.bootstrap_token();
     let inputs: Vec<Value> = (0..COUNT)
-        .map(|i| json!({ "email": format!("race{i:02}@example.org"), "role": "viewer" }))
+        .map(|i| json!({ "email": format!("race{i:03}@example.org"), "role": "viewer" }))
         .collect();
     let bulk = first
         .gql(
-            "CreateInvitations",
+            "mutation($inputs: [CreateInvitationInput!]!) { createInvitations(inputs: $inputs) { created } }",
             json!({ "inputs": inputs }),
-            Some(&first.tokens.editor),
+            Some(&token),
         )
         .await;
-    assert_eq!(data(&bulk, "createInvitations")["created"], COUNT);
+    assert_eq!(
+        bulk["data"]["createInvitations"]["created"], COUNT,
+        "{bulk:#}"
+    );
     sink.wait_for(COUNT).await;
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let sent_by = |process: &ServerProcess| -> BTreeSet<String> {
+        process
+            .logged("email sent")
+            .iter()
+            .map(|line| line["message_id"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    // Each process logs a message it sent right after recording it SENT; wait for both
+    // logs to account for every message.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while sent_by(&first).len() + sent_by(&second).len() < COUNT {
+        assert!(
+            Instant::now() < deadline,
+            "the processes logged fewer sends than arrived"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let (by_first, by_second) = (sent_by(&first), sent_by(&second));
+    assert!(
+        !by_first.is_empty() && !by_second.is_empty(),
+        "both processes sent: {} and {}",
+        by_first.len(),
+        by_second.len()
+    );
+    assert!(
+        by_first.is_disjoint(&by_second),
+        "a message was sent by both"
+    );
+    assert_eq!(by_first.len() + by_second.len(), COUNT);
     let messages = sink.messages();
     assert_eq!(messages.len(), COUNT, "a message went out twice");
     let ids: BTreeSet<&str> = messages.iter().map(|m| m.message_id.as_str()).collect();
     assert_eq!(ids.len(), COUNT);
-    let _ = stop.send(());
-    second.await.unwrap().unwrap();
-    let _ = std::fs::remove_dir_all(&config.store.data_dir);
-    first.cleanup().await;
+    first.stop().await;
+    second.stop().await;
+    cleanup.await;
 }

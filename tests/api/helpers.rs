@@ -278,3 +278,28 @@ macro_rules! on_both_backends {
         }
     };
 }
+
+/// The store settings for a server *process* of its own: nothing for SQLite (the file lives in
+/// the process's data folder), a new database for MongoDB. The future drops that database.
+pub async fn process_store(
+    backend: Backend,
+) -> (Vec<(&'static str, String)>, impl Future<Output = ()>) {
+    let database = match backend {
+        Backend::Sqlite => None,
+        Backend::Mongo => Some(format!("test_{}", uuid::Uuid::now_v7().simple())),
+    };
+    let env = match &database {
+        None => Vec::new(),
+        Some(name) => vec![
+            ("INVITATIONS_MONGODB_URI", mongodb_uri()),
+            ("INVITATIONS_MONGODB_DATABASE", name.clone()),
+        ],
+    };
+    let cleanup = async move {
+        if let Some(name) = database {
+            let client = mongodb::Client::with_uri_str(mongodb_uri()).await.unwrap();
+            client.database(&name).drop().await.unwrap();
+        }
+    };
+    (env, cleanup)
+}

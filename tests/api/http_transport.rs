@@ -6,7 +6,7 @@ use std::sync::Arc;
 use cms_invitations::standalone::Server;
 use serde_json::{Value, json};
 
-use crate::helpers::Backend;
+use crate::helpers::{Backend, Location};
 use crate::server::{ServerOptions, TestServer, data, error_code, spawn_server, spawn_server_with};
 
 async fn total(server: &TestServer) -> Value {
@@ -340,4 +340,56 @@ async fn preview(server: &TestServer, query: &str) -> String {
         .unwrap();
     assert_eq!(response.status(), 200);
     response.text().await.unwrap()
+}
+
+crate::on_both_backends!(readiness_follows_the_store_and_health_does_not);
+
+/// `/readyz` says 503 while the store cannot serve this server and 200 again once it can;
+/// `/healthz` says 200 throughout. SQLite: another process holds the write lock. MongoDB: the
+/// server drops every connection of this server's client (a `failCommand` fail point).
+async fn readiness_follows_the_store_and_health_does_not(backend: Backend) {
+    let app_name = format!("ready-{}", uuid::Uuid::now_v7().simple());
+    let server = spawn_server_with(
+        backend,
+        ServerOptions {
+            mongo_app_name: Some(app_name.clone()),
+            ..ServerOptions::default()
+        },
+    )
+    .await;
+    let status = |path: &'static str| {
+        let request = server.http().get(server.url(path)).send();
+        async move { request.await.unwrap().status().as_u16() }
+    };
+    assert_eq!(status("/readyz").await, 200);
+    let lock = match server.location.as_ref().unwrap() {
+        Location::Sqlite(dir) => {
+            let conn = rusqlite::Connection::open(dir.join("invitations.sqlite3")).unwrap();
+            conn.execute_batch("BEGIN EXCLUSIVE").unwrap();
+            Some(conn)
+        }
+        Location::Mongo(store) => {
+            let fail_point = bson::doc! {
+                "configureFailPoint": "failCommand",
+                "mode": "alwaysOn",
+                "data": { "failCommands": ["ping"], "closeConnection": true, "appName": &app_name },
+            };
+            let admin = store.database().client().database("admin");
+            admin.run_command(fail_point).await.unwrap();
+            None
+        }
+    };
+    assert_eq!(status("/readyz").await, 503);
+    assert_eq!(status("/healthz").await, 200);
+    match (lock, server.location.as_ref().unwrap()) {
+        (Some(conn), _) => conn.execute_batch("ROLLBACK").unwrap(),
+        (None, Location::Mongo(store)) => {
+            let off = bson::doc! { "configureFailPoint": "failCommand", "mode": "off" };
+            let admin = store.database().client().database("admin");
+            admin.run_command(off).await.unwrap();
+        }
+        (None, Location::Sqlite(_)) => unreachable!(),
+    }
+    assert_eq!(status("/readyz").await, 200);
+    server.cleanup().await;
 }

@@ -5,6 +5,7 @@
 
 mod helpers;
 mod mail;
+mod process;
 mod server;
 
 mod authorization;

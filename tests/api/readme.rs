@@ -1,9 +1,10 @@
-//! The README's quickstart, run as a new user would: the binary's `serve` on a fresh data
-//! directory, then the quickstart's shell block verbatim (only the port is changed, so the test
-//! never collides with a server on 8080).
+//! The README's quickstart, run as a new user would: the binary's `serve` in a fresh folder
+//! (on a port it picks and reports), then the quickstart's shell block verbatim (only the port
+//! is changed, so the test never collides with a server on 8080).
 
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::process::Command;
+
+use crate::process::ServerProcess;
 
 const README: &str = include_str!("../../README.md");
 
@@ -22,35 +23,9 @@ fn quickstart_script() -> String {
 #[tokio::test]
 async fn the_readme_quickstart_works_verbatim_against_a_fresh_server() {
     let dir = crate::helpers::temp_dir();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let listen = format!("127.0.0.1:{port}");
-    let mut server = Command::new(env!("CARGO_BIN_EXE_cms-invitations"))
-        .arg("serve")
-        .env("INVITATIONS_LISTEN", &listen)
-        .current_dir(&dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let server = ServerProcess::start_in(&dir, &[]).await;
+    let listen = server.address.to_string();
     let http = reqwest::Client::new();
-    let mut up = false;
-    for _ in 0..100 {
-        if http
-            .get(format!("http://{listen}/healthz"))
-            .send()
-            .await
-            .is_ok()
-        {
-            up = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(up, "the server did not come up on {listen}");
     let graphiql = http
         .get(format!("http://{listen}/graphiql"))
         .send()
@@ -64,19 +39,8 @@ async fn the_readme_quickstart_works_verbatim_against_a_fresh_server() {
         .current_dir(&dir)
         .output()
         .unwrap();
-    server.kill().unwrap();
-    let banner = {
-        use std::io::Read as _;
-        let mut text = String::new();
-        server
-            .stdout
-            .take()
-            .unwrap()
-            .read_to_string(&mut text)
-            .unwrap();
-        text
-    };
-    let _ = server.wait();
+    let banner = server.printed();
+    server.stop().await;
     let printed = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),

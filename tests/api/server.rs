@@ -28,6 +28,10 @@ pub struct ServerOptions {
     pub smtp_url: Option<String>,
     /// `INVITATIONS_EMAIL_TEMPLATES_DIR`, read again before every render.
     pub email_templates_dir: Option<String>,
+    /// `INVITATIONS_EMAIL_SEND_TIMEOUT`; unset: `PT5S`.
+    pub email_send_timeout: Option<&'static str>,
+    /// `INVITATIONS_SMTP_CA_FILE`.
+    pub smtp_ca_file: Option<String>,
 }
 
 /// API tokens for the default roles.
@@ -74,7 +78,14 @@ pub async fn spawn_server_with(backend: Backend, options: ServerOptions) -> Test
                 "INVITATIONS_SMTP_URL",
                 options.smtp_url.as_deref().unwrap_or(""),
             ),
-            ("INVITATIONS_EMAIL_SEND_TIMEOUT", "PT5S"),
+            (
+                "INVITATIONS_SMTP_CA_FILE",
+                options.smtp_ca_file.as_deref().unwrap_or(""),
+            ),
+            (
+                "INVITATIONS_EMAIL_SEND_TIMEOUT",
+                options.email_send_timeout.unwrap_or("PT5S"),
+            ),
             (
                 "INVITATIONS_EMAIL_TEMPLATES_DIR",
                 options.email_templates_dir.as_deref().unwrap_or(""),

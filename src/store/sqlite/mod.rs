@@ -383,9 +383,14 @@ impl InvitationStore for SqliteStore {
         .await
     }
 
+    /// Ready means writable: the write lock can be taken within the busy timeout (another
+    /// process holding it longer, or a file that cannot be written, is UNAVAILABLE).
     async fn ping(&self) -> StoreResult<()> {
-        self.read(|conn| conn.query_row("SELECT 1", [], |_| Ok(())).map_err(classify))
-            .await
+        self.write(|conn| {
+            conn.execute_batch("BEGIN IMMEDIATE; ROLLBACK")
+                .map_err(classify)
+        })
+        .await
     }
 }
 
