@@ -142,7 +142,8 @@ def main():
     args = parser.parse_args()
     os.makedirs(args.dir, exist_ok=True)
 
-    options = {}
+    # A modern server: addresses beyond ASCII (RFC 6531) are welcome.
+    options = {"enable_SMTPUTF8": True}
     tls = None
     if args.tls:
         tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)

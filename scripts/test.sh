@@ -7,6 +7,8 @@
 #     (scripts/browser.sh; screenshots land in target/browser-screenshots/),
 #   - checks formatting and lints,
 #   - runs every test (unit, property and the integration binary on both stores),
+#   - scans every log line the suite's servers wrote for tokens, secrets, links, passwords
+#     and query strings (scripts/scan_logs.py),
 #   - stops mongod again.
 # Idempotent: a second run reuses the installed mongod and the build cache in target/.
 set -euo pipefail
@@ -33,7 +35,17 @@ export INVITATIONS_TEST_SMTP_PYTHONPATH
 
 bash scripts/browser.sh install
 
+# Every log line the suite's servers write is kept here and scanned at the end.
+INVITATIONS_TEST_LOG_DIR="$root/target/test-logs"
+export INVITATIONS_TEST_LOG_DIR
+rm -rf "$INVITATIONS_TEST_LOG_DIR"
+mkdir -p "$INVITATIONS_TEST_LOG_DIR"
+
 echo "test.sh: MongoDB at $INVITATIONS_TEST_MONGODB_URI"
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo test --all-targets --locked
+# No log line of the whole suite may carry a token, a secret, a link, a password or a query
+# string (the scanner first proves it catches each of them).
+python3 scripts/scan_logs.py --self-test
+python3 scripts/scan_logs.py "$INVITATIONS_TEST_LOG_DIR"

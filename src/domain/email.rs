@@ -45,9 +45,15 @@ impl EmailAddress {
         if !is_valid_domain(domain) {
             return invalid("the domain after @ is not valid");
         }
+        // One form per domain however it was typed: `Bücher.example`, `bücher.example` and
+        // its ASCII form `xn--bcher-kva.example` are one domain (IDNA, UTS #46).
+        let (domain, idna) = idna::domain_to_unicode(domain);
+        if idna.is_err() {
+            return invalid("the domain after @ is not a valid international domain name");
+        }
         Ok(Self {
             typed: typed.to_owned(),
-            normalized: typed.to_lowercase(),
+            normalized: format!("{}@{domain}", local.to_lowercase()),
         })
     }
 
@@ -88,6 +94,22 @@ mod tests {
     #[test]
     fn international_domains_and_plus_tags_are_accepted() {
         assert!(EmailAddress::parse("jürgen+cms@bücher.de").is_ok());
+    }
+
+    #[test]
+    fn an_international_domain_has_one_normal_form_however_it_is_typed() {
+        let forms = [
+            "Jürgen@Bücher.example",
+            "jürgen@bücher.example",
+            "JÜRGEN@xn--bcher-kva.example",
+            "jürgen@XN--BCHER-KVA.EXAMPLE",
+        ];
+        for form in forms {
+            let email = EmailAddress::parse(form).unwrap();
+            assert_eq!(email.normalized(), "jürgen@bücher.example", "{form}");
+            assert_eq!(email.as_str(), form, "kept as typed");
+        }
+        assert!(EmailAddress::parse("a@xn--zz-.example").is_err());
     }
 
     #[test]

@@ -33,14 +33,26 @@ impl InvitationService {
     /// Of any number of concurrent accepts exactly one succeeds; the others get
     /// INVITATION_ACCEPTED. An expired invitation gives INVITATION_EXPIRED even before the
     /// sweeper has run. If provisioning fails, the accept is rolled back (recorded as
-    /// ACCEPT_ROLLED_BACK) and the link keeps working.
+    /// ACCEPT_ROLLED_BACK) and the link keeps working. A provisioning failure that may pass
+    /// (UNAVAILABLE: for example the same person's account was created by another accept in
+    /// the same instant) is tried once more at once, with a fresh plan.
     pub async fn accept(&self, secret: &Secret, input: AcceptInput) -> Result<Accepted> {
+        match self.accept_once(secret, &input).await {
+            Err(Error::Unavailable(cause)) => {
+                tracing::info!(cause = %cause, "accept rolled back on a passing failure; trying once more");
+                self.accept_once(secret, &input).await
+            }
+            outcome => outcome,
+        }
+    }
+
+    async fn accept_once(&self, secret: &Secret, input: &AcceptInput) -> Result<Accepted> {
         let found = self.by_secret(secret).await?;
         match found.state_at(self.clock.now()) {
             InvitationState::Pending => {}
             other => return Err(Error::InvitationState(other)),
         }
-        let plan = self.provisioner.prepare(&found, &input).await?;
+        let plan = self.provisioner.prepare(&found, input).await?;
         let digest = found.secret_digest;
         let accepted = self
             .transition_from(found, |invitation, now| {
@@ -53,7 +65,7 @@ impl InvitationService {
                 Ok(())
             })
             .await?;
-        if let Err(err) = self.provisioner.provision(&accepted, &input, &plan).await {
+        if let Err(err) = self.provisioner.provision(&accepted, input, &plan).await {
             let rollback = self
                 .transition(accepted.id, |invitation, now| {
                     Ok(invitation.roll_back_accept(now, &plan.user_id)?)

@@ -207,17 +207,54 @@ async fn markup_in_names_arrives_escaped_in_html_and_intact_in_text() {
 }
 
 #[tokio::test]
-async fn the_request_language_picks_the_locale_when_the_invitation_has_none() {
+async fn an_international_address_is_delivered_and_is_one_person_however_it_is_written() {
     let sink = SmtpSink::start().await;
     let server = smtp_server(Backend::Sqlite, &sink).await;
+    let created = invite(&server, "Jürgen@Bücher.example").await;
+    let delivery = delivery_becomes(&server, &created["id"], "SENT").await;
+    assert_eq!(delivery["attempts"], 1);
+    let mail = &sink.wait_for(1).await[0];
+    assert_eq!(mail.rcpt_to.len(), 1);
+    let recipient = mail.rcpt_to[0].to_lowercase();
+    assert!(
+        recipient == "jürgen@bücher.example" || recipient == "jürgen@xn--bcher-kva.example",
+        "{recipient}"
+    );
+    assert!(
+        mail.to.contains("Bücher.example") || mail.to.contains("xn--bcher-kva"),
+        "{}",
+        mail.to
+    );
+    // The same person typed another way (case, the domain's ASCII form) is a duplicate.
+    let again = server
+        .gql(
+            "CreateInvitation",
+            json!({ "input": { "email": "JÜRGEN@xn--bcher-kva.example", "role": "viewer" } }),
+            Some(&server.tokens.editor),
+        )
+        .await;
+    assert_eq!(
+        error_code(&again),
+        "DUPLICATE_PENDING_INVITATION",
+        "{again:#}"
+    );
+    assert_eq!(
+        again["errors"][0]["extensions"]["invitationId"],
+        created["id"]
+    );
+    server.cleanup().await;
+}
+
+/// `createInvitation` for `email` with this `Accept-Language`; the created invitation.
+async fn create_speaking(server: &TestServer, email: &str, accept_language: &str) -> Value {
     let response: Value = server
         .http()
         .post(server.url("/graphql"))
         .bearer_auth(&server.tokens.editor)
-        .header("Accept-Language", "pt-BR, fr-CA;q=0.8, en;q=0.5")
+        .header("Accept-Language", accept_language)
         .json(&json!({
             "query": crate::server::operation("CreateInvitation"),
-            "variables": { "input": { "email": "zoe@example.org", "role": "viewer" } },
+            "variables": { "input": { "email": email, "role": "viewer" } },
         }))
         .send()
         .await
@@ -225,11 +262,22 @@ async fn the_request_language_picks_the_locale_when_the_invitation_has_none() {
         .json()
         .await
         .unwrap();
-    let created = data(&response, "createInvitation");
+    data(&response, "createInvitation").clone()
+}
+
+#[tokio::test]
+async fn the_request_language_picks_the_locale_when_the_invitation_has_none() {
+    let sink = SmtpSink::start().await;
+    let server = smtp_server(Backend::Sqlite, &sink).await;
+    let created = create_speaking(&server, "zoe@example.org", "pt-BR, fr-CA;q=0.8, en;q=0.5").await;
     assert_eq!(created["locale"], Value::Null);
     assert_eq!(created["delivery"]["locale"], "fr");
     let mail = sink.wait_for(1).await.remove(0);
     assert_eq!(mail.subject, "Test editor vous invite à rejoindre CMS");
+
+    // `q=0` means "not this one", however early it stands; weights order the rest.
+    let refused = create_speaking(&server, "uma@example.org", "fr;q=0, en;q=0.2, de;q=0.9").await;
+    assert_eq!(refused["delivery"]["locale"], "de");
 
     // Without a header or a locale: the configured default.
     let plain = server
@@ -566,6 +614,136 @@ async fn a_template_that_breaks_while_the_server_runs_fails_the_delivery_not_the
     delivery_becomes(&server, &created["id"], "SENT").await;
     let _ = std::fs::remove_dir_all(templates);
     server.cleanup().await;
+}
+
+/// Runs a GraphQL operation on a process and returns its `data.<field>`, failing on errors.
+async fn process_data(
+    server: &ServerProcess,
+    query: &str,
+    variables: Value,
+    token: Option<&str>,
+    field: &str,
+) -> Value {
+    let response = server.gql(query, variables, token).await;
+    assert!(response.get("errors").is_none(), "{response:#}");
+    response["data"][field].clone()
+}
+
+#[tokio::test]
+async fn templates_broken_or_deleted_at_runtime_never_fail_a_change_and_are_reported() {
+    let dir = crate::helpers::temp_dir();
+    let (data_dir, templates) = (dir.join("data"), dir.join("templates"));
+    std::fs::create_dir_all(templates.join("en")).unwrap();
+    let subject = templates.join("en/invitation.subject.hbs");
+    let notice_subject = templates.join("en/invitation_accepted.subject.hbs");
+    std::fs::write(&subject, "Custom: you are invited, {{invitee_email}}").unwrap();
+    std::fs::write(&notice_subject, "Accepted: {{invitee_email}}").unwrap();
+    // An editor token with an address, so that an accept queues the notice to it.
+    let token = crate::process::command()
+        .args([
+            "token",
+            "create",
+            "--role",
+            "editor",
+            "--email",
+            "ed@example.org",
+        ])
+        .env("INVITATIONS_DATA_DIR", &data_dir)
+        .output()
+        .await
+        .unwrap();
+    assert!(token.status.success(), "{token:?}");
+    let token = String::from_utf8(token.stdout).unwrap();
+    let token = token.lines().last().unwrap().trim().to_owned();
+    let templates_text = templates.display().to_string();
+    let server = ServerProcess::start(
+        &data_dir,
+        &[
+            ("INVITATIONS_EMAIL_TEMPLATES_DIR", &templates_text),
+            ("INVITATIONS_EMAIL_TEMPLATES_RELOAD", "true"),
+        ],
+    )
+    .await;
+    let create = "mutation($e: String!) { createInvitation(input: {email: $e, role: \"viewer\"}) { id secret delivery { status lastError } } }";
+    let delivery = "query($id: ID!) { invitation(id: $id) { delivery { status } } }";
+
+    // A syntax error (an unclosed block) saved while the server runs.
+    std::fs::write(&subject, "Custom: {{#if invitee_email}} unclosed").unwrap();
+    let created = process_data(
+        &server,
+        create,
+        json!({ "e": "tess@example.org" }),
+        Some(&token),
+        "createInvitation",
+    )
+    .await;
+    assert_eq!(created["delivery"]["status"], "FAILED", "{created:#}");
+    assert!(
+        created["delivery"]["lastError"]
+            .as_str()
+            .unwrap()
+            .contains("template")
+    );
+
+    // The override deleted: the built-in template takes its place again.
+    std::fs::remove_file(&subject).unwrap();
+    let resend = "mutation($id: ID!) { resendInvitation(id: $id) { secret delivery { status } } }";
+    let resent = process_data(
+        &server,
+        resend,
+        json!({ "id": created["id"] }),
+        Some(&token),
+        "resendInvitation",
+    )
+    .await;
+    assert_eq!(resent["delivery"]["status"], "QUEUED", "{resent:#}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while process_data(
+        &server,
+        delivery,
+        json!({ "id": created["id"] }),
+        Some(&token),
+        "invitation",
+    )
+    .await["delivery"]["status"]
+        != "SENT"
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the resent email was never written"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let outbox: Vec<String> = std::fs::read_dir(data_dir.join("outbox"))
+        .unwrap()
+        .flatten()
+        .map(|entry| std::fs::read_to_string(entry.path()).unwrap())
+        .collect();
+    assert_eq!(outbox.len(), 1);
+    assert!(
+        outbox[0].contains("Subject: editor token invited you to join CMS"),
+        "the built-in subject: {}",
+        outbox[0]
+    );
+
+    // The inviter's notice breaks: the accept still succeeds, and the failure is logged.
+    std::fs::write(&notice_subject, "Accepted: {{#each}}").unwrap();
+    let accept = "mutation($s: String!) { acceptInvitation(secret: $s, input: {password: \"correct horse battery\"}) { invitation { state } } }";
+    let accepted = process_data(
+        &server,
+        accept,
+        json!({ "s": resent["secret"] }),
+        None,
+        "acceptInvitation",
+    )
+    .await;
+    assert_eq!(accepted["invitation"]["state"], "ACCEPTED");
+    let reported = server.logged("the accepted notice could not be rendered; not sent");
+    assert_eq!(reported.len(), 1, "the notice's failure is reported once");
+    assert_eq!(reported[0]["level"], "ERROR");
+    assert_eq!(reported[0]["invitation"], created["id"]);
+    server.stop().await;
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 /// The listed invitations, all of them (at most 500).

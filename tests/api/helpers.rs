@@ -6,7 +6,7 @@ use std::sync::Arc;
 use chrono::TimeDelta;
 use cms_invitations::config::{Config, ExistingAccountPolicy};
 use cms_invitations::domain::Actor;
-use cms_invitations::ports::Store;
+use cms_invitations::ports::{AccountProvisioner, Store};
 use cms_invitations::ports::{Clock, ManualClock};
 use cms_invitations::service::{
     CreateInvitation, InvitationService, Listing, Minted, Principal, Settings, Total,
@@ -103,14 +103,24 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 }
 
 pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
+    let policy = options.existing_accounts;
+    spawn_app_provisioned_by(backend, options, |store, clock| {
+        Arc::new(StoreProvisioner::new(store, clock, policy))
+    })
+    .await
+}
+
+/// An app whose accounts are provisioned by what `provisioner` makes of the store and clock.
+pub async fn spawn_app_provisioned_by(
+    backend: Backend,
+    options: Options,
+    provisioner: impl FnOnce(Arc<dyn Store>, Arc<dyn Clock>) -> Arc<dyn AccountProvisioner>,
+) -> TestApp {
+    capture_logs();
     let config = config(&options);
     let (store, location) = open_store(backend, &config, None).await;
     let clock = Arc::new(ManualClock::starting_now());
-    let provisioner = Arc::new(StoreProvisioner::new(
-        store.clone(),
-        clock.clone(),
-        config.rules.existing_account_policy,
-    ));
+    let provisioner = provisioner(store.clone(), clock.clone());
     let settings = Settings::from_config(&config).unwrap();
     let service = InvitationService::new(store.clone(), clock.clone(), provisioner, settings);
     TestApp {
@@ -302,4 +312,24 @@ pub async fn process_store(
         }
     };
     (env, cleanup)
+}
+
+/// Sends the logs of everything that runs inside this test binary (services, in-process
+/// servers) to a file in the suite's log folder, at debug level, so that `scripts/test.sh`
+/// can scan them for secrets once the suite has run. Installs once; later calls do nothing.
+pub fn capture_logs() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        let path =
+            crate::process::suite_log_dir().join(format!("in-process-{}.log", std::process::id()));
+        let file = std::fs::File::create(path).unwrap();
+        let _ = tracing_subscriber::fmt()
+            .json()
+            .flatten_event(true)
+            .with_env_filter(tracing_subscriber::EnvFilter::new(
+                "cms_invitations=debug,info",
+            ))
+            .with_writer(std::sync::Mutex::new(file))
+            .try_init();
+    });
 }

@@ -8,6 +8,7 @@ mod mail;
 mod process;
 mod server;
 
+mod accepting;
 mod authorization;
 mod backends;
 mod browser;

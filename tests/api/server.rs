@@ -63,6 +63,7 @@ pub async fn spawn_server(backend: Backend) -> TestServer {
 }
 
 pub async fn spawn_server_with(backend: Backend, options: ServerOptions) -> TestServer {
+    crate::helpers::capture_logs();
     let data_dir = crate::helpers::temp_dir();
     let rate_limit = options.public_rate_limit.to_string();
     let data_dir_text = data_dir.display().to_string();

@@ -611,11 +611,9 @@ mod tests {
         let _ = std::fs::remove_dir_all(dir);
     }
 
-    #[tokio::test]
-    async fn a_version_1_database_is_migrated_to_the_current_layout() {
-        let dir = std::env::temp_dir().join(format!("cmsi-migrate-{}", uuid::Uuid::now_v7()));
-        std::fs::create_dir_all(&dir).unwrap();
-        // Version 1 was the current schema without the columns and index version 2 added.
+    /// A database as version 1 made it: the current schema without the columns and index
+    /// version 2 added.
+    fn version_1_database(path: &Path) -> Connection {
         let added = [
             "inviter_email",
             "delivery_locale",
@@ -631,12 +629,93 @@ mod tests {
                 "    created_at INTEGER NOT NULL,\n    email TEXT\n",
                 "    created_at INTEGER NOT NULL\n",
             );
-        let old = dir.join("old.sqlite3");
+        let conn = Connection::open(path).unwrap();
+        conn.execute_batch(&v1).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        conn
+    }
+
+    #[tokio::test]
+    async fn rows_written_by_version_1_read_back_and_change_after_the_migration() {
+        let dir = std::env::temp_dir().join(format!("cmsi-migrate-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("old.sqlite3");
+        let id = uuid::Uuid::now_v7();
+        let digest = [7u8; 32];
+        let now = Utc::now().timestamp_millis();
         {
-            let conn = Connection::open(&old).unwrap();
-            conn.execute_batch(&v1).unwrap();
-            conn.pragma_update(None, "user_version", 1).unwrap();
+            let conn = version_1_database(&path);
+            // As version 1 wrote them: a pending invitation with its CREATED event, a token.
+            conn.execute(
+                "INSERT INTO invitations (id, email, email_normalized, name, role, groups, metadata, \
+                 locale, scope, redirect_url, invited_by_id, invited_by_name, secret_digest, state, \
+                 created_at, updated_at, expires_at, send_count, last_sent_at, delivery_status, \
+                 delivery_attempts, events, revision) VALUES (?1, 'Old@Example.org', \
+                 'old@example.org', 'Old Timer', 'author', '[\"news\"]', '{\"team\":7}', 'de', \
+                 'team-a', NULL, 'admin-1', 'Admin', ?2, 'PENDING', ?3, ?3, ?4, 1, ?3, 'SENT', 1, \
+                 ?5, 0)",
+                params![
+                    id.to_string(),
+                    digest.as_slice(),
+                    now,
+                    now + 86_400_000,
+                    format!(r#"[{{"kind":"CREATED","at":{now},"by":"editor","actor_id":"admin-1","actor_name":"Admin"}}]"#),
+                ],
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO api_tokens (id, name, role, digest, created_at) \
+                 VALUES ('t1', 'old token', 'editor', ?1, ?2)",
+                params![[9u8; 32].as_slice(), now],
+            )
+            .unwrap();
         }
+        let store = SqliteStore::open(&path).await.unwrap();
+        let read = store
+            .get(InvitationId::from_uuid(id))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(read.details.email.as_str(), "Old@Example.org");
+        assert_eq!(read.details.groups.to_strings(), ["news"]);
+        assert_eq!(
+            read.details.scope.as_ref().map(|s| s.as_str()),
+            Some("team-a")
+        );
+        assert_eq!(read.events.len(), 1);
+        assert!(read.outbox.is_empty() && read.inviter_email.is_none());
+        assert_eq!(read.delivery.locale, None);
+        let token = store.find_token(&[9u8; 32]).await.unwrap().unwrap();
+        assert_eq!((token.role.as_str(), token.email), ("editor", None));
+        // The old row still holds its slot, and it can be written as the new version writes.
+        let mut twin = read.clone();
+        twin.id = InvitationId::new();
+        twin.secret_digest = crate::domain::Secret::generate().unwrap().digest();
+        assert!(matches!(
+            store.insert(&twin).await,
+            Err(StoreError::DuplicatePending { existing: Some(existing) }) if existing == read.id
+        ));
+        let mut revoked = read.clone();
+        revoked
+            .revoke(
+                Utc::now(),
+                crate::domain::Actor {
+                    id: "a".into(),
+                    name: "A".into(),
+                },
+            )
+            .unwrap();
+        assert_eq!(store.update(&revoked).await.unwrap(), 1);
+        drop(store);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[tokio::test]
+    async fn a_version_1_database_is_migrated_to_the_current_layout() {
+        let dir = std::env::temp_dir().join(format!("cmsi-migrate-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let old = dir.join("old.sqlite3");
+        drop(version_1_database(&old));
         let (old_columns, _) = layout(&old);
         assert!(!old_columns.contains(&"invitations.outbox".to_owned()));
         assert!(!old_columns.contains(&"api_tokens.email".to_owned()));
