@@ -23,10 +23,7 @@ use cms_invitations::config::Config;
 use cms_invitations::domain::{Actor, EmailAddress};
 use cms_invitations::graphql::{InvitationsModule, InvitationsMutation, InvitationsQuery};
 use cms_invitations::http::{GraphqlOptions, graphql_routes};
-use cms_invitations::ports::Authenticator;
-use cms_invitations::ports::Store;
-use cms_invitations::ports::SystemClock;
-use cms_invitations::service::Principal;
+use cms_invitations::ports::{Authenticator, Principal, Store, SystemClock};
 use cms_invitations::store::sqlite::SqliteStore;
 
 /// The host's own content type.

@@ -2,12 +2,9 @@
 //! (`UPDATE_CONTRACTS=1` rewrites them), and `templates check` / `templates preview`.
 
 use std::path::PathBuf;
-use std::process::Command;
 
 use cms_invitations::domain::MessageKind;
 use cms_invitations::email::{EmailContext, EmailPart, EmailTemplates, template_variables};
-
-const BINARY: &str = env!("CARGO_BIN_EXE_cms-invitations");
 
 fn golden_path(locale: &str, kind: MessageKind, part: EmailPart) -> PathBuf {
     let suffix = match part {
@@ -61,7 +58,7 @@ fn every_locale_kind_and_part_renders_as_its_golden_file() {
 
 #[test]
 fn templates_check_names_file_and_line_and_fails_on_a_broken_override() {
-    let ok = Command::new(BINARY)
+    let ok = crate::process::std_command()
         .args(["templates", "check"])
         .output()
         .unwrap();
@@ -77,7 +74,7 @@ fn templates_check_names_file_and_line_and_fails_on_a_broken_override() {
     .unwrap();
     std::fs::create_dir_all(dir.join("en")).unwrap();
     std::fs::write(dir.join("en/invitation.txt.hbs"), "Hi,\n\n{{acept_url}}\n").unwrap();
-    let broken = Command::new(BINARY)
+    let broken = crate::process::std_command()
         .args(["templates", "check"])
         .env("INVITATIONS_EMAIL_TEMPLATES_DIR", &dir)
         .output()
@@ -99,7 +96,7 @@ fn templates_check_names_file_and_line_and_fails_on_a_broken_override() {
 
 #[test]
 fn templates_preview_prints_one_part_with_sample_data() {
-    let preview = Command::new(BINARY)
+    let preview = crate::process::std_command()
         .args([
             "templates",
             "preview",
@@ -120,7 +117,7 @@ fn templates_preview_prints_one_part_with_sample_data() {
         text.contains("auf Beispiel-CMS mit der Rolle „author“"),
         "{text}"
     );
-    let unknown = Command::new(BINARY)
+    let unknown = crate::process::std_command()
         .args([
             "templates",
             "preview",

@@ -9,6 +9,7 @@ mod process;
 mod server;
 
 mod accepting;
+mod architecture;
 mod authorization;
 mod backends;
 mod browser;

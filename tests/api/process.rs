@@ -21,13 +21,20 @@ const START_LIMIT: Duration = Duration::from_secs(60);
 
 /// `Command` for the binary with a clean `INVITATIONS_*` environment.
 pub fn command() -> Command {
-    let mut command = Command::new(BINARY);
+    let mut command = Command::from(std_command());
+    command.kill_on_drop(true);
+    command
+}
+
+/// The same, for blocking use: none of the caller's `INVITATIONS_*` variables (the test
+/// runner's own included) reaches the binary.
+pub fn std_command() -> std::process::Command {
+    let mut command = std::process::Command::new(BINARY);
     for (name, _) in std::env::vars_os() {
         if name.to_string_lossy().starts_with("INVITATIONS_") {
             command.env_remove(name);
         }
     }
-    command.kill_on_drop(true);
     command
 }
 
