@@ -89,6 +89,30 @@ section! {
             meaning: "public operations per minute per client address; `0` turns the limit off",
             parse: parse::number(0..=u32::MAX),
         },
+        header_read_timeout: IsoDuration {
+            env: "INVITATIONS_HEADER_READ_TIMEOUT",
+            default: "PT10S",
+            meaning: "a connection that has not sent a whole request header by then (also an idle kept-alive one) is closed",
+            parse: parse::duration_within(1, 300),
+        },
+        request_timeout: IsoDuration {
+            env: "INVITATIONS_REQUEST_TIMEOUT",
+            default: "PT30S",
+            meaning: "a request whose body has not arrived and been answered by then gets 408",
+            parse: parse::duration_within(1, 600),
+        },
+        max_connections: usize {
+            env: "INVITATIONS_MAX_CONNECTIONS",
+            default: "1024",
+            meaning: "connections served at once; further ones are closed as they arrive",
+            parse: parse::number(1..=1_000_000),
+        },
+        shutdown_grace: IsoDuration {
+            env: "INVITATIONS_SHUTDOWN_GRACE",
+            default: "PT10S",
+            meaning: "how long a stopping server waits for requests in flight before it closes their connections",
+            parse: parse::duration_within(0, 600),
+        },
     }
 }
 

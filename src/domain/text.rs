@@ -38,6 +38,12 @@ macro_rules! text_newtype {
                 &self.0
             }
         }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
     };
 }
 

@@ -31,7 +31,7 @@ pub(crate) async fn observe(
     let response = next.run(request).await;
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
-    metrics.record_request(&route, method.as_str(), status, elapsed);
+    metrics.record_request(&route, &method, status, elapsed);
     let millis = elapsed.as_secs_f64() * 1000.0;
     if response.status().is_server_error() {
         tracing::warn!(%method, route, status, millis, "request");

@@ -8,9 +8,11 @@ mod graphql;
 mod metrics;
 mod middleware;
 mod operations;
+mod serve;
 mod server;
 mod ui;
 
 pub use graphql::{GraphqlOptions, graphql_routes};
 pub use metrics::Metrics;
+pub use serve::{ConnectionLimits, serve};
 pub use server::{ServerParts, server_router};

@@ -32,7 +32,10 @@ pub(crate) async fn readyz(State(service): State<InvitationService>) -> Response
 
 pub(crate) async fn metrics(State(metrics): State<Arc<Metrics>>) -> Response {
     (
-        [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
         metrics.render(),
     )
         .into_response()

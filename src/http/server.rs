@@ -4,8 +4,11 @@
 use std::sync::Arc;
 
 use axum::Router;
+use axum::http::StatusCode;
 use axum::middleware::from_fn_with_state;
 use axum::routing::get;
+
+use tower_http::timeout::TimeoutLayer;
 
 use super::email_preview;
 use super::graphql::{GraphqlOptions, graphql_routes};
@@ -25,6 +28,8 @@ pub struct ServerParts {
     pub max_body_bytes: usize,
     pub cors_origins: Vec<String>,
     pub trust_forwarded_for: bool,
+    /// A request not read and answered by then gets 408.
+    pub request_timeout: std::time::Duration,
 }
 
 pub fn server_router(parts: ServerParts) -> Router {
@@ -62,5 +67,9 @@ pub fn server_router(parts: ServerParts) -> Router {
     graphql
         .merge(operations)
         .merge(ui::routes())
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            parts.request_timeout,
+        ))
         .layer(from_fn_with_state(metrics, middleware::observe))
 }

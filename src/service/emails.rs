@@ -104,19 +104,11 @@ impl InvitationService {
         let context = EmailContext::Invitation(InvitationContext {
             product_name: email.product_name.clone(),
             lang: locale.clone(),
-            invitee_name: invitation
-                .details
-                .name
-                .as_ref()
-                .map(|n| n.as_str().to_owned()),
+            invitee_name: text(invitation.details.name.as_ref()),
             invitee_email: invitation.details.email.as_str().to_owned(),
             inviter_name: invitation.invited_by.name.clone(),
             role: invitation.details.role.as_str().to_owned(),
-            scope: invitation
-                .details
-                .scope
-                .as_ref()
-                .map(|s| s.as_str().to_owned()),
+            scope: text(invitation.details.scope.as_ref()),
             groups: invitation.details.groups.to_strings(),
             accept_url: url.to_string(),
             expires_at: format_date_time(invitation.expires_at, language(&locale)),
@@ -161,18 +153,10 @@ impl InvitationService {
             product_name: email.product_name.clone(),
             lang: locale.clone(),
             inviter_name: invitation.invited_by.name.clone(),
-            invitee_name: invitation
-                .details
-                .name
-                .as_ref()
-                .map(|n| n.as_str().to_owned()),
+            invitee_name: text(invitation.details.name.as_ref()),
             invitee_email: invitation.details.email.as_str().to_owned(),
             role: invitation.details.role.as_str().to_owned(),
-            scope: invitation
-                .details
-                .scope
-                .as_ref()
-                .map(|s| s.as_str().to_owned()),
+            scope: text(invitation.details.scope.as_ref()),
             accepted_at: format_date_time(invitation.accepted_at.unwrap_or(now), language(&locale)),
         });
         match email.templates.render(&locale, &context) {
@@ -188,6 +172,11 @@ impl InvitationService {
             }
         }
     }
+}
+
+/// An optional validated text as the template contexts take it.
+fn text<T: AsRef<str>>(value: Option<&T>) -> Option<String> {
+    value.map(|v| v.as_ref().to_owned())
 }
 
 fn language(locale: &str) -> &str {

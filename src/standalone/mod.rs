@@ -27,8 +27,9 @@ pub use provisioner::StoreProvisioner;
 pub use tokens::{ApiTokens, IssuedToken};
 
 use crate::config::Config;
+use crate::domain::IsoDuration;
 use crate::email::{FileMailer, Sender, SmtpMailer};
-use crate::http::{ServerParts, server_router};
+use crate::http::{ConnectionLimits, ServerParts, server_router};
 use crate::ports::{Clock, Mailer, Store, StoreResult, SystemClock};
 use crate::service::{InvitationService, Settings};
 use crate::store::mongo::MongoStore;
@@ -128,6 +129,7 @@ pub struct Server {
     service: InvitationService,
     mailer: Arc<dyn Mailer>,
     sweep_interval: Duration,
+    limits: ConnectionLimits,
     bootstrap: Option<IssuedToken>,
 }
 
@@ -161,6 +163,7 @@ impl Server {
             max_body_bytes: config.http.max_body_bytes,
             cors_origins: config.http.cors_origins.clone(),
             trust_forwarded_for: config.http.trust_forwarded_for,
+            request_timeout: std_duration(config.http.request_timeout),
         });
         let listener = TcpListener::bind(config.http.listen)
             .await
@@ -173,9 +176,12 @@ impl Server {
             router,
             service,
             mailer,
-            sweep_interval: Duration::from_secs(
-                u64::try_from(config.store.sweep_interval.as_seconds()).unwrap_or(30),
-            ),
+            sweep_interval: std_duration(config.store.sweep_interval),
+            limits: ConnectionLimits {
+                header_read_timeout: std_duration(config.http.header_read_timeout),
+                max_connections: config.http.max_connections,
+                shutdown_grace: std_duration(config.http.shutdown_grace),
+            },
             bootstrap,
         })
     }
@@ -189,9 +195,9 @@ impl Server {
         self.bootstrap.take()
     }
 
-    /// Serves until `shutdown` completes, then finishes the requests in flight. The expiry
-    /// sweeper and the email sender run alongside.
-    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> io::Result<()> {
+    /// Serves until `shutdown` completes, then finishes the requests in flight (for at most
+    /// `shutdown_grace`). The expiry sweeper and the email sender run alongside.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let service = self.service.clone();
         let interval = self.sweep_interval;
@@ -213,19 +219,19 @@ impl Server {
                 })
                 .await;
         });
-        let app = self
-            .router
-            .into_make_service_with_connect_info::<SocketAddr>();
-        let served = axum::serve(self.listener, app)
-            .with_graceful_shutdown(async move {
-                shutdown.await;
-                let _ = stop_tx.send(true);
-            })
-            .await;
+        let stopping = async move {
+            shutdown.await;
+            let _ = stop_tx.send(true);
+        };
+        crate::http::serve(self.listener, self.router, self.limits, stopping).await;
         let _ = sweeper.await;
         let _ = sender.await;
-        served
     }
+}
+
+/// A configured duration for the timers (they are bounded by the parsers, never negative).
+fn std_duration(duration: IsoDuration) -> Duration {
+    duration.as_time_delta().to_std().unwrap_or_default()
 }
 
 pub fn bootstrap_token_path(data_dir: &Path) -> PathBuf {

@@ -93,7 +93,7 @@ async fn a_created_token_is_the_last_line_and_signs_in_with_its_role() {
         "CI bot"
     );
     let _ = stop.send(());
-    task.await.unwrap().unwrap();
+    task.await.unwrap();
     let _ = std::fs::remove_dir_all(dir);
 }
 

@@ -53,21 +53,31 @@ async fn resend(server: &TestServer, id: &Value) -> Value {
     data(&response, "resendInvitation").clone()
 }
 
-/// Polls (at most 20 s) until the invitation's delivery status is `status`.
-async fn delivery_becomes(server: &TestServer, id: &Value, status: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(20);
+/// Polls (at most 30 s) until the invitation's delivery is as `done` wants; returns it.
+async fn delivery_until(
+    server: &TestServer,
+    id: &Value,
+    what: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let current = invitation(server, id).await;
-        if current["delivery"]["status"] == status {
-            return current["delivery"].clone();
+        let delivery = invitation(server, id).await["delivery"].clone();
+        if done(&delivery) {
+            return delivery;
         }
         assert!(
             Instant::now() < deadline,
-            "delivery never became {status}: {:#}",
-            current["delivery"]
+            "delivery never {what}: {delivery:#}"
         );
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
+}
+
+/// Polls until the invitation's delivery status is `status`.
+async fn delivery_becomes(server: &TestServer, id: &Value, status: &str) -> Value {
+    let what = format!("became {status}");
+    delivery_until(server, id, &what, |delivery| delivery["status"] == status).await
 }
 
 fn to<'a>(messages: &'a [Mail], address: &str) -> Vec<&'a Mail> {
@@ -303,23 +313,14 @@ async fn gated_server(gate: &SmtpGate, send_timeout: Option<&'static str>) -> Te
     .await
 }
 
-/// Polls (at most 30 s) until the invitation's delivery shows `attempts` attempts, the last
-/// of which failed (its error recorded).
+/// Polls until the invitation's delivery shows `attempts` attempts, the last of which failed
+/// (its error recorded).
 async fn attempts_become(server: &TestServer, id: &Value, attempts: u32) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let current = invitation(server, id).await;
-        let delivery = &current["delivery"];
-        if delivery["attempts"] == attempts && delivery["lastError"].is_string() {
-            return current["delivery"].clone();
-        }
-        assert!(
-            Instant::now() < deadline,
-            "delivery never reached {attempts} attempts: {:#}",
-            current["delivery"]
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    let what = format!("reached {attempts} failed attempts");
+    delivery_until(server, id, &what, |delivery| {
+        delivery["attempts"] == attempts && delivery["lastError"].is_string()
+    })
+    .await
 }
 
 #[tokio::test]

@@ -17,6 +17,7 @@ mod cli;
 mod concurrency;
 mod contracts;
 mod dump;
+mod edge;
 mod email_delivery;
 mod email_templates;
 mod error_codes;

@@ -55,7 +55,7 @@ pub struct TestServer {
     pub data_dir: std::path::PathBuf,
     http: reqwest::Client,
     shutdown: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<std::io::Result<()>>>,
+    task: Option<JoinHandle<()>>,
 }
 
 pub async fn spawn_server(backend: Backend) -> TestServer {
@@ -215,7 +215,7 @@ impl TestServer {
             let _ = shutdown.send(());
         }
         if let Some(task) = self.task.take() {
-            task.await.unwrap().unwrap();
+            task.await.unwrap();
         }
         drop(self.store);
         let _ = std::fs::remove_dir_all(&self.data_dir);

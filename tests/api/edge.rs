@@ -1,0 +1,173 @@
+//! The HTTP edge against the binary: bounded metrics labels, header and body read timeouts,
+//! the connection cap and a bounded shutdown. Raw TCP where a client misbehaves.
+
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::TcpStream;
+
+use crate::process::ServerProcess;
+
+async fn server(env: &[(&str, &str)]) -> (ServerProcess, std::path::PathBuf) {
+    let dir = crate::helpers::temp_dir();
+    (ServerProcess::start(&dir, env).await, dir)
+}
+
+/// Reads until the server closes the connection (at most `limit`); what it sent.
+async fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> Option<String> {
+    let mut received = Vec::new();
+    let read = tokio::time::timeout(limit, stream.read_to_end(&mut received)).await;
+    match read {
+        Ok(_) => Some(String::from_utf8_lossy(&received).into_owned()),
+        Err(_) => None,
+    }
+}
+
+#[tokio::test]
+async fn a_thousand_made_up_methods_leave_the_metrics_small() {
+    let (server, dir) = server(&[]).await;
+    let http = reqwest::Client::new();
+    for i in 0..1000 {
+        let method = format!("M{i:04}{}", "X".repeat(2000));
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let response = http.request(method, server.url("/graphql")).send().await;
+        assert!(response.unwrap().status().is_client_error());
+    }
+    let metrics = http.get(server.url("/metrics")).send().await.unwrap();
+    let metrics = metrics.text().await.unwrap();
+    assert!(metrics.len() < 20_000, "{} bytes of metrics", metrics.len());
+    assert!(
+        metrics.contains("method=\"OTHER\""),
+        "made-up methods are counted as OTHER: {metrics}"
+    );
+    server.stop().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn a_connection_that_stalls_in_its_header_or_idles_is_closed_after_the_timeout() {
+    let (server, dir) = server(&[("INVITATIONS_HEADER_READ_TIMEOUT", "PT1S")]).await;
+    // Half a request header, then nothing.
+    let mut stalled = TcpStream::connect(server.address).await.unwrap();
+    stalled
+        .write_all(b"POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Ty")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let closed = read_until_closed(&mut stalled, Duration::from_secs(15)).await;
+    assert!(
+        closed.is_some(),
+        "a stalled header kept its connection for 15 s"
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // A whole request, then an idle kept-alive connection.
+    let mut idle = TcpStream::connect(server.address).await.unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let answered = read_until_closed(&mut idle, Duration::from_secs(15)).await;
+    let answered = answered.expect("an idle kept-alive connection was kept for 15 s");
+    assert!(answered.starts_with("HTTP/1.1 200"), "{answered}");
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        started.elapsed()
+    );
+    server.stop().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn a_body_that_stops_arriving_gets_408() {
+    let (server, dir) = server(&[("INVITATIONS_REQUEST_TIMEOUT", "PT1S")]).await;
+    let mut slow = TcpStream::connect(server.address).await.unwrap();
+    slow.write_all(
+        b"POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"query\":",
+    )
+    .await
+    .unwrap();
+    let mut answer = vec![0u8; 64];
+    let read = tokio::time::timeout(Duration::from_secs(15), slow.read(&mut answer)).await;
+    let n = read.expect("no answer within 15 s").unwrap();
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    server.stop().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn connections_beyond_the_cap_are_closed_and_served_again_once_one_is_free() {
+    let (server, dir) = server(&[("INVITATIONS_MAX_CONNECTIONS", "2")]).await;
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let mut stream = TcpStream::connect(server.address).await.unwrap();
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+            .await
+            .unwrap();
+        held.push(stream);
+    }
+    // Both slots are taken once the server has accepted both; a third is closed unanswered.
+    let mut third = TcpStream::connect(server.address).await.unwrap();
+    let _ = third
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await;
+    let refused = read_until_closed(&mut third, Duration::from_secs(15)).await;
+    assert_eq!(
+        refused.as_deref(),
+        Some(""),
+        "the third connection got an answer"
+    );
+    drop(held);
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Ok(response) = http.get(server.url("/healthz")).send().await {
+            assert_eq!(response.status(), 200);
+            break;
+        }
+        assert!(Instant::now() < deadline, "no slot came free");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    server.stop().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn a_stopping_server_waits_for_a_stalled_request_only_as_long_as_the_grace() {
+    let (server, dir) = server(&[
+        ("INVITATIONS_SHUTDOWN_GRACE", "PT1S"),
+        ("INVITATIONS_REQUEST_TIMEOUT", "PT300S"),
+    ])
+    .await;
+    let mut stalled = TcpStream::connect(server.address).await.unwrap();
+    stalled
+        .write_all(b"POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+        .await
+        .unwrap();
+    // The request is in flight once the server has read its header: a second request on
+    // another connection is answered, so the first was accepted before it.
+    let http = reqwest::Client::new();
+    assert_eq!(
+        http.get(server.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let started = Instant::now();
+    server.stop().await;
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "stopping took {:?} with a stalled request",
+        started.elapsed()
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
