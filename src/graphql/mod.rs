@@ -8,6 +8,7 @@
 mod enums;
 mod errors;
 mod inputs;
+mod limits;
 mod mutation;
 mod objects;
 mod query;
@@ -21,6 +22,7 @@ use async_graphql::{Context, EmptySubscription, MergedObject, Schema, SchemaBuil
 
 pub(crate) use errors::log_cause;
 pub use errors::{ErrorCodes, to_graphql_error};
+pub use limits::OperationLimits;
 pub use mutation::InvitationsMutation;
 pub use query::InvitationsQuery;
 
@@ -107,6 +109,7 @@ impl InvitationsModule {
         builder
             .data(self)
             .extension(ErrorCodes)
+            .extension(OperationLimits)
             .limit_depth(MAX_DEPTH)
             .limit_complexity(MAX_COMPLEXITY)
     }

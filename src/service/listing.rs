@@ -30,6 +30,8 @@ pub struct ListRequest {
 impl ListRequest {
     pub const MAX_FIRST: usize = 500;
     pub const DEFAULT_FIRST: usize = 50;
+    /// Longest `emailContains`: a substring match cannot use an index, so it is kept short.
+    pub const MAX_EMAIL_CONTAINS: usize = 100;
 
     /// The first page of `filter` in the default order.
     pub fn first_page(filter: InvitationFilter, first: usize) -> Self {
@@ -43,6 +45,14 @@ impl ListRequest {
     /// Validates the request: `first` in 1..=500, no sort field twice, and a cursor that was
     /// made for the same sort. Each problem names its argument.
     pub fn into_query(self) -> std::result::Result<ListQuery, ValidationError> {
+        if let Some(part) = &self.filter.email_contains
+            && part.chars().count() > Self::MAX_EMAIL_CONTAINS
+        {
+            return Err(ValidationError::new(
+                "filter.emailContains",
+                format!("must be at most {} characters", Self::MAX_EMAIL_CONTAINS),
+            ));
+        }
         let sort = if self.sort.is_empty() {
             vec![SortKey {
                 field: SortField::CreatedAt,

@@ -171,3 +171,100 @@ async fn a_stopping_server_waits_for_a_stalled_request_only_as_long_as_the_grace
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+mod operation_limits {
+    use serde_json::{Value, json};
+
+    use crate::helpers::Backend;
+    use crate::server::{ServerOptions, TestServer, error_code, spawn_server_with};
+
+    /// A server that takes bodies as large as the default (2 MiB), as these requests are.
+    async fn spawn_server(backend: Backend) -> TestServer {
+        let options = ServerOptions {
+            max_body_bytes: Some("2097152"),
+            ..ServerOptions::default()
+        };
+        spawn_server_with(backend, options).await
+    }
+
+    async fn query(server: &TestServer, document: &str, variables: Value) -> Value {
+        server
+            .query(document, variables, Some(&server.tokens.editor))
+            .await
+    }
+
+    #[tokio::test]
+    async fn thousands_of_aliased_counts_are_refused_before_anything_runs() {
+        let server = spawn_server(Backend::Sqlite).await;
+        let aliases: String = (0..2000)
+            .map(|i| format!("c{i}: invitations(first: 1, filter: {{emailContains: \"x\"}}) {{ totalCount }}\n"))
+            .collect();
+        let refused = query(&server, &format!("{{ {aliases} }}"), json!({})).await;
+        assert_eq!(error_code(&refused), "VALIDATION_FAILED", "{refused:#}");
+        assert!(
+            refused.get("data").is_none_or(Value::is_null),
+            "{refused:#}"
+        );
+        // Through a fragment too.
+        let fragment = "fragment N on InvitationConnection { totalCount }";
+        let spread: String = (0..4)
+            .map(|i| format!("l{i}: invitations(first: 1) {{ ...N }}\n"))
+            .collect();
+        let refused = query(&server, &format!("{{ {spread} }} {fragment}"), json!({})).await;
+        let message = refused["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains("totalCount at most 3"), "{message}");
+        // Within the limits, it runs.
+        let allowed: String = (0..3)
+            .map(|i| format!("l{i}: invitations(first: 1) {{ totalCount }}\n"))
+            .collect();
+        let ran = query(&server, &format!("{{ {allowed} }}"), json!({})).await;
+        assert_eq!(ran["data"]["l2"]["totalCount"], 0, "{ran:#}");
+        server.cleanup().await;
+    }
+
+    #[tokio::test]
+    async fn bulk_items_are_counted_across_aliases_and_nothing_is_created_past_the_cap() {
+        let server = spawn_server(Backend::Sqlite).await;
+        let inputs = |prefix: &str| -> Vec<Value> {
+            (0..600)
+                .map(|i| json!({ "email": format!("{prefix}{i}@example.org"), "role": "viewer", "sendEmail": false }))
+                .collect()
+        };
+        let document = "mutation($a: [CreateInvitationInput!]!, $b: [CreateInvitationInput!]!) { \
+                        a: createInvitations(inputs: $a) { created } \
+                        b: createInvitations(inputs: $b) { created } }";
+        let refused = query(
+            &server,
+            document,
+            json!({ "a": inputs("a"), "b": inputs("b") }),
+        )
+        .await;
+        assert_eq!(error_code(&refused), "VALIDATION_FAILED", "{refused:#}");
+        let message = refused["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains("at most 1000 invitations"), "{message}");
+        let count = query(&server, "{ invitations { totalCount } }", json!({})).await;
+        assert_eq!(
+            count["data"]["invitations"]["totalCount"], 0,
+            "nothing was created"
+        );
+        server.cleanup().await;
+    }
+
+    #[tokio::test]
+    async fn an_overlong_email_part_is_refused_naming_its_field() {
+        let server = spawn_server(Backend::Sqlite).await;
+        let part = "a".repeat(101);
+        let refused = query(
+            &server,
+            "query($p: String!) { invitations(filter: {emailContains: $p}) { totalCount } }",
+            json!({ "p": part }),
+        )
+        .await;
+        assert_eq!(error_code(&refused), "VALIDATION_FAILED", "{refused:#}");
+        assert_eq!(
+            refused["errors"][0]["extensions"]["field"],
+            "filter.emailContains"
+        );
+        server.cleanup().await;
+    }
+}

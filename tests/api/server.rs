@@ -32,6 +32,8 @@ pub struct ServerOptions {
     pub email_send_timeout: Option<&'static str>,
     /// `INVITATIONS_SMTP_CA_FILE`.
     pub smtp_ca_file: Option<String>,
+    /// `INVITATIONS_MAX_BODY_BYTES`; unset: 65536.
+    pub max_body_bytes: Option<&'static str>,
 }
 
 /// API tokens for the default roles.
@@ -74,7 +76,10 @@ pub async fn spawn_server_with(backend: Backend, options: ServerOptions) -> Test
             ("INVITATIONS_DATA_DIR", &data_dir_text),
             ("INVITATIONS_PUBLIC_RATE_LIMIT", &rate_limit),
             ("INVITATIONS_CORS_ORIGINS", options.cors_origins),
-            ("INVITATIONS_MAX_BODY_BYTES", "65536"),
+            (
+                "INVITATIONS_MAX_BODY_BYTES",
+                options.max_body_bytes.unwrap_or("65536"),
+            ),
             (
                 "INVITATIONS_SMTP_URL",
                 options.smtp_url.as_deref().unwrap_or(""),

@@ -1,0 +1,140 @@
+//! Limits on what one operation may ask for, counted across aliases and fragments, where the
+//! complexity limit cannot see: how many listings (each an index walk), how many `totalCount`s
+//! (each counts every match) and how many bulk-create items. Refused before anything runs, as
+//! VALIDATION_FAILED.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
+use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
+use async_graphql::{Name, Positioned, ServerError, ServerResult, Value, Variables};
+
+/// `invitations` listings in one operation, across aliases.
+pub const MAX_LISTINGS: usize = 10;
+/// `totalCount` selections in one operation.
+pub const MAX_COUNTS: usize = 3;
+/// `createInvitations` items in one operation, across aliases (one field takes at most as many).
+pub const MAX_BULK_ITEMS: usize = 1000;
+
+/// Register on a schema with `.extension(OperationLimits)` (`InvitationsModule::register` does).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OperationLimits;
+
+impl ExtensionFactory for OperationLimits {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(OperationLimits)
+    }
+}
+
+#[async_trait::async_trait]
+impl Extension for OperationLimits {
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let document = next.run(ctx, query, variables).await?;
+        let mut tally = Tally::default();
+        for (_, operation) in document.operations.iter() {
+            let mut visiting = HashSet::new();
+            tally.selections(
+                &document,
+                &operation.node.selection_set,
+                variables,
+                &mut visiting,
+            );
+        }
+        tally.check()?;
+        Ok(document)
+    }
+}
+
+#[derive(Debug, Default)]
+struct Tally {
+    listings: usize,
+    counts: usize,
+    bulk_items: usize,
+}
+
+impl Tally {
+    fn selections(
+        &mut self,
+        document: &ExecutableDocument,
+        set: &Positioned<SelectionSet>,
+        variables: &Variables,
+        visiting: &mut HashSet<Name>,
+    ) {
+        for selection in &set.node.items {
+            match &selection.node {
+                Selection::Field(field) => {
+                    let field = &field.node;
+                    match field.name.node.as_str() {
+                        "invitations" => self.listings += 1,
+                        "totalCount" => self.counts += 1,
+                        "createInvitations" => {
+                            self.bulk_items += field
+                                .arguments
+                                .iter()
+                                .find(|(name, _)| name.node == "inputs")
+                                .and_then(|(_, value)| {
+                                    let lookup =
+                                        |name: Name| variables.get(&name).cloned().ok_or(());
+                                    value.node.clone().into_const_with(lookup).ok()
+                                })
+                                .map_or(0, |value| match value {
+                                    Value::List(items) => items.len(),
+                                    _ => 0,
+                                });
+                        }
+                        _ => {}
+                    }
+                    self.selections(document, &field.selection_set, variables, visiting);
+                }
+                Selection::InlineFragment(fragment) => {
+                    self.selections(document, &fragment.node.selection_set, variables, visiting);
+                }
+                Selection::FragmentSpread(spread) => {
+                    let name = &spread.node.fragment_name.node;
+                    // A fragment is counted where it is spread; a cycle is GraphQL's own error.
+                    if let Some(fragment) = document.fragments.get(name)
+                        && visiting.insert(name.clone())
+                    {
+                        self.selections(
+                            document,
+                            &fragment.node.selection_set,
+                            variables,
+                            visiting,
+                        );
+                        visiting.remove(name);
+                    }
+                }
+            }
+        }
+    }
+
+    fn check(&self) -> ServerResult<()> {
+        let refuse = |what: String| Err(ServerError::new(what, None));
+        if self.listings > MAX_LISTINGS {
+            return refuse(format!(
+                "one operation may hold at most {MAX_LISTINGS} invitation listings; this one holds {}",
+                self.listings
+            ));
+        }
+        if self.counts > MAX_COUNTS {
+            return refuse(format!(
+                "one operation may select totalCount at most {MAX_COUNTS} times; this one selects it {} times",
+                self.counts
+            ));
+        }
+        if self.bulk_items > MAX_BULK_ITEMS {
+            return refuse(format!(
+                "one operation may create at most {MAX_BULK_ITEMS} invitations; this one asks for {}",
+                self.bulk_items
+            ));
+        }
+        Ok(())
+    }
+}
