@@ -202,27 +202,37 @@ impl PublicInvitation {
     }
 }
 
+impl PublicInvitation {
+    /// The invitation's details while it can still be acted on; nothing once it is accepted,
+    /// revoked or declined, so an old link tells a finder no more than that.
+    fn open(&self) -> Option<&domain::Invitation> {
+        (!self.invitation.state_at(self.now).is_final()).then_some(&self.invitation)
+    }
+}
+
+/// What the holder of a link sees. Once the invitation is accepted, revoked or declined only
+/// `state` is filled; every other field is `null`.
 #[Object(name = "PublicInvitation")]
 impl PublicInvitation {
-    async fn email(&self) -> &str {
-        self.invitation.details.email.as_str()
+    async fn email(&self) -> Option<&str> {
+        self.open().map(|i| i.details.email.as_str())
     }
 
     async fn name(&self) -> Option<&str> {
-        self.invitation.details.name.as_ref().map(|n| n.as_str())
+        self.open()?.details.name.as_ref().map(|n| n.as_str())
     }
 
-    async fn role(&self) -> &str {
-        self.invitation.details.role.as_str()
+    async fn role(&self) -> Option<&str> {
+        self.open().map(|i| i.details.role.as_str())
     }
 
     async fn scope(&self) -> Option<&str> {
-        self.invitation.details.scope.as_ref().map(|s| s.as_str())
+        self.open()?.details.scope.as_ref().map(|s| s.as_str())
     }
 
     /// Display name of whoever sent the invitation.
-    async fn inviter_name(&self) -> &str {
-        &self.invitation.invited_by.name
+    async fn inviter_name(&self) -> Option<&str> {
+        self.open().map(|i| i.invited_by.name.as_str())
     }
 
     /// PENDING means it can be accepted or declined now.
@@ -230,12 +240,12 @@ impl PublicInvitation {
         self.invitation.state_at(self.now).into()
     }
 
-    async fn expires_at(&self) -> DateTime {
-        self.invitation.expires_at.into()
+    async fn expires_at(&self) -> Option<DateTime> {
+        self.open().map(|i| i.expires_at.into())
     }
 
     async fn locale(&self) -> Option<&str> {
-        self.invitation.details.locale.as_ref().map(|l| l.as_str())
+        self.open()?.details.locale.as_ref().map(|l| l.as_str())
     }
 }
 

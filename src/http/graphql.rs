@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use async_graphql::parser::types::OperationType;
+use async_graphql::parser::types::{OperationType, Selection, SelectionSet};
 use async_graphql::{
     ErrorExtensionValues, ObjectType, Schema, ServerError, SubscriptionType, Value,
 };
@@ -120,6 +120,13 @@ where
             "mutations must be sent with POST",
         );
     }
+    if parts.method == Method::GET && presents_secret(&mut gql_request) {
+        return refusal(
+            StatusCode::BAD_REQUEST,
+            "an invitation secret is never accepted in a URL (it would end up in logs and \
+             browser history); send the request with POST",
+        );
+    }
     let caller = Caller {
         principal,
         client: client_address(&parts, endpoint.options.trust_forwarded_for),
@@ -196,6 +203,33 @@ fn is_mutation(request: &mut async_graphql::Request) -> bool {
         doc.operations
             .iter()
             .any(|(_, op)| op.node.ty == OperationType::Mutation)
+    })
+}
+
+/// Whether any field of the document takes a `secret` argument (the public operations do).
+fn presents_secret(request: &mut async_graphql::Request) -> bool {
+    fn in_set(set: &SelectionSet) -> bool {
+        set.items.iter().any(|item| match &item.node {
+            Selection::Field(field) => {
+                field
+                    .node
+                    .arguments
+                    .iter()
+                    .any(|(name, _)| name.node == "secret")
+                    || in_set(&field.node.selection_set.node)
+            }
+            Selection::InlineFragment(fragment) => in_set(&fragment.node.selection_set.node),
+            Selection::FragmentSpread(_) => false,
+        })
+    }
+    request.parsed_query().is_ok_and(|doc| {
+        doc.operations
+            .iter()
+            .any(|(_, op)| in_set(&op.node.selection_set.node))
+            || doc
+                .fragments
+                .values()
+                .any(|fragment| in_set(&fragment.node.selection_set.node))
     })
 }
 

@@ -268,3 +268,127 @@ mod operation_limits {
         server.cleanup().await;
     }
 }
+
+mod secrets_at_the_edge {
+    use chrono::TimeDelta;
+    use serde_json::json;
+
+    use crate::helpers::Backend;
+    use crate::server::{data, error_code, spawn_server};
+
+    #[tokio::test]
+    async fn a_secret_in_a_get_request_is_refused_before_it_is_looked_up() {
+        let server = spawn_server(Backend::Sqlite).await;
+        let created = server
+            .create_invitation(
+                &server.tokens.editor,
+                json!({ "email": "get@example.org", "role": "viewer", "sendEmail": false }),
+            )
+            .await;
+        let secret = created["secret"].as_str().unwrap();
+        let inline = format!("{{ invitationBySecret(secret: \"{secret}\") {{ state }} }}");
+        let by_variable = "query($s: String!) { invitationBySecret(secret: $s) { state } }";
+        let variables = json!({ "s": secret }).to_string();
+        for query in [
+            vec![("query", inline.as_str())],
+            vec![("query", by_variable), ("variables", variables.as_str())],
+        ] {
+            let response = server
+                .http()
+                .get(server.url("/graphql"))
+                .query(&query)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 400);
+            let body = response.json().await.unwrap();
+            assert_eq!(error_code(&body), "VALIDATION_FAILED");
+            assert!(
+                body["errors"][0]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("POST")
+            );
+        }
+        server.cleanup().await;
+    }
+
+    #[tokio::test]
+    async fn an_old_link_shows_only_the_state_once_the_invitation_is_final() {
+        let server = spawn_server(Backend::Sqlite).await;
+        let lookup = "query($s: String!) { invitationBySecret(secret: $s) { email name role scope inviterName state expiresAt locale } }";
+        let mut shown = Vec::new();
+        for (email, finish) in [
+            ("open@example.org", None),
+            ("revoked@example.org", Some("RevokeInvitation")),
+            ("expired@example.org", None),
+        ] {
+            let created = server
+                .create_invitation(
+                    &server.tokens.editor,
+                    json!({ "email": email, "role": "viewer", "sendEmail": false, "scope": "team-a" }),
+                )
+                .await;
+            if let Some(operation) = finish {
+                let done = server
+                    .gql(
+                        operation,
+                        json!({ "id": created["id"] }),
+                        Some(&server.tokens.editor),
+                    )
+                    .await;
+                assert!(done.get("errors").is_none(), "{done:#}");
+            }
+            shown.push(created["secret"].clone());
+        }
+        let declined = server
+            .create_invitation(
+                &server.tokens.editor,
+                json!({ "email": "declined@example.org", "role": "viewer", "sendEmail": false }),
+            )
+            .await;
+        let decline = "mutation($s: String!) { declineInvitation(secret: $s) { state email } }";
+        let answer = server
+            .query(decline, json!({ "s": declined["secret"] }), None)
+            .await;
+        assert_eq!(
+            data(&answer, "declineInvitation"),
+            &json!({ "state": "DECLINED", "email": null })
+        );
+
+        let look = |secret: serde_json::Value| {
+            let server = &server;
+            async move {
+                let answer = server.query(lookup, json!({ "s": secret }), None).await;
+                data(&answer, "invitationBySecret").clone()
+            }
+        };
+        let open = look(shown[0].clone()).await;
+        assert_eq!(open["email"], "open@example.org");
+        assert_eq!(open["scope"], "team-a");
+        let revoked = look(shown[1].clone()).await;
+        assert_eq!(revoked["state"], "REVOKED");
+        for field in [
+            "email",
+            "name",
+            "role",
+            "scope",
+            "inviterName",
+            "expiresAt",
+            "locale",
+        ] {
+            assert!(
+                revoked[field].is_null(),
+                "{field} of a revoked invitation: {revoked:#}"
+            );
+        }
+        // Expired can still be resent, so the invitee may see what to ask for.
+        server.advance(TimeDelta::days(8));
+        let expired = look(shown[2].clone()).await;
+        assert_eq!(
+            (expired["state"].as_str(), expired["email"].as_str()),
+            (Some("EXPIRED"), Some("expired@example.org"))
+        );
+        server.cleanup().await;
+    }
+}

@@ -198,6 +198,9 @@ try {
     await invitee.goto(`${BASE_URL}/accept${fragment}`);
     await invitee.getByRole("heading", { name: "Test admin invited you" }).waitFor();
     assert.match(await invitee.locator("#details").textContent(), /ada@example\.org/);
+    // Once read, the secret is gone from the address bar and from this history entry.
+    assert.doesNotMatch(invitee.url(), /secret=/);
+    assert.doesNotMatch(await invitee.evaluate(() => window.location.href), /secret=/);
     await invitee.screenshot({ path: join(SCREENSHOT_DIR, "accept.png"), fullPage: true });
     await invitee.getByLabel("Your name").fill("Ada L.");
     await invitee.getByLabel(/Choose a password/).fill("short");

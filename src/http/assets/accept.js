@@ -41,9 +41,15 @@ function finish(title, message) {
   $("title").focus();
 }
 
+// Reads the secret once, then takes it out of the address bar and this history entry, so it
+// is not left on screen, in the browser's history or in a bookmark.
 function secretFromFragment() {
   const params = new URLSearchParams(window.location.hash.slice(1));
-  return params.get("secret");
+  const secret = params.get("secret");
+  if (window.location.hash) {
+    history.replaceState(null, "", window.location.pathname + window.location.search);
+  }
+  return secret;
 }
 
 function fieldError(field, message) {
