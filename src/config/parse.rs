@@ -96,6 +96,15 @@ pub(super) fn mongodb_uri(value: &str) -> Parsed<Sensitive> {
     }
 }
 
+/// A secret an operator chose: at least 16 characters, no spaces.
+pub(super) fn secret(value: &str) -> Parsed<Sensitive> {
+    if value.chars().count() < 16 || value.chars().any(char::is_whitespace) {
+        Err("must be at least 16 characters without spaces".to_owned())
+    } else {
+        Ok(Sensitive::new(value))
+    }
+}
+
 pub(super) fn database_name(value: &str) -> Parsed<String> {
     if value.is_empty() || value.contains(['/', '\\', '.', ' ', '"', '$']) {
         Err("must be a MongoDB database name".to_owned())

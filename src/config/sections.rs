@@ -107,6 +107,19 @@ section! {
             meaning: "connections served at once; further ones are closed as they arrive",
             parse: parse::number(1..=1_000_000),
         },
+        introspection: bool {
+            env: "INVITATIONS_INTROSPECTION",
+            default: "true",
+            meaning: "answer GraphQL introspection (`__schema`, `__type`), which tools use to read the schema; `false` hides it",
+            parse: parse::boolean,
+        },
+        metrics_token: Option<Sensitive> {
+            env: "INVITATIONS_METRICS_TOKEN",
+            default: "",
+            meaning: "bearer token `/metrics` requires; unset: `/metrics` answers anyone who reaches the port",
+            parse: parse::optional(parse::secret),
+            from_file: true,
+        },
         shutdown_grace: IsoDuration {
             env: "INVITATIONS_SHUTDOWN_GRACE",
             default: "PT10S",

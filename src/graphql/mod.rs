@@ -146,15 +146,19 @@ impl InvitationsModule {
     }
 }
 
-/// The standalone schema, with the module registered.
-pub fn schema(module: InvitationsModule) -> InvitationsSchema {
-    module
-        .register(Schema::build(
-            StandaloneQuery::default(),
-            StandaloneMutation::default(),
-            EmptySubscription,
-        ))
-        .finish()
+/// The standalone schema, with the module registered; `introspection: false` hides
+/// `__schema` and `__type`.
+pub fn schema(module: InvitationsModule, introspection: bool) -> InvitationsSchema {
+    let builder = module.register(Schema::build(
+        StandaloneQuery::default(),
+        StandaloneMutation::default(),
+        EmptySubscription,
+    ));
+    if introspection {
+        builder.finish()
+    } else {
+        builder.disable_introspection().finish()
+    }
 }
 
 /// The SDL of the standalone schema, as committed in `schema/invitations.graphql`.

@@ -72,6 +72,8 @@ where
     Router::new()
         .route("/graphql", get(execute::<Q, M, S>).post(execute::<Q, M, S>))
         .route("/graphiql", get(graphiql::page))
+        .route("/graphiql.js", get(graphiql::script))
+        .route("/graphiql.css", get(graphiql::style))
         .with_state(endpoint)
 }
 

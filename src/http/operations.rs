@@ -3,11 +3,13 @@
 use std::sync::Arc;
 
 use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::http::StatusCode;
-use axum::http::header::CONTENT_TYPE;
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
 use axum::response::{IntoResponse, Response};
 
 use super::metrics::Metrics;
+use crate::config::Sensitive;
 use crate::service::InvitationService;
 
 /// The process is up and serving.
@@ -30,7 +32,35 @@ pub(crate) async fn readyz(State(service): State<InvitationService>) -> Response
     }
 }
 
-pub(crate) async fn metrics(State(metrics): State<Arc<Metrics>>) -> Response {
+/// The metrics, to a caller with the configured token (when one is configured): 401 else.
+pub(crate) async fn metrics(
+    State((metrics, token)): State<(Arc<Metrics>, Option<Arc<Sensitive>>)>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(token) = token {
+        let presented = headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        let expected = token.expose().as_bytes();
+        // Compared in constant time over the expected length.
+        let same = presented.len() == expected.len()
+            && presented
+                .as_bytes()
+                .iter()
+                .zip(expected)
+                .fold(0u8, |diff, (a, b)| diff | (a ^ b))
+                == 0;
+        if !same {
+            return (
+                StatusCode::UNAUTHORIZED,
+                [(WWW_AUTHENTICATE, "Bearer")],
+                "the metrics need the metrics token\n",
+            )
+                .into_response();
+        }
+    }
     (
         [(
             CONTENT_TYPE,

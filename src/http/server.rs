@@ -8,12 +8,16 @@ use axum::http::StatusCode;
 use axum::middleware::from_fn_with_state;
 use axum::routing::get;
 
+use axum::http::HeaderValue;
+use axum::http::header::{REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS};
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 
 use super::email_preview;
 use super::graphql::{GraphqlOptions, graphql_routes};
 use super::metrics::Metrics;
 use super::{middleware, operations, ui};
+use crate::config::Sensitive;
 use crate::graphql::{InvitationsModule, schema};
 use crate::ports::Authenticator;
 use crate::service::InvitationService;
@@ -30,6 +34,10 @@ pub struct ServerParts {
     pub trust_forwarded_for: bool,
     /// A request not read and answered by then gets 408.
     pub request_timeout: std::time::Duration,
+    /// Answer GraphQL introspection.
+    pub introspection: bool,
+    /// The bearer token `/metrics` requires; `None`: open.
+    pub metrics_token: Option<Sensitive>,
 }
 
 pub fn server_router(parts: ServerParts) -> Router {
@@ -37,7 +45,7 @@ pub fn server_router(parts: ServerParts) -> Router {
     let email = parts.service.settings().email.clone();
     let module = InvitationsModule::new(parts.service.clone(), parts.public_rate_limit);
     let graphql = graphql_routes(
-        schema(module),
+        schema(module, parts.introspection),
         parts.authenticator,
         GraphqlOptions {
             max_body_bytes: parts.max_body_bytes,
@@ -55,7 +63,8 @@ pub fn server_router(parts: ServerParts) -> Router {
         .with_state(parts.service)
         .route(
             "/metrics",
-            get(operations::metrics).with_state(metrics.clone()),
+            get(operations::metrics)
+                .with_state((metrics.clone(), parts.metrics_token.map(Arc::new))),
         )
         .merge(
             Router::new()
@@ -67,6 +76,16 @@ pub fn server_router(parts: ServerParts) -> Router {
     graphql
         .merge(operations)
         .merge(ui::routes())
+        // Every response: no sniffing of content types, no Referer to other sites (the accept
+        // page's URL carries the secret in its fragment).
+        .layer(SetResponseHeaderLayer::if_not_present(
+            X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             parts.request_timeout,

@@ -164,6 +164,8 @@ impl Server {
             cors_origins: config.http.cors_origins.clone(),
             trust_forwarded_for: config.http.trust_forwarded_for,
             request_timeout: std_duration(config.http.request_timeout),
+            introspection: config.http.introspection,
+            metrics_token: config.http.metrics_token.clone(),
         });
         let listener = TcpListener::bind(config.http.listen)
             .await

@@ -392,3 +392,116 @@ mod secrets_at_the_edge {
         server.cleanup().await;
     }
 }
+
+mod headers_and_switches {
+    use serde_json::json;
+
+    use crate::helpers::Backend;
+    use crate::process::ServerProcess;
+    use crate::server::spawn_server;
+
+    #[tokio::test]
+    async fn every_answer_carries_the_security_headers_and_no_page_runs_inline_script() {
+        let server = spawn_server(Backend::Sqlite).await;
+        let paths = [
+            "/admin",
+            "/accept",
+            "/graphiql",
+            "/graphiql.js",
+            "/graphiql.css",
+            "/email-preview",
+            "/email-preview/html",
+            "/healthz",
+            "/metrics",
+            "/graphql?query=%7B__typename%7D",
+            "/no-such-page",
+        ];
+        for path in paths {
+            let response = server.http().get(server.url(path)).send().await.unwrap();
+            let headers = response.headers().clone();
+            assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
+            assert_eq!(headers["referrer-policy"], "no-referrer", "{path}");
+            let html = headers
+                .get("content-type")
+                .is_some_and(|t| t.to_str().unwrap().starts_with("text/html"));
+            if html {
+                let csp = headers["content-security-policy"].to_str().unwrap();
+                let script_src = csp.split(';').find(|d| d.trim().starts_with("script-src"));
+                assert!(
+                    script_src.is_none_or(|d| !d.contains("unsafe-inline")),
+                    "{path}: {csp}"
+                );
+                let body = response.text().await.unwrap();
+                assert!(!body.contains("<script>"), "{path} has an inline script");
+            }
+        }
+        let graphiql = server
+            .http()
+            .get(server.url("/graphiql"))
+            .send()
+            .await
+            .unwrap();
+        let page = graphiql.text().await.unwrap();
+        assert!(page.contains(r#"<script src="graphiql.js">"#), "{page}");
+        assert!(!page.contains("<style"), "GraphiQL has an inline style");
+        server.cleanup().await;
+    }
+
+    #[tokio::test]
+    async fn introspection_and_metrics_each_have_a_switch() {
+        let dir = crate::helpers::temp_dir();
+        let token = "metrics-token-0123456789";
+        let closed = ServerProcess::start(
+            &dir,
+            &[
+                ("INVITATIONS_INTROSPECTION", "false"),
+                ("INVITATIONS_METRICS_TOKEN", token),
+            ],
+        )
+        .await;
+        let schema = closed
+            .gql("{ __schema { queryType { name } } }", json!({}), None)
+            .await;
+        let named = closed
+            .gql("{ __type(name: \"Invitation\") { name } }", json!({}), None)
+            .await;
+        assert!(named["data"]["__type"].is_null(), "{named:#}");
+        assert!(
+            schema["data"]["__schema"].is_null(),
+            "introspection answered: {schema:#}"
+        );
+        let http = reqwest::Client::new();
+        let anonymous = http.get(closed.url("/metrics")).send().await.unwrap();
+        assert_eq!(anonymous.status(), 401);
+        let wrong = http
+            .get(closed.url("/metrics"))
+            .bearer_auth("metrics-token-0123456780");
+        assert_eq!(wrong.send().await.unwrap().status(), 401);
+        let allowed = http
+            .get(closed.url("/metrics"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(allowed.status(), 200);
+        assert!(
+            allowed
+                .text()
+                .await
+                .unwrap()
+                .contains("invitations_http_requests_total")
+        );
+        closed.stop().await;
+
+        let open = ServerProcess::start(&crate::helpers::temp_dir(), &[]).await;
+        let schema = open
+            .gql("{ __schema { queryType { name } } }", json!({}), None)
+            .await;
+        assert_eq!(
+            schema["data"]["__schema"]["queryType"]["name"], "Query",
+            "{schema:#}"
+        );
+        open.stop().await;
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
