@@ -141,6 +141,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let router = app(std::path::Path::new("./data/host-example")).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
     println!("host CMS on http://127.0.0.1:3000 (GraphQL at /cms/graphql)");
-    axum::serve(listener, router).await?;
+    // With connect info, the module rate-limits public operations per client address;
+    // without it, all anonymous callers share one allowance.
+    let app = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app).await?;
     Ok(())
 }

@@ -83,6 +83,12 @@ section! {
             meaning: "rate-limit by the last `X-Forwarded-For` address (set only behind a proxy that writes it)",
             parse: parse::boolean,
         },
+        trusted_proxies: u8 {
+            env: "INVITATIONS_TRUSTED_PROXIES",
+            default: "1",
+            meaning: "with `trust_forwarded_for`: how many proxies in front of the server append to `X-Forwarded-For`; the client is the address that many places from its end",
+            parse: parse::number(1..=10),
+        },
         public_rate_limit: u32 {
             env: "INVITATIONS_PUBLIC_RATE_LIMIT",
             default: "30",

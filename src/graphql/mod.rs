@@ -129,9 +129,13 @@ impl InvitationsModule {
     fn public_secret(&self, caller: &Caller, secret: &str) -> Result<Option<Secret>> {
         let secret = Secret::parse(secret).ok();
         let mut keys = Vec::with_capacity(2);
-        if let Some(client) = caller.client {
-            keys.push(RateKey::client(client));
-        }
+        // Callers whose address is unknown (a host serving without connect info) share one
+        // allowance rather than none.
+        keys.push(
+            caller
+                .client
+                .map_or(RateKey::UnknownClient, RateKey::client),
+        );
         if let Some(secret) = &secret {
             keys.push(RateKey::secret(&secret.digest()));
         }

@@ -19,6 +19,8 @@ pub enum RateKey {
     Client(IpAddr),
     /// One invitation, whoever asks.
     Secret([u8; 32]),
+    /// Every caller whose address is unknown, together.
+    UnknownClient,
 }
 
 impl RateKey {

@@ -5,6 +5,7 @@
 //! credentials refuse the whole request with UNAUTHENTICATED.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_graphql::parser::types::{OperationType, Selection, SelectionSet};
 use async_graphql::{
@@ -31,7 +32,9 @@ pub struct GraphqlOptions {
     /// Larger bodies are refused with 413.
     pub max_body_bytes: usize,
     /// Rate-limit by the last `X-Forwarded-For` address instead of the peer address.
-    pub trust_forwarded_for: bool,
+    /// How many proxies in front of the server append to `X-Forwarded-For`; 0: the header is
+    /// ignored and the connection's peer is the client.
+    pub trusted_proxies: u8,
     /// Where to count the error codes returned.
     pub metrics: Option<Arc<Metrics>>,
 }
@@ -40,7 +43,7 @@ impl Default for GraphqlOptions {
     fn default() -> Self {
         Self {
             max_body_bytes: 2 * 1024 * 1024,
-            trust_forwarded_for: false,
+            trusted_proxies: 0,
             metrics: None,
         }
     }
@@ -50,6 +53,8 @@ struct Endpoint<Q, M, S> {
     schema: Schema<Q, M, S>,
     auth: Arc<dyn Authenticator>,
     options: GraphqlOptions,
+    /// Whether the missing-client-address warning was logged (once per endpoint).
+    warned_unknown_clients: AtomicBool,
 }
 
 /// `/graphql` (GET and POST) and the `/graphiql` explorer, for a schema that contains the
@@ -68,6 +73,7 @@ where
         schema,
         auth,
         options,
+        warned_unknown_clients: AtomicBool::new(false),
     });
     Router::new()
         .route("/graphql", get(execute::<Q, M, S>).post(execute::<Q, M, S>))
@@ -129,9 +135,20 @@ where
              browser history); send the request with POST",
         );
     }
+    let client = client_address(&parts, endpoint.options.trusted_proxies);
+    if client.is_none()
+        && !endpoint
+            .warned_unknown_clients
+            .swap(true, Ordering::Relaxed)
+    {
+        tracing::warn!(
+            "client addresses are unknown, so all anonymous callers share one rate limit: \
+             serve the routes with `into_make_service_with_connect_info::<SocketAddr>()`"
+        );
+    }
     let caller = Caller {
         principal,
-        client: client_address(&parts, endpoint.options.trust_forwarded_for),
+        client,
         accept_language: parts
             .headers
             .get(axum::http::header::ACCEPT_LANGUAGE)

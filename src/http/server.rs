@@ -31,7 +31,8 @@ pub struct ServerParts {
     pub public_rate_limit: u32,
     pub max_body_bytes: usize,
     pub cors_origins: Vec<String>,
-    pub trust_forwarded_for: bool,
+    /// See [`GraphqlOptions::trusted_proxies`].
+    pub trusted_proxies: u8,
     /// A request not read and answered by then gets 408.
     pub request_timeout: std::time::Duration,
     /// Answer GraphQL introspection.
@@ -49,7 +50,7 @@ pub fn server_router(parts: ServerParts) -> Router {
         parts.authenticator,
         GraphqlOptions {
             max_body_bytes: parts.max_body_bytes,
-            trust_forwarded_for: parts.trust_forwarded_for,
+            trusted_proxies: parts.trusted_proxies,
             metrics: Some(metrics.clone()),
         },
     )

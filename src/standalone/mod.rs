@@ -162,7 +162,11 @@ impl Server {
             public_rate_limit: config.http.public_rate_limit,
             max_body_bytes: config.http.max_body_bytes,
             cors_origins: config.http.cors_origins.clone(),
-            trust_forwarded_for: config.http.trust_forwarded_for,
+            trusted_proxies: if config.http.trust_forwarded_for {
+                config.http.trusted_proxies
+            } else {
+                0
+            },
             request_timeout: std_duration(config.http.request_timeout),
             introspection: config.http.introspection,
             metrics_token: config.http.metrics_token.clone(),

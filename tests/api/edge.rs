@@ -505,3 +505,63 @@ mod headers_and_switches {
         let _ = std::fs::remove_dir_all(dir);
     }
 }
+
+mod rate_limit_in_a_host {
+    use std::sync::Arc;
+
+    use async_graphql::{EmptySubscription, Schema};
+    use cms_invitations::graphql::{InvitationsModule, InvitationsMutation, InvitationsQuery};
+    use cms_invitations::http::{GraphqlOptions, graphql_routes};
+    use cms_invitations::ports::{Anonymous, SystemClock};
+    use cms_invitations::store::sqlite::SqliteStore;
+    use serde_json::{Value, json};
+
+    use crate::helpers::{Options, config_with};
+
+    /// A host that serves the module's routes without connect info, as `axum::serve(listener,
+    /// router)` does: the module cannot see client addresses.
+    #[tokio::test]
+    async fn callers_without_a_known_address_share_one_allowance_instead_of_none() {
+        let dir = crate::helpers::temp_dir();
+        let config = config_with(
+            &Options::default(),
+            &[("INVITATIONS_PUBLIC_RATE_LIMIT", "2")],
+        );
+        let store = Arc::new(SqliteStore::open(dir.join("i.sqlite3")).await.unwrap());
+        let service =
+            cms_invitations::standalone::service_on(&config, store, Arc::new(SystemClock)).unwrap();
+        let schema = InvitationsModule::new(service, 2)
+            .register(Schema::build(
+                InvitationsQuery,
+                InvitationsMutation,
+                EmptySubscription,
+            ))
+            .finish();
+        let router = graphql_routes(schema, Arc::new(Anonymous), GraphqlOptions::default());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move { axum::serve(listener, router).await });
+        let http = reqwest::Client::new();
+        let mut codes = Vec::new();
+        // Malformed secrets: there is no invitation to key on either.
+        for attempt in 0..3 {
+            let body = json!({ "query": format!("{{ invitationBySecret(secret: \"guess-{attempt}\") {{ state }} }}") });
+            let response = http
+                .post(format!("http://{address}/graphql"))
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let answer: Value = response.json().await.unwrap();
+            codes.push(
+                answer["errors"][0]["extensions"]["code"]
+                    .as_str()
+                    .map(str::to_owned),
+            );
+        }
+        assert_eq!(codes[..2], [None, None], "{codes:?}");
+        assert_eq!(codes[2].as_deref(), Some("RATE_LIMITED"), "{codes:?}");
+        server.abort();
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
