@@ -17,6 +17,7 @@ pub mod config;
 pub mod domain;
 pub mod email;
 pub mod error;
+mod fs;
 pub mod graphql;
 pub mod http;
 pub mod ports;

@@ -194,6 +194,12 @@ section! {
             meaning: "PEM file of certificates to trust for the SMTP server's TLS besides the built-in roots (a private CA); unset: built-in roots only",
             parse: parse::optional(parse::path),
         },
+        outbox_retention: Option<IsoDuration> {
+            env: "INVITATIONS_OUTBOX_RETENTION",
+            default: "P7D",
+            meaning: "without SMTP: how long written `.eml` files (each holds a live link) stay in `data_dir/outbox`; `off` keeps them",
+            parse: parse::duration_or_off,
+        },
         email_from: String {
             env: "INVITATIONS_EMAIL_FROM",
             default: "Invitations <invitations@localhost>",

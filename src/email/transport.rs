@@ -1,6 +1,7 @@
 //! Where queued messages go: an SMTP server through one pooled lettre transport, or `.eml`
 //! files in an outbox folder when no SMTP server is configured.
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
@@ -229,6 +230,32 @@ impl FileMailer {
     pub fn dir(&self) -> &Path {
         &self.dir
     }
+
+    /// Deletes the `.eml` files written more than `max_age` ago (each holds a live link until
+    /// its invitation ends); returns how many went. A missing folder has nothing to prune.
+    pub fn prune(&self, max_age: Duration) -> std::io::Result<usize> {
+        let Some(cutoff) = SystemTime::now().checked_sub(max_age) else {
+            return Ok(0);
+        };
+        let entries = match std::fs::read_dir(&self.dir) {
+            Ok(entries) => entries,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(err) => return Err(err),
+        };
+        let mut pruned = 0;
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let old = entry
+                .metadata()
+                .and_then(|meta| meta.modified())
+                .is_ok_and(|modified| modified < cutoff);
+            if old && path.extension().is_some_and(|e| e == "eml") {
+                std::fs::remove_file(&path)?;
+                pruned += 1;
+            }
+        }
+        Ok(pruned)
+    }
 }
 
 #[async_trait]
@@ -238,9 +265,9 @@ impl Mailer for FileMailer {
         let dir = self.dir.clone();
         let name = format!("{}.eml", message.id);
         let written = tokio::task::spawn_blocking(move || {
-            std::fs::create_dir_all(&dir)?;
+            crate::fs::private_dir(&dir)?;
             let partial = dir.join(format!(".{name}.partial"));
-            std::fs::write(&partial, &bytes)?;
+            crate::fs::private_file(&partial)?.write_all(&bytes)?;
             std::fs::rename(&partial, dir.join(&name))
         })
         .await;

@@ -21,6 +21,13 @@ pub enum StartupError {
     /// The bootstrap admin token cannot be made or stored.
     #[error("cannot make the bootstrap admin token: {0}")]
     Bootstrap(#[source] Error),
+    /// The data folder cannot be made, or made private to this user.
+    #[error("cannot use the data folder {}: {source}", path.display())]
+    DataDir {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
     /// The bootstrap token's file cannot be written.
     #[error("cannot write {}: {source}", path.display())]
     BootstrapFile {

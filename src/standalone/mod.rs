@@ -128,6 +128,8 @@ pub struct Server {
     router: axum::Router,
     service: InvitationService,
     mailer: Arc<dyn Mailer>,
+    /// Without SMTP: the outbox folder and how long its files stay.
+    outbox_pruning: Option<(FileMailer, Duration)>,
     sweep_interval: Duration,
     limits: ConnectionLimits,
     bootstrap: Option<IssuedToken>,
@@ -147,6 +149,11 @@ impl Server {
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, StartupError> {
+        let data_dir = &config.store.data_dir;
+        crate::fs::private_dir(data_dir).map_err(|source| StartupError::DataDir {
+            path: data_dir.clone(),
+            source,
+        })?;
         let service = service_on(config, store.clone(), clock.clone())?;
         let tokens = tokens_on(config, store, clock);
         let bootstrap = tokens.bootstrap().await.map_err(StartupError::Bootstrap)?;
@@ -156,6 +163,15 @@ impl Server {
                 .map_err(|source| StartupError::BootstrapFile { path, source })?;
         }
         let mailer = mailer(config)?;
+        let outbox_pruning = match (&config.email.smtp_url, config.email.outbox_retention) {
+            (None, Some(retention)) => {
+                let sender =
+                    Sender::parse(&config.email.email_from).map_err(StartupError::Mailer)?;
+                let outbox = FileMailer::new(config.store.data_dir.join(OUTBOX_DIR), sender);
+                Some((outbox, std_duration(retention)))
+            }
+            _ => None,
+        };
         let router = server_router(ServerParts {
             service: service.clone(),
             authenticator: Arc::new(tokens),
@@ -182,6 +198,7 @@ impl Server {
             router,
             service,
             mailer,
+            outbox_pruning,
             sweep_interval: std_duration(config.store.sweep_interval),
             limits: ConnectionLimits {
                 header_read_timeout: std_duration(config.http.header_read_timeout),
@@ -225,6 +242,26 @@ impl Server {
                 })
                 .await;
         });
+        let pruner = self.outbox_pruning.map(|(outbox, retention)| {
+            let mut stop = stop_rx.clone();
+            tokio::spawn(async move {
+                loop {
+                    let folder = outbox.clone();
+                    match tokio::task::spawn_blocking(move || folder.prune(retention)).await {
+                        Ok(Ok(0)) => {}
+                        Ok(Ok(pruned)) => {
+                            tracing::info!(pruned, "old .eml files removed from the outbox");
+                        }
+                        Ok(Err(err)) => tracing::warn!(error = %err, "cannot prune the outbox"),
+                        Err(err) => tracing::warn!(error = %err, "the outbox pruner stopped"),
+                    }
+                    tokio::select! {
+                        () = tokio::time::sleep(interval) => {}
+                        _ = stop.wait_for(|stop| *stop) => break,
+                    }
+                }
+            })
+        });
         let stopping = async move {
             shutdown.await;
             let _ = stop_tx.send(true);
@@ -232,6 +269,9 @@ impl Server {
         crate::http::serve(self.listener, self.router, self.limits, stopping).await;
         let _ = sweeper.await;
         let _ = sender.await;
+        if let Some(pruner) = pruner {
+            let _ = pruner.await;
+        }
     }
 }
 
@@ -244,25 +284,13 @@ pub fn bootstrap_token_path(data_dir: &Path) -> PathBuf {
     data_dir.join(BOOTSTRAP_TOKEN_FILE)
 }
 
-/// Writes `content` to a new file only its owner can read.
+/// Writes `content` to a new file only its owner can read, in a folder only its owner can.
 fn write_private(path: &Path, content: &str) -> io::Result<()> {
     use std::io::Write as _;
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
+        crate::fs::private_dir(dir)?;
     }
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    }
+    let mut file = crate::fs::private_file(path)?;
     file.write_all(content.as_bytes())?;
     file.write_all(b"\n")?;
     file.sync_all()

@@ -7,12 +7,13 @@ use std::path::Path;
 
 /// Each module and the modules it may use, bottom to top. `standalone` wires everything.
 const LAYERS: &[(&str, &[&str])] = &[
+    ("fs", &[]),
     ("domain", &[]),
     ("error", &["domain"]),
     ("config", &["domain"]),
     ("ports", &["domain", "error", "config"]),
-    ("email", &["domain", "error", "ports"]),
-    ("store", &["domain", "error", "ports"]),
+    ("email", &["fs", "domain", "error", "ports"]),
+    ("store", &["fs", "domain", "error", "ports"]),
     ("service", &["domain", "error", "config", "ports", "email"]),
     (
         "graphql",
@@ -20,12 +21,15 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     (
         "http",
-        &["domain", "error", "ports", "email", "service", "graphql"],
+        &[
+            "domain", "error", "config", "ports", "email", "service", "graphql",
+        ],
     ),
     (
         "standalone",
         &[
-            "domain", "error", "config", "ports", "email", "store", "service", "graphql", "http",
+            "fs", "domain", "error", "config", "ports", "email", "store", "service", "graphql",
+            "http",
         ],
     ),
 ];

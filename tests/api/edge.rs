@@ -565,3 +565,95 @@ mod rate_limit_in_a_host {
         let _ = std::fs::remove_dir_all(dir);
     }
 }
+
+mod private_files {
+    use std::path::Path;
+    use std::time::{Duration, Instant};
+
+    use serde_json::json;
+
+    use crate::process::ServerProcess;
+
+    fn mode(path: &Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    /// Waits (at most 30 s) until `dir` holds an `.eml` file, or none.
+    async fn wait_for_eml(dir: &Path, present: bool) -> Vec<std::path::PathBuf> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let files: Vec<_> = std::fs::read_dir(dir)
+                .map(|entries| {
+                    entries
+                        .flatten()
+                        .map(|e| e.path())
+                        .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+                        .collect()
+                })
+                .unwrap_or_default();
+            if files.is_empty() != present {
+                return files;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "outbox never became {present}: {files:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    async fn invite(server: &ServerProcess, email: &str) {
+        let token = server.bootstrap_token();
+        let created = server
+            .gql(
+                "mutation($e: String!) { createInvitation(input: {email: $e, role: \"viewer\"}) { id } }",
+                json!({ "e": email }),
+                Some(&token),
+            )
+            .await;
+        assert!(
+            created["data"]["createInvitation"]["id"].is_string(),
+            "{created:#}"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_data_folder_database_outbox_and_token_file_are_the_owners_alone() {
+        let root = crate::helpers::temp_dir();
+        let data = root.join("fresh").join("data");
+        let server = ServerProcess::start(&data, &[("INVITATIONS_OUTBOX_RETENTION", "off")]).await;
+        invite(&server, "private@example.org").await;
+        let outbox = data.join("outbox");
+        let emails = wait_for_eml(&outbox, true).await;
+        assert_eq!(mode(&data), 0o700, "data folder");
+        assert_eq!(mode(&outbox), 0o700, "outbox folder");
+        assert_eq!(mode(&emails[0]), 0o600, "{}", emails[0].display());
+        assert_eq!(mode(&data.join("bootstrap-admin-token")), 0o600);
+        for name in ["invitations.sqlite3", "invitations.sqlite3-wal"] {
+            assert_eq!(mode(&data.join(name)), 0o600, "{name}");
+        }
+        server.stop().await;
+        let _ = std::fs::remove_dir_all(root);
+    }
+
+    #[tokio::test]
+    async fn written_emails_leave_the_outbox_after_its_retention() {
+        let data = crate::helpers::temp_dir();
+        let server = ServerProcess::start(
+            &data,
+            &[
+                ("INVITATIONS_OUTBOX_RETENTION", "PT1S"),
+                ("INVITATIONS_SWEEP_INTERVAL", "PT1S"),
+            ],
+        )
+        .await;
+        invite(&server, "fleeting@example.org").await;
+        let outbox = data.join("outbox");
+        let written = wait_for_eml(&outbox, true).await;
+        assert_eq!(written.len(), 1);
+        wait_for_eml(&outbox, false).await;
+        server.stop().await;
+        let _ = std::fs::remove_dir_all(data);
+    }
+}

@@ -119,9 +119,11 @@ impl SqliteStore {
     }
 
     fn open_blocking(path: PathBuf) -> StoreResult<Self> {
+        let unavailable = |err: std::io::Error| StoreError::Unavailable(Box::new(err));
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|err| StoreError::Unavailable(Box::new(err)))?;
+            crate::fs::private_dir(dir).map_err(unavailable)?;
         }
+        crate::fs::private_existing(&path).map_err(unavailable)?;
         let writer = open_connection(&path, false).map_err(classify)?;
         let version: i64 = writer
             .pragma_query_value(None, "user_version", |row| row.get(0))
