@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use cms_invitations::config::{Config, LogFormat};
+use cms_invitations::domain::IsoDuration;
 use cms_invitations::domain::MessageKind;
 use cms_invitations::email::{EmailContext, EmailPart, EmailTemplates};
 use cms_invitations::graphql;
@@ -82,7 +83,14 @@ enum TokenCommand {
         /// Where "invitation accepted" notices for invitations made with this token go.
         #[arg(long)]
         email: Option<String>,
+        /// How long the token works, as an ISO 8601 duration (`P90D`); unset: until revoked.
+        #[arg(long)]
+        expires_in: Option<String>,
     },
+    /// List every token: id, name, role, created, last used, expiry, revoked.
+    List,
+    /// Revoke a token by its id (from `token list`); it stops working at once.
+    Revoke { id: String },
 }
 
 fn main() -> ExitCode {
@@ -113,9 +121,7 @@ fn main() -> ExitCode {
     runtime.block_on(async move {
         match cli.command {
             Command::Serve => serve(&config).await,
-            Command::Token {
-                command: TokenCommand::Create { role, name, email },
-            } => create_token(&config, &role, name.as_deref(), email.as_deref()).await,
+            Command::Token { command } => token(&config, command).await,
             Command::Seed { file } => seed_file(&config, &file).await,
             Command::Sweep => sweep(&config).await,
             Command::Schema | Command::Config | Command::Templates { .. } => ExitCode::SUCCESS,
@@ -137,11 +143,17 @@ async fn serve(config: &Config) -> ExitCode {
     };
     if let Some(token) = server.take_bootstrap_token() {
         let path = standalone::bootstrap_token_path(&config.store.data_dir);
+        // A token on a terminal is read by the person who started the server; printed into a
+        // pipe it would end up in service logs, so there only the file is named.
+        let shown = if std::io::stdout().is_terminal() {
+            format!("It is shown only this once:\n\n    {}\n\n", token.expose())
+        } else {
+            String::from("It is not printed here (this output is not a terminal).\n")
+        };
         say(&format!(
-            "\nFirst start: created an admin API token. It is shown only this once:\n\n    {}\n\n\
+            "\nFirst start: created an admin API token. {shown}\
              A copy is in {} (readable only by you). Keep the token in a password manager and\n\
              delete that file; make more with `cms-invitations token create --role ROLE`.\n",
-            token.expose(),
             path.display()
         ));
     }
@@ -170,26 +182,72 @@ async fn serve(config: &Config) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-async fn create_token(
-    config: &Config,
-    role: &str,
-    name: Option<&str>,
-    email: Option<&str>,
-) -> ExitCode {
+async fn token(config: &Config, command: TokenCommand) -> ExitCode {
     let store = match standalone::open_store(config).await {
         Ok(store) => store,
         Err(err) => return fail(&format!("cannot open the store: {err}")),
     };
     let tokens = standalone::tokens_on(config, store, std::sync::Arc::new(SystemClock));
-    match tokens.create(role, name, email).await {
-        Ok(issued) => say(&format!(
-            "Created API token {:?} (role {}). It is shown only this once:\n{}",
-            issued.record.name,
-            issued.record.role,
-            issued.expose()
-        )),
+    let outcome = match command {
+        TokenCommand::Create {
+            role,
+            name,
+            email,
+            expires_in,
+        } => {
+            let expires_in = match expires_in.as_deref().map(IsoDuration::parse).transpose() {
+                Ok(expires_in) => expires_in,
+                Err(err) => return fail(&format!("--expires-in: {}", err.message())),
+            };
+            let created = tokens.create(&role, name.as_deref(), email.as_deref(), expires_in);
+            created.await.map(|issued| {
+                let expires = issued
+                    .record
+                    .expires_at
+                    .map_or_else(|| "never".to_owned(), |at| at.to_rfc3339());
+                format!(
+                    "Created API token {:?} (id {}, role {}, expires {expires}). It is shown only this once:\n{}",
+                    issued.record.name,
+                    issued.record.id,
+                    issued.record.role,
+                    issued.expose()
+                )
+            })
+        }
+        TokenCommand::List => tokens.list().await.map(|records| token_table(&records)),
+        TokenCommand::Revoke { id } => tokens
+            .revoke(&id)
+            .await
+            .map(|()| format!("Revoked API token {id}; it no longer works.")),
+    };
+    match outcome {
+        Ok(text) => say(&text),
         Err(err) => fail(&format!("{err} ({})", err.code())),
     }
+}
+
+/// One line per token, the columns separated by tabs, with a header line.
+fn token_table(records: &[cms_invitations::ports::ApiTokenRecord]) -> String {
+    let time = |at: Option<chrono::DateTime<chrono::Utc>>| {
+        at.map_or_else(
+            || "-".to_owned(),
+            |at| at.format("%Y-%m-%d %H:%M").to_string(),
+        )
+    };
+    let mut table = String::from("id\tname\trole\tcreated\tlast used\texpires\trevoked");
+    for record in records {
+        table.push_str(&format!(
+            "\n{}\t{}\t{}\t{}\t{}\t{}\t{}",
+            record.id,
+            record.name,
+            record.role,
+            time(Some(record.created_at)),
+            time(record.last_used_at),
+            time(record.expires_at),
+            time(record.revoked_at),
+        ));
+    }
+    table
 }
 
 async fn seed_file(config: &Config, file: &std::path::Path) -> ExitCode {

@@ -133,6 +133,16 @@ pub trait TokenStore: Send + Sync + Debug {
     async fn find_token(&self, digest: &[u8; 32]) -> StoreResult<Option<ApiTokenRecord>>;
 
     async fn count_tokens(&self) -> StoreResult<u64>;
+
+    /// Every token, oldest first.
+    async fn list_tokens(&self) -> StoreResult<Vec<ApiTokenRecord>>;
+
+    /// Marks the token revoked at `now`; `false` when there is no such token or it was
+    /// revoked already.
+    async fn revoke_token(&self, id: &str, now: DateTime<Utc>) -> StoreResult<bool>;
+
+    /// Records that the token signed a request in at `now`.
+    async fn touch_token(&self, id: &str, now: DateTime<Utc>) -> StoreResult<()>;
 }
 
 /// What the service and the standalone server need from persistence.

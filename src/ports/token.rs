@@ -12,4 +12,10 @@ pub struct ApiTokenRecord {
     pub created_at: DateTime<Utc>,
     /// Where "invitation accepted" notices for this token's invitations go.
     pub email: Option<String>,
+    /// After this instant the token is refused; `None`: it does not expire.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Set once the token is revoked; a revoked token is refused.
+    pub revoked_at: Option<DateTime<Utc>>,
+    /// When the token last signed a request in (kept to the minute).
+    pub last_used_at: Option<DateTime<Utc>>,
 }

@@ -156,12 +156,7 @@ impl Server {
         })?;
         let service = service_on(config, store.clone(), clock.clone())?;
         let tokens = tokens_on(config, store, clock);
-        let bootstrap = tokens.bootstrap().await.map_err(StartupError::Bootstrap)?;
-        if let Some(issued) = &bootstrap {
-            let path = bootstrap_token_path(&config.store.data_dir);
-            write_private(&path, issued.expose())
-                .map_err(|source| StartupError::BootstrapFile { path, source })?;
-        }
+        let bootstrap = bootstrap(&tokens, &bootstrap_token_path(data_dir)).await?;
         let mailer = mailer(config)?;
         let outbox_pruning = match (&config.email.smtp_url, config.email.outbox_retention) {
             (None, Some(retention)) => {
@@ -282,6 +277,40 @@ fn std_duration(duration: IsoDuration) -> Duration {
 
 pub fn bootstrap_token_path(data_dir: &Path) -> PathBuf {
     data_dir.join(BOOTSTRAP_TOKEN_FILE)
+}
+
+/// On an empty token table, makes the first admin token. Its copy is written (privately, and
+/// synced) before the token is stored, so a stored token always has its file: a file of its
+/// own first, renamed into place once the token is stored, removed if another server stored
+/// one first.
+async fn bootstrap(tokens: &ApiTokens, path: &Path) -> Result<Option<IssuedToken>, StartupError> {
+    let Some(issued) = tokens
+        .mint_bootstrap()
+        .await
+        .map_err(StartupError::Bootstrap)?
+    else {
+        return Ok(None);
+    };
+    let file_error = |path: &Path| {
+        let path = path.to_owned();
+        move |source| StartupError::BootstrapFile { path, source }
+    };
+    let pending = path.with_extension(format!("{}.new", uuid::Uuid::now_v7()));
+    write_private(&pending, issued.expose()).map_err(file_error(&pending))?;
+    match tokens.store_bootstrap(&issued).await {
+        Ok(true) => {
+            std::fs::rename(&pending, path).map_err(file_error(path))?;
+            Ok(Some(issued))
+        }
+        Ok(false) => {
+            let _ = std::fs::remove_file(&pending);
+            Ok(None)
+        }
+        Err(err) => {
+            let _ = std::fs::remove_file(&pending);
+            Err(StartupError::Bootstrap(err))
+        }
+    }
 }
 
 /// Writes `content` to a new file only its owner can read, in a folder only its owner can.

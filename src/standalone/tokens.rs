@@ -13,7 +13,9 @@ use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 
 use crate::config::RolePolicy;
-use crate::domain::{Actor, EmailAddress, Secret};
+use chrono::TimeDelta;
+
+use crate::domain::{Actor, EmailAddress, IsoDuration, Secret};
 use crate::error::{Error, Result};
 use crate::ports::{ApiTokenRecord, Authenticator, Clock, Principal, Store, StoreError};
 
@@ -73,19 +75,42 @@ impl ApiTokens {
         role: &str,
         name: Option<&str>,
         email: Option<&str>,
+        expires_in: Option<IsoDuration>,
     ) -> Result<IssuedToken> {
         let mut issued = self.mint(uuid::Uuid::now_v7().to_string(), role, name)?;
         if let Some(email) = email {
             let email = EmailAddress::parse(email).map_err(Error::from)?;
             issued.record.email = Some(email.as_str().to_owned());
         }
+        if let Some(lifetime) = expires_in {
+            if lifetime.as_seconds() < 60 {
+                return Err(Error::validation("expiresIn", "must be at least PT1M"));
+            }
+            issued.record.expires_at = Some(issued.record.created_at + lifetime.as_time_delta());
+        }
         self.store.insert_token(&issued.record).await?;
         Ok(issued)
     }
 
-    /// On an empty token table, makes the first admin token (`admin` must be a configured
-    /// role) and returns it; `None` when any token exists already.
-    pub async fn bootstrap(&self) -> Result<Option<IssuedToken>> {
+    /// Every token, oldest first (digests only; no token can be read back).
+    pub async fn list(&self) -> Result<Vec<ApiTokenRecord>> {
+        Ok(self.store.list_tokens().await?)
+    }
+
+    /// Revokes the token `id` at once: every later request with it is UNAUTHENTICATED.
+    /// NOT_FOUND when there is no such token, or it was revoked already.
+    pub async fn revoke(&self, id: &str) -> Result<()> {
+        if self.store.revoke_token(id, self.clock.now()).await? {
+            Ok(())
+        } else {
+            Err(Error::NotFound)
+        }
+    }
+
+    /// The first admin token, when the token table is empty (`admin` must be a configured
+    /// role); `None` when any token exists. It is not stored yet: the caller keeps a copy
+    /// first, then [`ApiTokens::store_bootstrap`] stores it.
+    pub async fn mint_bootstrap(&self) -> Result<Option<IssuedToken>> {
         if self.store.count_tokens().await? > 0 {
             return Ok(None);
         }
@@ -94,10 +119,15 @@ impl ApiTokens {
             "admin",
             Some("bootstrap admin"),
         )?;
+        Ok(Some(issued))
+    }
+
+    /// Stores a token from [`ApiTokens::mint_bootstrap`]; `false` when another server stored
+    /// one a moment ago (this one then never works).
+    pub async fn store_bootstrap(&self, issued: &IssuedToken) -> Result<bool> {
         match self.store.insert_token(&issued.record).await {
-            Ok(()) => Ok(Some(issued)),
-            // Another server made it a moment ago.
-            Err(StoreError::DuplicateToken) => Ok(None),
+            Ok(()) => Ok(true),
+            Err(StoreError::DuplicateToken) => Ok(false),
             Err(err) => Err(err.into()),
         }
     }
@@ -133,6 +163,9 @@ impl ApiTokens {
             digest: *secret.digest().as_bytes(),
             created_at: self.clock.now(),
             email: None,
+            expires_at: None,
+            revoked_at: None,
+            last_used_at: None,
         };
         Ok(IssuedToken {
             record,
@@ -153,6 +186,18 @@ impl ApiTokens {
             .find_token(secret.digest().as_bytes())
             .await?
             .ok_or(Error::Unauthenticated)?;
+        let now = self.clock.now();
+        let expired = record.expires_at.is_some_and(|at| at <= now);
+        if record.revoked_at.is_some() || expired {
+            return Err(Error::Unauthenticated);
+        }
+        // Kept to the minute: a busy token does not write on every request.
+        let stale = record
+            .last_used_at
+            .is_none_or(|at| now - at >= TimeDelta::minutes(1));
+        if stale && let Err(err) = self.store.touch_token(&record.id, now).await {
+            tracing::warn!(token = %record.id, error = %err, "could not record the token's use");
+        }
         let actor = Actor {
             id: record.id,
             name: record.name,

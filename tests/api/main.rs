@@ -29,4 +29,5 @@ mod readme;
 mod redaction;
 mod schema;
 mod store_contract;
+mod tokens;
 mod validation;

@@ -48,8 +48,8 @@ async fn the_readme_quickstart_works_verbatim_against_a_fresh_server() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(
-        banner.contains("cmsi_"),
-        "the first start printed the token: {banner}"
+        banner.contains("data/bootstrap-admin-token") && !banner.contains("cmsi_"),
+        "the first start named the token's file and kept the token out of the pipe: {banner}"
     );
     assert!(printed.contains(r#""state":"PENDING""#), "{printed}");
     assert!(

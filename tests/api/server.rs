@@ -122,6 +122,7 @@ pub async fn spawn_server_with(backend: Backend, options: ServerOptions) -> Test
                     role,
                     Some(&format!("Test {role}")),
                     Some(&format!("{role}@example.org")),
+                    None,
                 )
                 .await
                 .unwrap()
@@ -176,10 +177,16 @@ impl TestServer {
         self.clock.advance(by);
     }
 
+    /// The server's (manual) clock, now.
+    pub fn clock_now(&self) -> chrono::DateTime<chrono::Utc> {
+        use cms_invitations::ports::Clock as _;
+        self.clock.now()
+    }
+
     /// A new API token for `role`, named `name`, with notices to `email`.
     pub async fn token(&self, role: &str, name: &str, email: Option<&str>) -> String {
         standalone::tokens_on(&self.config, self.store.clone(), self.clock.clone())
-            .create(role, Some(name), email)
+            .create(role, Some(name), email, None)
             .await
             .unwrap()
             .expose()

@@ -339,6 +339,9 @@ pub(super) fn token_document(t: &ApiTokenRecord) -> Document {
         "digest": digest(&t.digest),
         "createdAt": time(t.created_at),
         "email": opt_str(t.email.as_deref()),
+        "expiresAt": t.expires_at.map(time),
+        "revokedAt": t.revoked_at.map(time),
+        "lastUsedAt": t.last_used_at.map(time),
     }
 }
 
@@ -353,5 +356,8 @@ pub(super) fn token(doc: &RawDocument) -> StoreResult<ApiTokenRecord> {
         digest,
         created_at: r.time("createdAt")?,
         email: r.opt_str("email")?,
+        expires_at: r.opt_time("expiresAt")?,
+        revoked_at: r.opt_time("revokedAt")?,
+        last_used_at: r.opt_time("lastUsedAt")?,
     })
 }

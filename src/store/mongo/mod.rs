@@ -395,4 +395,40 @@ impl TokenStore for MongoStore {
     async fn count_tokens(&self) -> StoreResult<u64> {
         self.tokens.count_documents(doc! {}).await.map_err(classify)
     }
+
+    async fn list_tokens(&self) -> StoreResult<Vec<ApiTokenRecord>> {
+        let mut cursor = raw(&self.tokens)
+            .find(doc! {})
+            .sort(doc! { "createdAt": 1, "_id": 1 })
+            .await
+            .map_err(classify)?;
+        let mut tokens = Vec::new();
+        while let Some(document) = cursor.try_next().await.map_err(classify)? {
+            tokens.push(codec::token(&document)?);
+        }
+        Ok(tokens)
+    }
+
+    async fn revoke_token(&self, id: &str, now: DateTime<Utc>) -> StoreResult<bool> {
+        let revoked = self
+            .tokens
+            .update_one(
+                doc! { "_id": id, "revokedAt": null },
+                doc! { "$set": { "revokedAt": codec::time(now) } },
+            )
+            .await
+            .map_err(classify)?;
+        Ok(revoked.modified_count == 1)
+    }
+
+    async fn touch_token(&self, id: &str, now: DateTime<Utc>) -> StoreResult<()> {
+        self.tokens
+            .update_one(
+                doc! { "_id": id },
+                doc! { "$set": { "lastUsedAt": codec::time(now) } },
+            )
+            .await
+            .map(drop)
+            .map_err(classify)
+    }
 }

@@ -179,7 +179,8 @@ pub(super) fn account_from_row(row: &Row<'_>) -> rusqlite::Result<Account> {
     })
 }
 
-pub(super) const TOKEN_COLUMNS: &str = "id, name, role, digest, created_at, email";
+pub(super) const TOKEN_COLUMNS: &str =
+    "id, name, role, digest, created_at, email, expires_at, revoked_at, last_used_at";
 
 pub(super) fn token_from_row(row: &Row<'_>) -> rusqlite::Result<ApiTokenRecord> {
     let digest: Vec<u8> = row.get(3)?;
@@ -197,6 +198,9 @@ pub(super) fn token_from_row(row: &Row<'_>) -> rusqlite::Result<ApiTokenRecord> 
         digest,
         created_at: to_time(row.get(4)?)?,
         email: row.get(5)?,
+        expires_at: opt_time(row.get(6)?)?,
+        revoked_at: opt_time(row.get(7)?)?,
+        last_used_at: opt_time(row.get(8)?)?,
     })
 }
 

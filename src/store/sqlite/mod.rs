@@ -494,7 +494,7 @@ impl TokenStore for SqliteStore {
         self.write(move |conn| {
             let inserted = conn.execute(
                 &format!(
-                    "INSERT INTO api_tokens ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    "INSERT INTO api_tokens ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                     codec::TOKEN_COLUMNS
                 ),
                 params![
@@ -503,7 +503,10 @@ impl TokenStore for SqliteStore {
                     token.role,
                     token.digest.as_slice(),
                     codec::time_value(token.created_at),
-                    token.email
+                    token.email,
+                    token.expires_at.map(codec::time_value),
+                    token.revoked_at.map(codec::time_value),
+                    token.last_used_at.map(codec::time_value),
                 ],
             );
             match inserted {
@@ -539,6 +542,48 @@ impl TokenStore for SqliteStore {
                     conn.query_row("SELECT COUNT(*) FROM api_tokens", [], |row| row.get(0)),
                 )?;
             Ok(u64::try_from(count).unwrap_or_default())
+        })
+        .await
+    }
+
+    async fn list_tokens(&self) -> StoreResult<Vec<ApiTokenRecord>> {
+        self.read(|conn| {
+            let sql = format!(
+                "SELECT {} FROM api_tokens ORDER BY created_at, id",
+                codec::TOKEN_COLUMNS
+            );
+            let mut statement = conn.prepare(&sql).map_err(classify)?;
+            let rows = statement
+                .query_map([], codec::token_from_row)
+                .map_err(classify)?;
+            rows.map(codec::rows).collect()
+        })
+        .await
+    }
+
+    async fn revoke_token(&self, id: &str, now: DateTime<Utc>) -> StoreResult<bool> {
+        let id = id.to_owned();
+        self.write(move |conn| {
+            let changed = conn
+                .execute(
+                    "UPDATE api_tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+                    params![id, codec::time_value(now)],
+                )
+                .map_err(classify)?;
+            Ok(changed == 1)
+        })
+        .await
+    }
+
+    async fn touch_token(&self, id: &str, now: DateTime<Utc>) -> StoreResult<()> {
+        let id = id.to_owned();
+        self.write(move |conn| {
+            conn.execute(
+                "UPDATE api_tokens SET last_used_at = ?2 WHERE id = ?1",
+                params![id, codec::time_value(now)],
+            )
+            .map(drop)
+            .map_err(classify)
         })
         .await
     }
@@ -622,7 +667,12 @@ mod tests {
             "outbox",
             "next_message_at",
         ];
-        let v1: String = schema::SCHEMA
+        // Version 3 added the tokens' expiry, revocation and last use.
+        let v2 = schema::SCHEMA.replace(
+            "    email TEXT,\n    expires_at INTEGER,\n    revoked_at INTEGER,\n    last_used_at INTEGER\n",
+            "    email TEXT\n",
+        );
+        let v1: String = v2
             .lines()
             .filter(|line| !added.iter().any(|column| line.contains(column)))
             .collect::<Vec<_>>()

@@ -1,19 +1,29 @@
 //! The embedded store's tables and indexes. `user_version` records the schema version.
 
-pub(super) const VERSION: i64 = 2;
+pub(super) const VERSION: i64 = 3;
 
 /// Statements that bring a database of version `n - 1` to version `n`, run in order before
 /// [`SCHEMA`] (which creates whatever is still missing).
-pub(super) const MIGRATIONS: &[(i64, &str)] = &[(
-    2,
-    r"
+pub(super) const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        2,
+        r"
 ALTER TABLE invitations ADD COLUMN inviter_email TEXT;
 ALTER TABLE invitations ADD COLUMN delivery_locale TEXT;
 ALTER TABLE invitations ADD COLUMN outbox TEXT NOT NULL DEFAULT '[]';
 ALTER TABLE invitations ADD COLUMN next_message_at INTEGER;
 ALTER TABLE api_tokens ADD COLUMN email TEXT;
 ",
-)];
+    ),
+    (
+        3,
+        r"
+ALTER TABLE api_tokens ADD COLUMN expires_at INTEGER;
+ALTER TABLE api_tokens ADD COLUMN revoked_at INTEGER;
+ALTER TABLE api_tokens ADD COLUMN last_used_at INTEGER;
+",
+    ),
+];
 
 pub(super) const SCHEMA: &str = r"
 CREATE TABLE IF NOT EXISTS invitations (
@@ -81,7 +91,10 @@ CREATE TABLE IF NOT EXISTS api_tokens (
     role TEXT NOT NULL,
     digest BLOB NOT NULL UNIQUE,
     created_at INTEGER NOT NULL,
-    email TEXT
+    email TEXT,
+    expires_at INTEGER,
+    revoked_at INTEGER,
+    last_used_at INTEGER
 ) STRICT;
 ";
 
