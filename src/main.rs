@@ -133,6 +133,9 @@ async fn serve(config: &Config) -> ExitCode {
     if let Err(err) = init_logging(config) {
         return fail(&err);
     }
+    for warning in config.warnings() {
+        tracing::warn!("{warning}");
+    }
     let mut server = match Server::bind(config).await {
         Ok(server) => server,
         Err(err) => return fail(&format!("cannot start: {err}")),

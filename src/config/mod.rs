@@ -130,6 +130,21 @@ impl Config {
     pub fn defaults() -> Result<Self, ConfigErrors> {
         Self::load(|_| None)
     }
+
+    /// Settings that are valid but probably not what the operator wants, one sentence each,
+    /// with the fix. The server logs them at start.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        let listen = self.http.listen;
+        if self.rules.accept_url.is_none() && listen.ip().is_unspecified() {
+            warnings.push(format!(
+                "accept_url is unset and listen ({listen}) is a wildcard address, so invitation \
+                 links would point to http://{listen}/accept, which no invitee can open: set \
+                 INVITATIONS_ACCEPT_URL to the public address of /accept"
+            ));
+        }
+        warnings
+    }
 }
 
 /// The file's `[roles]` table over the default roles.

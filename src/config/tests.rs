@@ -178,3 +178,23 @@ fn only_credentials_are_read_from_files() {
     let config = load_with(&[("INVITATIONS_LISTEN_FILE", &file)]).unwrap();
     assert_eq!(config.http.listen.to_string(), "127.0.0.1:8080");
 }
+
+#[test]
+fn a_wildcard_listen_address_without_an_accept_url_is_warned_about() {
+    let wildcard = load_with(&[("INVITATIONS_LISTEN", "0.0.0.0:8080")]).unwrap();
+    let warnings = wildcard.warnings();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].contains("INVITATIONS_ACCEPT_URL"),
+        "{warnings:?}"
+    );
+    let v6 = load_with(&[("INVITATIONS_LISTEN", "[::]:8080")]).unwrap();
+    assert_eq!(v6.warnings().len(), 1);
+    let explicit = load_with(&[
+        ("INVITATIONS_LISTEN", "0.0.0.0:8080"),
+        ("INVITATIONS_ACCEPT_URL", "https://app.example.org/join"),
+    ])
+    .unwrap();
+    assert!(explicit.warnings().is_empty());
+    assert!(load_with(&[]).unwrap().warnings().is_empty());
+}

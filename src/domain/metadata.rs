@@ -32,6 +32,9 @@ impl Metadata {
                 "metadata is nested more than 16 levels deep",
             ));
         }
+        for (key, value) in &map {
+            storable(key, value).map_err(|why| ValidationError::new("metadata", why))?;
+        }
         Ok(Self(map))
     }
 
@@ -42,6 +45,25 @@ impl Metadata {
 
     pub fn as_map(&self) -> &Map<String, Value> {
         &self.0
+    }
+}
+
+/// Whether every store keeps `key: value` exactly as given: keys without a leading `$`, a
+/// `.` or a NUL (MongoDB reads those as operators or paths, or cannot write them), and whole
+/// numbers within 64-bit signed integers (what both stores hold).
+fn storable(key: &str, value: &Value) -> Result<(), String> {
+    if key.starts_with('$') || key.contains(['.', '\0']) {
+        return Err(format!(
+            "metadata key {key:?} cannot be stored: keys may not start with `$` or hold `.` or NUL"
+        ));
+    }
+    match value {
+        Value::Number(number) if number.is_u64() && number.as_i64().is_none() => Err(format!(
+            "metadata number {number} under {key:?} is too large: whole numbers must fit in 64-bit signed integers"
+        )),
+        Value::Object(map) => map.iter().try_for_each(|(k, v)| storable(k, v)),
+        Value::Array(items) => items.iter().try_for_each(|item| storable(key, item)),
+        _ => Ok(()),
     }
 }
 
@@ -77,6 +99,27 @@ mod tests {
         );
         let big = json!({"blob": "x".repeat(200)});
         assert!(Metadata::parse(big, 100).is_err());
+    }
+
+    #[test]
+    fn what_a_store_would_change_is_refused_naming_the_problem() {
+        for (bad, says) in [
+            (json!({ "n": u64::MAX }), "too large"),
+            (
+                json!({ "a": [{ "deep": 9_223_372_036_854_775_808_u64 }] }),
+                "too large",
+            ),
+            (json!({ "$set": 1 }), "`$`"),
+            (json!({ "a": { "b.c": 1 } }), "`.`"),
+            (json!({ "k\u{0}": 1 }), "NUL"),
+        ] {
+            let err = Metadata::parse(bad.clone(), 10_000).unwrap_err();
+            assert_eq!(err.field(), "metadata");
+            assert!(err.message().contains(says), "{bad}: {}", err.message());
+        }
+        let fine =
+            json!({ "max": i64::MAX, "min": i64::MIN, "f": 1.5, "s": "a\u{0}b", "a$b": true });
+        assert!(Metadata::parse(fine, 10_000).is_ok());
     }
 
     #[test]

@@ -10,6 +10,7 @@ use cms_invitations::service::{
 use crate::helpers::{Backend, admin, editor, spawn_app};
 
 crate::on_both_backends!(
+    metadata_at_its_limits_is_stored_exactly_or_refused,
     a_stored_invitation_reads_back_field_for_field,
     a_write_with_a_stale_revision_is_refused_as_a_conflict,
     bulk_inserts_report_an_outcome_for_every_item,
@@ -530,5 +531,44 @@ async fn total_count_shows_own_changes_at_once_and_others_within_its_max_age(bac
     // max age.
     app.advance(TimeDelta::days(8));
     assert_eq!(app.count(pending()).await, 0);
+    app.cleanup().await;
+}
+
+/// Metadata exactly at the size limit, with the extreme numbers and odd strings both stores
+/// must keep, reads back unchanged; what a store would change is refused before it is stored.
+async fn metadata_at_its_limits_is_stored_exactly_or_refused(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let mut metadata = serde_json::json!({
+        "max": i64::MAX, "min": i64::MIN, "float": 1.5, "nul": "a\u{0}b",
+        "nested": [{ "ü": [true, null, -0.25] }], "pad": "",
+    });
+    let limit = app.service.settings().metadata_max_bytes;
+    let size = serde_json::to_vec(&metadata).unwrap().len();
+    metadata["pad"] = serde_json::Value::String("x".repeat(limit - size));
+    assert_eq!(serde_json::to_vec(&metadata).unwrap().len(), limit);
+    let mut input = CreateInvitation::new("meta@example.org", "viewer");
+    input.metadata = Some(metadata.clone());
+    let minted = app.service.create(Some(&admin()), input).await.unwrap();
+    let stored = app.store.get(minted.invitation.id).await.unwrap().unwrap();
+    assert_eq!(
+        serde_json::Value::Object(stored.details.metadata.as_map().clone()),
+        metadata
+    );
+
+    for refused in [
+        serde_json::json!({ "n": u64::MAX }),
+        serde_json::json!({ "$where": "1" }),
+        serde_json::json!({ "a.b": 1 }),
+    ] {
+        let mut input = CreateInvitation::new("refused@example.org", "viewer");
+        input.metadata = Some(refused.clone());
+        let err = app.service.create(Some(&admin()), input).await.unwrap_err();
+        assert_eq!(
+            err.code(),
+            cms_invitations::ErrorCode::ValidationFailed,
+            "{refused}"
+        );
+    }
+    assert_eq!(app.count_all().await, 1, "nothing refused was stored");
     app.cleanup().await;
 }
