@@ -234,6 +234,8 @@ impl Server {
             .env("INVITATIONS_LISTEN", format!("127.0.0.1:{port}"))
             .env("INVITATIONS_DATA_DIR", &data_dir)
             .env("INVITATIONS_PUBLIC_RATE_LIMIT", "0")
+            // The load is one client creating many invitations: no hourly email quota.
+            .env("INVITATIONS_EMAIL_QUOTA_PER_HOUR", "0")
             .env("INVITATIONS_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());

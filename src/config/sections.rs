@@ -302,6 +302,18 @@ section! {
             meaning: "largest `metadata` object, in bytes of JSON",
             parse: parse::number(2..=1_048_576),
         },
+        email_quota_per_hour: u32 {
+            env: "INVITATIONS_EMAIL_QUOTA_PER_HOUR",
+            default: "1000",
+            meaning: "invitation emails one principal may queue per hour (creates and resends, counted per server instance); `0` turns the quota off",
+            parse: parse::number(0..=1_000_000),
+        },
+        resend_cooldown: IsoDuration {
+            env: "INVITATIONS_RESEND_COOLDOWN",
+            default: "PT1M",
+            meaning: "shortest time between two emails of one invitation; an earlier resend is RATE_LIMITED",
+            parse: parse::duration_within(0, 86_400),
+        },
         existing_account_policy: ExistingAccountPolicy {
             env: "INVITATIONS_EXISTING_ACCOUNT_POLICY",
             default: "attach",

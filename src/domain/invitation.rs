@@ -64,6 +64,9 @@ pub struct Invitation {
     pub revision: u64,
 }
 
+/// The most events one invitation keeps: the first (CREATED) and the latest.
+pub const MAX_EVENTS: usize = 100;
+
 /// A transition was refused because of the invitation's (effective) state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("the invitation is {0}")]
@@ -153,8 +156,13 @@ impl Invitation {
         }
     }
 
+    /// Appends an event. The history keeps the CREATED event and the latest ones, at most
+    /// [`MAX_EVENTS`] in all, so repeated resends cannot grow a record without bound.
     fn record(&mut self, kind: EventKind, actor: EventActor, now: DateTime<Utc>) {
         self.updated_at = now;
+        if self.events.len() >= MAX_EVENTS {
+            self.events.remove(1);
+        }
         self.events.push(InvitationEvent {
             kind,
             at: now,

@@ -185,3 +185,19 @@ fn a_resend_revives_an_expired_invitation_with_a_new_secret() {
     assert_eq!(inv.send_count, 2);
     assert_eq!(inv.finished_at(), None);
 }
+
+#[test]
+fn the_history_keeps_its_creation_and_the_latest_events_within_its_bound() {
+    let now = start();
+    let mut inv = fresh(now);
+    for i in 0..150 {
+        let at = now + TimeDelta::minutes(i);
+        let digest = Secret::generate().unwrap().digest();
+        inv.resend(at, digest, at + TimeDelta::days(1), editor())
+            .unwrap();
+    }
+    assert_eq!(inv.events.len(), MAX_EVENTS);
+    assert_eq!(inv.events[0].kind, EventKind::Created);
+    assert_eq!(inv.events.last().unwrap().at, now + TimeDelta::minutes(149));
+    assert_eq!(inv.send_count, 151, "the count still counts every resend");
+}

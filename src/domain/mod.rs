@@ -25,7 +25,9 @@ pub use duration::IsoDuration;
 pub use email::EmailAddress;
 pub use event::{Actor, EventActor, EventKind, InvitationEvent};
 pub use id::InvitationId;
-pub use invitation::{Invitation, InvitationDetails, InvitationDraft, TransitionRefused};
+pub use invitation::{
+    Invitation, InvitationDetails, InvitationDraft, MAX_EVENTS, TransitionRefused,
+};
 pub use locale::Locale;
 pub use metadata::Metadata;
 pub use outbox::{

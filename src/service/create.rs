@@ -31,6 +31,9 @@ impl InvitationService {
     ) -> Result<Minted> {
         let principal = require_manager(principal)?;
         let parsed = parse_create(input, principal, &self.settings)?;
+        let emails = usize::from(parsed.draft.send_email);
+        self.email_quota
+            .take(&principal.actor().id, emails, self.clock.now())?;
         let minted = self.mint(principal, &parsed)?;
         let outcome = match self.store.insert(&minted.invitation).await {
             Ok(()) => Ok(minted),
@@ -54,6 +57,9 @@ impl InvitationService {
                 format!("at most {MAX_BULK} invitations per call"),
             ));
         }
+        let emails = inputs.iter().filter(|input| input.send_email).count();
+        self.email_quota
+            .take(&principal.actor().id, emails, self.clock.now())?;
         // The invitations go to the store in one call and come back into their results by
         // move: a bulk call holds each rendered email once.
         let mut invitations = Vec::with_capacity(inputs.len());

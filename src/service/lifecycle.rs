@@ -18,6 +18,8 @@ impl InvitationService {
     ) -> Result<Minted> {
         let principal = require_manager(principal)?;
         let validity = resolve_valid_for(valid_for, &self.settings.validity)?;
+        self.email_quota
+            .take(&principal.actor().id, 1, self.clock.now())?;
         self.resend_as(principal, id, validity).await
     }
 
@@ -31,6 +33,15 @@ impl InvitationService {
         let invitation = self
             .transition(id, |invitation: &mut Invitation, now| {
                 require_grant(principal, &invitation.details.role)?;
+                let cooldown = self.settings.resend_cooldown;
+                if let Some(last) = invitation.last_sent_at
+                    && now - last < cooldown
+                {
+                    let wait = (last + cooldown - now).num_seconds().max(1);
+                    return Err(Error::RateLimited {
+                        retry_after_secs: u64::try_from(wait).unwrap_or(1),
+                    });
+                }
                 let expires_at = now + validity.as_time_delta();
                 invitation.resend(now, secret.digest(), expires_at, principal.actor().clone())?;
                 let url = super::invite_url(invitation, &secret, &self.settings.accept_url);

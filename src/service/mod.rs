@@ -13,6 +13,7 @@ mod links;
 mod listing;
 mod permissions;
 mod public;
+mod quota;
 mod sender;
 mod sweeper;
 mod viewer;
@@ -46,6 +47,7 @@ use crate::error::{Error, Result};
 use crate::ports::Clock;
 use crate::ports::{AccountProvisioner, Store, StoreError};
 use counts::TotalCounts;
+use quota::EmailQuota;
 
 /// The parts of the configuration the use cases need.
 #[derive(Debug, Clone)]
@@ -60,6 +62,10 @@ pub struct Settings {
     pub email: EmailSettings,
     /// How long a listing's `totalCount` may be reused (see [`Total`]); zero counts every time.
     pub count_max_age: TimeDelta,
+    /// Invitation emails one principal may queue per hour; 0: no quota.
+    pub email_quota_per_hour: u32,
+    /// Shortest time between two emails of one invitation.
+    pub resend_cooldown: TimeDelta,
 }
 
 impl Settings {
@@ -100,6 +106,8 @@ impl Settings {
             retention: config.store.retention,
             email,
             count_max_age: config.store.count_max_age.as_time_delta(),
+            email_quota_per_hour: config.rules.email_quota_per_hour,
+            resend_cooldown: config.rules.resend_cooldown.as_time_delta(),
         })
     }
 }
@@ -135,6 +143,7 @@ pub struct InvitationService {
     /// Woken when a change queues an email, so the sender does not wait for its next poll.
     outbox_ready: Arc<Notify>,
     total_counts: Arc<TotalCounts>,
+    email_quota: Arc<EmailQuota>,
 }
 
 impl InvitationService {
@@ -149,6 +158,7 @@ impl InvitationService {
             clock,
             provisioner,
             total_counts: Arc::new(TotalCounts::new(settings.count_max_age)),
+            email_quota: Arc::new(EmailQuota::new(settings.email_quota_per_hour)),
             settings: Arc::new(settings),
             outbox_ready: Arc::new(Notify::new()),
         }

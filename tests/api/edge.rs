@@ -657,3 +657,109 @@ mod private_files {
         let _ = std::fs::remove_dir_all(data);
     }
 }
+
+mod sending_limits {
+    use chrono::TimeDelta;
+    use serde_json::{Value, json};
+
+    use crate::helpers::Backend;
+    use crate::process::ServerProcess;
+    use crate::server::{ServerOptions, data, spawn_server_with};
+
+    #[tokio::test]
+    async fn a_resend_within_the_cooldown_is_rate_limited_with_the_wait() {
+        let options = ServerOptions {
+            resend_cooldown: Some("PT1M"),
+            ..ServerOptions::default()
+        };
+        let server = spawn_server_with(Backend::Sqlite, options).await;
+        let created = server
+            .create_invitation(
+                &server.tokens.editor,
+                json!({ "email": "cool@example.org", "role": "viewer" }),
+            )
+            .await;
+        let resend = || {
+            server.gql(
+                "ResendInvitation",
+                json!({ "id": created["id"] }),
+                Some(&server.tokens.editor),
+            )
+        };
+        let early = resend().await;
+        assert_eq!(
+            early["errors"][0]["extensions"]["code"], "RATE_LIMITED",
+            "{early:#}"
+        );
+        let wait = early["errors"][0]["extensions"]["retryAfterSeconds"]
+            .as_u64()
+            .unwrap();
+        assert!((1..=60).contains(&wait), "{wait}");
+        server.advance(TimeDelta::seconds(61));
+        let later = resend().await;
+        assert_eq!(
+            data(&later, "resendInvitation")["sendCount"],
+            2,
+            "{later:#}"
+        );
+        server.cleanup().await;
+    }
+
+    #[tokio::test]
+    async fn a_principal_queues_at_most_its_hourly_quota_of_emails() {
+        let dir = crate::helpers::temp_dir();
+        let server = ServerProcess::start(&dir, &[("INVITATIONS_EMAIL_QUOTA_PER_HOUR", "3")]).await;
+        let token = server.bootstrap_token();
+        let create = "mutation($e: String!, $s: Boolean!) { createInvitation(input: {email: $e, role: \"viewer\", sendEmail: $s}) { id } }";
+        let code = |answer: &Value| {
+            answer["errors"][0]["extensions"]["code"]
+                .as_str()
+                .map(str::to_owned)
+        };
+        for i in 0..3 {
+            let ok = server
+                .gql(
+                    create,
+                    json!({ "e": format!("q{i}@example.org"), "s": true }),
+                    Some(&token),
+                )
+                .await;
+            assert_eq!(code(&ok), None, "{ok:#}");
+        }
+        let over = server
+            .gql(
+                create,
+                json!({ "e": "q3@example.org", "s": true }),
+                Some(&token),
+            )
+            .await;
+        assert_eq!(code(&over).as_deref(), Some("RATE_LIMITED"), "{over:#}");
+        assert!(
+            over["errors"][0]["extensions"]["retryAfterSeconds"]
+                .as_u64()
+                .unwrap()
+                > 3000
+        );
+        // Copy-link invitations send nothing and are not counted.
+        let silent = server
+            .gql(
+                create,
+                json!({ "e": "q4@example.org", "s": false }),
+                Some(&token),
+            )
+            .await;
+        assert_eq!(code(&silent), None, "{silent:#}");
+        let bulk = "mutation { createInvitations(inputs: [{email: \"b1@example.org\", role: \"viewer\"}]) { created } }";
+        let over = server.gql(bulk, json!({}), Some(&token)).await;
+        assert_eq!(code(&over).as_deref(), Some("RATE_LIMITED"), "{over:#}");
+        let count = server
+            .gql("{ invitations { totalCount } }", json!({}), Some(&token))
+            .await;
+        assert_eq!(
+            count["data"]["invitations"]["totalCount"], 4,
+            "nothing over the quota was stored"
+        );
+        server.stop().await;
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

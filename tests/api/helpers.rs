@@ -74,6 +74,8 @@ pub fn config_with(options: &Options, extra: &[(&str, &str)]) -> Config {
     let retention = options.retention.unwrap_or("off");
     let vars = [
         ("INVITATIONS_RETENTION", retention),
+        // Tests resend at once; `tests/api/edge.rs` tests the cooldown itself.
+        ("INVITATIONS_RESEND_COOLDOWN", "PT0S"),
         (
             "INVITATIONS_REDIRECT_ALLOW_LIST",
             options.redirect_allow_list,

@@ -79,6 +79,8 @@ impl ServerProcess {
             .env("INVITATIONS_LISTEN", "127.0.0.1:0")
             .env("INVITATIONS_LOG_FORMAT", "json")
             .env("INVITATIONS_LOG", "info")
+            // Tests resend at once; `tests/api/edge.rs` tests the cooldown itself.
+            .env("INVITATIONS_RESEND_COOLDOWN", "PT0S")
             .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -34,6 +34,8 @@ pub struct ServerOptions {
     pub smtp_ca_file: Option<String>,
     /// `INVITATIONS_MAX_BODY_BYTES`; unset: 65536.
     pub max_body_bytes: Option<&'static str>,
+    /// `INVITATIONS_RESEND_COOLDOWN`; unset: `PT0S` (tests resend at once).
+    pub resend_cooldown: Option<&'static str>,
 }
 
 /// API tokens for the default roles.
@@ -76,6 +78,10 @@ pub async fn spawn_server_with(backend: Backend, options: ServerOptions) -> Test
             ("INVITATIONS_DATA_DIR", &data_dir_text),
             ("INVITATIONS_PUBLIC_RATE_LIMIT", &rate_limit),
             ("INVITATIONS_CORS_ORIGINS", options.cors_origins),
+            (
+                "INVITATIONS_RESEND_COOLDOWN",
+                options.resend_cooldown.unwrap_or("PT0S"),
+            ),
             (
                 "INVITATIONS_MAX_BODY_BYTES",
                 options.max_body_bytes.unwrap_or("65536"),
