@@ -3,11 +3,7 @@
 //! holds on the origin where the admin token lives. Its script and style are served beside it
 //! (`graphiql.js`, `graphiql.css`), relative to wherever a host mounts the routes.
 
-use axum::http::HeaderValue;
-use axum::http::header::{
-    CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS,
-};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
 const PAGE: &str = include_str!("assets/graphiql.html");
 const SCRIPT: &str = include_str!("assets/graphiql.js");
@@ -16,17 +12,7 @@ const STYLE: &str = include_str!("assets/graphiql.css");
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {
-    (
-        [
-            (CONTENT_TYPE, HeaderValue::from_static(content_type)),
-            (CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP)),
-            (X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
-            (REFERRER_POLICY, HeaderValue::from_static("no-referrer")),
-            (CACHE_CONTROL, HeaderValue::from_static("no-cache")),
-        ],
-        body,
-    )
-        .into_response()
+    super::ui::static_asset(content_type, CSP, body)
 }
 
 pub(crate) async fn page() -> Response {

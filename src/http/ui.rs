@@ -21,10 +21,20 @@ const UI_CSS: &str = include_str!("assets/ui.css");
 const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; frame-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {
+    static_asset(content_type, PAGE_CSP, body)
+}
+
+/// A file compiled into the binary, with its policy: no sniffing, no Referer (the accept
+/// page's URL carries the secret in its fragment), revalidated rather than kept.
+pub(crate) fn static_asset(
+    content_type: &'static str,
+    csp: &'static str,
+    body: &'static str,
+) -> Response {
     (
         [
             (CONTENT_TYPE, HeaderValue::from_static(content_type)),
-            (CONTENT_SECURITY_POLICY, HeaderValue::from_static(PAGE_CSP)),
+            (CONTENT_SECURITY_POLICY, HeaderValue::from_static(csp)),
             (X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
             // The accept page's URL carries the secret in its fragment: never pass it on.
             (REFERRER_POLICY, HeaderValue::from_static("no-referrer")),

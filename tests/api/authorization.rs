@@ -222,7 +222,7 @@ async fn the_viewer_query_tells_each_caller_what_it_may_do() {
 }
 
 /// A request to `/graphql` with this `Authorization` header; the status and the error code.
-async fn with_authorization(server: &TestServer, header: &str) -> (u16, String) {
+async fn with_authorization(server: &TestServer, header: &str) -> (u16, Option<String>) {
     let response = server
         .http()
         .post(server.url("/graphql"))
@@ -231,10 +231,7 @@ async fn with_authorization(server: &TestServer, header: &str) -> (u16, String) 
         .send()
         .await
         .unwrap();
-    let status = response.status().as_u16();
-    let body: Value = response.json().await.unwrap();
-    let code = body["errors"][0]["extensions"]["code"].as_str();
-    (status, code.unwrap_or("(no error)").to_owned())
+    crate::server::status_and_code(response).await
 }
 
 #[tokio::test]
@@ -250,7 +247,7 @@ async fn credentials_that_are_not_a_live_token_are_refused_as_a_whole() {
     ] {
         assert_eq!(
             with_authorization(&server, header).await,
-            (401, "UNAUTHENTICATED".to_owned()),
+            (401, Some("UNAUTHENTICATED".to_owned())),
             "{header:?}: the request is refused, not run anonymously"
         );
     }

@@ -4,7 +4,7 @@
 use chrono::TimeDelta;
 use cms_invitations::domain::IsoDuration;
 use cms_invitations::standalone;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::helpers::Backend;
 use crate::process::ServerProcess;
@@ -22,10 +22,7 @@ async fn list_as(server: &TestServer, token: &str) -> (u16, Option<String>) {
         .send()
         .await
         .unwrap();
-    let status = response.status().as_u16();
-    let body: Value = response.json().await.unwrap();
-    let code = body["errors"][0]["extensions"]["code"].as_str();
-    (status, code.map(str::to_owned))
+    crate::server::status_and_code(response).await
 }
 
 async fn an_expired_or_revoked_token_is_refused_at_once_and_use_is_recorded(backend: Backend) {
