@@ -42,6 +42,7 @@ pub async fn serve(
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout);
     let mut make = app.into_make_service_with_connect_info::<SocketAddr>();
+    let mut at_limit = false;
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -57,9 +58,17 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
-            tracing::warn!(client = %peer, limit = limits.max_connections, "connection limit reached; connection closed");
+            // Once per episode at the limit, so a flood of connections is no flood of logs.
+            if !at_limit {
+                tracing::warn!(
+                    limit = limits.max_connections,
+                    "connection limit reached; further connections are closed until one ends"
+                );
+                at_limit = true;
+            }
             continue;
         };
+        at_limit = false;
         // Making the per-connection service never fails: it only records the peer.
         let Ok(service) = make.call(peer).await;
         let connection =
