@@ -3,12 +3,13 @@
 //! (each counts every match) and how many bulk-create items. Refused before anything runs, as
 //! VALIDATION_FAILED.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
-use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
-use async_graphql::{Name, Positioned, ServerError, ServerResult, Value, Variables};
+use async_graphql::parser::types::{ExecutableDocument, Field};
+use async_graphql::{Name, ServerError, ServerResult, Value, Variables};
+
+use super::document::for_each_field;
 
 /// `invitations` listings in one operation, across aliases.
 pub const MAX_LISTINGS: usize = 10;
@@ -38,15 +39,7 @@ impl Extension for OperationLimits {
     ) -> ServerResult<ExecutableDocument> {
         let document = next.run(ctx, query, variables).await?;
         let mut tally = Tally::default();
-        for (_, operation) in document.operations.iter() {
-            let mut visiting = HashSet::new();
-            tally.selections(
-                &document,
-                &operation.node.selection_set,
-                variables,
-                &mut visiting,
-            );
-        }
+        for_each_field(&document, |field| tally.count(field, variables));
         tally.check()?;
         Ok(document)
     }
@@ -60,58 +53,25 @@ struct Tally {
 }
 
 impl Tally {
-    fn selections(
-        &mut self,
-        document: &ExecutableDocument,
-        set: &Positioned<SelectionSet>,
-        variables: &Variables,
-        visiting: &mut HashSet<Name>,
-    ) {
-        for selection in &set.node.items {
-            match &selection.node {
-                Selection::Field(field) => {
-                    let field = &field.node;
-                    match field.name.node.as_str() {
-                        "invitations" => self.listings += 1,
-                        "totalCount" => self.counts += 1,
-                        "createInvitations" => {
-                            self.bulk_items += field
-                                .arguments
-                                .iter()
-                                .find(|(name, _)| name.node == "inputs")
-                                .and_then(|(_, value)| {
-                                    let lookup =
-                                        |name: Name| variables.get(&name).cloned().ok_or(());
-                                    value.node.clone().into_const_with(lookup).ok()
-                                })
-                                .map_or(0, |value| match value {
-                                    Value::List(items) => items.len(),
-                                    _ => 0,
-                                });
-                        }
-                        _ => {}
-                    }
-                    self.selections(document, &field.selection_set, variables, visiting);
-                }
-                Selection::InlineFragment(fragment) => {
-                    self.selections(document, &fragment.node.selection_set, variables, visiting);
-                }
-                Selection::FragmentSpread(spread) => {
-                    let name = &spread.node.fragment_name.node;
-                    // A fragment is counted where it is spread; a cycle is GraphQL's own error.
-                    if let Some(fragment) = document.fragments.get(name)
-                        && visiting.insert(name.clone())
-                    {
-                        self.selections(
-                            document,
-                            &fragment.node.selection_set,
-                            variables,
-                            visiting,
-                        );
-                        visiting.remove(name);
-                    }
-                }
+    fn count(&mut self, field: &Field, variables: &Variables) {
+        match field.name.node.as_str() {
+            "invitations" => self.listings += 1,
+            "totalCount" => self.counts += 1,
+            "createInvitations" => {
+                self.bulk_items += field
+                    .arguments
+                    .iter()
+                    .find(|(name, _)| name.node == "inputs")
+                    .and_then(|(_, value)| {
+                        let lookup = |name: Name| variables.get(&name).cloned().ok_or(());
+                        value.node.clone().into_const_with(lookup).ok()
+                    })
+                    .map_or(0, |value| match value {
+                        Value::List(items) => items.len(),
+                        _ => 0,
+                    });
             }
+            _ => {}
         }
     }
 

@@ -5,6 +5,7 @@
 //! and puts a [`Caller`] into each request's data to say who is asking. The standalone server
 //! does exactly that with [`schema`].
 
+mod document;
 mod enums;
 mod errors;
 mod inputs;
@@ -20,6 +21,7 @@ use std::sync::Arc;
 
 use async_graphql::{Context, EmptySubscription, MergedObject, Schema, SchemaBuilder};
 
+pub(crate) use document::for_each_field;
 pub(crate) use errors::log_cause;
 pub use errors::{ErrorCodes, to_graphql_error};
 pub use limits::OperationLimits;

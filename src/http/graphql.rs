@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use async_graphql::parser::types::{OperationType, Selection, SelectionSet};
+use async_graphql::parser::types::OperationType;
 use async_graphql::{
     ErrorExtensionValues, ObjectType, Schema, ServerError, SubscriptionType, Value,
 };
@@ -23,7 +23,7 @@ use super::client::client_address;
 use super::graphiql;
 use super::metrics::Metrics;
 use crate::error::{Error, ErrorCode};
-use crate::graphql::{Caller, to_graphql_error};
+use crate::graphql::{Caller, for_each_field, to_graphql_error};
 use crate::ports::Authenticator;
 
 /// How the GraphQL endpoint treats requests.
@@ -227,28 +227,15 @@ fn is_mutation(request: &mut async_graphql::Request) -> bool {
 
 /// Whether any field of the document takes a `secret` argument (the public operations do).
 fn presents_secret(request: &mut async_graphql::Request) -> bool {
-    fn in_set(set: &SelectionSet) -> bool {
-        set.items.iter().any(|item| match &item.node {
-            Selection::Field(field) => {
-                field
-                    .node
-                    .arguments
-                    .iter()
-                    .any(|(name, _)| name.node == "secret")
-                    || in_set(&field.node.selection_set.node)
-            }
-            Selection::InlineFragment(fragment) => in_set(&fragment.node.selection_set.node),
-            Selection::FragmentSpread(_) => false,
-        })
-    }
-    request.parsed_query().is_ok_and(|doc| {
-        doc.operations
-            .iter()
-            .any(|(_, op)| in_set(&op.node.selection_set.node))
-            || doc
-                .fragments
-                .values()
-                .any(|fragment| in_set(&fragment.node.selection_set.node))
+    request.parsed_query().is_ok_and(|document| {
+        let mut found = false;
+        for_each_field(document, |field| {
+            found |= field
+                .arguments
+                .iter()
+                .any(|(name, _)| name.node == "secret");
+        });
+        found
     })
 }
 
