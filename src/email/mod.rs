@@ -11,7 +11,7 @@ pub use context::{
 };
 pub use dates::format_date_time;
 pub use templates::{EmailTemplates, RenderedEmail, TemplateProblem, TemplateProblems};
-pub use transport::{FileMailer, Sender, SmtpMailer};
+pub use transport::{FileMailer, Sender, SmtpMailer, prune_outbox};
 
 #[cfg(test)]
 mod tests {

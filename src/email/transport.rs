@@ -230,32 +230,32 @@ impl FileMailer {
     pub fn dir(&self) -> &Path {
         &self.dir
     }
+}
 
-    /// Deletes the `.eml` files written more than `max_age` ago (each holds a live link until
-    /// its invitation ends); returns how many went. A missing folder has nothing to prune.
-    pub fn prune(&self, max_age: Duration) -> std::io::Result<usize> {
-        let Some(cutoff) = SystemTime::now().checked_sub(max_age) else {
-            return Ok(0);
-        };
-        let entries = match std::fs::read_dir(&self.dir) {
-            Ok(entries) => entries,
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(0),
-            Err(err) => return Err(err),
-        };
-        let mut pruned = 0;
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let old = entry
-                .metadata()
-                .and_then(|meta| meta.modified())
-                .is_ok_and(|modified| modified < cutoff);
-            if old && path.extension().is_some_and(|e| e == "eml") {
-                std::fs::remove_file(&path)?;
-                pruned += 1;
-            }
+/// Deletes the `.eml` files in `dir` written more than `max_age` ago (each holds a live link
+/// until its invitation ends); returns how many went. A missing folder has nothing to prune.
+pub fn prune_outbox(dir: &Path, max_age: Duration) -> std::io::Result<usize> {
+    let Some(cutoff) = SystemTime::now().checked_sub(max_age) else {
+        return Ok(0);
+    };
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(err) => return Err(err),
+    };
+    let mut pruned = 0;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let old = entry
+            .metadata()
+            .and_then(|meta| meta.modified())
+            .is_ok_and(|modified| modified < cutoff);
+        if old && path.extension().is_some_and(|e| e == "eml") {
+            std::fs::remove_file(&path)?;
+            pruned += 1;
         }
-        Ok(pruned)
     }
+    Ok(pruned)
 }
 
 #[async_trait]

@@ -28,7 +28,7 @@ pub use tokens::{ApiTokens, IssuedToken};
 
 use crate::config::Config;
 use crate::domain::IsoDuration;
-use crate::email::{FileMailer, Sender, SmtpMailer};
+use crate::email::{FileMailer, Sender, SmtpMailer, prune_outbox};
 use crate::http::{ConnectionLimits, ServerParts, server_router};
 use crate::ports::{Clock, Mailer, Store, StoreResult, SystemClock};
 use crate::service::{InvitationService, Settings};
@@ -129,7 +129,7 @@ pub struct Server {
     service: InvitationService,
     mailer: Arc<dyn Mailer>,
     /// Without SMTP: the outbox folder and how long its files stay.
-    outbox_pruning: Option<(FileMailer, Duration)>,
+    outbox_pruning: Option<(PathBuf, Duration)>,
     sweep_interval: Duration,
     limits: ConnectionLimits,
     bootstrap: Option<IssuedToken>,
@@ -159,12 +159,7 @@ impl Server {
         let bootstrap = bootstrap(&tokens, &bootstrap_token_path(data_dir)).await?;
         let mailer = mailer(config)?;
         let outbox_pruning = match (&config.email.smtp_url, config.email.outbox_retention) {
-            (None, Some(retention)) => {
-                let sender =
-                    Sender::parse(&config.email.email_from).map_err(StartupError::Mailer)?;
-                let outbox = FileMailer::new(config.store.data_dir.join(OUTBOX_DIR), sender);
-                Some((outbox, std_duration(retention)))
-            }
+            (None, Some(retention)) => Some((data_dir.join(OUTBOX_DIR), std_duration(retention))),
             _ => None,
         };
         let router = server_router(ServerParts {
@@ -242,7 +237,9 @@ impl Server {
             tokio::spawn(async move {
                 loop {
                     let folder = outbox.clone();
-                    match tokio::task::spawn_blocking(move || folder.prune(retention)).await {
+                    match tokio::task::spawn_blocking(move || prune_outbox(&folder, retention))
+                        .await
+                    {
                         Ok(Ok(0)) => {}
                         Ok(Ok(pruned)) => {
                             tracing::info!(pruned, "old .eml files removed from the outbox");
