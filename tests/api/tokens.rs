@@ -147,11 +147,12 @@ async fn the_cli_lists_and_revokes_tokens_and_the_bootstrap_token_stays_out_of_p
     );
     let (status, _) = cli(&data, &["revoke", &id]).await;
     assert_eq!(status, 2, "revoking twice is NOT_FOUND");
-    let (_, bad) = cli(
+    let (status, bad) = cli(
         &data,
         &["create", "--role", "viewer", "--expires-in", "soon"],
     )
     .await;
+    assert_eq!(status, 2, "a malformed --expires-in is refused");
     assert!(!bad.contains("cmsi_"));
     server.stop().await;
     let _ = std::fs::remove_dir_all(data);
