@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cms_invitations::config::Config;
-use cms_invitations::domain::{Actor, DeliveryFailure, QueuedMessage};
+use cms_invitations::domain::{Actor, DeliveryFailure, OutgoingEmail};
 use cms_invitations::email::{Sender, SmtpMailer};
 use cms_invitations::ports::Mailer;
 use cms_invitations::ports::SystemClock;
@@ -44,7 +44,7 @@ struct Discard(usize);
 
 #[async_trait::async_trait]
 impl Mailer for Discard {
-    async fn send(&self, _: &QueuedMessage) -> Result<(), DeliveryFailure> {
+    async fn send(&self, _: &OutgoingEmail) -> Result<(), DeliveryFailure> {
         Ok(())
     }
 

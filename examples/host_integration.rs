@@ -103,6 +103,8 @@ pub async fn app(data_dir: &std::path::Path) -> Result<Router, Box<dyn std::erro
         "INVITATIONS_ACCEPT_URL" => Some("https://host.example.org/join".to_owned()),
         // No INVITATIONS_SMTP_URL here: emails land as .eml files in `data_dir/outbox`.
         "INVITATIONS_DATA_DIR" => Some(data_dir.display().to_string()),
+        // No INVITATIONS_MESSAGE_KEY either: on SQLite, `service_on` keeps one in
+        // `data_dir/message.key`. A host on MongoDB gives every instance the same key.
         _ => None,
     })?;
     let store: Arc<dyn Store> =

@@ -10,7 +10,7 @@ use std::str::FromStr;
 use url::Url;
 
 use super::{ExistingAccountPolicy, LogFormat, Sensitive};
-use crate::domain::{AllowedRedirect, IsoDuration, Locale};
+use crate::domain::{AllowedRedirect, IsoDuration, Locale, MessageKey};
 
 pub(super) type Parsed<T> = Result<T, String>;
 
@@ -152,6 +152,19 @@ pub(super) fn list<T>(parse: impl Fn(&str) -> Parsed<T>) -> impl Fn(&str) -> Par
             .map(&parse)
             .collect()
     }
+}
+
+pub(super) fn message_key(value: &str) -> Parsed<MessageKey> {
+    MessageKey::parse(value).map_err(|err| err.to_string())
+}
+
+/// Keys separated by commas or white space (one per line in a `_FILE`).
+pub(super) fn message_keys(value: &str) -> Parsed<Vec<MessageKey>> {
+    value
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|entry| !entry.is_empty())
+        .map(message_key)
+        .collect()
 }
 
 pub(super) fn allowed_redirect(value: &str) -> Parsed<AllowedRedirect> {

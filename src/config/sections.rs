@@ -10,7 +10,7 @@ use url::Url;
 use super::parse;
 use super::source::{Setting, Source};
 use super::{ExistingAccountPolicy, LogFormat, Sensitive};
-use crate::domain::{AllowedRedirect, IsoDuration, Locale};
+use crate::domain::{AllowedRedirect, IsoDuration, Locale, MessageKey};
 
 /// `section! { "name" => pub struct Name { field: Type { env, default, meaning, parse } } }`:
 /// the struct (each field documented by its meaning), `Name::SETTINGS` and `Name::load`,
@@ -199,6 +199,20 @@ section! {
             default: "P7D",
             meaning: "without SMTP: how long written `.eml` files (each holds a live link) stay in `data_dir/outbox`; `off` keeps them",
             parse: parse::duration_or_off,
+        },
+        message_key: Option<MessageKey> {
+            env: "INVITATIONS_MESSAGE_KEY",
+            default: "",
+            meaning: "base64 of 32 random bytes that seal queued email bodies at rest (XChaCha20-Poly1305), never stored with them; the same on every instance. Required with MongoDB; unset with SQLite: made once in `data_dir/message.key`",
+            parse: parse::optional(parse::message_key),
+            from_file: true,
+        },
+        previous_message_keys: Vec<MessageKey> {
+            env: "INVITATIONS_PREVIOUS_MESSAGE_KEYS",
+            default: "",
+            meaning: "keys replaced by `message_key` that still open bodies sealed before a rotation (comma- or line-separated); drop one once no message sealed with it is queued",
+            parse: parse::message_keys,
+            from_file: true,
         },
         email_from: String {
             env: "INVITATIONS_EMAIL_FROM",

@@ -10,6 +10,7 @@ mod locale;
 mod metadata;
 mod outbox;
 mod redirect;
+mod sealed;
 mod secret;
 mod state;
 mod text;
@@ -31,9 +32,13 @@ pub use invitation::{
 pub use locale::Locale;
 pub use metadata::Metadata;
 pub use outbox::{
-    AfterFailure, Claim, DeliveryFailure, MessageKind, QueuedMessage, RetryPolicy, Schedule,
+    AfterFailure, Claim, DeliveryFailure, MessageDraft, MessageKind, OutgoingEmail, QueuedMessage,
+    RetryPolicy, Schedule,
 };
 pub use redirect::{AllowedRedirect, RedirectUrl};
+pub use sealed::{
+    KeyId, MalformedKey, MessageBody, MessageKey, MessageKeys, OpenError, SealError, SealedBody,
+};
 pub use secret::{MalformedSecret, REDACTED, Secret, SecretDigest};
 pub use state::InvitationState;
 pub use text::{GroupName, Groups, PersonName, Role, Scope};

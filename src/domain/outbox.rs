@@ -6,10 +6,9 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use uuid::Uuid;
 
-use std::fmt;
-
+use super::sealed::{MessageBody, MessageKeys, OpenError, SealError, SealedBody};
 use super::vocabulary::string_enum;
-use super::{Delivery, DeliveryStatus, EmailAddress, Invitation, InvitationState, REDACTED};
+use super::{Delivery, DeliveryStatus, EmailAddress, Invitation, InvitationState};
 
 string_enum! {
     /// Which message it is, and so who it is for. The text is the template kind that writes
@@ -22,10 +21,10 @@ string_enum! {
     }
 }
 
-/// A rendered email waiting in its invitation's record. The body of an invitation holds the
-/// link, so it lives only until the message is delivered or given up; `Debug` shows no part of
-/// the message.
-#[derive(Clone, PartialEq, Eq)]
+/// A rendered email waiting in its invitation's record, its body sealed (see
+/// [`MessageKeys`]): the body of an invitation holds the link, and a store, its operation log
+/// and its backups keep only ciphertext. It lives until it is delivered or given up.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueuedMessage {
     /// Also the local part of the `Message-ID`, so a retried message keeps its identity.
     pub id: Uuid,
@@ -35,27 +34,77 @@ pub struct QueuedMessage {
     pub to_name: Option<String>,
     /// The template locale it was written in.
     pub locale: String,
-    pub subject: String,
-    pub html: String,
-    pub text: String,
+    pub body: SealedBody,
     pub schedule: Schedule,
     pub last_error: Option<String>,
 }
 
-impl fmt::Debug for QueuedMessage {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("QueuedMessage")
-            .field("id", &self.id)
-            .field("kind", &self.kind)
-            .field("to", &self.to)
-            .field("locale", &self.locale)
-            .field("subject", &REDACTED)
-            .field("html", &REDACTED)
-            .field("text", &REDACTED)
-            .field("schedule", &self.schedule)
-            .field("last_error", &self.last_error)
-            .finish_non_exhaustive()
+/// A rendered email before it is queued.
+#[derive(Debug, Clone)]
+pub struct MessageDraft {
+    pub kind: MessageKind,
+    pub to: EmailAddress,
+    pub to_name: Option<String>,
+    pub locale: String,
+    pub body: MessageBody,
+}
+
+impl MessageDraft {
+    /// The draft as a new message due at `now`, its body sealed with `keys`' current key and
+    /// bound to the message's id and recipient.
+    pub fn seal(self, keys: &MessageKeys, now: DateTime<Utc>) -> Result<QueuedMessage, SealError> {
+        let id = Uuid::now_v7();
+        let body = keys.seal(&self.body, &sealing_context(id, &self.to))?;
+        Ok(QueuedMessage {
+            id,
+            kind: self.kind,
+            to: self.to,
+            to_name: self.to_name,
+            locale: self.locale,
+            body,
+            schedule: Schedule::new(now),
+            last_error: None,
+        })
     }
+}
+
+/// What a sender hands the mailer: a claimed message with its body opened. `Debug` shows
+/// none of the body.
+#[derive(Debug, Clone)]
+pub struct OutgoingEmail {
+    /// The queued message's id, for the `Message-ID`.
+    pub id: Uuid,
+    pub to: EmailAddress,
+    pub to_name: Option<String>,
+    pub body: MessageBody,
+}
+
+impl QueuedMessage {
+    /// The message ready to hand over. A body that does not open is a delivery failure: one
+    /// that may pass when the key is unknown here (another process has a newer key), a
+    /// permanent one when it was changed in the store.
+    pub fn open(&self, keys: &MessageKeys) -> Result<OutgoingEmail, DeliveryFailure> {
+        let body = keys
+            .open(&self.body, &sealing_context(self.id, &self.to))
+            .map_err(|err| match err {
+                OpenError::UnknownKey(_) => DeliveryFailure::transient(err.to_string()),
+                OpenError::NotAuthentic | OpenError::Malformed => {
+                    DeliveryFailure::permanent(err.to_string())
+                }
+            })?;
+        Ok(OutgoingEmail {
+            id: self.id,
+            to: self.to.clone(),
+            to_name: self.to_name.clone(),
+            body,
+        })
+    }
+}
+
+/// What a sealed body is bound to: its message and its recipient. A body copied into another
+/// message, or a recipient changed in the store, does not open.
+fn sealing_context(id: Uuid, to: &EmailAddress) -> Vec<u8> {
+    [id.as_bytes().as_slice(), to.as_str().as_bytes()].concat()
 }
 
 /// What a sender may do with a message it asked for.
@@ -376,9 +425,7 @@ mod tests {
             to: EmailAddress::parse("ada@example.org").unwrap(),
             to_name: None,
             locale: "de".into(),
-            subject: "s".into(),
-            html: "<p>link</p>".into(),
-            text: "link".into(),
+            body: SealedBody::from_bytes(b"sealed".to_vec()),
             schedule: Schedule::new(now),
             last_error: None,
         }
@@ -556,5 +603,47 @@ mod tests {
         let mut permanent = Schedule::new(now);
         permanent.claim(now, TimeDelta::minutes(2));
         assert_eq!(permanent.fail(now, true, &p, 1.0), AfterFailure::GiveUp);
+    }
+
+    fn draft() -> MessageDraft {
+        MessageDraft {
+            kind: MessageKind::Invitation,
+            to: EmailAddress::parse("ada@example.org").unwrap(),
+            to_name: Some("Ada".into()),
+            locale: "en".into(),
+            body: MessageBody {
+                subject: "Join".into(),
+                html: "<a href=\"https://x/accept#secret=s\">".into(),
+                text: "https://x/accept#secret=s".into(),
+            },
+        }
+    }
+
+    fn keys(byte: u8) -> MessageKeys {
+        MessageKeys::new(
+            crate::domain::MessageKey::from_bytes(&[byte; 32]),
+            Vec::new(),
+        )
+    }
+
+    #[test]
+    fn a_queued_message_opens_into_the_email_it_was_drafted_as() {
+        let now = Utc::now();
+        let message = draft().seal(&keys(1), now).unwrap();
+        assert_eq!(message.schedule, Schedule::new(now));
+        let email = message.open(&keys(1)).unwrap();
+        assert_eq!(email.id, message.id);
+        assert_eq!(email.to_name.as_deref(), Some("Ada"));
+        assert_eq!(email.body, draft().body);
+    }
+
+    #[test]
+    fn a_body_under_an_unknown_key_may_open_elsewhere_but_a_redirected_one_never_does() {
+        let mut message = draft().seal(&keys(1), Utc::now()).unwrap();
+        let unknown = message.open(&keys(2)).unwrap_err();
+        assert!(!unknown.permanent, "{unknown}");
+        message.to = EmailAddress::parse("mallory@example.org").unwrap();
+        let moved = message.open(&keys(1)).unwrap_err();
+        assert!(moved.permanent, "{moved}");
     }
 }

@@ -13,7 +13,7 @@ use lettre::transport::smtp::PoolConfig;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport as _, Message, Tokio1Executor};
 
-use crate::domain::{DeliveryFailure, QueuedMessage};
+use crate::domain::{DeliveryFailure, OutgoingEmail};
 use crate::ports::Mailer;
 
 /// The sender's address and the domain of every `Message-ID`.
@@ -33,24 +33,24 @@ impl Sender {
         Ok(Self { from, id_domain })
     }
 
-    /// `message` as a multipart/alternative MIME message (text first, HTML preferred) whose
+    /// `email` as a multipart/alternative MIME message (text first, HTML preferred) whose
     /// `Message-ID` is derived from the queued message's id, so every retry carries the same
     /// one. An address the mail library refuses is a permanent failure.
-    pub fn build(&self, message: &QueuedMessage) -> Result<Message, DeliveryFailure> {
+    pub fn build(&self, email: &OutgoingEmail) -> Result<Message, DeliveryFailure> {
         let address =
-            message.to.as_str().parse().map_err(|_| {
+            email.to.as_str().parse().map_err(|_| {
                 DeliveryFailure::permanent("the recipient address cannot be encoded")
             })?;
-        let to = Mailbox::new(message.to_name.clone(), address);
+        let to = Mailbox::new(email.to_name.clone(), address);
         Message::builder()
             .from(self.from.clone())
             .to(to)
-            .subject(message.subject.clone())
+            .subject(email.body.subject.clone())
             .date(SystemTime::now())
-            .message_id(Some(self.message_id(message)))
+            .message_id(Some(self.message_id(email)))
             .multipart(MultiPart::alternative_plain_html(
-                message.text.clone(),
-                message.html.clone(),
+                email.body.text.clone(),
+                email.body.html.clone(),
             ))
             .map_err(|err| {
                 DeliveryFailure::permanent(format!("the message cannot be built: {err}"))
@@ -58,8 +58,8 @@ impl Sender {
     }
 
     /// `<id@domain-of-from>`.
-    pub fn message_id(&self, message: &QueuedMessage) -> String {
-        format!("<{}@{}>", message.id, self.id_domain)
+    pub fn message_id(&self, email: &OutgoingEmail) -> String {
+        format!("<{}@{}>", email.id, self.id_domain)
     }
 }
 
@@ -166,10 +166,10 @@ fn tls_trusting(url: &str, pem: &[u8]) -> Result<Option<Tls>, String> {
 
 #[async_trait]
 impl Mailer for SmtpMailer {
-    async fn send(&self, message: &QueuedMessage) -> Result<(), DeliveryFailure> {
-        let email = self.sender.build(message)?;
+    async fn send(&self, email: &OutgoingEmail) -> Result<(), DeliveryFailure> {
+        let message = self.sender.build(email)?;
         let transport = self.current_transport();
-        match tokio::time::timeout(self.attempt_limit, transport.send(email)).await {
+        match tokio::time::timeout(self.attempt_limit, transport.send(message)).await {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(err)) if err.is_permanent() => {
                 Err(DeliveryFailure::permanent(smtp_reason(&err)))
@@ -260,10 +260,10 @@ pub fn prune_outbox(dir: &Path, max_age: Duration) -> std::io::Result<usize> {
 
 #[async_trait]
 impl Mailer for FileMailer {
-    async fn send(&self, message: &QueuedMessage) -> Result<(), DeliveryFailure> {
-        let bytes = self.sender.build(message)?.formatted();
+    async fn send(&self, email: &OutgoingEmail) -> Result<(), DeliveryFailure> {
+        let bytes = self.sender.build(email)?.formatted();
         let dir = self.dir.clone();
-        let name = format!("{}.eml", message.id);
+        let name = format!("{}.eml", email.id);
         let written = tokio::task::spawn_blocking(move || {
             crate::fs::private_dir(&dir)?;
             let partial = dir.join(format!(".{name}.partial"));

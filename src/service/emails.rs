@@ -4,10 +4,12 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 use url::Url;
-use uuid::Uuid;
 
 use super::InvitationService;
-use crate::domain::{EmailAddress, Invitation, MessageKind, QueuedMessage, RetryPolicy, Schedule};
+use crate::domain::{
+    EmailAddress, Invitation, MessageBody, MessageDraft, MessageKeys, MessageKind, QueuedMessage,
+    RetryPolicy,
+};
 use crate::email::{
     AcceptedContext, EmailContext, EmailTemplates, InvitationContext, RenderedEmail,
     format_date_time,
@@ -28,6 +30,8 @@ pub struct EmailSettings {
     /// How long a sender holds a claimed message before another process may take it over;
     /// longer than one SMTP attempt can take.
     pub lease: TimeDelta,
+    /// Seal queued bodies at rest and open them for the mailer.
+    pub keys: MessageKeys,
 }
 
 impl EmailSettings {
@@ -113,30 +117,20 @@ impl InvitationService {
             accept_url: url.to_string(),
             expires_at: format_date_time(invitation.expires_at, language(&locale)),
         });
-        match email.templates.render(&locale, &context) {
-            Ok(rendered) => {
-                let to = invitation.details.email.clone();
-                let to_name = invitation
-                    .details
-                    .name
-                    .as_ref()
-                    .map(|n| n.as_str().to_owned());
-                invitation.queue_email(message(
-                    MessageKind::Invitation,
-                    to,
-                    to_name,
-                    rendered,
-                    now,
-                ));
-            }
-            Err(problems) => {
+        let rendered = email.templates.render(&locale, &context);
+        let queued = rendered
+            .map_err(|problems| {
                 tracing::error!(invitation = %invitation.id, %locale, %problems, "the invitation email could not be rendered");
-                invitation.email_not_written(
-                    &locale,
-                    "the email template could not be rendered; fix it and resend".to_owned(),
-                    now,
-                );
-            }
+                "the email template could not be rendered; fix it and resend"
+            })
+            .and_then(|rendered| {
+                let to_name = invitation.details.name.as_ref().map(|n| n.as_str().to_owned());
+                let draft = draft(MessageKind::Invitation, invitation.details.email.clone(), to_name, rendered);
+                self.seal(draft, now)
+            });
+        match queued {
+            Ok(message) => invitation.queue_email(message),
+            Err(reason) => invitation.email_not_written(&locale, reason.to_owned(), now),
         }
     }
 
@@ -159,18 +153,28 @@ impl InvitationService {
             scope: text(invitation.details.scope.as_ref()),
             accepted_at: format_date_time(invitation.accepted_at.unwrap_or(now), language(&locale)),
         });
-        match email.templates.render(&locale, &context) {
-            Ok(rendered) => {
-                let to_name = Some(invitation.invited_by.name.clone());
-                invitation.queue_held_notice(
-                    message(MessageKind::InvitationAccepted, to, to_name, rendered, now),
-                    now + email.lease,
-                );
-            }
+        let rendered = match email.templates.render(&locale, &context) {
+            Ok(rendered) => rendered,
             Err(problems) => {
                 tracing::error!(invitation = %invitation.id, %locale, %problems, "the accepted notice could not be rendered; not sent");
+                return;
             }
+        };
+        let to_name = Some(invitation.invited_by.name.clone());
+        let draft = draft(MessageKind::InvitationAccepted, to, to_name, rendered);
+        if let Ok(message) = self.seal(draft, now) {
+            invitation.queue_held_notice(message, now + email.lease);
         }
+    }
+
+    /// `draft` sealed for the outbox; on failure (no randomness) logged, with the reason an
+    /// editor sees.
+    fn seal(&self, draft: MessageDraft, now: DateTime<Utc>) -> Result<QueuedMessage, &'static str> {
+        let kind = draft.kind;
+        draft.seal(&self.settings.email.keys, now).map_err(|err| {
+            tracing::error!(error = %err, %kind, "an email could not be sealed for the outbox");
+            "the email could not be sealed for the outbox; resend it"
+        })
     }
 }
 
@@ -183,24 +187,22 @@ fn language(locale: &str) -> &str {
     locale.split('-').next().unwrap_or(locale)
 }
 
-fn message(
+fn draft(
     kind: MessageKind,
     to: EmailAddress,
     to_name: Option<String>,
     rendered: RenderedEmail,
-    now: DateTime<Utc>,
-) -> QueuedMessage {
-    QueuedMessage {
-        id: Uuid::now_v7(),
+) -> MessageDraft {
+    MessageDraft {
         kind,
         to,
         to_name,
         locale: rendered.locale,
-        subject: rendered.subject,
-        html: rendered.html,
-        text: rendered.text,
-        schedule: Schedule::new(now),
-        last_error: None,
+        body: MessageBody {
+            subject: rendered.subject,
+            html: rendered.html,
+            text: rendered.text,
+        },
     }
 }
 

@@ -39,8 +39,8 @@ pub use viewer::Viewer;
 
 use crate::config::{Config, RolePolicy};
 use crate::domain::{
-    AllowedRedirect, Invitation, InvitationId, IsoDuration, REDACTED, RetryPolicy, Secret,
-    ValidityPolicy,
+    AllowedRedirect, Invitation, InvitationId, IsoDuration, MessageKeys, REDACTED, RetryPolicy,
+    Secret, ValidityPolicy,
 };
 use crate::email::EmailTemplates;
 use crate::error::{Error, Result};
@@ -70,7 +70,8 @@ pub struct Settings {
 
 impl Settings {
     /// `accept_url` falls back to the standalone server's own `/accept` page. Loads the email
-    /// templates (INTERNAL, listing the problems, when they do not compile).
+    /// templates (INTERNAL, listing the problems, when they do not compile). The message key
+    /// must be configured (the standalone server makes one for SQLite).
     pub fn from_config(config: &Config) -> Result<Self> {
         let templates = EmailTemplates::load(
             config.email.email_templates_dir.as_deref(),
@@ -91,6 +92,15 @@ impl Settings {
             },
             // An attempt is bounded by the send timeout; the lease outlasts it many times over.
             lease: (send_timeout * 10).max(TimeDelta::minutes(1)),
+            keys: MessageKeys::new(
+                config.email.message_key.clone().ok_or_else(|| {
+                    Error::internal(
+                        "no message key: set message_key (INVITATIONS_MESSAGE_KEY or \
+                         INVITATIONS_MESSAGE_KEY_FILE) to seal queued emails at rest",
+                    )
+                })?,
+                config.email.previous_message_keys.clone(),
+            ),
         };
         let accept_url = match &config.rules.accept_url {
             Some(url) => url.clone(),

@@ -1,6 +1,6 @@
 //! The background sender: finds queued emails, claims each with a lease written through the
-//! store's revision check (so of several processes exactly one sends it), hands it to the
-//! [`Mailer`] outside any lock, and records the outcome on the invitation.
+//! store's revision check (so of several processes exactly one sends it), opens its sealed
+//! body, hands it to the [`Mailer`] outside any lock, and records the outcome on the invitation.
 
 use std::time::Duration;
 
@@ -98,7 +98,11 @@ impl InvitationService {
             Some((invitation, Claim::Send(message))) => (invitation, message),
         };
         let invitation_id = invitation.id;
-        match mailer.send(&message).await {
+        let sent = match message.open(&email.keys) {
+            Ok(outgoing) => mailer.send(&outgoing).await,
+            Err(unopened) => Err(unopened),
+        };
+        match sent {
             Ok(()) => {
                 self.write_if(invitation, |invitation, now| {
                     Ok(invitation.message_sent(id, now).then_some(()))

@@ -15,6 +15,10 @@ pub enum StartupError {
     /// The service cannot be built from the configuration (templates that do not compile).
     #[error("cannot build the service: {0}")]
     Service(#[source] Error),
+    /// No key to seal queued emails with: none configured for MongoDB, or the embedded
+    /// store's key file cannot be read, made or parsed.
+    #[error("no usable message key: {0}")]
+    MessageKey(String),
     /// The mailer cannot be built: an unusable sender address or SMTP URL.
     #[error("cannot set up email delivery: {0}")]
     Mailer(String),

@@ -2,12 +2,14 @@
 //!
 //! - wiring: the configured store, the system clock, the mailer, the service and the HTTP
 //!   server (this file), with one [`StartupError`] for what can go wrong on the way;
+//! - the message key for the embedded store when none is configured ([`MESSAGE_KEY_FILE`]);
 //! - API tokens for editors, an [`Authenticator`](crate::ports::Authenticator) ([`tokens`]);
 //! - the account provisioner that keeps accounts in the module's own store, with Argon2id
 //!   password hashing ([`StoreProvisioner`]);
 //! - loading demo invitations from a file ([`seed`]).
 
 mod error;
+mod message_key;
 mod password;
 mod provisioner;
 pub mod seed;
@@ -23,6 +25,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 
 pub use error::StartupError;
+pub use message_key::MESSAGE_KEY_FILE;
 pub use provisioner::StoreProvisioner;
 pub use tokens::{ApiTokens, IssuedToken};
 
@@ -93,8 +96,10 @@ pub async fn open_store(config: &Config) -> StoreResult<Arc<dyn Store>> {
 
 /// The service as the standalone server runs it.
 pub async fn service(config: &Config) -> Result<InvitationService, StartupError> {
-    let store = open_store(config).await?;
-    service_on(config, store, Arc::new(SystemClock))
+    // A missing key is found before the store is reached.
+    let config = message_key::with_message_key(config)?;
+    let store = open_store(&config).await?;
+    service_on(&config, store, Arc::new(SystemClock))
 }
 
 /// The service on a given store and clock (tests pass their own).
@@ -112,7 +117,8 @@ pub fn service_on(
         store,
         clock,
         provisioner,
-        Settings::from_config(config).map_err(StartupError::Service)?,
+        Settings::from_config(message_key::with_message_key(config)?.as_ref())
+            .map_err(StartupError::Service)?,
     ))
 }
 
@@ -138,8 +144,10 @@ pub struct Server {
 impl Server {
     /// Opens the configured store and binds `config.http.listen`.
     pub async fn bind(config: &Config) -> Result<Self, StartupError> {
-        let store = open_store(config).await?;
-        Self::bind_on(config, store, Arc::new(SystemClock)).await
+        // A missing key is found before the store is reached.
+        let config = message_key::with_message_key(config)?;
+        let store = open_store(&config).await?;
+        Self::bind_on(&config, store, Arc::new(SystemClock)).await
     }
 
     /// Binds `config.http.listen` (port 0 picks a free port) serving `store`. On an empty token

@@ -2,6 +2,8 @@
 //! to and from this; turning it back into domain types (and rejecting corrupt data) happens
 //! here once.
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -10,7 +12,7 @@ use uuid::Uuid;
 use crate::domain::{
     Actor, Delivery, EmailAddress, EventActor, EventKind, Groups, Invitation, InvitationDetails,
     InvitationEvent, InvitationId, Locale, Metadata, PersonName, QueuedMessage, RedirectUrl, Role,
-    Schedule, Scope, SecretDigest,
+    Schedule, Scope, SealedBody, SecretDigest,
 };
 use crate::ports::{StoreError, StoreResult};
 
@@ -25,7 +27,7 @@ pub(crate) struct EventRecord {
 }
 
 /// A queued email as both stores keep it: a JSON array in SQLite, an array of subdocuments
-/// in MongoDB. `Debug` shows no part of the message (the body holds the link).
+/// in MongoDB. The body is sealed; `Debug` shows no part of the message anyway.
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct MessageRecord {
@@ -35,9 +37,8 @@ pub(crate) struct MessageRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to_name: Option<String>,
     pub locale: String,
-    pub subject: String,
-    pub html: String,
-    pub text: String,
+    /// The sealed body (see [`SealedBody`]) in base64: ciphertext only.
+    pub sealed_body: String,
     pub next_attempt_at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lease_until: Option<DateTime<Utc>>,
@@ -64,9 +65,7 @@ impl From<&QueuedMessage> for MessageRecord {
             to: m.to.as_str().to_owned(),
             to_name: m.to_name.clone(),
             locale: m.locale.clone(),
-            subject: m.subject.clone(),
-            html: m.html.clone(),
-            text: m.text.clone(),
+            sealed_body: STANDARD.encode(m.body.as_bytes()),
             next_attempt_at: m.schedule.next_attempt_at,
             lease_until: m.schedule.lease_until,
             attempts: m.schedule.attempts,
@@ -86,9 +85,11 @@ impl MessageRecord {
             to: EmailAddress::parse(&self.to).map_err(bad("a queued message address", id))?,
             to_name: self.to_name,
             locale: self.locale,
-            subject: self.subject,
-            html: self.html,
-            text: self.text,
+            body: SealedBody::from_bytes(
+                STANDARD
+                    .decode(&self.sealed_body)
+                    .map_err(bad("a queued message body", id))?,
+            ),
             schedule: Schedule {
                 next_attempt_at: self.next_attempt_at,
                 lease_until: self.lease_until,
@@ -319,25 +320,42 @@ impl InvitationRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::{MessageBody, MessageDraft, MessageKey, MessageKeys, MessageKind};
 
     #[test]
-    fn a_stored_message_prints_no_part_of_its_body() {
-        let record = MessageRecord {
-            id: Uuid::now_v7(),
-            kind: "invitation".into(),
-            to: "a@example.org".into(),
+    fn a_stored_message_holds_only_its_sealed_body_and_reads_back_the_same() {
+        let keys = MessageKeys::new(MessageKey::from_bytes(&[7; 32]), Vec::new());
+        let message = MessageDraft {
+            kind: MessageKind::Invitation,
+            to: EmailAddress::parse("a@example.org").unwrap(),
             to_name: None,
             locale: "en".into(),
-            subject: "Join us".into(),
-            html: "<a href=\"https://x/accept#secret=LINK-IN-HTML\">".into(),
-            text: "https://x/accept#secret=LINK-IN-TEXT".into(),
-            next_attempt_at: Utc::now(),
-            lease_until: None,
-            attempts: 0,
-            last_error: None,
+            body: MessageBody {
+                subject: "Join us".into(),
+                html: "<a href=\"https://x/accept#secret=LINK-IN-HTML\">".into(),
+                text: "https://x/accept#secret=LINK-IN-TEXT".into(),
+            },
+        }
+        .seal(&keys, Utc::now())
+        .unwrap();
+        let record = MessageRecord::from(&message);
+        let stored = serde_json::to_string(&record).unwrap();
+        assert!(
+            !stored.contains("LINK-IN") && !stored.contains("Join us"),
+            "{stored}"
+        );
+        assert!(!format!("{record:?}").contains(&record.sealed_body));
+        let read = record.clone().into_message(Uuid::now_v7()).unwrap();
+        assert_eq!(read, message);
+        assert_eq!(read.open(&keys).unwrap().body.subject, "Join us");
+
+        let garbled = MessageRecord {
+            sealed_body: "not base64!".into(),
+            ..record
         };
-        let printed = format!("{record:?}");
-        assert!(!printed.contains("LINK-IN"), "{printed}");
-        assert!(!printed.contains("Join us"), "{printed}");
+        assert!(matches!(
+            garbled.into_message(Uuid::now_v7()),
+            Err(StoreError::Corrupt(_))
+        ));
     }
 }

@@ -115,3 +115,31 @@ fn seeding_twice_creates_the_fixtures_once() {
     assert_eq!(missing.status.code(), Some(2));
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn a_mongodb_server_without_a_message_key_refuses_to_start_before_reaching_the_store() {
+    let dir = crate::helpers::temp_dir();
+    let output = Command::new(BINARY)
+        .arg("serve")
+        .env_clear()
+        .env("INVITATIONS_DATA_DIR", &dir)
+        .env("INVITATIONS_LISTEN", "127.0.0.1:0")
+        // Nothing listens there: reaching for the store would hang until its timeout.
+        .env(
+            "INVITATIONS_MONGODB_URI",
+            "mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=60000",
+        )
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        said.contains("INVITATIONS_MESSAGE_KEY") && said.contains("same on every instance"),
+        "{said}"
+    );
+    assert!(
+        !dir.join("message.key").exists(),
+        "no key is made for MongoDB"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}

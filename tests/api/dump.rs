@@ -1,17 +1,18 @@
-//! A copy of the database holds no usable link: secrets are stored only as digests, and the
-//! one place a link is kept, a queued email's body, is dropped once the email is delivered.
+//! A copy of the data holds no usable link: secrets are stored only as digests, and a queued
+//! email's body (the one place a link is kept until delivery) only sealed, under a key that is
+//! never stored. "A copy" is every byte the store writes: the SQLite file with its write-ahead
+//! log as they are, not checkpointed; every MongoDB collection, and the replica set's
+//! operation log, which keeps each insert after the document has changed.
 
 use cms_invitations::email::{FileMailer, Sender};
-use cms_invitations::service::CreateInvitation;
+use cms_invitations::service::{CreateInvitation, Minted};
 use futures_util::TryStreamExt;
 
-use crate::helpers::{Backend, Location, admin, spawn_app};
+use crate::helpers::{Backend, Location, TestApp, admin, spawn_app};
 
-crate::on_both_backends!(a_database_dump_contains_no_secret_and_no_link_once_emails_are_delivered);
+crate::on_both_backends!(no_copy_of_the_data_holds_a_secret_or_a_link_before_or_after_delivery);
 
-async fn a_database_dump_contains_no_secret_and_no_link_once_emails_are_delivered(
-    backend: Backend,
-) {
+async fn no_copy_of_the_data_holds_a_secret_or_a_link_before_or_after_delivery(backend: Backend) {
     let app = spawn_app(backend).await;
     let mut minted = Vec::new();
     for i in 0..5 {
@@ -31,6 +32,10 @@ async fn a_database_dump_contains_no_secret_and_no_link_once_emails_are_delivere
         .await
         .unwrap();
     minted.push(resent);
+
+    let queued = dump(&app).await;
+    assert_holds_none_of(&queued, &minted, "while the emails are queued");
+
     let outbox = crate::helpers::temp_dir();
     let mailer = FileMailer::new(&outbox, Sender::parse("Test <test@example.org>").unwrap());
     let report = app.service.deliver_due(&mailer).await.unwrap();
@@ -38,61 +43,92 @@ async fn a_database_dump_contains_no_secret_and_no_link_once_emails_are_delivere
         report.sent, 5,
         "the first email was superseded by the resend"
     );
-
-    let dump = dump(&app).await;
-
+    let delivered: String = std::fs::read_dir(&outbox)
+        .unwrap()
+        .map(|entry| std::fs::read_to_string(entry.unwrap().path()).unwrap())
+        .collect();
     assert!(
-        dump.contains("dump3@example.org"),
-        "the dump is readable and holds the invitations"
+        minted[1..]
+            .iter()
+            .all(|m| delivered.contains(m.secret.expose())),
+        "the sealed bodies opened: every delivered email holds its link"
     );
-    for m in &minted {
-        assert!(
-            !dump.contains(m.secret.expose()),
-            "a secret was found in the dump"
-        );
-        assert!(
-            !dump.contains(m.invite_url.as_str()),
-            "a link was found in the dump"
-        );
-    }
+
+    let after = dump(&app).await;
+    assert_holds_none_of(&after, &minted, "after delivery");
     let _ = std::fs::remove_dir_all(outbox);
     app.cleanup().await;
 }
 
-/// Every byte the store keeps, as text: the SQLite files, or every document of every collection.
-async fn dump(app: &crate::helpers::TestApp) -> String {
+fn assert_holds_none_of(dump: &str, minted: &[Minted], when: &str) {
+    assert!(
+        dump.contains("dump3@example.org"),
+        "the dump is readable and holds the invitations ({when})"
+    );
+    for m in minted {
+        assert!(
+            !dump.contains(m.secret.expose()),
+            "a secret was found in the dump ({when})"
+        );
+        assert!(
+            !dump.contains(m.invite_url.as_str()),
+            "a link was found in the dump ({when})"
+        );
+    }
+}
+
+/// Every byte the store keeps, as text: the SQLite files as they lie (database, write-ahead
+/// log, shared memory), or every document of every collection plus this database's entries
+/// in the operation log.
+async fn dump(app: &TestApp) -> String {
     match &app.location {
         Location::Sqlite(dir) => {
-            // What a backup after a checkpoint copies. (Until then, the write-ahead log may
-            // still hold the page a delivered body was on.)
-            let db = rusqlite::Connection::open(dir.join("invitations.sqlite3")).unwrap();
-            db.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
-                .unwrap();
-            drop(db);
             let mut text = String::new();
             for entry in std::fs::read_dir(dir).unwrap() {
                 let bytes = std::fs::read(entry.unwrap().path()).unwrap();
                 text.push_str(&String::from_utf8_lossy(&bytes));
             }
+            assert!(
+                std::fs::read_dir(dir).unwrap().any(|e| e
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .ends_with("-wal")),
+                "the write-ahead log is part of the copy"
+            );
             text
         }
         Location::Mongo(store) => {
             let db = store.database();
             let mut text = String::new();
             for name in db.list_collection_names().await.unwrap() {
-                let docs: Vec<bson::Document> = db
-                    .collection::<bson::Document>(&name)
-                    .find(bson::doc! {})
-                    .await
-                    .unwrap()
-                    .try_collect()
-                    .await
-                    .unwrap();
-                for doc in docs {
-                    text.push_str(&bson::Bson::Document(doc).into_relaxed_extjson().to_string());
-                }
+                text.push_str(&documents(&db.collection(&name), bson::doc! {}).await);
             }
+            let oplog = db.client().database("local").collection("oplog.rs");
+            let ours = bson::doc! { "ns": { "$regex": format!("^{}\\.", db.name()) } };
+            let entries = documents(&oplog, ours).await;
+            assert!(
+                entries.contains("dump3@example.org"),
+                "the operation log holds the inserts"
+            );
+            text.push_str(&entries);
             text
         }
     }
+}
+
+async fn documents(
+    collection: &mongodb::Collection<bson::Document>,
+    filter: bson::Document,
+) -> String {
+    let docs: Vec<bson::Document> = collection
+        .find(filter)
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    docs.into_iter()
+        .map(|doc| bson::Bson::Document(doc).into_relaxed_extjson().to_string())
+        .collect()
 }

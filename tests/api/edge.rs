@@ -619,7 +619,7 @@ mod private_files {
     }
 
     #[tokio::test]
-    async fn the_data_folder_database_outbox_and_token_file_are_the_owners_alone() {
+    async fn the_data_folder_database_outbox_key_and_token_file_are_the_owners_alone() {
         let root = crate::helpers::temp_dir();
         let data = root.join("fresh").join("data");
         let server = ServerProcess::start(&data, &[("INVITATIONS_OUTBOX_RETENTION", "off")]).await;
@@ -630,6 +630,7 @@ mod private_files {
         assert_eq!(mode(&outbox), 0o700, "outbox folder");
         assert_eq!(mode(&emails[0]), 0o600, "{}", emails[0].display());
         assert_eq!(mode(&data.join("bootstrap-admin-token")), 0o600);
+        assert_eq!(mode(&data.join("message.key")), 0o600, "message key");
         for name in ["invitations.sqlite3", "invitations.sqlite3-wal"] {
             assert_eq!(mode(&data.join(name)), 0o600, "{name}");
         }

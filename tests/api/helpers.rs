@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use chrono::TimeDelta;
 use cms_invitations::config::{Config, ExistingAccountPolicy};
-use cms_invitations::domain::Actor;
+use cms_invitations::domain::{Actor, MessageKey, MessageKeys};
 use cms_invitations::ports::{AccountProvisioner, Store};
 use cms_invitations::ports::{Clock, ManualClock};
 use cms_invitations::service::{
@@ -69,6 +69,14 @@ pub fn config(options: &Options) -> Config {
     config_with(options, &[])
 }
 
+/// The key every in-process test app seals queued emails with (32 bytes of 0x2a).
+pub const TEST_MESSAGE_KEY: &str = "KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=";
+
+/// The keys that open what the in-process test apps queue.
+pub fn message_keys() -> MessageKeys {
+    MessageKeys::new(MessageKey::parse(TEST_MESSAGE_KEY).unwrap(), Vec::new())
+}
+
 /// The test configuration, with `extra` settings on top (`(ENV_NAME, value)`).
 pub fn config_with(options: &Options, extra: &[(&str, &str)]) -> Config {
     let retention = options.retention.unwrap_or("off");
@@ -81,6 +89,7 @@ pub fn config_with(options: &Options, extra: &[(&str, &str)]) -> Config {
             options.redirect_allow_list,
         ),
         ("INVITATIONS_ACCEPT_URL", "https://cms.example.org/accept"),
+        ("INVITATIONS_MESSAGE_KEY", TEST_MESSAGE_KEY),
         ("INVITATIONS_METADATA_MAX_BYTES", "1024"),
         (
             "INVITATIONS_EXISTING_ACCOUNT_POLICY",
@@ -226,7 +235,12 @@ impl TestApp {
 
     /// A second server process on the same store and clock, as in a scaled-out deployment.
     pub fn another_process(&self) -> InvitationService {
-        let config = config(&Options::default());
+        self.another_process_with(&[])
+    }
+
+    /// The same, configured with `extra` settings (`(ENV_NAME, value)`) on top.
+    pub fn another_process_with(&self, extra: &[(&str, &str)]) -> InvitationService {
+        let config = config_with(&Options::default(), extra);
         let provisioner = Arc::new(StoreProvisioner::new(
             self.store.clone(),
             self.clock.clone(),
@@ -291,8 +305,9 @@ macro_rules! on_both_backends {
     };
 }
 
-/// The store settings for a server *process* of its own: nothing for SQLite (the file lives in
-/// the process's data folder), a new database for MongoDB. The future drops that database.
+/// The store settings for a server *process* of its own: nothing for SQLite (the file and its
+/// message key live in the process's data folder), a new database and the shared message key
+/// for MongoDB. The future drops that database.
 pub async fn process_store(
     backend: Backend,
 ) -> (Vec<(&'static str, String)>, impl Future<Output = ()>) {
@@ -305,6 +320,8 @@ pub async fn process_store(
         Some(name) => vec![
             ("INVITATIONS_MONGODB_URI", mongodb_uri()),
             ("INVITATIONS_MONGODB_DATABASE", name.clone()),
+            // Shared by every process on the database, as a deployment's instances share it.
+            ("INVITATIONS_MESSAGE_KEY", TEST_MESSAGE_KEY.to_owned()),
         ],
     };
     let cleanup = async move {

@@ -28,6 +28,7 @@ mod lifecycle;
 mod readme;
 mod redaction;
 mod schema;
+mod sealing;
 mod store_contract;
 mod tokens;
 mod validation;
