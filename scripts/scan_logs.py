@@ -2,7 +2,8 @@
 
     python3 scripts/scan_logs.py DIR      exit 1 (listing each finding) if any line of any
                                           file in DIR holds an API token, an invitation
-                                          secret or link, a bearer credential, a password
+                                          secret or link, a message key, a bearer
+                                          credential, a password
                                           or SMTP credential the tests use, or a query string
     python3 scripts/scan_logs.py --self-test
                                           checks that each rule catches what it is for and
@@ -24,6 +25,10 @@ RULES = [
     (
         "a 256-bit secret",
         re.compile(r"(?<!" + B64 + r")" + B64 + r"{43}(?!" + B64 + r")"),
+    ),
+    (
+        "a message key (base64 of 32 bytes)",
+        re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{43}=(?![A-Za-z0-9+/=])"),
     ),
     ("a bearer credential", re.compile(r"[Bb]earer\s+\S{8,}")),
     (
@@ -71,10 +76,12 @@ def self_test():
         f'{{"fields":{{"secret":"{secret}"}}}}',
         '{"password":"correct horse battery"}',
         '{"uri":"/graphql?query=%7B%7D"}',
+        '{"key":"KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio="}',
     ]
     must_pass = [
         '{"level":"INFO","message":"email sent","message_id":"019abcde-0123-7abc-8def-0123456789ab"}',
         '{"message":"listening","address":"127.0.0.1:40211"}',
+        '{"message":"email not sent","error":"sealed with message key 3c5ef48307b1d6c7"}',
         '{"message":"request","method":"POST","route":"/graphql","status":200,"millis":3}',
     ]
     failures = [line for line in must_catch if not list(findings(line))]
