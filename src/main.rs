@@ -348,7 +348,23 @@ fn init_logging(config: &Config) -> Result<(), String> {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
-    installed.map_err(|err| format!("cannot install the logger: {err}"))
+    installed.map_err(|err| format!("cannot install the logger: {err}"))?;
+    std::panic::set_hook(Box::new(log_panic));
+    Ok(())
+}
+
+/// A panic becomes a log event like any other, so JSON logs stay one event per line; the
+/// request it happened in is answered 500 by the server's panic layer.
+fn log_panic(info: &std::panic::PanicHookInfo<'_>) {
+    let payload = info.payload();
+    let said = payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("");
+    let said: String = said.chars().take(300).collect();
+    let location = info.location().map(ToString::to_string).unwrap_or_default();
+    tracing::error!(%location, said, "panicked");
 }
 
 async fn shutdown_signal() {

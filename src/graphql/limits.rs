@@ -1,6 +1,9 @@
 //! Limits on what one operation may ask for, counted across aliases and fragments, where the
 //! complexity limit cannot see: how many listings (each an index walk), how many `totalCount`s
-//! (each counts every match) and how many bulk-create items. Refused before anything runs, as
+//! (each counts every match) and how many invitations it creates or resends; and, before the
+//! executor parses the document, its size, how deeply it nests (the parser would exhaust its
+//! stack long before its own limits) and how many selections its fragments expand to (the
+//! executor's own recursion check follows them all). Refused before anything runs, as
 //! VALIDATION_FAILED.
 
 use std::sync::Arc;
@@ -9,13 +12,15 @@ use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, N
 use async_graphql::parser::types::{ExecutableDocument, Field};
 use async_graphql::{Name, ServerError, ServerResult, Value, Variables};
 
-use super::document::for_each_field;
+use super::document::{MAX_VISITED_SELECTIONS, TooManySelections, for_each_field, precheck};
 
 /// `invitations` listings in one operation, across aliases.
 pub const MAX_LISTINGS: usize = 10;
 /// `totalCount` selections in one operation.
 pub const MAX_COUNTS: usize = 3;
-/// `createInvitations` items in one operation, across aliases (one field takes at most as many).
+/// Invitations one operation creates or resends: `createInvitations` items plus
+/// `createInvitation` and `resendInvitation` fields, across aliases (one bulk field takes at
+/// most as many).
 pub const MAX_BULK_ITEMS: usize = 1000;
 
 /// Register on a schema with `.extension(OperationLimits)` (`InvitationsModule::register` does).
@@ -37,11 +42,26 @@ impl Extension for OperationLimits {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
-        let document = next.run(ctx, query, variables).await?;
-        let mut tally = Tally::default();
-        for_each_field(&document, |field| tally.count(field, variables));
-        tally.check()?;
-        Ok(document)
+        precheck(query).map_err(|why| ServerError::new(why, None))?;
+        // Counted on a parse of our own, before the executor's parse, whose recursion check
+        // follows every spread of every fragment: exponential for fragments that spread each
+        // other several times. A document that does not parse is left to the executor, which
+        // reports it.
+        if let Ok(document) = async_graphql::parser::parse_query(query) {
+            let mut tally = Tally::default();
+            for_each_field(&document, |field| tally.count(field, variables)).map_err(
+                |TooManySelections| {
+                    ServerError::new(
+                        format!(
+                            "the document holds more than {MAX_VISITED_SELECTIONS} selections once its fragments are expanded"
+                        ),
+                        None,
+                    )
+                },
+            )?;
+            tally.check()?;
+        }
+        next.run(ctx, query, variables).await
     }
 }
 
@@ -57,6 +77,8 @@ impl Tally {
         match field.name.node.as_str() {
             "invitations" => self.listings += 1,
             "totalCount" => self.counts += 1,
+            // Each sends an email: aliases of the single mutations add up like bulk items.
+            "createInvitation" | "resendInvitation" => self.bulk_items += 1,
             "createInvitations" => {
                 self.bulk_items += field
                     .arguments
@@ -91,7 +113,7 @@ impl Tally {
         }
         if self.bulk_items > MAX_BULK_ITEMS {
             return refuse(format!(
-                "one operation may create at most {MAX_BULK_ITEMS} invitations; this one asks for {}",
+                "one operation may create or resend at most {MAX_BULK_ITEMS} invitations; this one asks for {}",
                 self.bulk_items
             ));
         }

@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use async_graphql::{Context, EmptySubscription, MergedObject, Schema, SchemaBuilder};
 
-pub(crate) use document::for_each_field;
+pub(crate) use document::{for_each_field, precheck};
 pub(crate) use errors::log_cause;
 pub use errors::{ErrorCodes, to_graphql_error};
 pub use limits::OperationLimits;

@@ -23,7 +23,7 @@ use super::client::client_address;
 use super::graphiql;
 use super::metrics::Metrics;
 use crate::error::{Error, ErrorCode};
-use crate::graphql::{Caller, for_each_field, to_graphql_error};
+use crate::graphql::{Caller, for_each_field, precheck, to_graphql_error};
 use crate::ports::Authenticator;
 
 /// How the GraphQL endpoint treats requests.
@@ -105,6 +105,11 @@ where
         Ok(request) => request,
         Err(refusal) => return refusal,
     };
+    // Before anything here parses the document (the GET checks below do; the executor's own
+    // precheck would come too late for them).
+    if let Err(why) = precheck(&gql_request.query) {
+        return refusal(StatusCode::BAD_REQUEST, &why);
+    }
     let principal = match endpoint.auth.authenticate(&parts.headers).await {
         Ok(principal) => principal,
         Err(err) => {
@@ -229,7 +234,8 @@ fn is_mutation(request: &mut async_graphql::Request) -> bool {
 fn presents_secret(request: &mut async_graphql::Request) -> bool {
     request.parsed_query().is_ok_and(|document| {
         let mut found = false;
-        for_each_field(document, |field| {
+        // A document too large to walk whole is refused by the executor's limits anyway.
+        let _ = for_each_field(document, |field| {
             found |= field
                 .arguments
                 .iter()

@@ -6,10 +6,12 @@ use std::sync::Arc;
 use axum::Router;
 use axum::http::StatusCode;
 use axum::middleware::from_fn_with_state;
+use axum::response::{IntoResponse as _, Response};
 use axum::routing::get;
 
 use axum::http::HeaderValue;
 use axum::http::header::{REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS};
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 
@@ -87,9 +89,58 @@ pub fn server_router(parts: ServerParts) -> Router {
             REFERRER_POLICY,
             HeaderValue::from_static("no-referrer"),
         ))
+        // A bug that panics answers its one request 500 (and is logged, and counted), instead
+        // of dropping the connection.
+        .layer(CatchPanicLayer::custom(|_| panicked()))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             parts.request_timeout,
         ))
         .layer(from_fn_with_state(metrics, middleware::observe))
+}
+
+/// The answer to a request whose handler panicked: the API's INTERNAL error, saying nothing
+/// of the cause (the panic hook logs that).
+fn panicked() -> Response {
+    let body = serde_json::json!({
+        "errors": [{ "message": "internal error", "extensions": { "code": "INTERNAL" } }]
+    });
+    (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tower::ServiceExt as _;
+
+    #[allow(clippy::panic)]
+    async fn bug() -> &'static str {
+        panic!("a bug")
+    }
+
+    #[tokio::test]
+    async fn a_handler_that_panics_answers_internal_and_the_router_keeps_serving() {
+        let router = Router::new()
+            .route("/bug", get(bug))
+            .route("/ok", get(|| async { "fine" }))
+            .layer(CatchPanicLayer::custom(|_| panicked()));
+        let request = |path: &str| {
+            axum::http::Request::get(path)
+                .body(axum::body::Body::empty())
+                .unwrap()
+        };
+        let answer = router.clone().oneshot(request("/bug")).await.unwrap();
+        assert_eq!(answer.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = axum::body::to_bytes(answer.into_body(), 1024)
+            .await
+            .unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["errors"][0]["extensions"]["code"], "INTERNAL");
+        assert!(
+            !body.to_string().contains("a bug"),
+            "the cause is not shown"
+        );
+        let answer = router.oneshot(request("/ok")).await.unwrap();
+        assert_eq!(answer.status(), StatusCode::OK);
+    }
 }

@@ -194,9 +194,9 @@ mod operation_limits {
     }
 
     #[tokio::test]
-    async fn thousands_of_aliased_counts_are_refused_before_anything_runs() {
+    async fn a_thousand_aliased_counts_are_refused_before_anything_runs() {
         let server = spawn_server(Backend::Sqlite).await;
-        let aliases: String = (0..2000)
+        let aliases: String = (0..1200)
             .map(|i| format!("c{i}: invitations(first: 1, filter: {{emailContains: \"x\"}}) {{ totalCount }}\n"))
             .collect();
         let refused = query(&server, &format!("{{ {aliases} }}"), json!({})).await;
@@ -247,6 +247,51 @@ mod operation_limits {
             count["data"]["invitations"]["totalCount"], 0,
             "nothing was created"
         );
+
+        // Aliases of the single mutation add up the same way.
+        let singles: String = (0..1001)
+            .map(|i| format!("c{i}: createInvitation(input: {{email: \"s{i}@example.org\", role: \"viewer\", sendEmail: false}}) {{ id }} "))
+            .collect();
+        let refused = query(&server, &format!("mutation {{ {singles} }}"), json!({})).await;
+        assert_eq!(error_code(&refused), "VALIDATION_FAILED", "{refused:#}");
+        let message = refused["errors"][0]["message"].as_str().unwrap();
+        assert!(
+            message.contains("create or resend at most 1000"),
+            "{message}"
+        );
+        let count = query(&server, "{ invitations { totalCount } }", json!({})).await;
+        assert_eq!(count["data"]["invitations"]["totalCount"], 0);
+        server.cleanup().await;
+    }
+
+    #[tokio::test]
+    async fn a_document_past_its_size_or_nesting_is_refused_before_it_is_parsed() {
+        let server = spawn_server(Backend::Sqlite).await;
+        let send = |document: String| {
+            server
+                .http()
+                .post(server.url("/graphql"))
+                .bearer_auth(&server.tokens.editor)
+                .json(&json!({ "query": document }))
+                .send()
+        };
+        let large = format!("{{ __typename # {}\n }}", "x".repeat(100 * 1024));
+        let deep = format!(
+            "{{ invitations(filter: {{states: {}PENDING{}}}) {{ totalCount }} }}",
+            "[".repeat(49),
+            "]".repeat(49)
+        );
+        for (document, says) in [
+            (large, "larger than 102400 bytes"),
+            (deep, "deeper than 48 levels"),
+        ] {
+            let answer = send(document).await.unwrap();
+            assert_eq!(answer.status(), 400);
+            let body: Value = answer.json().await.unwrap();
+            assert_eq!(error_code(&body), "VALIDATION_FAILED", "{body:#}");
+            let message = body["errors"][0]["message"].as_str().unwrap();
+            assert!(message.contains(says), "{message}");
+        }
         server.cleanup().await;
     }
 

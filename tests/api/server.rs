@@ -247,7 +247,6 @@ impl TestServer {
     }
 }
 
-/// The `extensions.code` of the first error, or panics showing the response.
 /// The HTTP status of `response` and the error code of its body, if it has one.
 pub async fn status_and_code(response: reqwest::Response) -> (u16, Option<String>) {
     let status = response.status().as_u16();
@@ -256,6 +255,7 @@ pub async fn status_and_code(response: reqwest::Response) -> (u16, Option<String
     (status, code.map(str::to_owned))
 }
 
+/// The `extensions.code` of the first error, or panics showing the response.
 pub fn error_code(response: &Value) -> &str {
     response["errors"][0]["extensions"]["code"]
         .as_str()
