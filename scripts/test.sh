@@ -6,7 +6,8 @@
 #   - installs (once) Debian's chromium and playwright-core for the browser tests
 #     (scripts/browser.sh; screenshots land in target/browser-screenshots/),
 #   - checks formatting and lints,
-#   - runs every test (unit, property and the integration binary on both stores),
+#   - runs every test (unit, property and the integration binary on both stores, with the
+#     hostile-client suite in it: tests/api/hostile/), and prints the hostile suite's counts,
 #   - scans every log line the suite's servers wrote for tokens, secrets, links, passwords
 #     and query strings (scripts/scan_logs.py),
 #   - stops mongod again.
@@ -45,6 +46,8 @@ echo "test.sh: MongoDB at $INVITATIONS_TEST_MONGODB_URI"
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo test --all-targets --locked
+# What the hostile-client suite sent and what the server answered (tests/api/hostile/).
+cat "$INVITATIONS_TEST_LOG_DIR/hostile-summary.txt"
 # No log line of the whole suite may carry a token, a secret, a link, a password or a query
 # string (the scanner first proves it catches each of them).
 python3 scripts/scan_logs.py --self-test

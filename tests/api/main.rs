@@ -23,6 +23,7 @@ mod email_templates;
 mod error_codes;
 mod graphql_api;
 mod host;
+mod hostile;
 mod http_transport;
 mod lifecycle;
 mod readme;

@@ -19,6 +19,9 @@ pub const BINARY: &str = env!("CARGO_BIN_EXE_cms-invitations");
 /// How long a process may take to start listening before the test fails.
 const START_LIMIT: Duration = Duration::from_secs(60);
 
+/// The `message` under which a line that is not a JSON log event is kept.
+pub const UNSTRUCTURED: &str = "(not a log event)";
+
 /// `Command` for the binary with a clean `INVITATIONS_*` environment.
 pub fn command() -> Command {
     let mut command = Command::from(std_command());
@@ -116,6 +119,10 @@ impl ServerProcess {
         }
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id().unwrap()
+    }
+
     /// What the process printed on its standard output so far.
     pub fn printed(&self) -> String {
         String::from_utf8_lossy(&self.printed.lock().unwrap()).into_owned()
@@ -129,6 +136,17 @@ impl ServerProcess {
     pub fn bootstrap_token(&self) -> String {
         let path = cms_invitations::standalone::bootstrap_token_path(&self.data_dir);
         std::fs::read_to_string(path).unwrap().trim().to_owned()
+    }
+
+    /// Every JSON log line so far at `level` (`ERROR`, `WARN`, ...).
+    pub fn logged_at(&self, level: &str) -> Vec<Value> {
+        self.lines
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|line| line["level"] == level)
+            .cloned()
+            .collect()
     }
 
     /// Every JSON log line so far whose message is `message`.
@@ -186,6 +204,11 @@ async fn keep_lines(
         use std::io::Write as _;
         let _ = writeln!(log, "{line}");
         let Ok(value) = serde_json::from_str::<Value>(&line) else {
+            // Not a log event: what the runtime writes itself (a panic message, for one).
+            lines
+                .lock()
+                .unwrap()
+                .push(serde_json::json!({ "message": UNSTRUCTURED, "line": line }));
             continue;
         };
         if value["message"] == "listening"
