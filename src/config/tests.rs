@@ -161,6 +161,48 @@ fn credentials_can_come_from_files_and_never_show_in_debug_output() {
 }
 
 #[test]
+fn message_keys_come_from_text_or_files_one_per_line_and_show_only_their_ids() {
+    let current = "KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=";
+    let (old_a, old_b) = (
+        "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=",
+        "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=",
+    );
+    let (_scratch, file) = Scratch::with_file("previous", &format!("{old_a}\n{old_b}\n"));
+    let config = load_with(&[
+        ("INVITATIONS_MESSAGE_KEY", current),
+        ("INVITATIONS_PREVIOUS_MESSAGE_KEYS_FILE", &file),
+    ])
+    .unwrap();
+    assert!(config.email.message_key.is_some());
+    assert_eq!(config.email.previous_message_keys.len(), 2);
+    let printed = format!("{config:?}");
+    for key in [current, old_a, old_b] {
+        assert!(!printed.contains(key), "{printed}");
+    }
+    let id = crate::domain::MessageKey::parse(current)
+        .unwrap()
+        .id()
+        .to_string();
+    assert!(printed.contains(&id), "the key's id is shown: {printed}");
+
+    let errors = load_with(&[
+        ("INVITATIONS_MESSAGE_KEY", "c2hvcnQ="),
+        ("INVITATIONS_PREVIOUS_MESSAGE_KEYS", "not-a-key"),
+    ])
+    .unwrap_err();
+    let text = errors.to_string();
+    assert!(
+        text.contains("message_key: must be the base64 of 32 random bytes"),
+        "{text}"
+    );
+    assert!(text.contains("previous_message_keys: must be"), "{text}");
+    assert!(
+        !text.contains("c2hvcnQ="),
+        "the refused text is not repeated: {text}"
+    );
+}
+
+#[test]
 fn an_unreadable_credentials_file_is_a_problem_naming_its_variable() {
     let errors = load_with(&[("INVITATIONS_SMTP_URL_FILE", "/nonexistent/smtp-url")]).unwrap_err();
     assert!(

@@ -40,7 +40,10 @@ pub async fn serve(
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout);
+        .header_read_timeout(limits.header_read_timeout)
+        // A client may close its sending side once its request is out (`curl -T`, netcat,
+        // some proxies): it still gets the answer, instead of a connection dropped mid-request.
+        .half_close(true);
     let mut make = app.into_make_service_with_connect_info::<SocketAddr>();
     let mut at_limit = false;
     tokio::pin!(shutdown);

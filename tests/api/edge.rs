@@ -84,6 +84,27 @@ async fn a_connection_that_stalls_in_its_header_or_idles_is_closed_after_the_tim
 }
 
 #[tokio::test]
+async fn a_client_that_closes_its_sending_side_after_its_request_still_gets_the_answer() {
+    let (server, dir) = server(&[]).await;
+    let body = r#"{"query":"{ __typename }"}"#;
+    for _ in 0..20 {
+        let mut stream = TcpStream::connect(server.address).await.unwrap();
+        let request = format!(
+            "POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        stream.shutdown().await.unwrap();
+        let answer = read_until_closed(&mut stream, Duration::from_secs(15)).await;
+        let answer = answer.expect("the connection was kept open");
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
+        assert!(answer.contains("\"__typename\":\"Query\""), "{answer}");
+    }
+    server.stop().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
 async fn a_body_that_stops_arriving_gets_408() {
     let (server, dir) = server(&[("INVITATIONS_REQUEST_TIMEOUT", "PT1S")]).await;
     let mut slow = TcpStream::connect(server.address).await.unwrap();
