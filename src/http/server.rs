@@ -1,7 +1,9 @@
 //! The standalone server's router: the GraphQL endpoint with the given authentication, the
-//! GraphiQL explorer, health, readiness and metrics, behind logging and CORS.
+//! GraphiQL explorer, health, readiness and metrics, behind logging, CORS (tower-http) and the
+//! security headers.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::http::StatusCode;
@@ -10,8 +12,10 @@ use axum::response::{IntoResponse as _, Response};
 use axum::routing::get;
 
 use axum::http::HeaderValue;
-use axum::http::header::{REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS};
+use axum::http::Method;
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS};
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 
@@ -36,7 +40,7 @@ pub struct ServerParts {
     /// See [`GraphqlOptions::trusted_proxies`].
     pub trusted_proxies: u8,
     /// A request not read and answered by then gets 408.
-    pub request_timeout: std::time::Duration,
+    pub request_timeout: Duration,
     /// Answer GraphQL introspection.
     pub introspection: bool,
     /// The bearer token `/metrics` requires; `None`: open.
@@ -55,11 +59,11 @@ pub fn server_router(parts: ServerParts) -> Router {
             trusted_proxies: parts.trusted_proxies,
             metrics: Some(metrics.clone()),
         },
-    )
-    .layer(from_fn_with_state(
-        Arc::<[String]>::from(parts.cors_origins),
-        middleware::cors,
-    ));
+    );
+    let graphql = match cors(&parts.cors_origins) {
+        Some(cors) => graphql.layer(cors),
+        None => graphql,
+    };
     let operations = Router::new()
         .route("/healthz", get(operations::healthz))
         .route("/readyz", get(operations::readyz))
@@ -97,6 +101,23 @@ pub fn server_router(parts: ServerParts) -> Router {
             parts.request_timeout,
         ))
         .layer(from_fn_with_state(metrics, middleware::observe))
+}
+
+/// CORS for the allowed browser origins: preflights answered, responses marked for those
+/// origins only, so browsers keep every other origin out. `None` without any origin (no
+/// browser on another origin may call).
+fn cors(origins: &[String]) -> Option<CorsLayer> {
+    let origins: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|origin| HeaderValue::from_str(origin).ok())
+        .collect();
+    (!origins.is_empty()).then(|| {
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_methods([Method::GET, Method::POST])
+            .allow_headers([AUTHORIZATION, CONTENT_TYPE])
+            .max_age(Duration::from_secs(600))
+    })
 }
 
 /// The answer to a request whose handler panicked: the API's INTERNAL error, saying nothing
