@@ -7,15 +7,21 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::http::StatusCode;
-use axum::middleware::from_fn_with_state;
+use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::{IntoResponse as _, Response};
 use axum::routing::get;
 
+use axum::http::HeaderName;
 use axum::http::HeaderValue;
 use axum::http::Method;
-use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS};
+use axum::http::header::{
+    AUTHORIZATION, CONTENT_TYPE, COOKIE, PROXY_AUTHORIZATION, REFERRER_POLICY,
+    X_CONTENT_TYPE_OPTIONS,
+};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 
@@ -80,6 +86,7 @@ pub fn server_router(parts: ServerParts) -> Router {
                 .route("/email-preview/html", get(email_preview::html))
                 .with_state(email),
         );
+    let request_id = HeaderName::from_static(middleware::REQUEST_ID);
     graphql
         .merge(operations)
         .merge(ui::routes())
@@ -101,6 +108,17 @@ pub fn server_router(parts: ServerParts) -> Router {
             parts.request_timeout,
         ))
         .layer(from_fn_with_state(metrics, middleware::observe))
+        // Every request gets an id (a proxy's plain one is kept), which its log line and its
+        // answer carry.
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(SetRequestIdLayer::new(request_id, middleware::NewRequestId))
+        .layer(from_fn(middleware::plain_request_id))
+        .layer(credentials_sensitive())
+}
+
+/// Marks credentials sensitive, so no debug print of a request's headers shows them.
+fn credentials_sensitive() -> SetSensitiveRequestHeadersLayer {
+    SetSensitiveRequestHeadersLayer::new([AUTHORIZATION, PROXY_AUTHORIZATION, COOKIE])
 }
 
 /// CORS for the allowed browser origins: preflights answered, responses marked for those
@@ -133,6 +151,29 @@ fn panicked() -> Response {
 mod tests {
     use super::*;
     use tower::ServiceExt as _;
+
+    #[tokio::test]
+    async fn credentials_never_show_in_a_debug_print_of_the_headers() {
+        let router = Router::new()
+            .route(
+                "/",
+                get(|headers: axum::http::HeaderMap| async move { format!("{headers:?}") }),
+            )
+            .layer(credentials_sensitive());
+        let request = axum::http::Request::get("/")
+            .header(AUTHORIZATION, "Bearer cmsi_SECRETVALUE")
+            .header(COOKIE, "session=SECRETVALUE")
+            .header("x-other", "visible")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let answer = router.oneshot(request).await.unwrap();
+        let body = axum::body::to_bytes(answer.into_body(), 4096)
+            .await
+            .unwrap();
+        let printed = String::from_utf8_lossy(&body);
+        assert!(!printed.contains("SECRETVALUE"), "{printed}");
+        assert!(printed.contains("visible"), "{printed}");
+    }
 
     #[allow(clippy::panic)]
     async fn bug() -> &'static str {

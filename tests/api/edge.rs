@@ -105,6 +105,56 @@ async fn a_client_that_closes_its_sending_side_after_its_request_still_gets_the_
 }
 
 #[tokio::test]
+async fn every_request_has_an_id_in_its_answer_and_log_line_and_odd_ones_are_replaced() {
+    let (server, dir) = server(&[]).await;
+    let http = reqwest::Client::new();
+    let id_of = |answer: &reqwest::Response| {
+        answer.headers()["x-request-id"]
+            .to_str()
+            .unwrap()
+            .to_owned()
+    };
+    let made = id_of(&http.get(server.url("/healthz")).send().await.unwrap());
+    assert!(uuid::Uuid::parse_str(&made).is_ok(), "{made}");
+    let kept = http
+        .get(server.url("/healthz"))
+        .header("x-request-id", "proxy-7f3a.19")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(id_of(&kept), "proxy-7f3a.19");
+    for odd in [
+        "<script>".to_owned(),
+        "a".repeat(65),
+        "with space".to_owned(),
+    ] {
+        let answer = http
+            .get(server.url("/healthz"))
+            .header("x-request-id", &odd)
+            .send()
+            .await
+            .unwrap();
+        let replaced = id_of(&answer);
+        assert!(
+            uuid::Uuid::parse_str(&replaced).is_ok(),
+            "{odd} gave {replaced}"
+        );
+    }
+    let ids: Vec<String> = server
+        .logged("request")
+        .iter()
+        .filter_map(|line| line["request_id"].as_str().map(str::to_owned))
+        .collect();
+    assert!(
+        ids.contains(&made) && ids.contains(&"proxy-7f3a.19".to_owned()),
+        "{ids:?}"
+    );
+    assert!(!ids.iter().any(|id| id.contains("script")), "{ids:?}");
+    server.stop().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
 async fn a_body_that_stops_arriving_gets_408() {
     let (server, dir) = server(&[("INVITATIONS_REQUEST_TIMEOUT", "PT1S")]).await;
     let mut slow = TcpStream::connect(server.address).await.unwrap();
