@@ -86,20 +86,34 @@ fn nests_too_deeply(text: &str) -> bool {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TooManySelections;
 
-/// Calls `visit` with every field that any operation of `document` selects, or stops with
-/// [`TooManySelections`] once more than [`MAX_VISITED_SELECTIONS`] were visited. Spreads are
-/// followed the way the executor's own checks follow them, cycles included (to a depth past
-/// the executor's limit), so a document this walk accepts is one those checks finish quickly.
+/// Where a field stands: how many fields enclose it, itself included (a top-level field is at
+/// level 1; fragments add none), and whether it is inside `__schema` or `__type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct FieldDepth {
+    pub level: usize,
+    pub introspection: bool,
+}
+
+/// Calls `visit` with every field that any operation of `document` selects, and where it
+/// stands, or stops with [`TooManySelections`] once more than [`MAX_VISITED_SELECTIONS`] were
+/// visited. Spreads are followed the way the executor's own checks follow them, cycles included
+/// (to a depth past the executor's limit), so a document this walk accepts is one those checks
+/// finish quickly.
 pub(crate) fn for_each_field(
     document: &ExecutableDocument,
-    mut visit: impl FnMut(&Field),
+    mut visit: impl FnMut(&Field, FieldDepth),
 ) -> Result<(), TooManySelections> {
     let mut walk = Walk {
         document,
         budget: MAX_VISITED_SELECTIONS,
     };
     for (_, operation) in document.operations.iter() {
-        walk.selections(&operation.node.selection_set.node, 0, &mut visit)?;
+        walk.selections(
+            &operation.node.selection_set.node,
+            0,
+            FieldDepth::default(),
+            &mut visit,
+        )?;
     }
     Ok(())
 }
@@ -114,27 +128,33 @@ impl Walk<'_> {
         &mut self,
         set: &SelectionSet,
         depth: usize,
-        visit: &mut impl FnMut(&Field),
+        at: FieldDepth,
+        visit: &mut impl FnMut(&Field, FieldDepth),
     ) -> Result<(), TooManySelections> {
         if depth > MAX_WALK_DEPTH {
             return Ok(());
         }
         for selection in &set.items {
             self.budget = self.budget.checked_sub(1).ok_or(TooManySelections)?;
-            let inner = match &selection.node {
+            let (inner, inner_at) = match &selection.node {
                 Selection::Field(field) => {
-                    visit(&field.node);
-                    &field.node.selection_set.node
+                    let name = field.node.name.node.as_str();
+                    let here = FieldDepth {
+                        level: at.level + 1,
+                        introspection: at.introspection || name == "__schema" || name == "__type",
+                    };
+                    visit(&field.node, here);
+                    (&field.node.selection_set.node, here)
                 }
-                Selection::InlineFragment(fragment) => &fragment.node.selection_set.node,
+                Selection::InlineFragment(fragment) => (&fragment.node.selection_set.node, at),
                 Selection::FragmentSpread(spread) => {
                     match self.document.fragments.get(&spread.node.fragment_name.node) {
-                        Some(fragment) => &fragment.node.selection_set.node,
+                        Some(fragment) => (&fragment.node.selection_set.node, at),
                         None => continue,
                     }
                 }
             };
-            self.selections(inner, depth + 1, visit)?;
+            self.selections(inner, depth + 1, inner_at, visit)?;
         }
         Ok(())
     }
@@ -193,7 +213,7 @@ mod tests {
         let document = async_graphql::parser::parse_query(&text).unwrap();
         let mut visited = 0usize;
         assert_eq!(
-            for_each_field(&document, |_| visited += 1),
+            for_each_field(&document, |_, _| visited += 1),
             Err(TooManySelections)
         );
         assert!(visited < MAX_VISITED_SELECTIONS);
@@ -213,7 +233,7 @@ mod tests {
         for text in [spreads_only.as_str(), cycle] {
             let document = async_graphql::parser::parse_query(text).unwrap();
             assert_eq!(
-                for_each_field(&document, |_| {}),
+                for_each_field(&document, |_, _| {}),
                 Err(TooManySelections),
                 "{text}"
             );
@@ -222,7 +242,7 @@ mod tests {
             async_graphql::parser::parse_query("query { ...A } fragment A on Query { a ...A }")
                 .unwrap();
         assert_eq!(
-            for_each_field(&short_cycle, |_| {}),
+            for_each_field(&short_cycle, |_, _| {}),
             Ok(()),
             "a plain cycle ends at the depth bound"
         );
@@ -230,7 +250,7 @@ mod tests {
         let small =
             async_graphql::parser::parse_query("{ a b { c } ...F } fragment F on Q { d }").unwrap();
         let mut names = Vec::new();
-        for_each_field(&small, |f| names.push(f.name.node.to_string())).unwrap();
+        for_each_field(&small, |f, _| names.push(f.name.node.to_string())).unwrap();
         assert_eq!(names, ["a", "b", "c", "d"]);
     }
 }

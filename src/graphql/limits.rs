@@ -1,5 +1,6 @@
 //! Limits on what one operation may ask for, counted across aliases and fragments, where the
-//! complexity limit cannot see: how many listings (each an index walk), how many `totalCount`s
+//! complexity limit cannot see: how deep it nests (with room for the standard introspection
+//! queries, which nest deeper than any query of the API), how many listings (each an index walk), how many `totalCount`s
 //! (each counts every match) and how many invitations it creates or resends; and, before the
 //! executor parses the document, its size, how deeply it nests (the parser would exhaust its
 //! stack long before its own limits) and how many selections its fragments expand to (the
@@ -12,7 +13,16 @@ use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, N
 use async_graphql::parser::types::{ExecutableDocument, Field};
 use async_graphql::{Name, ServerError, ServerResult, Value, Variables};
 
-use super::document::{MAX_VISITED_SELECTIONS, TooManySelections, for_each_field, precheck};
+use super::document::{
+    FieldDepth, MAX_VISITED_SELECTIONS, TooManySelections, for_each_field, precheck,
+};
+
+/// Deepest query accepted, counted in fields; the API's own types nest at most 6 levels.
+pub const MAX_DEPTH: usize = 12;
+/// Deepest introspection accepted (inside `__schema` or `__type`). The standard query of
+/// graphql-js 16.8+ (`getIntrospectionQuery()`) reaches 15 through its nested `ofType`s; the
+/// schema's types are finite, so a deeper one only repeats itself.
+pub const MAX_INTROSPECTION_DEPTH: usize = 20;
 
 /// `invitations` listings in one operation, across aliases.
 pub const MAX_LISTINGS: usize = 10;
@@ -49,7 +59,7 @@ impl Extension for OperationLimits {
         // reports it.
         if let Ok(document) = async_graphql::parser::parse_query(query) {
             let mut tally = Tally::default();
-            for_each_field(&document, |field| tally.count(field, variables)).map_err(
+            for_each_field(&document, |field, at| tally.count(field, at, variables)).map_err(
                 |TooManySelections| {
                     ServerError::new(
                         format!(
@@ -70,10 +80,18 @@ struct Tally {
     listings: usize,
     counts: usize,
     bulk_items: usize,
+    /// Deepest field outside introspection, and inside it.
+    depth: usize,
+    introspection_depth: usize,
 }
 
 impl Tally {
-    fn count(&mut self, field: &Field, variables: &Variables) {
+    fn count(&mut self, field: &Field, at: FieldDepth, variables: &Variables) {
+        if at.introspection {
+            self.introspection_depth = self.introspection_depth.max(at.level);
+        } else {
+            self.depth = self.depth.max(at.level);
+        }
         match field.name.node.as_str() {
             "invitations" => self.listings += 1,
             "totalCount" => self.counts += 1,
@@ -99,6 +117,18 @@ impl Tally {
 
     fn check(&self) -> ServerResult<()> {
         let refuse = |what: String| Err(ServerError::new(what, None));
+        if self.depth > MAX_DEPTH {
+            return refuse(format!(
+                "the query is nested {} levels deep; at most {MAX_DEPTH} are allowed",
+                self.depth
+            ));
+        }
+        if self.introspection_depth > MAX_INTROSPECTION_DEPTH {
+            return refuse(format!(
+                "the introspection query is nested {} levels deep; at most {MAX_INTROSPECTION_DEPTH} are allowed",
+                self.introspection_depth
+            ));
+        }
         if self.listings > MAX_LISTINGS {
             return refuse(format!(
                 "one operation may hold at most {MAX_LISTINGS} invitation listings; this one holds {}",

@@ -19,12 +19,14 @@ mod scalars;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use async_graphql::{Context, EmptySubscription, MergedObject, Schema, SchemaBuilder};
+use async_graphql::{
+    Context, EmptySubscription, MergedObject, SDLExportOptions, Schema, SchemaBuilder,
+};
 
 pub(crate) use document::{for_each_field, precheck};
 pub(crate) use errors::log_cause;
 pub use errors::{ErrorCodes, to_graphql_error};
-pub use limits::OperationLimits;
+pub use limits::{MAX_DEPTH, MAX_INTROSPECTION_DEPTH, OperationLimits};
 pub use mutation::InvitationsMutation;
 pub use query::InvitationsQuery;
 
@@ -47,8 +49,6 @@ pub struct StandaloneMutation(InvitationsMutation);
 /// The standalone server's schema: the module's query and mutation alone.
 pub type InvitationsSchema = Schema<StandaloneQuery, StandaloneMutation, EmptySubscription>;
 
-/// Deepest query accepted; the API's own types nest at most 6 levels.
-pub const MAX_DEPTH: usize = 12;
 /// Largest query cost accepted. A list field costs `first` times what one item selects, so a
 /// full admin listing of 500 invitations fits, and a query of many aliased listings does not.
 pub const MAX_COMPLEXITY: usize = 25_000;
@@ -112,7 +112,6 @@ impl InvitationsModule {
             .data(self)
             .extension(ErrorCodes)
             .extension(OperationLimits)
-            .limit_depth(MAX_DEPTH)
             .limit_complexity(MAX_COMPLEXITY)
     }
 
@@ -175,5 +174,6 @@ pub fn sdl() -> String {
         EmptySubscription,
     )
     .finish()
-    .sdl()
+    // `@specifiedBy` as introspection reports it (`DateTime` is RFC 3339).
+    .sdl_with_options(SDLExportOptions::new().include_specified_by())
 }

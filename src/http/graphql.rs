@@ -235,7 +235,7 @@ fn presents_secret(request: &mut async_graphql::Request) -> bool {
     request.parsed_query().is_ok_and(|document| {
         let mut found = false;
         // A document too large to walk whole is refused by the executor's limits anyway.
-        let _ = for_each_field(document, |field| {
+        let _ = for_each_field(document, |field, _| {
             found |= field
                 .arguments
                 .iter()

@@ -219,12 +219,55 @@ async fn queries_beyond_the_depth_or_complexity_bound_are_refused() {
         .await;
     assert!(one_page.get("errors").is_none(), "{one_page:#}");
 
-    let deep = format!(
-        "{{ __schema {{ types {{ {} }} }} }}",
-        "fields { type { ofType { ofType { ofType { ofType { ofType { ofType { ofType { ofType { name } } } } } } } } } }"
+    // A query of the API nested past 12 levels.
+    let too_deep = format!(
+        "{{ {} name {} }}",
+        "invitations { nodes { invitedBy { ".repeat(5),
+        "} } }".repeat(5)
     );
-    let deep = server.query(&deep, json!({}), admin).await;
-    assert_eq!(error_code(&deep), "VALIDATION_FAILED");
+    let refused = server.query(&too_deep, json!({}), admin).await;
+    assert_eq!(error_code(&refused), "VALIDATION_FAILED", "{refused:#}");
+    let message = refused["errors"][0]["message"].as_str().unwrap();
+    assert!(message.contains("at most 12"), "{message}");
+
+    // Introspection may nest deeper (the standard queries do), up to its own bound.
+    let too_deep = format!(
+        "{{ __schema {{ types {{ fields {{ type {{ {} name {} }} }} }} }} }}",
+        "ofType { ".repeat(20),
+        "} ".repeat(20)
+    );
+    let refused = server.query(&too_deep, json!({}), admin).await;
+    assert_eq!(error_code(&refused), "VALIDATION_FAILED", "{refused:#}");
+    server.cleanup().await;
+}
+
+/// What code generators and client libraries send to read the schema: the standard query of
+/// graphql-js 16.8+ with every option on, 15 levels deep.
+#[tokio::test]
+async fn the_standard_introspection_query_of_client_tools_reads_the_whole_schema() {
+    let server = spawn_server(Backend::Sqlite).await;
+    let query = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/graphql/introspection-full.graphql"
+    ))
+    .unwrap();
+    for token in [None, Some(server.tokens.admin.as_str())] {
+        let answer = server.query(&query, json!({}), token).await;
+        assert!(answer.get("errors").is_none(), "{answer:#}");
+        let types = answer["data"]["__schema"]["types"].as_array().unwrap();
+        let date_time = types.iter().find(|t| t["name"] == "DateTime").unwrap();
+        let url = date_time["specifiedByURL"].as_str().unwrap();
+        let sdl = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/schema/invitations.graphql"
+        ))
+        .unwrap();
+        assert!(
+            sdl.contains(&format!("scalar DateTime @specifiedBy(url: \"{url}\")")),
+            "the committed SDL says what introspection reports"
+        );
+        assert!(types.iter().any(|t| t["name"] == "Invitation"));
+    }
     server.cleanup().await;
 }
 
