@@ -9,10 +9,13 @@
 
 use std::sync::Arc;
 
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery,
+};
 use async_graphql::parser::types::{ExecutableDocument, Field};
-use async_graphql::{Name, ServerError, ServerResult, Value, Variables};
+use async_graphql::{Name, Response, ServerError, ServerResult, Value, Variables};
 
+use super::ExecutionStarted;
 use super::document::{
     FieldDepth, MAX_VISITED_SELECTIONS, TooManySelections, for_each_field, precheck,
 };
@@ -72,6 +75,18 @@ impl Extension for OperationLimits {
             tally.check()?;
         }
         next.run(ctx, query, variables).await
+    }
+
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> Response {
+        if let Some(started) = ctx.data_opt::<ExecutionStarted>() {
+            started.mark();
+        }
+        next.run(ctx, operation_name).await
     }
 }
 

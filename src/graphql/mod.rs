@@ -18,6 +18,7 @@ mod scalars;
 
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_graphql::{
     Context, EmptySubscription, MergedObject, SDLExportOptions, Schema, SchemaBuilder,
@@ -52,6 +53,22 @@ pub type InvitationsSchema = Schema<StandaloneQuery, StandaloneMutation, EmptySu
 /// Largest query cost accepted. A list field costs `first` times what one item selects, so a
 /// full admin listing of 500 invitations fits, and a query of many aliased listings does not.
 pub const MAX_COMPLEXITY: usize = 25_000;
+
+/// Request data a transport adds to learn whether its request reached execution: the
+/// module's extension marks it as execution starts. A request that never got there (it did not
+/// parse or validate) is a request error, whose response has no `data` at all.
+#[derive(Debug, Clone, Default)]
+pub struct ExecutionStarted(Arc<AtomicBool>);
+
+impl ExecutionStarted {
+    pub(crate) fn mark(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    pub fn get(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
 
 /// Who is asking, as the host (or the standalone server) established it. Absent request data
 /// means an anonymous caller of unknown address.

@@ -2,7 +2,9 @@
 //!
 //! POST takes `application/json`, so a plain HTML form on another site cannot post to it;
 //! GET runs queries only. The caller's principal comes from the [`Authenticator`]; bad
-//! credentials refuse the whole request with UNAUTHENTICATED.
+//! credentials refuse the whole request with UNAUTHENTICATED. Answers follow GraphQL over
+//! HTTP: `application/graphql-response+json` (request errors 400) when the client accepts it,
+//! else `application/json`; a request error carries no `data`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,7 +16,7 @@ use async_graphql::{
 use axum::Router;
 use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
-use axum::http::header::{CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
+use axum::http::header::{ACCEPT, ALLOW, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -23,7 +25,7 @@ use super::client::client_address;
 use super::graphiql;
 use super::metrics::Metrics;
 use crate::error::{Error, ErrorCode};
-use crate::graphql::{Caller, for_each_field, precheck, to_graphql_error};
+use crate::graphql::{Caller, ExecutionStarted, for_each_field, precheck, to_graphql_error};
 use crate::ports::Authenticator;
 
 /// How the GraphQL endpoint treats requests.
@@ -93,8 +95,10 @@ where
     S: SubscriptionType + 'static,
 {
     let (parts, body) = request.into_parts();
+    let format = Format::accepted_by(&parts.headers);
     let max_body_bytes = endpoint.options.max_body_bytes;
     let read = read_request(
+        format,
         &parts.method,
         parts.uri.query(),
         &parts.headers,
@@ -108,7 +112,7 @@ where
     // Before anything here parses the document (the GET checks below do; the executor's own
     // precheck would come too late for them).
     if let Err(why) = precheck(&gql_request.query) {
-        return refusal(StatusCode::BAD_REQUEST, &why);
+        return refusal(format, StatusCode::BAD_REQUEST, &why);
     }
     let principal = match endpoint.auth.authenticate(&parts.headers).await {
         Ok(principal) => principal,
@@ -118,7 +122,7 @@ where
                 ErrorCode::Forbidden => StatusCode::FORBIDDEN,
                 _ => StatusCode::SERVICE_UNAVAILABLE,
             };
-            let mut response = error_response(status, &err);
+            let mut response = error_response(format, status, &err);
             if status == StatusCode::UNAUTHORIZED {
                 response
                     .headers_mut()
@@ -127,14 +131,20 @@ where
             return response;
         }
     };
-    if parts.method == Method::GET && is_mutation(&mut gql_request) {
-        return refusal(
+    if parts.method == Method::GET && selects_mutation(&mut gql_request) {
+        let mut response = refusal(
+            format,
             StatusCode::METHOD_NOT_ALLOWED,
             "mutations must be sent with POST",
         );
+        response
+            .headers_mut()
+            .insert(ALLOW, HeaderValue::from_static("POST"));
+        return response;
     }
     if parts.method == Method::GET && presents_secret(&mut gql_request) {
         return refusal(
+            format,
             StatusCode::BAD_REQUEST,
             "an invitation secret is never accepted in a URL (it would end up in logs and \
              browser history); send the request with POST",
@@ -160,7 +170,11 @@ where
             .and_then(|value| value.to_str().ok())
             .map(str::to_owned),
     };
-    let response = endpoint.schema.execute(gql_request.data(caller)).await;
+    let started = ExecutionStarted::default();
+    let response = endpoint
+        .schema
+        .execute(gql_request.data(caller).data(started.clone()))
+        .await;
     let mut retry_after: Option<u64> = None;
     for extensions in response.errors.iter().filter_map(|e| e.extensions.as_ref()) {
         if let (Some(metrics), Some(Value::String(code))) =
@@ -172,7 +186,14 @@ where
             retry_after = retry_after.max(seconds.as_u64());
         }
     }
-    let mut http = graphql_json(StatusCode::OK, &response);
+    // A request that never reached execution (it did not parse or validate) is a request
+    // error: no `data`, and with the GraphQL response media type, 400.
+    let executed = started.get();
+    let status = match (format, executed) {
+        (Format::GraphqlResponse, false) => StatusCode::BAD_REQUEST,
+        _ => StatusCode::OK,
+    };
+    let mut http = graphql_json(format, status, &response, executed);
     if let Some(seconds) = retry_after {
         http.headers_mut()
             .insert(RETRY_AFTER, HeaderValue::from(seconds));
@@ -182,6 +203,7 @@ where
 
 /// The GraphQL request in a GET query string or a JSON POST body, or the HTTP refusal.
 async fn read_request(
+    format: Format,
     method: &Method,
     query: Option<&str>,
     headers: &axum::http::HeaderMap,
@@ -189,10 +211,11 @@ async fn read_request(
     max_body_bytes: usize,
 ) -> Result<async_graphql::Request, Response> {
     if method == Method::GET {
-        return async_graphql::http::parse_query_string(query.unwrap_or_default()).map_err(|err| {
+        return from_query_string(query.unwrap_or_default()).map_err(|why| {
             refusal(
+                format,
                 StatusCode::BAD_REQUEST,
-                &format!("the query string is not a GraphQL request: {err}"),
+                &format!("the query string is not a GraphQL request: {why}"),
             )
         });
     }
@@ -203,30 +226,96 @@ async fn read_request(
         .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"));
     if !is_json {
         return Err(refusal(
+            format,
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "send the request as Content-Type: application/json",
         ));
     }
     let bytes = to_bytes(body, max_body_bytes).await.map_err(|_| {
         refusal(
+            format,
             StatusCode::PAYLOAD_TOO_LARGE,
             &format!("the request body is larger than {max_body_bytes} bytes"),
         )
     })?;
+    // The derived reader would take a JSON array as the fields of one request in order.
+    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => {}
+        Some(b'[') => {
+            return Err(refusal(
+                format,
+                StatusCode::BAD_REQUEST,
+                "batching is not supported: send each operation as its own request, a JSON \
+                 object with a \"query\"",
+            ));
+        }
+        _ => {
+            return Err(refusal(
+                format,
+                StatusCode::BAD_REQUEST,
+                "the body must be a JSON object with a \"query\" string",
+            ));
+        }
+    }
     serde_json::from_slice::<async_graphql::Request>(&bytes).map_err(|err| {
         refusal(
+            format,
             StatusCode::BAD_REQUEST,
             &format!("the body is not a GraphQL request: {err}"),
         )
     })
 }
 
-fn is_mutation(request: &mut async_graphql::Request) -> bool {
-    // A document that does not parse is left to the executor, which reports it.
-    request.parsed_query().is_ok_and(|doc| {
-        doc.operations
-            .iter()
-            .any(|(_, op)| op.node.ty == OperationType::Mutation)
+/// A GET request's `query`, `operationName`, `variables` and `extensions` (the last two as
+/// JSON), as GraphQL over HTTP names them. (async-graphql's own reader expects
+/// `operation_name`, so a standard client's choice of operation was lost.)
+fn from_query_string(text: &str) -> Result<async_graphql::Request, String> {
+    let (mut query, mut operation, mut variables, mut extensions) = (None, None, None, None);
+    for (key, value) in url::form_urlencoded::parse(text.as_bytes()) {
+        let slot = match key.as_ref() {
+            "query" => &mut query,
+            "operationName" => &mut operation,
+            "variables" => &mut variables,
+            "extensions" => &mut extensions,
+            _ => continue,
+        };
+        if slot.replace(value.into_owned()).is_some() {
+            return Err(format!("{key} is given more than once"));
+        }
+    }
+    let json = |name: &str, text: Option<String>| -> Result<Option<serde_json::Value>, String> {
+        text.map(|text| serde_json::from_str(&text).map_err(|err| format!("{name}: {err}")))
+            .transpose()
+    };
+    let mut request = async_graphql::Request::new(query.unwrap_or_default());
+    request.operation_name = operation;
+    if let Some(variables) = json("variables", variables)? {
+        request.variables = async_graphql::Variables::from_json(variables);
+    }
+    if let Some(serde_json::Value::Object(map)) = json("extensions", extensions)? {
+        for (key, value) in map {
+            request
+                .extensions
+                .insert(key, Value::from_json(value).unwrap_or_default());
+        }
+    }
+    Ok(request)
+}
+
+/// Whether the operation the request selects (by `operationName`, or the only one) is a
+/// mutation. A document that does not parse, or selects no operation, is left to the executor,
+/// which reports it.
+fn selects_mutation(request: &mut async_graphql::Request) -> bool {
+    let name = request.operation_name.clone();
+    request.parsed_query().is_ok_and(|document| {
+        let mut operations = document.operations.iter();
+        let selected = match name {
+            Some(name) => operations.find(|(op_name, _)| op_name.is_some_and(|n| *n == *name)),
+            None => operations
+                .next()
+                .filter(|_| document.operations.iter().count() == 1),
+        };
+        selected.is_some_and(|(_, op)| op.node.ty == OperationType::Mutation)
     })
 }
 
@@ -245,31 +334,92 @@ fn presents_secret(request: &mut async_graphql::Request) -> bool {
     })
 }
 
-fn graphql_json(status: StatusCode, response: &async_graphql::Response) -> Response {
-    let body = serde_json::to_vec(response).unwrap_or_else(|_| {
-        br#"{"errors":[{"message":"the response could not be encoded","extensions":{"code":"INTERNAL"}}]}"#
-            .to_vec()
+/// The media type of the answer: the GraphQL-over-HTTP one when the client accepts it (with
+/// its status codes: 400 for a request error), else `application/json` (200 for every GraphQL
+/// response, as legacy clients expect).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    GraphqlResponse,
+    Json,
+}
+
+impl Format {
+    const GRAPHQL_RESPONSE: &'static str = "application/graphql-response+json";
+
+    fn accepted_by(headers: &axum::http::HeaderMap) -> Self {
+        let accepts = headers.get_all(ACCEPT).iter().any(|value| {
+            value.to_str().is_ok_and(|value| {
+                value.split(',').any(|item| {
+                    let mut parts = item.split(';');
+                    let media = parts.next().unwrap_or("").trim();
+                    let refused = parts.any(|p| {
+                        p.trim()
+                            .strip_prefix("q=")
+                            .is_some_and(|q| q.trim().parse::<f32>().is_ok_and(|q| q <= 0.0))
+                    });
+                    media.eq_ignore_ascii_case(Self::GRAPHQL_RESPONSE) && !refused
+                })
+            })
+        });
+        if accepts {
+            Self::GraphqlResponse
+        } else {
+            Self::Json
+        }
+    }
+
+    fn content_type(self) -> HeaderValue {
+        match self {
+            Self::GraphqlResponse => HeaderValue::from_static(Self::GRAPHQL_RESPONSE),
+            Self::Json => HeaderValue::from_static("application/json"),
+        }
+    }
+}
+
+/// `response` as the body of an answer; without `data` unless execution started.
+fn graphql_json(
+    format: Format,
+    status: StatusCode,
+    response: &async_graphql::Response,
+    executed: bool,
+) -> Response {
+    let encoded = serde_json::to_value(response).map(|mut value| {
+        if let (false, Some(object)) = (executed, value.as_object_mut()) {
+            object.remove("data");
+        }
+        value
     });
-    (
-        status,
-        [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
-        body,
-    )
-        .into_response()
+    let body = encoded
+        .and_then(|value| serde_json::to_vec(&value))
+        .unwrap_or_else(|_| {
+            br#"{"errors":[{"message":"the response could not be encoded","extensions":{"code":"INTERNAL"}}]}"#
+                .to_vec()
+        });
+    (status, [(CONTENT_TYPE, format.content_type())], body).into_response()
 }
 
 /// A request that never reached the executor: VALIDATION_FAILED with `status`.
-fn refusal(status: StatusCode, message: &str) -> Response {
+fn refusal(format: Format, status: StatusCode, message: &str) -> Response {
     let mut extensions = ErrorExtensionValues::default();
     extensions.set("code", ErrorCode::ValidationFailed.as_str());
     let mut error = ServerError::new(message, None);
     error.extensions = Some(extensions);
-    graphql_json(status, &async_graphql::Response::from_errors(vec![error]))
+    graphql_json(
+        format,
+        status,
+        &async_graphql::Response::from_errors(vec![error]),
+        false,
+    )
 }
 
-fn error_response(status: StatusCode, err: &Error) -> Response {
+fn error_response(format: Format, status: StatusCode, err: &Error) -> Response {
     let mut error = to_graphql_error(err).into_server_error(async_graphql::Pos::default());
     // Refused before any query was read: there is no location to point at.
     error.locations.clear();
-    graphql_json(status, &async_graphql::Response::from_errors(vec![error]))
+    graphql_json(
+        format,
+        status,
+        &async_graphql::Response::from_errors(vec![error]),
+        false,
+    )
 }

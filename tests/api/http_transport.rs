@@ -438,3 +438,121 @@ async fn readiness_follows_the_store_and_health_does_not(backend: Backend) {
     assert_eq!(status("/readyz").await, 200);
     server.cleanup().await;
 }
+
+/// GraphQL over HTTP: the response media type a client accepts, request errors without
+/// `data` (400 with the GraphQL media type), `Allow` on a refused GET mutation, GET choosing by
+/// the selected operation, and bodies that are not one request object refused by name.
+#[tokio::test]
+async fn answers_follow_graphql_over_http_for_the_media_type_the_client_accepts() {
+    let server = spawn_server(Backend::Sqlite).await;
+    let admin = server.tokens.admin.clone();
+    const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
+    let post = |accept: &'static str, body: Value| {
+        server
+            .http()
+            .post(server.url("/graphql"))
+            .header("accept", accept)
+            .bearer_auth(&admin)
+            .json(&body)
+            .send()
+    };
+    let read = |answer: reqwest::Response| async move {
+        let status = answer.status().as_u16();
+        let media = answer.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let body: Value = answer.json().await.unwrap();
+        (status, media, body)
+    };
+
+    // An execution result: 200 either way, with `data`.
+    for accept in [GRAPHQL_RESPONSE, "application/json", "*/*"] {
+        let (status, media, body) = read(
+            post(accept, json!({ "query": "{ __typename }" }))
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 200);
+        let expected = if accept == GRAPHQL_RESPONSE {
+            GRAPHQL_RESPONSE
+        } else {
+            "application/json"
+        };
+        assert_eq!(media, expected);
+        assert_eq!(body["data"]["__typename"], "Query");
+    }
+    // A field error during execution is still an execution result: 200 and `data`.
+    let (status, _, body) = read(
+        post(
+            GRAPHQL_RESPONSE,
+            json!({ "query": "{ invitation(id: \"not-an-id\") { id } }" }),
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{body:#}");
+    assert!(body.get("data").is_some(), "{body:#}");
+
+    // A request error (does not validate): no `data`; 400 with the GraphQL media type.
+    for (accept, expected) in [(GRAPHQL_RESPONSE, 400), ("application/json", 200)] {
+        let (status, _, body) = read(
+            post(accept, json!({ "query": "{ noSuchField }" }))
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, expected, "{accept}: {body:#}");
+        assert!(body.get("data").is_none(), "{accept}: {body:#}");
+        assert_eq!(error_code(&body), "VALIDATION_FAILED");
+    }
+    // A refused credential: 401, the media type asked for, no `data`, the code in the body.
+    let answer = server
+        .http()
+        .post(server.url("/graphql"))
+        .header("accept", GRAPHQL_RESPONSE)
+        .bearer_auth("cmsi_not-a-token")
+        .json(&json!({ "query": "{ __typename }" }))
+        .send()
+        .await
+        .unwrap();
+    let (status, media, body) = read(answer).await;
+    assert_eq!((status, media.as_str()), (401, GRAPHQL_RESPONSE));
+    assert!(body.get("data").is_none());
+    assert_eq!(error_code(&body), "UNAUTHENTICATED");
+
+    // GET: the selected operation decides; a mutation gets 405 with `Allow: POST`.
+    let document = "query Q { __typename } mutation M { revokeInvitation(id: \"x\") { id } }";
+    let get = |operation: &str| {
+        server
+            .http()
+            .get(server.url("/graphql"))
+            .query(&[("query", document), ("operationName", operation)])
+            .bearer_auth(&admin)
+            .send()
+    };
+    let query = get("Q").await.unwrap();
+    assert_eq!(query.status(), 200);
+    let mutation = get("M").await.unwrap();
+    assert_eq!(mutation.status(), 405);
+    assert_eq!(mutation.headers()["allow"], "POST");
+
+    // Bodies that are not one request object.
+    for (body, says) in [
+        (
+            json!([{ "query": "{ __typename }" }]),
+            "batching is not supported",
+        ),
+        (json!(["{ __typename }"]), "batching is not supported"),
+        (json!("{ __typename }"), "must be a JSON object"),
+    ] {
+        let (status, _, answer) = read(post(GRAPHQL_RESPONSE, body).await.unwrap()).await;
+        assert_eq!(status, 400);
+        let message = answer["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains(says), "{message}");
+        assert!(answer.get("data").is_none());
+    }
+    server.cleanup().await;
+}
