@@ -25,12 +25,14 @@ pub enum ErrorCode {
     InvitationRevoked,
     InvitationDeclined,
     RateLimited,
+    PersistedQueryNotFound,
+    PersistedQueryNotSupported,
     Unavailable,
     Internal,
 }
 
 impl ErrorCode {
-    pub const ALL: [Self; 13] = [
+    pub const ALL: [Self; 15] = [
         Self::Unauthenticated,
         Self::Forbidden,
         Self::NotFound,
@@ -42,6 +44,8 @@ impl ErrorCode {
         Self::InvitationRevoked,
         Self::InvitationDeclined,
         Self::RateLimited,
+        Self::PersistedQueryNotFound,
+        Self::PersistedQueryNotSupported,
         Self::Unavailable,
         Self::Internal,
     ];
@@ -59,6 +63,8 @@ impl ErrorCode {
             Self::InvitationRevoked => "INVITATION_REVOKED",
             Self::InvitationDeclined => "INVITATION_DECLINED",
             Self::RateLimited => "RATE_LIMITED",
+            Self::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
+            Self::PersistedQueryNotSupported => "PERSISTED_QUERY_NOT_SUPPORTED",
             Self::Unavailable => "UNAVAILABLE",
             Self::Internal => "INTERNAL",
         }
@@ -93,6 +99,12 @@ impl ErrorCode {
             Self::InvitationDeclined => "the invitation has been declined",
             Self::RateLimited => {
                 "too many public operations from this client or for this invitation; `extensions.retryAfterSeconds` and the `Retry-After` header say when to retry"
+            }
+            Self::PersistedQueryNotFound => {
+                "the request names a persisted query (`extensions.persistedQuery.sha256Hash`) this server does not hold; send it again with the query"
+            }
+            Self::PersistedQueryNotSupported => {
+                "persisted queries are off on this server (`persisted_query_cache_bytes = 0`); send the query itself"
             }
             Self::Unavailable => {
                 "the store cannot be reached or is busy; retry shortly (the cause is logged, not shown)"

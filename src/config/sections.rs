@@ -113,6 +113,12 @@ section! {
             meaning: "connections served at once; further ones are closed as they arrive",
             parse: parse::number(1..=1_000_000),
         },
+        persisted_query_cache_bytes: usize {
+            env: "INVITATIONS_PERSISTED_QUERY_CACHE_BYTES",
+            default: "8388608",
+            meaning: "bytes of query text kept for automatic persisted queries (per instance, oldest dropped first); `0` turns them off",
+            parse: parse::number(0..=1_073_741_824),
+        },
         introspection: bool {
             env: "INVITATIONS_INTROSPECTION",
             default: "true",

@@ -24,6 +24,7 @@ use axum::routing::get;
 use super::client::client_address;
 use super::graphiql;
 use super::metrics::Metrics;
+use super::persisted::{PersistedQueries, Unusable};
 use crate::error::{Error, ErrorCode};
 use crate::graphql::{Caller, ExecutionStarted, for_each_field, precheck, to_graphql_error};
 use crate::ports::Authenticator;
@@ -39,6 +40,8 @@ pub struct GraphqlOptions {
     pub trusted_proxies: u8,
     /// Where to count the error codes returned.
     pub metrics: Option<Arc<Metrics>>,
+    /// Bytes of query text kept for automatic persisted queries; 0: off.
+    pub persisted_query_cache_bytes: usize,
 }
 
 impl Default for GraphqlOptions {
@@ -47,6 +50,7 @@ impl Default for GraphqlOptions {
             max_body_bytes: 2 * 1024 * 1024,
             trusted_proxies: 0,
             metrics: None,
+            persisted_query_cache_bytes: 8 * 1024 * 1024,
         }
     }
 }
@@ -55,6 +59,7 @@ struct Endpoint<Q, M, S> {
     schema: Schema<Q, M, S>,
     auth: Arc<dyn Authenticator>,
     options: GraphqlOptions,
+    persisted: PersistedQueries,
     /// Whether the missing-client-address warning was logged (once per endpoint).
     warned_unknown_clients: AtomicBool,
 }
@@ -74,6 +79,7 @@ where
     let endpoint = Arc::new(Endpoint {
         schema,
         auth,
+        persisted: PersistedQueries::new(options.persisted_query_cache_bytes),
         options,
         warned_unknown_clients: AtomicBool::new(false),
     });
@@ -109,6 +115,24 @@ where
         Ok(request) => request,
         Err(refusal) => return refusal,
     };
+    if let Err(unusable) = endpoint.persisted.resolve(&mut gql_request) {
+        return match unusable {
+            // What Apollo's clients look for (the message or the code) to send the query.
+            Unusable::NotFound => refusal_coded(
+                format,
+                StatusCode::OK,
+                ErrorCode::PersistedQueryNotFound,
+                "PersistedQueryNotFound",
+            ),
+            Unusable::NotSupported => refusal_coded(
+                format,
+                StatusCode::OK,
+                ErrorCode::PersistedQueryNotSupported,
+                "PersistedQueryNotSupported",
+            ),
+            Unusable::Invalid(why) => refusal(format, StatusCode::BAD_REQUEST, why),
+        };
+    }
     // Before anything here parses the document (the GET checks below do; the executor's own
     // precheck would come too late for them).
     if let Err(why) = precheck(&gql_request.query) {
@@ -400,8 +424,13 @@ fn graphql_json(
 
 /// A request that never reached the executor: VALIDATION_FAILED with `status`.
 fn refusal(format: Format, status: StatusCode, message: &str) -> Response {
+    refusal_coded(format, status, ErrorCode::ValidationFailed, message)
+}
+
+/// A request that never reached the executor, with `code`.
+fn refusal_coded(format: Format, status: StatusCode, code: ErrorCode, message: &str) -> Response {
     let mut extensions = ErrorExtensionValues::default();
-    extensions.set("code", ErrorCode::ValidationFailed.as_str());
+    extensions.set("code", code.as_str());
     let mut error = ServerError::new(message, None);
     error.extensions = Some(extensions);
     graphql_json(

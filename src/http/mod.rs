@@ -8,6 +8,7 @@ mod graphql;
 mod metrics;
 mod middleware;
 mod operations;
+mod persisted;
 mod serve;
 mod server;
 mod ui;

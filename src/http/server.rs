@@ -42,6 +42,8 @@ pub struct ServerParts {
     pub authenticator: Arc<dyn Authenticator>,
     pub public_rate_limit: u32,
     pub max_body_bytes: usize,
+    /// See [`GraphqlOptions::persisted_query_cache_bytes`].
+    pub persisted_query_cache_bytes: usize,
     pub cors_origins: Vec<String>,
     /// See [`GraphqlOptions::trusted_proxies`].
     pub trusted_proxies: u8,
@@ -64,6 +66,7 @@ pub fn server_router(parts: ServerParts) -> Router {
             max_body_bytes: parts.max_body_bytes,
             trusted_proxies: parts.trusted_proxies,
             metrics: Some(metrics.clone()),
+            persisted_query_cache_bytes: parts.persisted_query_cache_bytes,
         },
     );
     let graphql = match cors(&parts.cors_origins) {

@@ -175,6 +175,7 @@ impl Server {
             authenticator: Arc::new(tokens),
             public_rate_limit: config.http.public_rate_limit,
             max_body_bytes: config.http.max_body_bytes,
+            persisted_query_cache_bytes: config.http.persisted_query_cache_bytes,
             cors_origins: config.http.cors_origins.clone(),
             trusted_proxies: if config.http.trust_forwarded_for {
                 config.http.trusted_proxies

@@ -174,6 +174,35 @@ async fn every_error_code_is_reachable_through_the_api(backend: Backend) {
 
     seen.expect(&rate_limited().await, ErrorCode::RateLimited);
 
+    let unknown_hash = json!({
+        "extensions": { "persistedQuery": { "version": 1, "sha256Hash": "0".repeat(64) } }
+    });
+    let post = |server: &TestServer, body: Value| {
+        let request = server
+            .http()
+            .post(server.url("/graphql"))
+            .json(&body)
+            .send();
+        async move { request.await.unwrap().json::<Value>().await.unwrap() }
+    };
+    seen.expect(
+        &post(&server, unknown_hash.clone()).await,
+        ErrorCode::PersistedQueryNotFound,
+    );
+    let without_persisted_queries = spawn_server_with(
+        Backend::Sqlite,
+        ServerOptions {
+            persisted_query_cache_bytes: Some("0"),
+            ..ServerOptions::default()
+        },
+    )
+    .await;
+    seen.expect(
+        &post(&without_persisted_queries, unknown_hash).await,
+        ErrorCode::PersistedQueryNotSupported,
+    );
+    without_persisted_queries.cleanup().await;
+
     let all: BTreeSet<String> = ErrorCode::ALL
         .iter()
         .map(|c| c.as_str().to_owned())

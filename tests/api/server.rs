@@ -36,6 +36,8 @@ pub struct ServerOptions {
     pub max_body_bytes: Option<&'static str>,
     /// `INVITATIONS_RESEND_COOLDOWN`; unset: `PT0S` (tests resend at once).
     pub resend_cooldown: Option<&'static str>,
+    /// `INVITATIONS_PERSISTED_QUERY_CACHE_BYTES`; unset: the default.
+    pub persisted_query_cache_bytes: Option<&'static str>,
 }
 
 /// API tokens for the default roles.
@@ -85,6 +87,10 @@ pub async fn spawn_server_with(backend: Backend, options: ServerOptions) -> Test
             (
                 "INVITATIONS_MAX_BODY_BYTES",
                 options.max_body_bytes.unwrap_or("65536"),
+            ),
+            (
+                "INVITATIONS_PERSISTED_QUERY_CACHE_BYTES",
+                options.persisted_query_cache_bytes.unwrap_or("8388608"),
             ),
             (
                 "INVITATIONS_SMTP_URL",
