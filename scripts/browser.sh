@@ -21,14 +21,7 @@ install_chromium() {
 }
 
 install_packages() {
-  command -v npm >/dev/null 2>&1 || { log "npm is missing (Debian package npm)"; exit 1; }
-  local want have=""
-  want="$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)"
-  [ -f "$dir/node_modules/.lock-sha256" ] && have="$(cat "$dir/node_modules/.lock-sha256")"
-  [ "$want" = "$have" ] && return 0
-  log "installing playwright-core (npm ci)"
-  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
-  echo "$want" > "$dir/node_modules/.lock-sha256"
+  bash "$root/scripts/node_packages.sh" "$dir"
 }
 
 case "${1:-}" in

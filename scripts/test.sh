@@ -4,7 +4,8 @@
 #   - installs (once) a real SMTP server, aiosmtpd, that the email tests start per test
 #     (scripts/smtp.sh, scripts/smtp_sink.py),
 #   - installs (once) Debian's chromium and playwright-core for the browser tests
-#     (scripts/browser.sh; screenshots land in target/browser-screenshots/),
+#     (scripts/browser.sh; screenshots land in target/browser-screenshots/), and the npm
+#     packages of the client tests (scripts/node_packages.sh tests/clients),
 #   - checks formatting and lints,
 #   - runs every test (unit, property and the integration binary on both stores, with the
 #     hostile-client suite in it: tests/api/hostile/), and prints the hostile suite's counts,
@@ -35,6 +36,8 @@ INVITATIONS_TEST_SMTP_PYTHONPATH="$(bash scripts/smtp.sh pythonpath)"
 export INVITATIONS_TEST_SMTP_PYTHONPATH
 
 bash scripts/browser.sh install
+# graphql-js, graphql-http, Apollo Client, graphql-request, GraphQL Code Generator, tsc.
+bash scripts/node_packages.sh tests/clients
 
 # Every log line the suite's servers write is kept here and scanned at the end.
 INVITATIONS_TEST_LOG_DIR="$root/target/test-logs"
@@ -46,8 +49,10 @@ echo "test.sh: MongoDB at $INVITATIONS_TEST_MONGODB_URI"
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo test --all-targets --locked
-# What the hostile-client suite sent and what the server answered (tests/api/hostile/).
+# What the hostile-client suite sent and what the server answered (tests/api/hostile/), and
+# what the standard GraphQL clients found (tests/api/clients.rs).
 cat "$INVITATIONS_TEST_LOG_DIR/hostile-summary.txt"
+cat "$INVITATIONS_TEST_LOG_DIR/clients-summary.json"
 # No log line of the whole suite may carry a token, a secret, a link, a password or a query
 # string (the scanner first proves it catches each of them).
 python3 scripts/scan_logs.py --self-test

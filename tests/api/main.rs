@@ -14,6 +14,7 @@ mod authorization;
 mod backends;
 mod browser;
 mod cli;
+mod clients;
 mod concurrency;
 mod contracts;
 mod dump;
