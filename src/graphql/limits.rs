@@ -10,15 +10,16 @@
 use std::sync::Arc;
 
 use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery,
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextResolve,
+    ResolveInfo,
 };
 use async_graphql::parser::types::{ExecutableDocument, Field};
 use async_graphql::{Name, Response, ServerError, ServerResult, Value, Variables};
 
-use super::ExecutionStarted;
 use super::document::{
     FieldDepth, MAX_VISITED_SELECTIONS, TooManySelections, for_each_field, precheck,
 };
+use super::{ExecutionStarted, SchemaDescription};
 
 /// Deepest query accepted, counted in fields; the API's own types nest at most 6 levels.
 pub const MAX_DEPTH: usize = 12;
@@ -75,6 +76,26 @@ impl Extension for OperationLimits {
             tally.check()?;
         }
         next.run(ctx, query, variables).await
+    }
+
+    /// `__schema { description }` is the schema's own description when its data names one
+    /// ([`SchemaDescription`]), instead of the GraphQL library's fixed sentence about schemas
+    /// in general. (Every field passes this hook whether it is overridden or not; the cost is
+    /// one comparison.)
+    async fn resolve(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        info: ResolveInfo<'_>,
+        next: NextResolve<'_>,
+    ) -> ServerResult<Option<Value>> {
+        if info.is_for_introspection
+            && info.parent_type == "__Schema"
+            && info.name == "description"
+            && let Some(SchemaDescription(text)) = ctx.data_opt::<SchemaDescription>()
+        {
+            return Ok(Some(Value::String((*text).to_owned())));
+        }
+        next.run(ctx, info).await
     }
 
     async fn execute(

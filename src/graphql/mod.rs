@@ -168,14 +168,25 @@ impl InvitationsModule {
     }
 }
 
+/// What `__schema { description }` says, for a schema that sets it in its data (the
+/// standalone one does; a host's schema keeps whatever its GraphQL library says).
+#[derive(Debug, Clone, Copy)]
+pub struct SchemaDescription(pub &'static str);
+
+/// The standalone schema's description.
+pub const STANDALONE_DESCRIPTION: &str = "Invitations: invite people by email to a role, \
+    resend and revoke invitations, and look up, accept or decline one by the secret in its link.";
+
 /// The standalone schema, with the module registered; `introspection: false` hides
 /// `__schema` and `__type`.
 pub fn schema(module: InvitationsModule, introspection: bool) -> InvitationsSchema {
-    let builder = module.register(Schema::build(
-        StandaloneQuery::default(),
-        StandaloneMutation::default(),
-        EmptySubscription,
-    ));
+    let builder = module
+        .register(Schema::build(
+            StandaloneQuery::default(),
+            StandaloneMutation::default(),
+            EmptySubscription,
+        ))
+        .data(SchemaDescription(STANDALONE_DESCRIPTION));
     if introspection {
         builder.finish()
     } else {

@@ -267,6 +267,11 @@ async fn the_standard_introspection_query_of_client_tools_reads_the_whole_schema
             "the committed SDL says what introspection reports"
         );
         assert!(types.iter().any(|t| t["name"] == "Invitation"));
+        assert_eq!(
+            answer["data"]["__schema"]["description"],
+            cms_invitations::graphql::STANDALONE_DESCRIPTION,
+            "the schema's own description, not the library's sentence about schemas"
+        );
     }
     server.cleanup().await;
 }
