@@ -9,7 +9,8 @@
 //   - GraphQL Code Generator: TypeScript types for fixtures/graphql/operations.graphql from the
 //     live endpoint (written to target/client-types/), type-checked with tsc --noEmit;
 //   - Apollo Client: the error code of a 401, and a persisted-query round trip;
-//   - graphql-request: create, list by cursor, look up by secret, accept.
+//   - graphql-request: create, list by cursor, look up by secret, accept;
+//   - urql: a look-up by secret over POST, and its default GET refused for it.
 
 import { createHash } from "node:crypto";
 import { execFileSync } from "node:child_process";
@@ -28,6 +29,7 @@ import { serverAudits } from "graphql-http";
 import { ApolloClient, ApolloLink, HttpLink, InMemoryCache, gql } from "@apollo/client";
 import { PersistedQueryLink } from "@apollo/client/link/persisted-queries";
 import { GraphQLClient } from "graphql-request";
+import { Client as UrqlClient, fetchExchange } from "@urql/core";
 import { generate } from "@graphql-codegen/cli";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -213,7 +215,27 @@ async function flow() {
   report.graphql_request = { pages: [firstPage.invitations.nodes.length, next.invitations.nodes.length], second_accept: again };
 }
 
-for (const step of [introspection, audit, codegen, apollo, flow]) {
+// urql: the look-up works over POST; with urql's default (short queries over GET) the server
+// refuses it, since a secret never travels in a URL.
+async function urql() {
+  const editor = new GraphQLClient(url, { headers: { authorization: `Bearer ${token}` } });
+  const created = await editor.request(
+    `mutation($input: CreateInvitationInput!) { createInvitation(input: $input) { secret } }`,
+    { input: { email: `urql-${Date.now()}@example.org`, role: "viewer", sendEmail: false } },
+  );
+  const lookUp = `query InvitationBySecret($secret: String!) { invitationBySecret(secret: $secret) { state } }`;
+  const variables = { secret: created.createInvitation.secret };
+  const posting = new UrqlClient({ url, exchanges: [fetchExchange], preferGetMethod: false });
+  const posted = await posting.query(lookUp, variables).toPromise();
+  check(posted.data?.invitationBySecret?.state === "PENDING", `urql over POST: ${posted.error}`);
+  const byDefault = new UrqlClient({ url, exchanges: [fetchExchange] });
+  const refused = await byDefault.query(lookUp, variables).toPromise();
+  const code = refused.error?.graphQLErrors?.[0]?.extensions?.code;
+  check(code === "VALIDATION_FAILED" && !refused.data, `urql's default GET was not refused: ${refused.error}`);
+  report.urql = { post: posted.data?.invitationBySecret?.state, default_get: code };
+}
+
+for (const step of [introspection, audit, codegen, apollo, flow, urql]) {
   try {
     await step();
   } catch (error) {
