@@ -21,6 +21,28 @@ use super::document::{
 };
 use super::{ExecutionStarted, SchemaDescription};
 
+/// Request data from a transport that has run [`check`] on the document it hands the
+/// executor, so the extension does not parse it a second time.
+#[derive(Debug, Clone, Copy)]
+pub struct Checked;
+
+/// The per-operation limits on a parsed document: depth, listings, counts, invitations
+/// created or resent, and the selection budget of the walk.
+pub fn check(document: &ExecutableDocument, variables: &Variables) -> ServerResult<()> {
+    let mut tally = Tally::default();
+    for_each_field(document, |field, at| tally.count(field, at, variables)).map_err(
+        |TooManySelections| {
+            ServerError::new(
+                format!(
+                    "the document holds more than {MAX_VISITED_SELECTIONS} selections once its fragments are expanded"
+                ),
+                None,
+            )
+        },
+    )?;
+    tally.check()
+}
+
 /// Deepest query accepted, counted in fields; the API's own types nest at most 6 levels.
 pub const MAX_DEPTH: usize = 12;
 /// Deepest introspection accepted (inside `__schema` or `__type`). The standard query of
@@ -59,21 +81,13 @@ impl Extension for OperationLimits {
         precheck(query).map_err(|why| ServerError::new(why, None))?;
         // Counted on a parse of our own, before the executor's parse, whose recursion check
         // follows every spread of every fragment: exponential for fragments that spread each
-        // other several times. A document that does not parse is left to the executor, which
-        // reports it.
-        if let Ok(document) = async_graphql::parser::parse_query(query) {
-            let mut tally = Tally::default();
-            for_each_field(&document, |field, at| tally.count(field, at, variables)).map_err(
-                |TooManySelections| {
-                    ServerError::new(
-                        format!(
-                            "the document holds more than {MAX_VISITED_SELECTIONS} selections once its fragments are expanded"
-                        ),
-                        None,
-                    )
-                },
-            )?;
-            tally.check()?;
+        // other several times. A transport that parsed and checked the document already (the
+        // module's HTTP routes do, and hand the executor their parse) says so with
+        // [`Checked`]; a document that does not parse is left to the executor, which reports it.
+        if ctx.data_opt::<Checked>().is_none()
+            && let Ok(document) = async_graphql::parser::parse_query(query)
+        {
+            check(&document, variables)?;
         }
         next.run(ctx, query, variables).await
     }

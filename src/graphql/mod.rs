@@ -27,7 +27,7 @@ use async_graphql::{
 pub(crate) use document::{for_each_field, precheck};
 pub(crate) use errors::log_cause;
 pub use errors::{ErrorCodes, to_graphql_error};
-pub use limits::{MAX_DEPTH, MAX_INTROSPECTION_DEPTH, OperationLimits};
+pub use limits::{Checked, MAX_DEPTH, MAX_INTROSPECTION_DEPTH, OperationLimits, check};
 pub use mutation::InvitationsMutation;
 pub use query::InvitationsQuery;
 

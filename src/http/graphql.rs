@@ -26,7 +26,9 @@ use super::graphiql;
 use super::metrics::Metrics;
 use super::persisted::{PersistedQueries, Unusable};
 use crate::error::{Error, ErrorCode};
-use crate::graphql::{Caller, ExecutionStarted, for_each_field, precheck, to_graphql_error};
+use crate::graphql::{
+    Caller, Checked, ExecutionStarted, check, for_each_field, precheck, to_graphql_error,
+};
 use crate::ports::Authenticator;
 
 /// How the GraphQL endpoint treats requests.
@@ -133,10 +135,29 @@ where
             Unusable::Invalid(why) => refusal(format, StatusCode::BAD_REQUEST, why),
         };
     }
-    // Before anything here parses the document (the GET checks below do; the executor's own
-    // precheck would come too late for them).
+    // Before anything parses the document (the executor's own precheck would come too late
+    // for the GET checks below).
     if let Err(why) = precheck(&gql_request.query) {
         return refusal(format, StatusCode::BAD_REQUEST, &why);
+    }
+    // Parsed once, here: the checks below and the executor use this parse, and the schema's
+    // limits extension, told by `Checked`, does not parse it again. A document that does not
+    // parse is left to the executor, which reports it.
+    let variables = std::mem::take(&mut gql_request.variables);
+    let checked = gql_request
+        .parsed_query()
+        .ok()
+        .map(|document| check(document, &variables));
+    gql_request.variables = variables;
+    if let Some(checked) = checked {
+        if let Err(refused) = checked {
+            let status = match format {
+                Format::GraphqlResponse => StatusCode::BAD_REQUEST,
+                Format::Json => StatusCode::OK,
+            };
+            return refusal(format, status, &refused.message);
+        }
+        gql_request = gql_request.data(Checked);
     }
     let principal = match endpoint.auth.authenticate(&parts.headers).await {
         Ok(principal) => principal,

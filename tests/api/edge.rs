@@ -366,6 +366,41 @@ mod operation_limits {
         server.cleanup().await;
     }
 
+    /// A host that executes the schema itself, without the module's HTTP routes, gets the same
+    /// limits from the schema's extension.
+    #[tokio::test]
+    async fn a_host_executing_the_schema_itself_gets_the_same_limits() {
+        let app = crate::helpers::spawn_app(Backend::Sqlite).await;
+        let module = cms_invitations::graphql::InvitationsModule::new(app.service.clone(), 0);
+        let schema = cms_invitations::graphql::schema(module, true);
+        let mut fan_out = String::from("query { ...F0 }");
+        for i in 0..30 {
+            fan_out.push_str(&format!(
+                " fragment F{i} on Query {{ ...F{n} ...F{n} ...F{n} ...F{n} }}",
+                n = i + 1
+            ));
+        }
+        fan_out.push_str(" fragment F30 on Query { __typename }");
+        let deep = format!("{{ {}PENDING{} }}", "[".repeat(49), "]".repeat(49));
+        let counts: String = (0..4)
+            .map(|i| format!("c{i}: invitations(first: 1) {{ totalCount }} "))
+            .collect();
+        for (document, says) in [
+            (fan_out, "selections"),
+            (deep, "nests brackets"),
+            (format!("{{ {counts} }}"), "totalCount at most 3"),
+        ] {
+            let answer = schema.execute(async_graphql::Request::new(document)).await;
+            let message = answer
+                .errors
+                .first()
+                .map(|e| e.message.clone())
+                .unwrap_or_default();
+            assert!(message.contains(says), "{message}");
+        }
+        app.cleanup().await;
+    }
+
     #[tokio::test]
     async fn an_overlong_email_part_is_refused_naming_its_field() {
         let server = spawn_server(Backend::Sqlite).await;
