@@ -428,14 +428,18 @@ fn graphql_json(
     response: &async_graphql::Response,
     executed: bool,
 ) -> Response {
-    let encoded = serde_json::to_value(response).map(|mut value| {
-        if let (false, Some(object)) = (executed, value.as_object_mut()) {
-            object.remove("data");
-        }
-        value
-    });
+    let encoded = if executed {
+        serde_json::to_vec(response)
+    } else {
+        // A request error: the same members but `data` (small, so the detour is cheap).
+        serde_json::to_value(response).and_then(|mut value| {
+            if let Some(object) = value.as_object_mut() {
+                object.remove("data");
+            }
+            serde_json::to_vec(&value)
+        })
+    };
     let body = encoded
-        .and_then(|value| serde_json::to_vec(&value))
         .unwrap_or_else(|_| {
             br#"{"errors":[{"message":"the response could not be encoded","extensions":{"code":"INTERNAL"}}]}"#
                 .to_vec()
