@@ -295,8 +295,13 @@ async fn make_store_unavailable_and_call(server: &TestServer, app_name: &str) ->
             conn.execute_batch("ROLLBACK").unwrap();
             response
         }
-        Location::Mongo(store) => {
-            let admin = store.database().client().database("admin");
+        Location::Mongo(_) => {
+            // A client of its own, not tagged with the server's app name: the fail point closes
+            // the tagged connections, and a pool cleared by that must not fail these commands.
+            let admin = mongodb::Client::with_uri_str(crate::helpers::mongodb_uri())
+                .await
+                .unwrap()
+                .database("admin");
             admin
                 .run_command(bson::doc! {
                     "configureFailPoint": "failCommand",
