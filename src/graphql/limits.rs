@@ -1,11 +1,15 @@
-//! Limits on what one operation may ask for, counted across aliases and fragments, where the
+//! Limits on what one operation may ask for, counted across aliases and fragments where the
 //! complexity limit cannot see: how deep it nests (with room for the standard introspection
-//! queries, which nest deeper than any query of the API), how many listings (each an index walk), how many `totalCount`s
-//! (each counts every match) and how many invitations it creates or resends; and, before the
-//! executor parses the document, its size, how deeply it nests (the parser would exhaust its
-//! stack long before its own limits) and how many selections its fragments expand to (the
-//! executor's own recursion check follows them all). Refused before anything runs, as
-//! VALIDATION_FAILED.
+//! queries, which nest deeper than any query of the API), how many listings (each an index
+//! walk), how many `totalCount`s (each counts every match) and how many invitations it creates
+//! or resends. Before the executor parses the document: its size, how deeply its brackets nest
+//! (the parser would exhaust its stack long before its own limits) and how many selections its
+//! fragments expand to (the executor's own recursion check follows them all). All refused
+//! before anything runs, as VALIDATION_FAILED.
+//!
+//! The same extension marks a request whose execution started ([`ExecutionStarted`], so the
+//! transport can tell a request error from an execution result) and answers
+//! `__schema { description }` from the schema's [`SchemaDescription`].
 
 use std::sync::Arc;
 
