@@ -25,8 +25,8 @@ use super::document::{
 };
 use super::{ExecutionStarted, SchemaDescription};
 
-/// Request data from a transport that has run [`check`] on the document it hands the
-/// executor, so the extension does not parse it a second time.
+/// Request data from a transport that has run the text precheck and [`check`] on the
+/// parsed document it hands the executor, so the extension does neither a second time.
 #[derive(Debug, Clone, Copy)]
 pub struct Checked;
 
@@ -82,16 +82,17 @@ impl Extension for OperationLimits {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
-        precheck(query).map_err(|why| ServerError::new(why, None))?;
-        // Counted on a parse of our own, before the executor's parse, whose recursion check
-        // follows every spread of every fragment: exponential for fragments that spread each
-        // other several times. A transport that parsed and checked the document already (the
-        // module's HTTP routes do, and hand the executor their parse) says so with
-        // [`Checked`]; a document that does not parse is left to the executor, which reports it.
-        if ctx.data_opt::<Checked>().is_none()
-            && let Ok(document) = async_graphql::parser::parse_query(query)
-        {
-            check(&document, variables)?;
+        // A transport that checked the document and hands the executor its own parse (the
+        // module's HTTP routes do) says so with [`Checked`]: nothing here is done twice.
+        // Otherwise the text is checked, then counted on a parse of our own, before the
+        // executor's parse, whose recursion check follows every spread of every fragment:
+        // exponential for fragments that spread each other several times. A document that
+        // does not parse is left to the executor, which reports it.
+        if ctx.data_opt::<Checked>().is_none() {
+            precheck(query).map_err(|why| ServerError::new(why, None))?;
+            if let Ok(document) = async_graphql::parser::parse_query(query) {
+                check(&document, variables)?;
+            }
         }
         next.run(ctx, query, variables).await
     }
