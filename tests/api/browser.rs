@@ -2,7 +2,6 @@
 //! Debian's chromium with playwright-core (both installed by `scripts/browser.sh`) against this
 //! server, with a real SMTP server behind it. Screenshots go to `target/browser-screenshots/`.
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use chrono::TimeDelta;
@@ -10,6 +9,7 @@ use serde_json::json;
 
 use crate::helpers::Backend;
 use crate::mail::SmtpSink;
+use crate::process::run_node;
 use crate::server::{ServerOptions, spawn_server_with};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
@@ -43,22 +43,20 @@ async fn editors_and_invitees_use_the_pages_in_chromium() {
 
     let screenshots = format!("{ROOT}/target/browser-screenshots");
     let _ = std::fs::remove_dir_all(&screenshots);
-    let run = tokio::process::Command::new("node")
-        .arg(format!("{browser_dir}/ui.test.mjs"))
-        .current_dir(&browser_dir)
-        .env("BASE_URL", server.url(""))
-        .env("ADMIN_TOKEN", &server.tokens.admin)
-        .env("SMTP_DIR", &sink.dir)
-        .env("EXPIRED_SECRET", expired["secret"].as_str().unwrap())
-        .env("SCREENSHOT_DIR", &screenshots)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .output();
-    let output = tokio::time::timeout(Duration::from_secs(180), run)
-        .await
-        .expect("the browser run finished within 3 minutes")
-        .unwrap();
+    let output = run_node(
+        &browser_dir,
+        "ui.test.mjs",
+        &[],
+        &[
+            ("BASE_URL", &server.url("")),
+            ("ADMIN_TOKEN", &server.tokens.admin),
+            ("SMTP_DIR", &sink.dir.display().to_string()),
+            ("EXPIRED_SECRET", expired["secret"].as_str().unwrap()),
+            ("SCREENSHOT_DIR", &screenshots),
+        ],
+        Duration::from_secs(180),
+    )
+    .await;
     let printed = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),

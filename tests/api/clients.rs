@@ -4,10 +4,9 @@
 //! codes and persisted queries, graphql-request's whole flow). Its report lands in the suite's
 //! log folder as `clients-summary.json`, which `scripts/test.sh` prints.
 
-use std::process::Stdio;
 use std::time::Duration;
 
-use crate::process::{ServerProcess, suite_log_dir};
+use crate::process::{ServerProcess, run_node, suite_log_dir};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -21,19 +20,14 @@ async fn standard_graphql_clients_work_on_their_defaults() {
     );
     let data = crate::helpers::temp_dir();
     let server = ServerProcess::start(&data, &[]).await;
-    let run = tokio::process::Command::new("node")
-        .arg(format!("{clients}/run.mjs"))
-        .arg(server.url(""))
-        .arg(server.bootstrap_token())
-        .current_dir(&clients)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .output();
-    let output = tokio::time::timeout(Duration::from_secs(240), run)
-        .await
-        .expect("the clients finished within 4 minutes")
-        .unwrap();
+    let output = run_node(
+        &clients,
+        "run.mjs",
+        &[&server.url(""), &server.bootstrap_token()],
+        &[],
+        Duration::from_secs(240),
+    )
+    .await;
     let printed = String::from_utf8_lossy(&output.stdout);
     std::fs::write(
         suite_log_dir().join("clients-summary.json"),

@@ -373,14 +373,7 @@ mod operation_limits {
         let app = crate::helpers::spawn_app(Backend::Sqlite).await;
         let module = cms_invitations::graphql::InvitationsModule::new(app.service.clone(), 0);
         let schema = cms_invitations::graphql::schema(module, true);
-        let mut fan_out = String::from("query { ...F0 }");
-        for i in 0..30 {
-            fan_out.push_str(&format!(
-                " fragment F{i} on Query {{ ...F{n} ...F{n} ...F{n} ...F{n} }}",
-                n = i + 1
-            ));
-        }
-        fan_out.push_str(" fragment F30 on Query { __typename }");
+        let fan_out = crate::helpers::fragment_fan_out(30, 4, "__typename");
         let deep = format!("{{ {}PENDING{} }}", "[".repeat(49), "]".repeat(49));
         let counts: String = (0..4)
             .map(|i| format!("c{i}: invitations(first: 1) {{ totalCount }} "))

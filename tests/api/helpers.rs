@@ -352,3 +352,15 @@ pub fn capture_logs() {
             .try_init();
     });
 }
+
+/// A document whose fragments spread the next one `spreads` times over `levels` levels, ending
+/// in `leaf`: `spreads^levels` selections once expanded.
+pub fn fragment_fan_out(levels: usize, spreads: usize, leaf: &str) -> String {
+    let mut text = String::from("query { ...F0 }");
+    for i in 0..levels {
+        let spread = format!("...F{} ", i + 1).repeat(spreads);
+        text.push_str(&format!(" fragment F{i} on Query {{ {spread}}}"));
+    }
+    text.push_str(&format!(" fragment F{levels} on Query {{ {leaf} }}"));
+    text
+}

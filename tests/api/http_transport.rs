@@ -568,73 +568,48 @@ async fn answers_follow_graphql_over_http_for_the_media_type_the_client_accepts(
 /// GET.
 #[tokio::test]
 async fn persisted_queries_register_once_and_then_run_by_hash_over_post_and_get() {
-    use sha2::Digest as _;
     let server = spawn_server(Backend::Sqlite).await;
     let admin = server.tokens.admin.clone();
     let query = "query Types { __typename invitationViewer { name } }";
-    let hash: String = sha2::Sha256::digest(query.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    let persisted = json!({ "persistedQuery": { "version": 1, "sha256Hash": hash } });
+    let persisted = persisted_query(query);
     let post = |body: Value| {
         server
             .http()
             .post(server.url("/graphql"))
             .bearer_auth(&admin)
             .json(&body)
-            .send()
     };
-    let missed: Value = post(json!({ "extensions": persisted }))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let missed = json_of(post(json!({ "extensions": persisted }))).await;
     assert_eq!(error_code(&missed), "PERSISTED_QUERY_NOT_FOUND");
     assert_eq!(missed["errors"][0]["message"], "PersistedQueryNotFound");
 
-    let registered: Value = post(json!({ "query": query, "extensions": persisted }))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let registered = json_of(post(json!({ "query": query, "extensions": persisted }))).await;
     assert_eq!(registered["data"]["__typename"], "Query", "{registered:#}");
 
-    let by_hash: Value = server
-        .http()
-        .get(server.url("/graphql"))
-        .query(&[("extensions", persisted.to_string())])
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let by_hash = json_of(
+        server
+            .http()
+            .get(server.url("/graphql"))
+            .query(&[("extensions", persisted.to_string())])
+            .bearer_auth(&admin),
+    )
+    .await;
     assert_eq!(by_hash["data"]["__typename"], "Query", "{by_hash:#}");
 
-    let lying: Value = post(json!({ "query": "{ __typename }", "extensions": persisted }))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let lying = json_of(post(
+        json!({ "query": "{ __typename }", "extensions": persisted }),
+    ))
+    .await;
     assert_eq!(error_code(&lying), "VALIDATION_FAILED");
 
     // A persisted look-up by secret still never runs from a URL.
     let look_up = "query($s: String!) { invitationBySecret(secret: $s) { state } }";
-    let look_up_hash: String = sha2::Sha256::digest(look_up.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    let look_up_ext = json!({ "persistedQuery": { "version": 1, "sha256Hash": look_up_hash } });
+    let look_up_ext = persisted_query(look_up);
     let secret = "A".repeat(43);
-    let _ =
-        post(json!({ "query": look_up, "variables": { "s": secret }, "extensions": look_up_ext }))
-            .await
-            .unwrap();
+    let _ = json_of(post(
+        json!({ "query": look_up, "variables": { "s": secret }, "extensions": look_up_ext }),
+    ))
+    .await;
     let over_get = server
         .http()
         .get(server.url("/graphql"))
@@ -647,4 +622,18 @@ async fn persisted_queries_register_once_and_then_run_by_hash_over_post_and_get(
         .unwrap();
     assert_eq!(over_get.status(), 400);
     server.cleanup().await;
+}
+
+/// The `extensions` of a request naming `query` by its SHA-256, as Apollo's clients send it.
+fn persisted_query(query: &str) -> Value {
+    use sha2::Digest as _;
+    let hash: String = sha2::Sha256::digest(query.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    json!({ "persistedQuery": { "version": 1, "sha256Hash": hash } })
+}
+
+async fn json_of(request: reqwest::RequestBuilder) -> Value {
+    request.send().await.unwrap().json().await.unwrap()
 }

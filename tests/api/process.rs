@@ -220,3 +220,27 @@ async fn keep_lines(
         lines.lock().unwrap().push(value);
     }
 }
+
+/// `node <script> <args>` in `dir` with `env`, given at most `limit` (a test that needs longer
+/// has hung); what it printed and how it ended.
+pub async fn run_node(
+    dir: &str,
+    script: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+    limit: Duration,
+) -> std::process::Output {
+    let run = Command::new("node")
+        .arg(format!("{dir}/{script}"))
+        .args(args)
+        .envs(env.iter().copied())
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .output();
+    tokio::time::timeout(limit, run)
+        .await
+        .unwrap_or_else(|_| panic!("node {script} did not finish within {limit:?}"))
+        .unwrap()
+}

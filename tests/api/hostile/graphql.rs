@@ -8,7 +8,7 @@ use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use serde_json::{Value, json};
 
 use super::target::{ANSWER_LIMIT, Target, excerpt, seed};
-use crate::helpers::Backend;
+use crate::helpers::{Backend, fragment_fan_out};
 
 /// Inputs per store and run.
 const INPUTS: usize = 1_500;
@@ -155,19 +155,10 @@ fn regressions() -> Vec<Input> {
             close.repeat(depth)
         )
     };
-    let mut fan_out = String::from("query { ...F0 }");
-    for i in 0..40 {
-        fan_out.push_str(&format!(
-            " fragment F{i} on Query {{ ...F{} ...F{} }}",
-            i + 1,
-            i + 1
-        ));
-    }
-    fan_out.push_str(" fragment F40 on Query { __typename }");
     let queries = [
         nested("[", "]", 100_000),
         format!("{{{}}}", "{".repeat(100_000)),
-        fan_out,
+        fragment_fan_out(40, 2, "__typename"),
     ];
     let mut inputs = Vec::new();
     for query in queries {
@@ -542,14 +533,9 @@ fn deep_nesting() -> impl Strategy<Value = Input> {
             ),
             3 => {
                 // Fragments spreading the next one several times: fan-out^levels fields.
-                let (levels, fan_out) = (depth % 60 + 1, depth % 5 + 2);
-                let mut query = String::from("query { ...F0 }");
-                for i in 0..levels {
-                    let spreads = format!("...F{} ", i + 1).repeat(fan_out);
-                    query.push_str(&format!(" fragment F{i} on Query {{ {spreads}}}"));
-                }
-                query.push_str(&format!(" fragment F{levels} on Query {{ invitations(first: 1) {{ totalCount }} }}"));
-                graphql_body(&query, &json!({}))
+                let (levels, spreads) = (depth % 60 + 1, depth % 5 + 2);
+                let leaf = "invitations(first: 1) { totalCount }";
+                graphql_body(&fragment_fan_out(levels, spreads, leaf), &json!({}))
             }
             4 => {
                 // Nested JSON variables, built as text so serde's own limit is not in the way.

@@ -118,8 +118,12 @@ async fn stalled_headers_are_closed_within_the_timeout(target: &Target) {
 /// Named oddities: what a broken or malicious client writes on the wire.
 fn oddities() -> Vec<(&'static str, Vec<u8>)> {
     let body = br#"{"query":"{ __typename }"}"#;
-    let post = |head: &str, body: &[u8]| -> Vec<u8> {
-        let mut bytes = head.as_bytes().to_vec();
+    // A JSON POST to /graphql with `headers` (each ending in CRLF) and then `body`.
+    let post_json = |headers: &str, body: &[u8]| -> Vec<u8> {
+        let mut bytes = format!(
+            "POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n{headers}"
+        )
+        .into_bytes();
         bytes.extend_from_slice(body);
         bytes
     };
@@ -169,74 +173,74 @@ fn oddities() -> Vec<(&'static str, Vec<u8>)> {
         ("two Host headers", b"GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n".to_vec()),
         (
             "a chunk size that is not hex",
-            post("POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", b"abc\r\n0\r\n\r\n"),
+            post_json("Transfer-Encoding: chunked\r\n\r\nzz\r\n", b"abc\r\n0\r\n\r\n"),
         ),
         (
             "a chunk size past 64 bits",
-            post("POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffffffffff\r\n", b"abc"),
+            post_json("Transfer-Encoding: chunked\r\n\r\nffffffffffffffffffffff\r\n", b"abc"),
         ),
         (
             "a chunk without its line end",
-            post("POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n1a\r\n", b"{\"query\":\"{ __typename }\"}XX0\r\n\r\n"),
+            post_json("Transfer-Encoding: chunked\r\n\r\n1a\r\n", b"{\"query\":\"{ __typename }\"}XX0\r\n\r\n"),
         ),
         (
             "a chunk longer than what follows",
-            post("POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n1000\r\n", body),
+            post_json("Transfer-Encoding: chunked\r\n\r\n1000\r\n", body),
         ),
         (
             "chunk extensions",
-            post("POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n1a;ext=\"v\";x\r\n", b"{\"query\":\"{ __typename }\"}\r\n0\r\n\r\n"),
+            post_json("Transfer-Encoding: chunked\r\n\r\n1a;ext=\"v\";x\r\n", b"{\"query\":\"{ __typename }\"}\r\n0\r\n\r\n"),
         ),
         (
             "no last chunk",
-            post("POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n1a\r\n", b"{\"query\":\"{ __typename }\"}\r\n"),
+            post_json("Transfer-Encoding: chunked\r\n\r\n1a\r\n", b"{\"query\":\"{ __typename }\"}\r\n"),
         ),
         (
             "chunked and a length",
-            post("POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n1a\r\n", b"{\"query\":\"{ __typename }\"}\r\n0\r\n\r\n"),
+            post_json("Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n1a\r\n", b"{\"query\":\"{ __typename }\"}\r\n0\r\n\r\n"),
         ),
         (
             "an unknown transfer coding",
-            post("POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", b""),
+            post_json("Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", b""),
         ),
         (
             "chunked not last",
-            post("POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n", b""),
+            post_json("Transfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n", b""),
         ),
         (
             "a negative length",
-            post("POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: -1\r\n\r\n", body),
+            post_json("Content-Length: -1\r\n\r\n", body),
         ),
         (
             "two different lengths",
-            post("POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 26\r\nContent-Length: 3\r\n\r\n", body),
+            post_json("Content-Length: 26\r\nContent-Length: 3\r\n\r\n", body),
         ),
         (
             "a length list",
-            post("POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 26, 27\r\n\r\n", body),
+            post_json("Content-Length: 26, 27\r\n\r\n", body),
         ),
         (
             "a length past 64 bits",
-            post("POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 99999999999999999999999\r\n\r\n", body),
+            post_json("Content-Length: 99999999999999999999999\r\n\r\n", body),
         ),
         (
             "a 10 GB length with a short body",
-            post("POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 10000000000\r\n\r\n", body),
+            post_json("Content-Length: 10000000000\r\n\r\n", body),
         ),
         (
             "a 3 MB body",
-            post(
-                "POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 3145728\r\n\r\n",
+            post_json(
+                "Content-Length: 3145728\r\n\r\n",
                 &vec![b' '; 3 * 1024 * 1024],
             ),
         ),
         (
             "Expect: 100-continue and no body",
-            post("POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\nExpect: 100-continue\r\n\r\n", b""),
+            post_json("Content-Length: 1000\r\nExpect: 100-continue\r\n\r\n", b""),
         ),
         (
             "an unknown expectation",
-            post("POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 26\r\nExpect: 999-teapot\r\n\r\n", body),
+            post_json("Content-Length: 26\r\nExpect: 999-teapot\r\n\r\n", body),
         ),
         (
             "an upgrade to WebSocket",
