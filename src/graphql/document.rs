@@ -198,18 +198,22 @@ mod tests {
         assert!(nests_too_deeply(&after_newline));
     }
 
+    /// Fragments that spread the next one `spreads` times over `levels` levels, ending in
+    /// `leaf`.
+    fn fan_out(levels: usize, spreads: usize, leaf: &str) -> String {
+        let mut text = String::from("query { ...F0 }");
+        for i in 0..levels {
+            let spread = format!("...F{} ", i + 1).repeat(spreads);
+            text.push_str(&format!(" fragment F{i} on Query {{ {spread}}}"));
+        }
+        text.push_str(&format!(" fragment F{levels} on Query {{ {leaf} }}"));
+        text
+    }
+
     #[test]
     fn fragments_that_fan_out_stop_the_walk_at_its_budget() {
         // F0 spreads F1 twice, F1 spreads F2 twice, ...: 2^40 fields once expanded.
-        let mut text = String::from("query { ...F0 }");
-        for i in 0..40 {
-            text.push_str(&format!(
-                " fragment F{i} on Query {{ ...F{} ...F{} }}",
-                i + 1,
-                i + 1
-            ));
-        }
-        text.push_str(" fragment F40 on Query { __typename }");
+        let text = fan_out(40, 2, "__typename");
         let document = async_graphql::parser::parse_query(&text).unwrap();
         let mut visited = 0usize;
         assert_eq!(
@@ -219,16 +223,7 @@ mod tests {
         assert!(visited < MAX_VISITED_SELECTIONS);
 
         // Fan-out with no field at all, and fan-out through a cycle, are counted the same.
-        let mut spreads_only = String::from("query { ...F0 }");
-        for i in 0..30 {
-            spreads_only.push_str(&format!(
-                " fragment F{i} on Query {{ ...F{} ...F{} ...F{} }}",
-                i + 1,
-                i + 1,
-                i + 1
-            ));
-        }
-        spreads_only.push_str(" fragment F30 on Query { ...Missing }");
+        let spreads_only = fan_out(30, 3, "...Missing");
         let cycle = "query { ...A } fragment A on Query { ...A ...A }";
         for text in [spreads_only.as_str(), cycle] {
             let document = async_graphql::parser::parse_query(text).unwrap();
