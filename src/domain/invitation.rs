@@ -6,10 +6,13 @@
 
 use chrono::{DateTime, Utc};
 
+use uuid::Uuid;
+
+use super::event::{ACCEPT_HOLD, EVENT_CLAIM, event_body};
 use super::{
-    Actor, Delivery, DeliveryStatus, EmailAddress, EventActor, EventKind, Groups, InvitationEvent,
-    InvitationId, InvitationState, Locale, MessageKind, Metadata, PersonName, QueuedMessage,
-    RedirectUrl, Role, Scope, SecretDigest,
+    Actor, Delivery, DeliveryStatus, EmailAddress, EventActor, EventKind, EventType, Groups,
+    InvitationEvent, InvitationId, InvitationState, Locale, MessageKind, Metadata, OutgoingEvent,
+    PersonName, QueuedMessage, RedirectUrl, Role, Scope, SecretDigest,
 };
 
 /// What an invitation says: whom it invites to what. Chosen by an editor, validated, and
@@ -60,6 +63,9 @@ pub struct Invitation {
     /// them. See [`Invitation::queue_email`] and the sender rules in `outbox`.
     pub outbox: Vec<QueuedMessage>,
     pub events: Vec<InvitationEvent>,
+    /// Events stored with the change they report, waiting to be published (see
+    /// [`OutgoingEvent`]); removed by [`Invitation::events_published`].
+    pub pending_events: Vec<OutgoingEvent>,
     /// Incremented by the store on every write; a write with a stale revision is refused.
     pub revision: u64,
 }
@@ -92,15 +98,12 @@ impl Invitation {
             },
             ..Delivery::skipped()
         };
-        Self {
+        let mut invitation = Self {
             id,
             details: draft.details,
-            events: vec![InvitationEvent {
-                kind: EventKind::Created,
-                at: now,
-                actor: EventActor::Editor(invited_by.clone()),
-            }],
-            invited_by,
+            events: Vec::new(),
+            pending_events: Vec::new(),
+            invited_by: invited_by.clone(),
             inviter_email,
             secret_digest,
             stored_state: InvitationState::Pending,
@@ -116,7 +119,9 @@ impl Invitation {
             delivery,
             outbox: Vec::new(),
             revision: 0,
-        }
+        };
+        invitation.record(EventKind::Created, EventActor::Editor(invited_by), now);
+        invitation
     }
 
     /// The state as of `now`: PENDING past `expires_at` reads as EXPIRED.
@@ -158,16 +163,65 @@ impl Invitation {
 
     /// Appends an event. The history keeps the CREATED event and the latest ones, at most
     /// [`MAX_EVENTS`] in all, so repeated resends cannot grow a record without bound.
+    /// Every recorded change that leaves the module is also queued for publishing, in the same
+    /// write (see [`OutgoingEvent`]).
     fn record(&mut self, kind: EventKind, actor: EventActor, now: DateTime<Utc>) {
         self.updated_at = now;
         if self.events.len() >= MAX_EVENTS {
             self.events.remove(1);
+        }
+        if let Some(event_type) = EventType::of(kind) {
+            self.publish(event_type, actor.clone(), now);
         }
         self.events.push(InvitationEvent {
             kind,
             at: now,
             actor,
         });
+    }
+
+    /// Queues an event of `event_type` with the invitation as it is now.
+    pub(super) fn publish(&mut self, event_type: EventType, actor: EventActor, now: DateTime<Utc>) {
+        let body = event_body(event_type, now, &actor, self);
+        self.pending_events.push(OutgoingEvent {
+            id: Uuid::now_v7(),
+            event_type,
+            at: now,
+            actor,
+            body,
+            available_at: now + EVENT_CLAIM,
+            held: false,
+        });
+    }
+
+    /// The events the process that wrote this copy publishes now.
+    pub fn ready_events(&self) -> impl Iterator<Item = &OutgoingEvent> {
+        self.pending_events.iter().filter(|e| e.is_ready())
+    }
+
+    /// Whether any event waits that another process may take over at `now`.
+    pub fn next_event_at(&self) -> Option<DateTime<Utc>> {
+        self.pending_events.iter().map(|e| e.available_at).min()
+    }
+
+    /// Removes events that are in the event log now; `false` when none of them was here.
+    pub fn events_published(&mut self, ids: &[Uuid]) -> bool {
+        let before = self.pending_events.len();
+        self.pending_events.retain(|e| !ids.contains(&e.id));
+        self.pending_events.len() != before
+    }
+
+    /// Takes over the events abandoned at `now` for `claim`; `false` when none is.
+    pub fn claim_abandoned_events(&mut self, now: DateTime<Utc>) -> bool {
+        let mut claimed = false;
+        for event in &mut self.pending_events {
+            if event.is_abandoned(now) {
+                event.available_at = now + EVENT_CLAIM;
+                event.held = false;
+                claimed = true;
+            }
+        }
+        claimed
     }
 
     /// PENDING -> ACCEPTED by the holder of the secret, before `expires_at`.
@@ -177,6 +231,11 @@ impl Invitation {
         self.accepted_at = Some(now);
         self.accepted_user_id = Some(user_id);
         self.record(EventKind::Accepted, EventActor::Invitee, now);
+        if let Some(event) = self.pending_events.last_mut() {
+            // Published once the account is there (`release_accept`), never after a rollback.
+            event.held = true;
+            event.available_at = now + ACCEPT_HOLD;
+        }
         Ok(())
     }
 
@@ -198,6 +257,8 @@ impl Invitation {
         self.accepted_user_id = None;
         self.outbox
             .retain(|message| message.kind != MessageKind::InvitationAccepted);
+        self.pending_events
+            .retain(|event| !(event.held && event.event_type == EventType::Accepted));
         self.record(EventKind::AcceptRolledBack, EventActor::System, now);
         Ok(())
     }

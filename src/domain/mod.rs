@@ -17,6 +17,7 @@ mod text;
 mod validation;
 mod validity;
 mod vocabulary;
+mod webhook;
 
 #[cfg(test)]
 mod invitation_properties;
@@ -24,7 +25,9 @@ mod invitation_properties;
 pub use delivery::{Delivery, DeliveryStatus};
 pub use duration::IsoDuration;
 pub use email::EmailAddress;
-pub use event::{Actor, EventActor, EventKind, InvitationEvent};
+pub use event::{
+    ACCEPT_HOLD, Actor, EVENT_CLAIM, EventActor, EventKind, EventType, InvitationEvent, OutgoingEvent,
+};
 pub use id::InvitationId;
 pub use invitation::{
     Invitation, InvitationDetails, InvitationDraft, MAX_EVENTS, TransitionRefused,
@@ -45,4 +48,9 @@ pub use text::{GroupName, Groups, PersonName, Role, Scope};
 pub use validation::ValidationError;
 pub use validity::ValidityPolicy;
 pub use vocabulary::UnknownValue;
+pub use webhook::{
+    AttemptOutcome, StoredSecret, WebhookAttempt, WebhookDelivery, WebhookDeliveryState,
+    WebhookEndpoint, WebhookRetryPolicy, WebhookSecret, WebhookUrl, is_public_address,
+    retry_delay, signature_header,
+};
 pub(crate) use vocabulary::string_enum;

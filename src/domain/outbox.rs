@@ -227,17 +227,25 @@ impl Invitation {
 
     /// Queues the "accepted" notice held until `hold_until`: the accept that queued it may
     /// still be rolled back (its account not provisioned), and a rolled-back accept must not
-    /// have told the inviter. [`Invitation::release_notice`] lets it go once the account is
+    /// have told the inviter. [`Invitation::release_accept`] lets it go once the account is
     /// there; if that never comes (the process stopped), it goes out when the hold ends.
     pub fn queue_held_notice(&mut self, mut message: QueuedMessage, hold_until: DateTime<Utc>) {
         message.schedule.lease_until = Some(hold_until);
         self.queue_email(message);
     }
 
-    /// Releases a notice queued by [`Invitation::queue_held_notice`]; `false` when there is
-    /// none to release.
-    pub fn release_notice(&mut self) -> bool {
+    /// Releases what an accept held until its account was there: the notice queued by
+    /// [`Invitation::queue_held_notice`] and the accept's event, which the releasing process
+    /// publishes now. `false` when there is nothing to release.
+    pub fn release_accept(&mut self, now: DateTime<Utc>) -> bool {
         let mut released = false;
+        for event in &mut self.pending_events {
+            if event.held {
+                event.held = false;
+                event.available_at = now + super::EVENT_CLAIM;
+                released = true;
+            }
+        }
         for message in &mut self.outbox {
             if message.kind == MessageKind::InvitationAccepted
                 && message.schedule.attempts == 0
@@ -345,6 +353,7 @@ impl Invitation {
         if kind == MessageKind::Invitation {
             if after == AfterFailure::GiveUp {
                 self.delivery.status = DeliveryStatus::Failed;
+                self.publish(super::EventType::DeliveryFailed, super::EventActor::System, now);
             }
             self.delivery.attempts = attempts;
             self.delivery.last_error = Some(failure.reason.clone());
@@ -537,9 +546,9 @@ mod tests {
             message(MessageKind::InvitationAccepted, now),
             now + TimeDelta::minutes(1),
         );
-        assert!(inv.release_notice());
+        assert!(inv.release_accept(now));
         assert_eq!(inv.due_messages(now).count(), 1);
-        assert!(!inv.release_notice());
+        assert!(!inv.release_accept(now));
     }
 
     #[test]

@@ -182,14 +182,23 @@ impl MessageKeys {
 
     /// Seals `body`, bound to `context` (which must be given again to open it).
     pub fn seal(&self, body: &MessageBody, context: &[u8]) -> Result<SealedBody, SealError> {
+        // A body of strings always serializes.
+        self.seal_bytes(&serde_json::to_vec(body).unwrap_or_default(), context)
+    }
+
+    /// Opens `sealed` with the key its header names, checking it against `context`.
+    pub fn open(&self, sealed: &SealedBody, context: &[u8]) -> Result<MessageBody, OpenError> {
+        serde_json::from_slice(&self.open_bytes(sealed, context)?).map_err(|_| OpenError::Malformed)
+    }
+
+    /// Seals any bytes (a webhook endpoint's secret, say), bound to `context`.
+    pub fn seal_bytes(&self, plaintext: &[u8], context: &[u8]) -> Result<SealedBody, SealError> {
         let mut header = Vec::with_capacity(HEADER_BYTES);
         header.push(VERSION);
         header.extend_from_slice(&self.current.id.0);
         let mut nonce = [0u8; NONCE_BYTES];
         getrandom::fill(&mut nonce).map_err(SealError)?;
         header.extend_from_slice(&nonce);
-        // A body of strings always serializes.
-        let plaintext = serde_json::to_vec(body).unwrap_or_default();
         let aad = [header.as_slice(), context].concat();
         let ciphertext = self
             .current
@@ -197,7 +206,7 @@ impl MessageKeys {
             .encrypt(
                 XNonce::from_slice(&nonce),
                 Payload {
-                    msg: &plaintext,
+                    msg: plaintext,
                     aad: &aad,
                 },
             )
@@ -207,8 +216,8 @@ impl MessageKeys {
         Ok(SealedBody(header))
     }
 
-    /// Opens `sealed` with the key its header names, checking it against `context`.
-    pub fn open(&self, sealed: &SealedBody, context: &[u8]) -> Result<MessageBody, OpenError> {
+    /// Opens what [`Self::seal_bytes`] sealed.
+    pub fn open_bytes(&self, sealed: &SealedBody, context: &[u8]) -> Result<Vec<u8>, OpenError> {
         let bytes = sealed.as_bytes();
         if bytes.len() < HEADER_BYTES || bytes[0] != VERSION {
             return Err(OpenError::Malformed);
@@ -220,8 +229,7 @@ impl MessageKeys {
             .ok_or(OpenError::UnknownKey(id))?;
         let (header, ciphertext) = bytes.split_at(HEADER_BYTES);
         let aad = [header, context].concat();
-        let plaintext = key
-            .cipher
+        key.cipher
             .decrypt(
                 XNonce::from_slice(&header[1 + KEY_ID_BYTES..]),
                 Payload {
@@ -229,8 +237,7 @@ impl MessageKeys {
                     aad: &aad,
                 },
             )
-            .map_err(|_| OpenError::NotAuthentic)?;
-        serde_json::from_slice(&plaintext).map_err(|_| OpenError::Malformed)
+            .map_err(|_| OpenError::NotAuthentic)
     }
 }
 

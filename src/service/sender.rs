@@ -138,8 +138,8 @@ impl InvitationService {
     pub(super) async fn release_notice(&self, accepted: Invitation) -> Invitation {
         let id = accepted.id;
         match self
-            .write_if(accepted.clone(), |invitation, _| {
-                Ok(invitation.release_notice().then_some(()))
+            .write_if(accepted.clone(), |invitation, now| {
+                Ok(invitation.release_accept(now).then_some(()))
             })
             .await
         {

@@ -11,7 +11,8 @@ use uuid::Uuid;
 
 use crate::domain::{
     Actor, Delivery, EmailAddress, EventActor, EventKind, Groups, Invitation, InvitationDetails,
-    InvitationEvent, InvitationId, Locale, Metadata, PersonName, QueuedMessage, RedirectUrl, Role,
+    InvitationEvent, InvitationId, Locale, Metadata, OutgoingEvent, PersonName, QueuedMessage,
+    RedirectUrl, Role,
     Schedule, Scope, SealedBody, SecretDigest,
 };
 use crate::ports::{StoreError, StoreResult};
@@ -100,6 +101,84 @@ impl MessageRecord {
     }
 }
 
+/// An event waiting to be published, as both stores keep it (see [`OutgoingEvent`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct PendingEventRecord {
+    pub id: Uuid,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub at: DateTime<Utc>,
+    /// `editor`, `invitee` or `system`.
+    pub by: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor_name: Option<String>,
+    pub body: String,
+    pub available_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub held: bool,
+}
+
+impl From<&OutgoingEvent> for PendingEventRecord {
+    fn from(event: &OutgoingEvent) -> Self {
+        let (by, actor_id, actor_name) = actor_parts(&event.actor);
+        Self {
+            id: event.id,
+            event_type: event.event_type.as_str().to_owned(),
+            at: event.at,
+            by: by.to_owned(),
+            actor_id,
+            actor_name,
+            body: event.body.clone(),
+            available_at: event.available_at,
+            held: event.held,
+        }
+    }
+}
+
+impl PendingEventRecord {
+    fn into_event(self, id: Uuid) -> StoreResult<OutgoingEvent> {
+        Ok(OutgoingEvent {
+            id: self.id,
+            event_type: self
+                .event_type
+                .parse()
+                .map_err(bad("a pending event type", id))?,
+            at: self.at,
+            actor: actor_from_parts(&self.by, self.actor_id, self.actor_name)
+                .ok_or_else(|| corrupt("a pending event actor", id))?,
+            body: self.body,
+            available_at: self.available_at,
+            held: self.held,
+        })
+    }
+}
+
+/// An actor as three stored fields: `by` (`editor`, `invitee`, `system`), id and name.
+pub(crate) fn actor_parts(actor: &EventActor) -> (&'static str, Option<String>, Option<String>) {
+    match actor {
+        EventActor::Editor(actor) => ("editor", Some(actor.id.clone()), Some(actor.name.clone())),
+        EventActor::Invitee => ("invitee", None, None),
+        EventActor::System => ("system", None, None),
+    }
+}
+
+/// The actor [`actor_parts`] stored; `None` when the parts do not make one.
+pub(crate) fn actor_from_parts(
+    by: &str,
+    id: Option<String>,
+    name: Option<String>,
+) -> Option<EventActor> {
+    match (by, id, name) {
+        ("editor", Some(id), Some(name)) => Some(EventActor::Editor(Actor { id, name })),
+        ("invitee", ..) => Some(EventActor::Invitee),
+        ("system", ..) => Some(EventActor::System),
+        _ => None,
+    }
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct InvitationRecord {
     pub id: Uuid,
@@ -137,6 +216,10 @@ pub(crate) struct InvitationRecord {
     /// Derived from the outbox; stored so that the sender can find due messages by index.
     pub next_message_at: Option<DateTime<Utc>>,
     pub events: Vec<EventRecord>,
+    pub pending_events: Vec<PendingEventRecord>,
+    /// Derived from the pending events; stored so that a dispatcher can find abandoned ones
+    /// by index.
+    pub next_event_at: Option<DateTime<Utc>>,
     pub revision: i64,
 }
 
@@ -151,13 +234,7 @@ fn bad<E>(what: &'static str, id: Uuid) -> impl FnOnce(E) -> StoreError {
 
 impl From<&InvitationEvent> for EventRecord {
     fn from(event: &InvitationEvent) -> Self {
-        let (by, actor_id, actor_name) = match &event.actor {
-            EventActor::Editor(actor) => {
-                ("editor", Some(actor.id.clone()), Some(actor.name.clone()))
-            }
-            EventActor::Invitee => ("invitee", None, None),
-            EventActor::System => ("system", None, None),
-        };
+        let (by, actor_id, actor_name) = actor_parts(&event.actor);
         Self {
             kind: event.kind.as_str().to_owned(),
             at: event.at,
@@ -174,12 +251,8 @@ impl EventRecord {
             .kind
             .parse()
             .map_err(|_| corrupt("an event kind", id))?;
-        let actor = match (self.by.as_str(), self.actor_id, self.actor_name) {
-            ("editor", Some(id), Some(name)) => EventActor::Editor(Actor { id, name }),
-            ("invitee", ..) => EventActor::Invitee,
-            ("system", ..) => EventActor::System,
-            _ => return Err(corrupt("an event actor", id)),
-        };
+        let actor = actor_from_parts(&self.by, self.actor_id, self.actor_name)
+            .ok_or_else(|| corrupt("an event actor", id))?;
         Ok(InvitationEvent {
             kind,
             at: self.at,
@@ -228,6 +301,12 @@ impl From<&Invitation> for InvitationRecord {
             outbox: inv.outbox.iter().map(MessageRecord::from).collect(),
             next_message_at: inv.next_message_at(),
             events: inv.events.iter().map(EventRecord::from).collect(),
+            pending_events: inv
+                .pending_events
+                .iter()
+                .map(PendingEventRecord::from)
+                .collect(),
+            next_event_at: inv.next_event_at(),
             revision: i64::try_from(inv.revision).unwrap_or(i64::MAX),
         }
     }
@@ -309,6 +388,11 @@ impl InvitationRecord {
                 .collect::<StoreResult<_>>()?,
             events: self
                 .events
+                .into_iter()
+                .map(|e| e.into_event(id))
+                .collect::<StoreResult<_>>()?,
+            pending_events: self
+                .pending_events
                 .into_iter()
                 .map(|e| e.into_event(id))
                 .collect::<StoreResult<_>>()?,

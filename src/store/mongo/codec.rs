@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use crate::ports::{Account, ApiTokenRecord, StoreError, StoreResult};
-use crate::store::record::{EventRecord, InvitationRecord, MessageRecord};
+use crate::store::record::{EventRecord, InvitationRecord, MessageRecord, PendingEventRecord};
 
 pub(super) fn time(t: DateTime<Utc>) -> Bson {
     Bson::DateTime(BsonDateTime::from_chrono(t))
@@ -53,6 +53,11 @@ pub(super) fn invitation_document(r: &InvitationRecord) -> Document {
         .iter()
         .map(|message| bson::to_bson(message).unwrap_or(Bson::Null))
         .collect();
+    let pending_events: Vec<Bson> = r
+        .pending_events
+        .iter()
+        .map(|event| bson::to_bson(event).unwrap_or(Bson::Null))
+        .collect();
     let mut invited_by = doc! { "id": &r.invited_by_id, "name": &r.invited_by_name };
     if let Some(email) = &r.inviter_email {
         invited_by.insert("email", email);
@@ -90,8 +95,13 @@ pub(super) fn invitation_document(r: &InvitationRecord) -> Document {
         },
         "outbox": outbox,
         "events": events,
+        "pendingEvents": pending_events,
         "revision": r.revision,
     };
+    // As with messages: only records with events to publish carry the field.
+    if let Some(at) = r.next_event_at {
+        document.insert("nextEventAt", time(at));
+    }
     // Only records with queued messages carry the field, so its index holds only them.
     if let Some(at) = r.next_message_at {
         document.insert("nextMessageAt", time(at));
@@ -262,6 +272,15 @@ pub(super) fn invitation_record(doc: &RawDocument) -> StoreResult<InvitationReco
         .into_iter()
         .map(|item| r.deserialize::<MessageRecord>("outbox", item))
         .collect::<StoreResult<Vec<_>>>()?;
+    // Records written before events existed have no such field.
+    let pending_events = match r.value("pendingEvents")? {
+        None => Vec::new(),
+        Some(_) => r
+            .documents("pendingEvents")?
+            .into_iter()
+            .map(|item| r.deserialize::<PendingEventRecord>("pendingEvents", item))
+            .collect::<StoreResult<Vec<_>>>()?,
+    };
     Ok(InvitationRecord {
         id: r.uuid("_id")?,
         email: r.str("email")?,
@@ -296,6 +315,8 @@ pub(super) fn invitation_record(doc: &RawDocument) -> StoreResult<InvitationReco
         next_message_at: r.opt_time("nextMessageAt")?,
         outbox,
         events,
+        pending_events,
+        next_event_at: r.opt_time("nextEventAt")?,
         revision: r.int("revision")?,
     })
 }

@@ -102,6 +102,8 @@ pub(super) fn invitation_values(r: &InvitationRecord) -> Vec<Value> {
         opt_text(r.delivery_locale.as_deref()),
         json_text(&r.outbox),
         opt_millis(r.next_message_at),
+        json_text(&r.pending_events),
+        opt_millis(r.next_event_at),
         Value::Integer(r.revision),
     ]
 }
@@ -157,7 +159,9 @@ pub(super) fn invitation_from_row(row: &Row<'_>) -> rusqlite::Result<InvitationR
         delivery_locale: row.get(30)?,
         outbox: json_column(row, 31)?,
         next_message_at: opt_time(row.get(32)?)?,
-        revision: row.get(33)?,
+        pending_events: json_column(row, 33)?,
+        next_event_at: opt_time(row.get(34)?)?,
+        revision: row.get(35)?,
     })
 }
 

@@ -666,6 +666,9 @@ mod tests {
             "delivery_locale",
             "outbox",
             "next_message_at",
+            // Version 4.
+            "pending_events",
+            "next_event_at",
         ];
         // Version 3 added the tokens' expiry, revocation and last use.
         let v2 = schema::SCHEMA.replace(

@@ -1,6 +1,6 @@
 //! The embedded store's tables and indexes. `user_version` records the schema version.
 
-pub(super) const VERSION: i64 = 3;
+pub(super) const VERSION: i64 = 4;
 
 /// Statements that bring a database of version `n - 1` to version `n`, run in order before
 /// [`SCHEMA`] (which creates whatever is still missing).
@@ -21,6 +21,13 @@ ALTER TABLE api_tokens ADD COLUMN email TEXT;
 ALTER TABLE api_tokens ADD COLUMN expires_at INTEGER;
 ALTER TABLE api_tokens ADD COLUMN revoked_at INTEGER;
 ALTER TABLE api_tokens ADD COLUMN last_used_at INTEGER;
+",
+    ),
+    (
+        4,
+        r"
+ALTER TABLE invitations ADD COLUMN pending_events TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE invitations ADD COLUMN next_event_at INTEGER;
 ",
     ),
 ];
@@ -60,6 +67,8 @@ CREATE TABLE IF NOT EXISTS invitations (
     delivery_locale TEXT,
     outbox TEXT NOT NULL DEFAULT '[]',
     next_message_at INTEGER,
+    pending_events TEXT NOT NULL DEFAULT '[]',
+    next_event_at INTEGER,
     revision INTEGER NOT NULL
 ) STRICT;
 CREATE UNIQUE INDEX IF NOT EXISTS invitations_one_pending
@@ -71,6 +80,7 @@ CREATE INDEX IF NOT EXISTS invitations_by_email ON invitations (email_normalized
 CREATE INDEX IF NOT EXISTS invitations_by_scope ON invitations (scope, created_at);
 CREATE INDEX IF NOT EXISTS invitations_by_finished ON invitations (finished_at) WHERE finished_at IS NOT NULL;
 CREATE INDEX IF NOT EXISTS invitations_by_next_message ON invitations (next_message_at) WHERE next_message_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS invitations_by_next_event ON invitations (next_event_at) WHERE next_event_at IS NOT NULL;
 
 CREATE TABLE IF NOT EXISTS accounts (
     id TEXT PRIMARY KEY,
@@ -99,7 +109,7 @@ CREATE TABLE IF NOT EXISTS api_tokens (
 ";
 
 /// Columns of `invitations`, in the order `codec` binds and reads them.
-pub(super) const COLUMNS: [&str; 34] = [
+pub(super) const COLUMNS: [&str; 36] = [
     "id",
     "email",
     "email_normalized",
@@ -133,6 +143,8 @@ pub(super) const COLUMNS: [&str; 34] = [
     "delivery_locale",
     "outbox",
     "next_message_at",
+    "pending_events",
+    "next_event_at",
     "revision",
 ];
 
