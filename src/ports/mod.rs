@@ -9,6 +9,7 @@
 mod account;
 mod auth;
 mod clock;
+mod events;
 mod listing;
 mod mailer;
 mod principal;
@@ -19,6 +20,7 @@ mod token;
 pub use account::Account;
 pub use auth::{Anonymous, Authenticator};
 pub use clock::{Clock, ManualClock, SystemClock, truncate_to_millis};
+pub use events::{EventStore, InvitationListener, LoggedEvent};
 pub use listing::{
     Cursor, InvitationFilter, ListQuery, Page, SortDirection, SortField, SortKey, SortValue,
 };

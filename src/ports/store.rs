@@ -146,6 +146,6 @@ pub trait TokenStore: Send + Sync + Debug {
 }
 
 /// What the service and the standalone server need from persistence.
-pub trait Store: InvitationStore + AccountStore + TokenStore {}
+pub trait Store: InvitationStore + AccountStore + TokenStore + super::EventStore {}
 
-impl<T: InvitationStore + AccountStore + TokenStore> Store for T {}
+impl<T: InvitationStore + AccountStore + TokenStore + super::EventStore> Store for T {}

@@ -4,4 +4,5 @@
 
 pub mod mongo;
 mod record;
+mod webhook_record;
 pub mod sqlite;

@@ -63,6 +63,11 @@ pub(super) async fn ensure(
                 IndexOptions::builder().sparse(true).build(),
             ),
             index(
+                "by_next_event",
+                doc! { "nextEventAt": 1 },
+                IndexOptions::builder().sparse(true).build(),
+            ),
+            index(
                 "by_scope_created",
                 doc! { "scope": 1, "createdAt": -1 },
                 IndexOptions::default(),

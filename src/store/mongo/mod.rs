@@ -4,6 +4,7 @@
 //! change is one atomic single-document write; no transaction is needed for them.
 
 mod codec;
+mod events;
 mod indexes;
 mod listing;
 
@@ -32,6 +33,7 @@ pub struct MongoStore {
     invitations: Collection<Document>,
     accounts: Collection<Document>,
     tokens: Collection<Document>,
+    event_collections: events::EventCollections,
 }
 
 /// Network trouble and a missing primary are `Unavailable`; the rest is `Other`.
@@ -96,13 +98,20 @@ impl MongoStore {
             .build();
         let invitations = database.collection_with_options("invitations", durable.clone());
         let accounts = database.collection_with_options("accounts", durable.clone());
-        let tokens = database.collection_with_options("api_tokens", durable);
+        let tokens = database.collection_with_options("api_tokens", durable.clone());
         indexes::ensure(&invitations, &accounts, &tokens, retention).await?;
+        let event_collections = events::EventCollections {
+            events: database.collection_with_options("invitation_events", durable.clone()),
+            endpoints: database.collection_with_options("webhook_endpoints", durable.clone()),
+            deliveries: database.collection_with_options("webhook_deliveries", durable),
+        };
+        event_collections.ensure_indexes().await?;
         Ok(Self {
             database,
             invitations,
             accounts,
             tokens,
+            event_collections,
         })
     }
 

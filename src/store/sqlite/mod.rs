@@ -4,6 +4,7 @@
 //! connections, all used from blocking threads so the async runtime never waits on disk.
 
 mod codec;
+mod events;
 mod listing;
 mod schema;
 

@@ -106,6 +106,35 @@ CREATE TABLE IF NOT EXISTS api_tokens (
     revoked_at INTEGER,
     last_used_at INTEGER
 ) STRICT;
+
+CREATE TABLE IF NOT EXISTS invitation_events (
+    id TEXT PRIMARY KEY,
+    at INTEGER NOT NULL,
+    data TEXT NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS invitation_events_by_at ON invitation_events (at);
+
+CREATE TABLE IF NOT EXISTS webhook_endpoints (
+    id TEXT PRIMARY KEY,
+    revision INTEGER NOT NULL,
+    data TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE IF NOT EXISTS webhook_deliveries (
+    id TEXT PRIMARY KEY,
+    event_id TEXT NOT NULL,
+    endpoint_id TEXT NOT NULL,
+    state TEXT NOT NULL,
+    available_at INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    revision INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    UNIQUE (event_id, endpoint_id)
+) STRICT;
+CREATE INDEX IF NOT EXISTS webhook_deliveries_due
+    ON webhook_deliveries (available_at) WHERE state = 'PENDING';
+CREATE INDEX IF NOT EXISTS webhook_deliveries_by_endpoint ON webhook_deliveries (endpoint_id, id);
+CREATE INDEX IF NOT EXISTS webhook_deliveries_by_created ON webhook_deliveries (created_at);
 ";
 
 /// Columns of `invitations`, in the order `codec` binds and reads them.

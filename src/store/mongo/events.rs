@@ -1,0 +1,380 @@
+//! The event log, webhook endpoints and deliveries in MongoDB, and the change stream that
+//! carries logged events to every server instance.
+
+use async_trait::async_trait;
+use bson::{Bson, Document, doc};
+use chrono::{DateTime, Utc};
+use futures_util::{Stream, StreamExt as _, TryStreamExt as _};
+use mongodb::change_stream::event::ResumeToken;
+use mongodb::error::ErrorKind;
+use mongodb::options::{FullDocumentType, IndexOptions};
+use mongodb::{Collection, IndexModel};
+use uuid::Uuid;
+
+use super::{DUPLICATE_KEY, MongoStore, classify, duplicate_key_message, raw};
+use crate::domain::{Invitation, WebhookDelivery, WebhookEndpoint};
+use crate::ports::{EventStore, LoggedEvent, StoreError, StoreResult};
+use crate::store::webhook_record::{DeliveryRecord, EndpointRecord, LoggedEventRecord, ms};
+
+/// Ids are stored as hyphenated text in `_id`: UUID v7 sorts by creation time that way.
+fn key(id: Uuid) -> String {
+    id.hyphenated().to_string()
+}
+
+/// The value a record's UUID field is stored as, for filters.
+fn uuid_value(id: Uuid) -> Bson {
+    bson::to_bson(&id).unwrap_or(Bson::Null)
+}
+
+fn to_document<T: serde::Serialize>(record: &T, id: Uuid) -> StoreResult<Document> {
+    let mut document = bson::to_document(record)
+        .map_err(|err| StoreError::Other(Box::new(err)))?;
+    document.insert("_id", key(id));
+    Ok(document)
+}
+
+fn from_document<T: serde::de::DeserializeOwned>(mut document: Document, what: &str) -> StoreResult<T> {
+    document.remove("_id");
+    bson::from_document(document).map_err(|_| StoreError::Corrupt(format!("a stored {what}")))
+}
+
+fn delivery_document(record: &DeliveryRecord) -> StoreResult<Document> {
+    let mut document = to_document(record, record.id)?;
+    // When a sender may take it: the later of its next attempt and its lease.
+    let available = record
+        .lease_until
+        .map_or(record.next_attempt_at, |lease| lease.max(record.next_attempt_at));
+    document.insert("availableAt", available);
+    Ok(document)
+}
+
+fn delivery_from(document: Document) -> StoreResult<WebhookDelivery> {
+    let mut document = document;
+    document.remove("availableAt");
+    from_document::<DeliveryRecord>(document, "webhook delivery")?.into_delivery()
+}
+
+/// Collections and indexes of the events side.
+#[derive(Debug, Clone)]
+pub(super) struct EventCollections {
+    pub events: Collection<Document>,
+    pub endpoints: Collection<Document>,
+    pub deliveries: Collection<Document>,
+}
+
+impl EventCollections {
+    pub(super) async fn ensure_indexes(&self) -> StoreResult<()> {
+        let named = |name: &str, keys: Document, options: IndexOptions| {
+            let mut options = options;
+            options.name = Some(name.to_owned());
+            IndexModel::builder().keys(keys).options(options).build()
+        };
+        self.events
+            .create_index(named("by_at", doc! { "at": 1 }, IndexOptions::default()))
+            .await
+            .map_err(classify)?;
+        self.deliveries
+            .create_indexes([
+                named(
+                    "one_per_event_and_endpoint",
+                    doc! { "eventId": 1, "endpointId": 1 },
+                    IndexOptions::builder().unique(true).build(),
+                ),
+                named(
+                    "due",
+                    doc! { "availableAt": 1 },
+                    IndexOptions::builder()
+                        .partial_filter_expression(doc! { "state": "PENDING" })
+                        .build(),
+                ),
+                named(
+                    "by_endpoint",
+                    doc! { "endpointId": 1, "_id": -1 },
+                    IndexOptions::default(),
+                ),
+                named("by_created", doc! { "createdAt": 1 }, IndexOptions::default()),
+            ])
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+}
+
+fn is_duplicate(err: &mongodb::error::Error) -> bool {
+    duplicate_key_message(err).is_some()
+}
+
+#[async_trait]
+impl EventStore for MongoStore {
+    async fn log_event(
+        &self,
+        event: &LoggedEvent,
+        deliveries: &[WebhookDelivery],
+    ) -> StoreResult<bool> {
+        let record = LoggedEventRecord::from(event);
+        let new = match self
+            .event_collections
+            .events
+            .insert_one(to_document(&record, record.id)?)
+            .await
+        {
+            Ok(_) => true,
+            Err(err) if is_duplicate(&err) => false,
+            Err(err) => return Err(classify(err)),
+        };
+        if deliveries.is_empty() {
+            return Ok(new);
+        }
+        let documents = deliveries
+            .iter()
+            .map(|d| delivery_document(&DeliveryRecord::from(d)))
+            .collect::<StoreResult<Vec<_>>>()?;
+        match self
+            .event_collections
+            .deliveries
+            .insert_many(documents)
+            .ordered(false)
+            .await
+        {
+            Ok(_) => Ok(new),
+            Err(err) => match err.kind.as_ref() {
+                // Queued by an earlier pass: exactly what idempotence asks.
+                ErrorKind::InsertMany(failure)
+                    if failure.write_concern_error.is_none()
+                        && failure
+                            .write_errors
+                            .iter()
+                            .flatten()
+                            .all(|e| e.code == DUPLICATE_KEY) =>
+                {
+                    Ok(new)
+                }
+                _ => Err(classify(err)),
+            },
+        }
+    }
+
+    async fn abandoned_events(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> StoreResult<Vec<Invitation>> {
+        let cursor = raw(&self.invitations)
+            .find(doc! { "nextEventAt": { "$lte": super::codec::time(now) } })
+            .sort(doc! { "nextEventAt": 1 })
+            .limit(i64::try_from(limit).unwrap_or(i64::MAX))
+            .await
+            .map_err(classify)?;
+        self.find_many(cursor).await
+    }
+
+    async fn insert_endpoint(&self, endpoint: &WebhookEndpoint) -> StoreResult<()> {
+        let record = EndpointRecord::from(endpoint);
+        self.event_collections
+            .endpoints
+            .insert_one(to_document(&record, record.id)?)
+            .await
+            .map(drop)
+            .map_err(classify)
+    }
+
+    async fn update_endpoint(&self, endpoint: &WebhookEndpoint) -> StoreResult<u64> {
+        let mut record = EndpointRecord::from(endpoint);
+        let expected = record.revision;
+        record.revision += 1;
+        let result = self
+            .event_collections
+            .endpoints
+            .replace_one(
+                doc! { "_id": key(record.id), "revision": expected },
+                to_document(&record, record.id)?,
+            )
+            .await
+            .map_err(classify)?;
+        if result.matched_count == 1 {
+            Ok(endpoint.revision + 1)
+        } else {
+            Err(StoreError::Conflict)
+        }
+    }
+
+    async fn delete_endpoint(&self, id: Uuid) -> StoreResult<bool> {
+        let result = self
+            .event_collections
+            .endpoints
+            .delete_one(doc! { "_id": key(id) })
+            .await
+            .map_err(classify)?;
+        Ok(result.deleted_count == 1)
+    }
+
+    async fn get_endpoint(&self, id: Uuid) -> StoreResult<Option<WebhookEndpoint>> {
+        self.event_collections
+            .endpoints
+            .find_one(doc! { "_id": key(id) })
+            .await
+            .map_err(classify)?
+            .map(|d| from_document::<EndpointRecord>(d, "webhook endpoint")?.into_endpoint())
+            .transpose()
+    }
+
+    async fn list_endpoints(&self) -> StoreResult<Vec<WebhookEndpoint>> {
+        let documents: Vec<Document> = self
+            .event_collections
+            .endpoints
+            .find(doc! {})
+            .sort(doc! { "_id": 1 })
+            .await
+            .map_err(classify)?
+            .try_collect()
+            .await
+            .map_err(classify)?;
+        documents
+            .into_iter()
+            .map(|d| from_document::<EndpointRecord>(d, "webhook endpoint")?.into_endpoint())
+            .collect()
+    }
+
+    async fn insert_delivery(&self, delivery: &WebhookDelivery) -> StoreResult<()> {
+        match self
+            .event_collections
+            .deliveries
+            .insert_one(delivery_document(&DeliveryRecord::from(delivery))?)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(err) if is_duplicate(&err) => Err(StoreError::Conflict),
+            Err(err) => Err(classify(err)),
+        }
+    }
+
+    async fn due_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> StoreResult<Vec<WebhookDelivery>> {
+        self.find_deliveries(
+            doc! { "state": "PENDING", "availableAt": { "$lte": ms(now) } },
+            doc! { "availableAt": 1 },
+            limit,
+        )
+        .await
+    }
+
+    async fn update_delivery(&self, delivery: &WebhookDelivery) -> StoreResult<u64> {
+        let mut record = DeliveryRecord::from(delivery);
+        let expected = record.revision;
+        record.revision += 1;
+        let result = self
+            .event_collections
+            .deliveries
+            .replace_one(
+                doc! { "_id": key(record.id), "revision": expected },
+                delivery_document(&record)?,
+            )
+            .await
+            .map_err(classify)?;
+        if result.matched_count == 1 {
+            Ok(delivery.revision + 1)
+        } else {
+            Err(StoreError::Conflict)
+        }
+    }
+
+    async fn get_delivery(&self, id: Uuid) -> StoreResult<Option<WebhookDelivery>> {
+        self.event_collections
+            .deliveries
+            .find_one(doc! { "_id": key(id) })
+            .await
+            .map_err(classify)?
+            .map(delivery_from)
+            .transpose()
+    }
+
+    async fn list_deliveries(
+        &self,
+        endpoint: Uuid,
+        first: usize,
+        before: Option<Uuid>,
+    ) -> StoreResult<Vec<WebhookDelivery>> {
+        let mut filter = doc! { "endpointId": uuid_value(endpoint) };
+        if let Some(before) = before {
+            filter.insert("_id", doc! { "$lt": key(before) });
+        }
+        self.find_deliveries(filter, doc! { "_id": -1 }, first).await
+    }
+
+    async fn purge_events(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+        let events = self
+            .event_collections
+            .events
+            .delete_many(doc! { "at": { "$lt": ms(before) } })
+            .await
+            .map_err(classify)?;
+        let deliveries = self
+            .event_collections
+            .deliveries
+            .delete_many(doc! { "state": { "$ne": "PENDING" }, "createdAt": { "$lt": ms(before) } })
+            .await
+            .map_err(classify)?;
+        Ok(events.deleted_count + deliveries.deleted_count)
+    }
+}
+
+impl MongoStore {
+    async fn find_deliveries(
+        &self,
+        filter: Document,
+        sort: Document,
+        limit: usize,
+    ) -> StoreResult<Vec<WebhookDelivery>> {
+        let documents: Vec<Document> = self
+            .event_collections
+            .deliveries
+            .find(filter)
+            .sort(sort)
+            .limit(i64::try_from(limit).unwrap_or(i64::MAX))
+            .await
+            .map_err(classify)?
+            .try_collect()
+            .await
+            .map_err(classify)?;
+        documents.into_iter().map(delivery_from).collect()
+    }
+
+    /// Every event logged from now on (or after `resume`), by any server instance, with the
+    /// token to resume after it. The stream ends with an error when the cursor is lost; the
+    /// caller opens a new one from the last token it saw.
+    pub async fn watch_events(
+        &self,
+        resume: Option<ResumeToken>,
+    ) -> StoreResult<impl Stream<Item = StoreResult<(LoggedEvent, Option<ResumeToken>)>> + Send + use<>>
+    {
+        let pipeline = [doc! { "$match": { "operationType": "insert" } }];
+        let mut watch = self
+            .event_collections
+            .events
+            .watch()
+            .pipeline(pipeline)
+            .full_document(FullDocumentType::UpdateLookup);
+        if let Some(token) = resume {
+            watch = watch.resume_after(token);
+        }
+        let stream = watch.await.map_err(classify)?;
+        Ok(futures_util::stream::unfold(stream, |mut stream| async move {
+            let item = match stream.next().await? {
+                Err(err) => Err(classify(err)),
+                Ok(change) => {
+                    let token = stream.resume_token();
+                    match change.full_document {
+                        Some(document) => from_document::<LoggedEventRecord>(document, "logged event")
+                            .and_then(LoggedEventRecord::into_event)
+                            .map(|event| (event, token)),
+                        None => Err(StoreError::Corrupt("an event insert without its document".into())),
+                    }
+                }
+            };
+            Some((item, stream))
+        }))
+    }
+}
