@@ -128,6 +128,9 @@ pub enum Error {
     Forbidden(String),
     #[error("no invitation with this id")]
     NotFound,
+    /// NOT_FOUND for something other than an invitation (a webhook endpoint, a delivery).
+    #[error("no {0} with this id")]
+    NoSuch(&'static str),
     #[error("{}", .0.message())]
     Validation(#[from] ValidationError),
     #[error("a pending invitation for this email and scope already exists")]
@@ -159,7 +162,7 @@ impl Error {
         match self {
             Self::Unauthenticated => ErrorCode::Unauthenticated,
             Self::Forbidden(_) => ErrorCode::Forbidden,
-            Self::NotFound => ErrorCode::NotFound,
+            Self::NotFound | Self::NoSuch(_) => ErrorCode::NotFound,
             Self::Validation(_) => ErrorCode::ValidationFailed,
             Self::DuplicatePending { .. } => ErrorCode::DuplicatePendingInvitation,
             Self::InvalidSecret => ErrorCode::InvalidSecret,

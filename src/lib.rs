@@ -24,5 +24,6 @@ pub mod ports;
 pub mod service;
 pub mod standalone;
 pub mod store;
+pub mod webhook;
 
 pub use error::{Error, ErrorCode, Result};

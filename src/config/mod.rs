@@ -2,7 +2,7 @@
 //! `INVITATIONS_*` environment variables. Validated at once, with every problem listed.
 //!
 //! Each setting is declared once, in [`sections`]; the sections are typed structs grouped by
-//! concern (`http`, `store`, `email`, `rules`, `log`). In the file a setting is written by its
+//! concern (`http`, `store`, `email`, `rules`, `webhooks`, `log`). In the file a setting is written by its
 //! key at the top level or inside its section's table (`[email]` `smtp_url = "..."`), with
 //! TOML's own types: strings, integers, booleans and lists.
 
@@ -14,7 +14,9 @@ mod source;
 use std::fmt;
 
 pub use roles::{RolePermissions, RolePolicy};
-pub use sections::{EmailConfig, HttpConfig, LogConfig, RulesConfig, StoreConfig, settings};
+pub use sections::{
+    EmailConfig, HttpConfig, LogConfig, RulesConfig, StoreConfig, WebhooksConfig, settings,
+};
 pub use source::Setting;
 
 use crate::domain::ValidityPolicy;
@@ -64,6 +66,7 @@ pub struct Config {
     pub store: StoreConfig,
     pub email: EmailConfig,
     pub rules: RulesConfig,
+    pub webhooks: WebhooksConfig,
     pub log: LogConfig,
     /// `rules`' default, shortest and longest validity, checked against each other.
     pub validity: ValidityPolicy,
@@ -90,6 +93,7 @@ impl Config {
         let store = StoreConfig::load(&mut source);
         let email = EmailConfig::load(&mut source);
         let rules = RulesConfig::load(&mut source);
+        let webhooks = WebhooksConfig::load(&mut source);
         let log = LogConfig::load(&mut source);
         let validity = rules.as_ref().and_then(|rules| {
             ValidityPolicy::new(
@@ -104,12 +108,22 @@ impl Config {
             .ok()
         });
         let roles = roles_from(&mut source);
-        match (http, store, email, rules, log, validity, roles) {
+        if let Some(webhooks) = &webhooks
+            && webhooks.event_retention.as_seconds() < webhooks.webhook_retry_horizon.as_seconds()
+        {
+            source.problems.push(
+                "event_retention: must be at least webhook_retry_horizon, or deliveries still \
+                 being retried would be purged"
+                    .to_owned(),
+            );
+        }
+        match (http, store, email, rules, webhooks, log, validity, roles) {
             (
                 Some(http),
                 Some(store),
                 Some(email),
                 Some(rules),
+                Some(webhooks),
                 Some(log),
                 Some(validity),
                 Some(roles),
@@ -118,6 +132,7 @@ impl Config {
                 store,
                 email,
                 rules,
+                webhooks,
                 log,
                 validity,
                 roles,

@@ -15,6 +15,9 @@ pub struct RolePermissions {
     /// revoke invitations.
     #[serde(default)]
     pub grants: BTreeSet<String>,
+    /// May manage webhook endpoints (which receive every invitation's data).
+    #[serde(default)]
+    pub webhooks: bool,
 }
 
 /// The configured roles. The defaults: `admin` may grant every role, `editor` may grant
@@ -87,6 +90,7 @@ impl Default for RolePolicy {
                 RolePermissions {
                     read: true,
                     grants: all.clone(),
+                    webhooks: true,
                 },
             ),
             (
@@ -94,6 +98,7 @@ impl Default for RolePolicy {
                 RolePermissions {
                     read: true,
                     grants: grants(&["author", "viewer"]),
+                    webhooks: false,
                 },
             ),
             (
@@ -101,6 +106,7 @@ impl Default for RolePolicy {
                 RolePermissions {
                     read: true,
                     grants: BTreeSet::new(),
+                    webhooks: false,
                 },
             ),
             (
@@ -108,6 +114,7 @@ impl Default for RolePolicy {
                 RolePermissions {
                     read: true,
                     grants: BTreeSet::new(),
+                    webhooks: false,
                 },
             ),
         ]);
@@ -152,6 +159,7 @@ mod tests {
                 RolePermissions {
                     read: true,
                     grants: ["boss".to_owned()].into(),
+                    webhooks: false,
                 },
             ),
             (
@@ -159,6 +167,7 @@ mod tests {
                 RolePermissions {
                     read: true,
                     grants: ["boss".to_owned(), "lead".to_owned()].into(),
+                    webhooks: false,
                 },
             ),
         ]);

@@ -344,6 +344,66 @@ section! {
 }
 
 section! {
+    /// Events leaving the module: webhooks and the subscription.
+    "webhooks" => pub struct WebhooksConfig {
+        webhook_allow_private: bool {
+            env: "INVITATIONS_WEBHOOK_ALLOW_PRIVATE",
+            default: "false",
+            meaning: "allow webhook endpoints on loopback, private and link-local addresses (checked again after every DNS lookup); for local development and tests",
+            parse: parse::boolean,
+        },
+        webhook_timeout: IsoDuration {
+            env: "INVITATIONS_WEBHOOK_TIMEOUT",
+            default: "PT10S",
+            meaning: "limit for one delivery attempt, from connecting to the end of the answer",
+            parse: parse::duration_within(1, 300),
+        },
+        webhook_retry_initial: IsoDuration {
+            env: "INVITATIONS_WEBHOOK_RETRY_INITIAL",
+            default: "PT5S",
+            meaning: "wait after the first failed attempt; doubled after each further one, with jitter",
+            parse: parse::duration_within(1, i64::MAX),
+        },
+        webhook_retry_max: IsoDuration {
+            env: "INVITATIONS_WEBHOOK_RETRY_MAX",
+            default: "PT2H",
+            meaning: "longest wait between two attempts",
+            parse: parse::duration_within(1, i64::MAX),
+        },
+        webhook_retry_horizon: IsoDuration {
+            env: "INVITATIONS_WEBHOOK_RETRY_HORIZON",
+            default: "P3D",
+            meaning: "how long after an event attempts go on; an endpoint that failed for all of it is disabled",
+            parse: parse::duration_within(1, i64::MAX),
+        },
+        webhook_concurrency: u32 {
+            env: "INVITATIONS_WEBHOOK_CONCURRENCY",
+            default: "16",
+            meaning: "webhook requests in flight at once, per server instance",
+            parse: parse::number(1..=256),
+        },
+        webhook_secret_grace: IsoDuration {
+            env: "INVITATIONS_WEBHOOK_SECRET_GRACE",
+            default: "PT24H",
+            meaning: "after a rotation, how long the old secret keeps signing beside the new one",
+            parse: parse::duration_within(0, i64::MAX),
+        },
+        event_retention: IsoDuration {
+            env: "INVITATIONS_EVENT_RETENTION",
+            default: "P30D",
+            meaning: "how long logged events and finished webhook deliveries are kept (at least the retry horizon)",
+            parse: parse::duration_within(1, i64::MAX),
+        },
+        subscription_buffer: u32 {
+            env: "INVITATIONS_SUBSCRIPTION_BUFFER",
+            default: "256",
+            meaning: "events one subscription may fall behind by before it is closed (a slow subscriber never slows the server)",
+            parse: parse::number(8..=65536),
+        },
+    }
+}
+
+section! {
     /// The standalone server's logs.
     "log" => pub struct LogConfig {
         log_format: LogFormat {
@@ -368,6 +428,7 @@ pub fn settings() -> impl Iterator<Item = &'static Setting> {
         StoreConfig::SETTINGS,
         EmailConfig::SETTINGS,
         RulesConfig::SETTINGS,
+        WebhooksConfig::SETTINGS,
         LogConfig::SETTINGS,
     ]
     .into_iter()

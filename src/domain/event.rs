@@ -59,10 +59,17 @@ string_enum! {
         Deleted = "invitation.deleted",
         /// The invitation email gave up: refused for good, or out of attempts.
         DeliveryFailed = "invitation.delivery_failed",
+        /// Sent by `sendTestWebhook` to one endpoint; never about an invitation.
+        Test = "webhook.test",
     }
 }
 
 impl EventType {
+    /// The types an endpoint or a subscription can ask for: every type but the test.
+    pub fn published() -> impl Iterator<Item = Self> {
+        Self::ALL.into_iter().filter(|t| *t != Self::Test)
+    }
+
     /// The published type of a history event; `None` for a rollback, which undoes an accept
     /// that was never published (see [`OutgoingEvent::held`]).
     pub fn of(kind: EventKind) -> Option<Self> {

@@ -15,13 +15,15 @@ mod objects;
 mod query;
 mod rate_limit;
 mod scalars;
+mod subscription;
+mod webhooks;
 
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_graphql::{
-    Context, EmptySubscription, MergedObject, SDLExportOptions, Schema, SchemaBuilder,
+    Context, MergedObject, MergedSubscription, SDLExportOptions, Schema, SchemaBuilder,
 };
 
 pub(crate) use document::{for_each_field, precheck};
@@ -30,25 +32,32 @@ pub use errors::{ErrorCodes, to_graphql_error};
 pub use limits::{Checked, MAX_DEPTH, MAX_INTROSPECTION_DEPTH, OperationLimits, check};
 pub use mutation::InvitationsMutation;
 pub use query::InvitationsQuery;
+pub use subscription::InvitationsSubscription;
+pub use webhooks::{WebhooksMutation, WebhooksQuery};
 
 use crate::domain::Secret;
 use crate::error::{Error, Result};
-use crate::ports::Principal;
+use crate::ports::{Principal, WebhookTransport};
 use crate::service::{CreateInvitation, InvitationService};
 use rate_limit::{RateKey, RateLimiter};
 
 /// The standalone server's root query type: the module's queries alone, named `Query`.
 #[derive(MergedObject, Debug, Default)]
 #[graphql(name = "Query")]
-pub struct StandaloneQuery(InvitationsQuery);
+pub struct StandaloneQuery(InvitationsQuery, WebhooksQuery);
 
 /// The standalone server's root mutation type, named `Mutation`.
 #[derive(MergedObject, Debug, Default)]
 #[graphql(name = "Mutation")]
-pub struct StandaloneMutation(InvitationsMutation);
+pub struct StandaloneMutation(InvitationsMutation, WebhooksMutation);
 
-/// The standalone server's schema: the module's query and mutation alone.
-pub type InvitationsSchema = Schema<StandaloneQuery, StandaloneMutation, EmptySubscription>;
+/// The standalone server's root subscription type, named `Subscription`.
+#[derive(MergedSubscription, Debug, Default)]
+#[graphql(name = "Subscription")]
+pub struct StandaloneSubscription(InvitationsSubscription);
+
+/// The standalone server's schema: the module's operations alone.
+pub type InvitationsSchema = Schema<StandaloneQuery, StandaloneMutation, StandaloneSubscription>;
 
 /// Largest query cost accepted. A list field costs `first` times what one item selects, so a
 /// full admin listing of 500 invitations fits, and a query of many aliased listings does not.
@@ -107,6 +116,7 @@ impl Caller {
 pub struct InvitationsModule {
     service: InvitationService,
     public_limiter: Arc<RateLimiter>,
+    webhook_transport: Option<Arc<dyn WebhookTransport>>,
 }
 
 impl InvitationsModule {
@@ -116,7 +126,22 @@ impl InvitationsModule {
         Self {
             service,
             public_limiter: Arc::new(RateLimiter::per_minute(public_rate_limit)),
+            webhook_transport: None,
         }
+    }
+
+    /// The transport that checks webhook endpoint URLs (and that the host's webhook sender
+    /// uses); without one, creating or changing an endpoint is refused.
+    #[must_use]
+    pub fn with_webhook_transport(mut self, transport: Arc<dyn WebhookTransport>) -> Self {
+        self.webhook_transport = Some(transport);
+        self
+    }
+
+    fn webhook_transport(&self) -> Result<Arc<dyn WebhookTransport>> {
+        self.webhook_transport.clone().ok_or_else(|| {
+            Error::internal("no webhook transport is registered with the invitations module")
+        })
     }
 
     pub fn service(&self) -> &InvitationService {
@@ -184,7 +209,7 @@ pub fn schema(module: InvitationsModule, introspection: bool) -> InvitationsSche
         .register(Schema::build(
             StandaloneQuery::default(),
             StandaloneMutation::default(),
-            EmptySubscription,
+            StandaloneSubscription::default(),
         ))
         .data(SchemaDescription(STANDALONE_DESCRIPTION));
     if introspection {
@@ -199,7 +224,7 @@ pub fn sdl() -> String {
     Schema::build(
         StandaloneQuery::default(),
         StandaloneMutation::default(),
-        EmptySubscription,
+        StandaloneSubscription::default(),
     )
     .finish()
     // `@specifiedBy` as introspection reports it (`DateTime` is RFC 3339).

@@ -4,7 +4,8 @@
 //! GET runs queries only. The caller's principal comes from the [`Authenticator`]; bad
 //! credentials refuse the whole request with UNAUTHENTICATED. Answers follow GraphQL over
 //! HTTP: `application/graphql-response+json` (request errors 400) when the client accepts it,
-//! else `application/json`; a request error carries no `data`.
+//! else `application/json`; a request error carries no `data`. A GET that asks to upgrade to a
+//! WebSocket speaks GraphQL over WebSocket instead (subscriptions; see `subscriptions`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -25,6 +26,7 @@ use super::client::client_address;
 use super::graphiql;
 use super::metrics::Metrics;
 use super::persisted::{PersistedQueries, Unusable};
+use super::subscriptions::{self, SubscriptionLimits};
 use crate::error::{Error, ErrorCode};
 use crate::graphql::{
     Caller, Checked, ExecutionStarted, check, for_each_field, precheck, to_graphql_error,
@@ -44,6 +46,8 @@ pub struct GraphqlOptions {
     pub metrics: Option<Arc<Metrics>>,
     /// Bytes of query text kept for automatic persisted queries; 0: off.
     pub persisted_query_cache_bytes: usize,
+    /// GraphQL-over-WebSocket connections (subscriptions) open at once.
+    pub max_subscription_connections: usize,
 }
 
 impl Default for GraphqlOptions {
@@ -53,6 +57,7 @@ impl Default for GraphqlOptions {
             trusted_proxies: 0,
             metrics: None,
             persisted_query_cache_bytes: 8 * 1024 * 1024,
+            max_subscription_connections: 1024,
         }
     }
 }
@@ -64,6 +69,7 @@ struct Endpoint<Q, M, S> {
     persisted: PersistedQueries,
     /// Whether the missing-client-address warning was logged (once per endpoint).
     warned_unknown_clients: AtomicBool,
+    subscriptions: SubscriptionLimits,
 }
 
 /// `/graphql` (GET and POST) and the `/graphiql` explorer, for a schema that contains the
@@ -82,6 +88,10 @@ where
         schema,
         auth,
         persisted: PersistedQueries::new(options.persisted_query_cache_bytes),
+        subscriptions: SubscriptionLimits {
+            slots: Arc::new(tokio::sync::Semaphore::new(options.max_subscription_connections)),
+            max_message_bytes: options.max_body_bytes,
+        },
         options,
         warned_unknown_clients: AtomicBool::new(false),
     });
@@ -103,6 +113,15 @@ where
     S: SubscriptionType + 'static,
 {
     let (parts, body) = request.into_parts();
+    if parts.method == Method::GET && subscriptions::is_upgrade(&parts.headers) {
+        return subscriptions::upgrade(
+            parts,
+            endpoint.schema.clone(),
+            Arc::clone(&endpoint.auth),
+            &endpoint.subscriptions,
+        )
+        .await;
+    }
     let format = Format::accepted_by(&parts.headers);
     let max_body_bytes = endpoint.options.max_body_bytes;
     let read = read_request(

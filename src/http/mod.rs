@@ -11,6 +11,7 @@ mod operations;
 mod persisted;
 mod serve;
 mod server;
+mod subscriptions;
 mod ui;
 
 pub use graphql::{GraphqlOptions, graphql_routes};

@@ -12,7 +12,6 @@ use std::time::Duration;
 use axum::Router;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
@@ -35,8 +34,11 @@ pub async fn serve(
     limits: ConnectionLimits,
     shutdown: impl Future<Output = ()>,
 ) {
-    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
-    let graceful = GracefulShutdown::new();
+    let capacity = limits.max_connections.max(1);
+    let slots = Arc::new(Semaphore::new(capacity));
+    // hyper-util's graceful shutdown does not take upgradeable connections, so each
+    // connection watches this itself.
+    let (stopping, stop) = tokio::sync::watch::channel(false);
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
@@ -75,18 +77,35 @@ pub async fn serve(
         // Making the per-connection service never fails: it only records the peer.
         let Ok(service) = make.call(peer).await;
         let connection =
-            builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
-        let connection = graceful.watch(connection);
+            builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
+                // WebSockets (GraphQL subscriptions) take the connection over after a 101.
+                .with_upgrades();
+        let mut stop = stop.clone();
         tokio::spawn(async move {
-            if let Err(err) = connection.await {
+            let mut connection = std::pin::pin!(connection);
+            let stopping = async move {
+                // The guard `wait_for` returns must not live across an await.
+                let _ = stop.wait_for(|stop| *stop).await.is_ok();
+            };
+            let ended = tokio::select! {
+                ended = connection.as_mut() => ended,
+                () = stopping => {
+                    // Finishes the request in flight, then closes.
+                    connection.as_mut().graceful_shutdown();
+                    connection.await
+                }
+            };
+            if let Err(err) = ended {
                 tracing::debug!(client = %peer, error = %err, "connection ended with an error");
             }
             drop(slot);
         });
     }
     drop(listener);
+    let _ = stopping.send(true);
+    let all = u32::try_from(capacity).unwrap_or(u32::MAX);
     tokio::select! {
-        () = graceful.shutdown() => {}
+        _ = slots.acquire_many(all) => {}
         () = tokio::time::sleep(limits.shutdown_grace) => {
             tracing::warn!(grace = ?limits.shutdown_grace, "requests still in flight after the shutdown grace; closing their connections");
         }

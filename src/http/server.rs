@@ -31,7 +31,7 @@ use super::metrics::Metrics;
 use super::{middleware, operations, ui};
 use crate::config::Sensitive;
 use crate::graphql::{InvitationsModule, schema};
-use crate::ports::Authenticator;
+use crate::ports::{Authenticator, WebhookTransport};
 use crate::service::InvitationService;
 
 /// Everything the standalone router is made of.
@@ -53,12 +53,17 @@ pub struct ServerParts {
     pub introspection: bool,
     /// The bearer token `/metrics` requires; `None`: open.
     pub metrics_token: Option<Sensitive>,
+    /// Checks webhook endpoint URLs (the sender uses the same transport).
+    pub webhook_transport: Arc<dyn WebhookTransport>,
+    /// See [`GraphqlOptions::max_subscription_connections`].
+    pub max_subscription_connections: usize,
 }
 
 pub fn server_router(parts: ServerParts) -> Router {
     let metrics = Arc::new(Metrics::new());
     let email = parts.service.settings().email.clone();
-    let module = InvitationsModule::new(parts.service.clone(), parts.public_rate_limit);
+    let module = InvitationsModule::new(parts.service.clone(), parts.public_rate_limit)
+        .with_webhook_transport(parts.webhook_transport);
     let graphql = graphql_routes(
         schema(module, parts.introspection),
         parts.authenticator,
@@ -67,6 +72,7 @@ pub fn server_router(parts: ServerParts) -> Router {
             trusted_proxies: parts.trusted_proxies,
             metrics: Some(metrics.clone()),
             persisted_query_cache_bytes: parts.persisted_query_cache_bytes,
+            max_subscription_connections: parts.max_subscription_connections,
         },
     );
     let graphql = match cors(&parts.cors_origins) {

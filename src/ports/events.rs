@@ -3,9 +3,11 @@
 //! runs its own code on each event.
 
 use std::fmt::Debug;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use futures_util::stream::BoxStream;
 use uuid::Uuid;
 
 use super::store::StoreResult;
@@ -89,6 +91,26 @@ pub trait EventStore: Send + Sync + Debug {
 
     /// Deletes logged events and finished deliveries older than `before`; how many went.
     async fn purge_events(&self, before: DateTime<Utc>) -> StoreResult<u64>;
+
+    /// For a store several processes share: the feed of events logged by any of them.
+    /// `None` for a store one process owns (its dispatcher feeds subscribers directly).
+    fn shared_feed(&self) -> Option<Arc<dyn SharedEventFeed>> {
+        None
+    }
+}
+
+/// Where a feed stands, to resume after it: opaque to everyone but the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedPosition(pub Vec<u8>);
+
+pub type FeedStream = BoxStream<'static, StoreResult<(LoggedEvent, Option<FeedPosition>)>>;
+
+/// Events logged by every process sharing a store (MongoDB: a change stream).
+#[async_trait]
+pub trait SharedEventFeed: Send + Sync + Debug {
+    /// Events logged from now on, or after `resume`. The stream ends or fails when the feed
+    /// is lost; open it again from the last position seen.
+    async fn watch(&self, resume: Option<FeedPosition>) -> StoreResult<FeedStream>;
 }
 
 /// Code an embedding host runs on each event, after it is stored and before it counts as

@@ -16,11 +16,14 @@ mod principal;
 mod provisioner;
 mod store;
 mod token;
+mod webhook;
 
 pub use account::Account;
 pub use auth::{Anonymous, Authenticator};
 pub use clock::{Clock, ManualClock, SystemClock, truncate_to_millis};
-pub use events::{EventStore, InvitationListener, LoggedEvent};
+pub use events::{
+    EventStore, FeedPosition, FeedStream, InvitationListener, LoggedEvent, SharedEventFeed,
+};
 pub use listing::{
     Cursor, InvitationFilter, ListQuery, Page, SortDirection, SortField, SortKey, SortValue,
 };
@@ -29,3 +32,4 @@ pub use principal::Principal;
 pub use provisioner::{AcceptInput, AccountProvisioner, ProvisionPlan};
 pub use store::{AccountStore, InvitationStore, Store, StoreError, StoreResult, TokenStore};
 pub use token::ApiTokenRecord;
+pub use webhook::{WebhookRequest, WebhookResponse, WebhookTransport};

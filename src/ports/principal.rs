@@ -13,6 +13,7 @@ pub struct Principal {
     email: Option<EmailAddress>,
     can_read: bool,
     grantable_roles: BTreeSet<String>,
+    manages_webhooks: bool,
 }
 
 impl Principal {
@@ -27,17 +28,28 @@ impl Principal {
             email: None,
             can_read,
             grantable_roles: grantable_roles.into_iter().collect(),
+            manages_webhooks: false,
         }
+    }
+
+    /// Lets the principal manage webhook endpoints (admins).
+    #[must_use]
+    pub fn with_webhooks(mut self, manages_webhooks: bool) -> Self {
+        self.manages_webhooks = manages_webhooks;
+        self
+    }
+
+    pub fn manages_webhooks(&self) -> bool {
+        self.manages_webhooks
     }
 
     /// A principal holding one configured role; `None` when the role is not configured.
     pub fn with_role(policy: &RolePolicy, actor: Actor, role: &str) -> Option<Self> {
         let permissions = policy.permissions(role)?;
-        Some(Self::new(
-            actor,
-            permissions.read,
-            permissions.grants.iter().cloned(),
-        ))
+        Some(
+            Self::new(actor, permissions.read, permissions.grants.iter().cloned())
+                .with_webhooks(permissions.webhooks),
+        )
     }
 
     /// The principal's address, where "invitation accepted" notices go. Without one, no

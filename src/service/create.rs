@@ -36,7 +36,10 @@ impl InvitationService {
             .take(&principal.actor().id, emails, self.clock.now())?;
         let minted = self.mint(principal, &parsed)?;
         let outcome = match self.store.insert(&minted.invitation).await {
-            Ok(()) => Ok(minted),
+            Ok(()) => {
+                self.announce(&minted.invitation);
+                Ok(minted)
+            }
             Err(err) => self.resolve_insert_failure(principal, &parsed, err).await,
         };
         self.counts_changed();
@@ -79,11 +82,14 @@ impl InvitationService {
             let outcome = match item {
                 Err(err) => Err(err),
                 Ok((parsed, secret, invite_url)) => match (invitations.next(), stored.next()) {
-                    (Some(invitation), Some(Ok(()))) => Ok(Minted {
-                        invitation,
-                        secret,
-                        invite_url,
-                    }),
+                    (Some(invitation), Some(Ok(()))) => {
+                        self.announce(&invitation);
+                        Ok(Minted {
+                            invitation,
+                            secret,
+                            invite_url,
+                        })
+                    }
                     (Some(_), Some(Err(err))) => {
                         self.resolve_insert_failure(principal, &parsed, err).await
                     }
@@ -157,7 +163,10 @@ impl InvitationService {
             }
             let minted = self.mint(principal, parsed)?;
             match self.store.insert(&minted.invitation).await {
-                Ok(()) => return Ok(minted),
+                Ok(()) => {
+                    self.announce(&minted.invitation);
+                    return Ok(minted);
+                }
                 Err(next) => err = next,
             }
         }

@@ -7,6 +7,7 @@
 mod counts;
 mod create;
 mod emails;
+mod events;
 mod input;
 mod lifecycle;
 mod links;
@@ -17,6 +18,7 @@ mod quota;
 mod sender;
 mod sweeper;
 mod viewer;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -36,6 +38,10 @@ pub use public::Accepted;
 pub use sender::DeliveryReport;
 pub use sweeper::SweepReport;
 pub use viewer::Viewer;
+pub use webhooks::{
+    EndpointInput, EndpointWithSecret, MAX_DELIVERY_PAGE, MAX_ENDPOINTS, WebhookReport,
+    WebhookSettings,
+};
 
 use crate::config::{Config, RolePolicy};
 use crate::domain::{
@@ -66,6 +72,7 @@ pub struct Settings {
     pub email_quota_per_hour: u32,
     /// Shortest time between two emails of one invitation.
     pub resend_cooldown: TimeDelta,
+    pub webhooks: WebhookSettings,
 }
 
 impl Settings {
@@ -118,6 +125,7 @@ impl Settings {
             count_max_age: config.store.count_max_age.as_time_delta(),
             email_quota_per_hour: config.rules.email_quota_per_hour,
             resend_cooldown: config.rules.resend_cooldown.as_time_delta(),
+            webhooks: WebhookSettings::from_config(&config.webhooks),
         })
     }
 }
@@ -154,6 +162,7 @@ pub struct InvitationService {
     outbox_ready: Arc<Notify>,
     total_counts: Arc<TotalCounts>,
     email_quota: Arc<EmailQuota>,
+    events: Arc<events::EventRuntime>,
 }
 
 impl InvitationService {
@@ -163,12 +172,17 @@ impl InvitationService {
         provisioner: Arc<dyn AccountProvisioner>,
         settings: Settings,
     ) -> Self {
+        let local_feed = store.shared_feed().is_none();
         Self {
             store,
             clock,
             provisioner,
             total_counts: Arc::new(TotalCounts::new(settings.count_max_age)),
             email_quota: Arc::new(EmailQuota::new(settings.email_quota_per_hour)),
+            events: Arc::new(events::EventRuntime::new(
+                settings.webhooks.subscription_buffer,
+                local_feed,
+            )),
             settings: Arc::new(settings),
             outbox_ready: Arc::new(Notify::new()),
         }
@@ -227,6 +241,20 @@ impl InvitationService {
     /// most [`MAX_CONFLICT_RETRIES`] times, then UNAVAILABLE). `Ok(None)`, with no write, when
     /// `change` finds nothing to do or the invitation is gone.
     async fn write_if<T>(
+        &self,
+        current: Invitation,
+        change: impl FnMut(&mut Invitation, DateTime<Utc>) -> Result<Option<T>>,
+    ) -> Result<Option<(Invitation, T)>> {
+        let written = self.write_quietly(current, change).await?;
+        if let Some((invitation, _)) = &written {
+            self.announce(invitation);
+        }
+        Ok(written)
+    }
+
+    /// [`Self::write_if`] without handing the record's events to the dispatcher: for the
+    /// dispatcher's own writes, which publish what they claim themselves.
+    async fn write_quietly<T>(
         &self,
         mut current: Invitation,
         mut change: impl FnMut(&mut Invitation, DateTime<Utc>) -> Result<Option<T>>,

@@ -196,7 +196,7 @@ impl InvitationService {
 }
 
 /// A uniform number in 0.0..1.0 for spreading retries; 0.5 if the system has no randomness.
-fn jitter() -> f64 {
+pub(super) fn jitter() -> f64 {
     // The top 53 bits fill an f64 mantissa exactly.
     getrandom::u64().map_or(0.5, |n| (n >> 11) as f64 / (1_u64 << 53) as f64)
 }

@@ -15,6 +15,8 @@ pub struct SweepReport {
     /// Expiries this process recorded (another process may have recorded others).
     pub expired: u64,
     pub purged: u64,
+    /// Logged events and finished webhook deliveries past their retention.
+    pub purged_events: u64,
 }
 
 impl InvitationService {
@@ -46,6 +48,7 @@ impl InvitationService {
                 self.counts_changed();
             }
         }
+        report.purged_events = self.purge_events().await?;
         Ok(report)
     }
 
@@ -60,7 +63,7 @@ impl InvitationService {
                 () = &mut shutdown => return,
                 _ = ticker.tick() => match self.sweep().await {
                     Ok(report) if report != SweepReport::default() => {
-                        tracing::info!(expired = report.expired, purged = report.purged, "sweep");
+                        tracing::info!(expired = report.expired, purged = report.purged, purged_events = report.purged_events, "sweep");
                     }
                     Ok(_) => {}
                     Err(err) => tracing::warn!(error = %err, code = %err.code(), "sweep failed; retrying next round"),

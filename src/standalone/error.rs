@@ -22,6 +22,9 @@ pub enum StartupError {
     /// The mailer cannot be built: an unusable sender address or SMTP URL.
     #[error("cannot set up email delivery: {0}")]
     Mailer(String),
+    /// The webhook HTTP client cannot be built.
+    #[error("cannot set up webhook delivery: {0}")]
+    Webhooks(String),
     /// The bootstrap admin token cannot be made or stored.
     #[error("cannot make the bootstrap admin token: {0}")]
     Bootstrap(#[source] Error),

@@ -33,10 +33,11 @@ use crate::config::Config;
 use crate::domain::IsoDuration;
 use crate::email::{FileMailer, Sender, SmtpMailer, prune_outbox};
 use crate::http::{ConnectionLimits, ServerParts, server_router};
-use crate::ports::{Clock, Mailer, Store, StoreResult, SystemClock};
+use crate::ports::{Clock, Mailer, Store, StoreResult, SystemClock, WebhookTransport};
 use crate::service::{InvitationService, Settings};
 use crate::store::mongo::MongoStore;
 use crate::store::sqlite::SqliteStore;
+use crate::webhook::HttpWebhookTransport;
 
 /// File name of the embedded store inside `data_dir`.
 pub const SQLITE_FILE: &str = "invitations.sqlite3";
@@ -49,6 +50,8 @@ pub const OUTBOX_DIR: &str = "outbox";
 
 /// How often the sender looks for due messages besides being woken by a change.
 const SENDER_POLL: Duration = Duration::from_secs(1);
+/// How often a dispatcher looks for events another process stored and did not publish.
+const TAKEOVER_POLL: Duration = Duration::from_secs(5);
 
 /// The configured SMTP server, else the `.eml` outbox folder under `data_dir`.
 pub fn mailer(config: &Config) -> Result<Arc<dyn Mailer>, StartupError> {
@@ -81,6 +84,18 @@ pub fn mailer(config: &Config) -> Result<Arc<dyn Mailer>, StartupError> {
     )
     .map_err(StartupError::Mailer)?;
     Ok(Arc::new(mailer))
+}
+
+/// The webhook transport the configuration describes.
+pub fn webhook_transport(config: &Config) -> Result<Arc<dyn WebhookTransport>, StartupError> {
+    let settings = crate::service::WebhookSettings::from_config(&config.webhooks);
+    let transport = HttpWebhookTransport::new(
+        settings.timeout,
+        settings.concurrency,
+        settings.allow_private,
+    )
+    .map_err(StartupError::Webhooks)?;
+    Ok(Arc::new(transport))
 }
 
 /// MongoDB when a URI is configured, else the embedded SQLite file under `data_dir`.
@@ -134,6 +149,7 @@ pub struct Server {
     router: axum::Router,
     service: InvitationService,
     mailer: Arc<dyn Mailer>,
+    webhooks: Arc<dyn WebhookTransport>,
     /// Without SMTP: the outbox folder and how long its files stay.
     outbox_pruning: Option<(PathBuf, Duration)>,
     sweep_interval: Duration,
@@ -166,6 +182,7 @@ impl Server {
         let tokens = tokens_on(config, store, clock);
         let bootstrap = bootstrap(&tokens, &bootstrap_token_path(data_dir)).await?;
         let mailer = mailer(config)?;
+        let webhooks = webhook_transport(config)?;
         let outbox_pruning = match (&config.email.smtp_url, config.email.outbox_retention) {
             (None, Some(retention)) => Some((data_dir.join(OUTBOX_DIR), std_duration(retention))),
             _ => None,
@@ -185,6 +202,8 @@ impl Server {
             request_timeout: std_duration(config.http.request_timeout),
             introspection: config.http.introspection,
             metrics_token: config.http.metrics_token.clone(),
+            webhook_transport: webhooks.clone(),
+            max_subscription_connections: config.http.max_connections,
         });
         let listener = TcpListener::bind(config.http.listen)
             .await
@@ -197,6 +216,7 @@ impl Server {
             router,
             service,
             mailer,
+            webhooks,
             outbox_pruning,
             sweep_interval: std_duration(config.store.sweep_interval),
             limits: ConnectionLimits {
@@ -241,6 +261,35 @@ impl Server {
                 })
                 .await;
         });
+        let mut background = Vec::new();
+        let service = self.service.clone();
+        let mut stop = stop_rx.clone();
+        background.push(tokio::spawn(async move {
+            service
+                .run_dispatcher(TAKEOVER_POLL, async move {
+                    let _ = stop.wait_for(|stop| *stop).await;
+                })
+                .await;
+        }));
+        let service = self.service.clone();
+        let webhooks = self.webhooks.clone();
+        let mut stop = stop_rx.clone();
+        background.push(tokio::spawn(async move {
+            service
+                .run_webhook_sender(webhooks.as_ref(), SENDER_POLL, async move {
+                    let _ = stop.wait_for(|stop| *stop).await;
+                })
+                .await;
+        }));
+        let service = self.service.clone();
+        let mut stop = stop_rx.clone();
+        background.push(tokio::spawn(async move {
+            service
+                .run_shared_feed(async move {
+                    let _ = stop.wait_for(|stop| *stop).await;
+                })
+                .await;
+        }));
         let pruner = self.outbox_pruning.map(|(outbox, retention)| {
             let mut stop = stop_rx.clone();
             tokio::spawn(async move {
@@ -270,6 +319,9 @@ impl Server {
         crate::http::serve(self.listener, self.router, self.limits, stopping).await;
         let _ = sweeper.await;
         let _ = sender.await;
+        for task in background {
+            let _ = task.await;
+        }
         if let Some(pruner) = pruner {
             let _ = pruner.await;
         }

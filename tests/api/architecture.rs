@@ -14,6 +14,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("ports", &["domain", "error", "config"]),
     ("email", &["fs", "domain", "error", "ports"]),
     ("store", &["fs", "domain", "error", "ports"]),
+    ("webhook", &["domain", "error", "ports"]),
     ("service", &["domain", "error", "config", "ports", "email"]),
     (
         "graphql",
@@ -28,8 +29,8 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "standalone",
         &[
-            "fs", "domain", "error", "config", "ports", "email", "store", "service", "graphql",
-            "http",
+            "fs", "domain", "error", "config", "ports", "email", "store", "webhook", "service",
+            "graphql", "http",
         ],
     ),
 ];

@@ -258,7 +258,9 @@ async fn corrupt_state(server: &TestServer, id: &str) {
         Location::Sqlite(dir) => {
             let conn = rusqlite::Connection::open(dir.join("invitations.sqlite3")).unwrap();
             conn.execute(
-                "UPDATE invitations SET state = 'HALF-ACCEPTED' WHERE id = ?1",
+                // As a writer would: with the revision moved on, so that no copy read before
+                // (the event dispatcher's, say) writes over it.
+                "UPDATE invitations SET state = 'HALF-ACCEPTED', revision = revision + 1 WHERE id = ?1",
                 [id],
             )
             .unwrap();
@@ -270,7 +272,7 @@ async fn corrupt_state(server: &TestServer, id: &str) {
                 .collection::<bson::Document>("invitations")
                 .update_one(
                     bson::doc! { "_id": bson::Uuid::from(uuid) },
-                    bson::doc! { "$set": { "state": "HALF-ACCEPTED" } },
+                    bson::doc! { "$set": { "state": "HALF-ACCEPTED" }, "$inc": { "revision": 1 } },
                 )
                 .await
                 .unwrap();

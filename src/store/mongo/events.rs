@@ -1,10 +1,12 @@
 //! The event log, webhook endpoints and deliveries in MongoDB, and the change stream that
 //! carries logged events to every server instance.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use bson::{Bson, Document, doc};
 use chrono::{DateTime, Utc};
-use futures_util::{Stream, StreamExt as _, TryStreamExt as _};
+use futures_util::{StreamExt as _, TryStreamExt as _};
 use mongodb::change_stream::event::ResumeToken;
 use mongodb::error::ErrorKind;
 use mongodb::options::{FullDocumentType, IndexOptions};
@@ -13,7 +15,9 @@ use uuid::Uuid;
 
 use super::{DUPLICATE_KEY, MongoStore, classify, duplicate_key_message, raw};
 use crate::domain::{Invitation, WebhookDelivery, WebhookEndpoint};
-use crate::ports::{EventStore, LoggedEvent, StoreError, StoreResult};
+use crate::ports::{
+    EventStore, FeedPosition, FeedStream, LoggedEvent, SharedEventFeed, StoreError, StoreResult,
+};
 use crate::store::webhook_record::{DeliveryRecord, EndpointRecord, LoggedEventRecord, ms};
 
 /// Ids are stored as hyphenated text in `_id`: UUID v7 sorts by creation time that way.
@@ -319,6 +323,10 @@ impl EventStore for MongoStore {
             .map_err(classify)?;
         Ok(events.deleted_count + deliveries.deleted_count)
     }
+
+    fn shared_feed(&self) -> Option<Arc<dyn SharedEventFeed>> {
+        Some(Arc::new(self.clone()))
+    }
 }
 
 impl MongoStore {
@@ -342,14 +350,26 @@ impl MongoStore {
         documents.into_iter().map(delivery_from).collect()
     }
 
-    /// Every event logged from now on (or after `resume`), by any server instance, with the
-    /// token to resume after it. The stream ends with an error when the cursor is lost; the
-    /// caller opens a new one from the last token it saw.
-    pub async fn watch_events(
-        &self,
-        resume: Option<ResumeToken>,
-    ) -> StoreResult<impl Stream<Item = StoreResult<(LoggedEvent, Option<ResumeToken>)>> + Send + use<>>
-    {
+}
+
+/// A resume token as an opaque position.
+fn position(token: Option<ResumeToken>) -> Option<FeedPosition> {
+    let token = token?;
+    let document = doc! { "token": bson::to_bson(&token).ok()? };
+    bson::to_vec(&document).ok().map(FeedPosition)
+}
+
+fn resume_token(position: &FeedPosition) -> Option<ResumeToken> {
+    let document = bson::from_slice::<Document>(&position.0).ok()?;
+    bson::from_bson(document.get("token")?.clone()).ok()
+}
+
+#[async_trait]
+impl SharedEventFeed for MongoStore {
+    /// A change stream of inserts into the event log: every event logged by any server
+    /// instance. The driver resumes by itself after passing errors; after others the caller
+    /// opens it again from the last position.
+    async fn watch(&self, resume: Option<FeedPosition>) -> StoreResult<FeedStream> {
         let pipeline = [doc! { "$match": { "operationType": "insert" } }];
         let mut watch = self
             .event_collections
@@ -357,7 +377,7 @@ impl MongoStore {
             .watch()
             .pipeline(pipeline)
             .full_document(FullDocumentType::UpdateLookup);
-        if let Some(token) = resume {
+        if let Some(token) = resume.as_ref().and_then(resume_token) {
             watch = watch.resume_after(token);
         }
         let stream = watch.await.map_err(classify)?;
@@ -365,7 +385,7 @@ impl MongoStore {
             let item = match stream.next().await? {
                 Err(err) => Err(classify(err)),
                 Ok(change) => {
-                    let token = stream.resume_token();
+                    let token = position(stream.resume_token());
                     match change.full_document {
                         Some(document) => from_document::<LoggedEventRecord>(document, "logged event")
                             .and_then(LoggedEventRecord::into_event)
@@ -375,6 +395,7 @@ impl MongoStore {
                 }
             };
             Some((item, stream))
-        }))
+        })
+        .boxed())
     }
 }

@@ -1,0 +1,341 @@
+//! Publishing events. A change stores its event in the invitation's record (see
+//! [`OutgoingEvent`]); right after the write, the process that wrote it hands the record to its
+//! dispatcher, which puts each event in the log with one webhook delivery per endpoint that
+//! wants it, runs the host's listeners, feeds local subscribers, and takes the event out of
+//! the record. Events whose process stopped first are taken over by any dispatcher once their
+//! claim ends. Publishing is idempotent, so an event published twice (a crash between the log
+//! and the record) is still logged once and delivered once per endpoint.
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt as _;
+use tokio::sync::{Notify, broadcast, mpsc};
+use uuid::Uuid;
+
+use super::InvitationService;
+use crate::domain::{
+    Invitation, OutgoingEvent, WebhookDelivery, WebhookDeliveryState, WebhookEndpoint,
+};
+use crate::error::Result;
+use crate::ports::{FeedPosition, InvitationListener, LoggedEvent};
+
+/// Records waiting for the dispatcher. When full, a write does not wait: its events are taken
+/// over once their claim ends.
+const DISPATCH_QUEUE: usize = 4096;
+/// Records published at once.
+const DISPATCH_CONCURRENCY: usize = 16;
+/// How many invitations with abandoned events one pass reads.
+const ABANDONED_BATCH: usize = 200;
+/// How long the endpoint list is reused before it is read again. Endpoints made or changed
+/// in this process count at once; elsewhere, within this time.
+const ENDPOINTS_MAX_AGE: Duration = Duration::from_secs(1);
+/// Event ids this process published lately, so that two copies of one record in flight
+/// publish each event once.
+const RECENT_EVENTS: usize = 16_384;
+
+/// What the events side of the service holds between calls.
+#[derive(Debug)]
+pub(super) struct EventRuntime {
+    dispatch_tx: mpsc::Sender<Invitation>,
+    dispatch_rx: Mutex<Option<mpsc::Receiver<Invitation>>>,
+    hub: broadcast::Sender<Arc<LoggedEvent>>,
+    /// Whether the dispatcher feeds the hub (one process, SQLite) or a shared feed does
+    /// (MongoDB's change stream, which carries every instance's events).
+    local_feed: bool,
+    listeners: RwLock<Vec<Arc<dyn InvitationListener>>>,
+    endpoints: Mutex<Option<(Instant, Arc<Vec<WebhookEndpoint>>)>>,
+    recent: Mutex<Recent>,
+    /// Woken when deliveries were queued, so the webhook sender does not wait for its poll.
+    pub(super) deliveries_ready: Notify,
+}
+
+#[derive(Debug, Default)]
+struct Recent {
+    ids: HashSet<Uuid>,
+    order: VecDeque<Uuid>,
+}
+
+impl Recent {
+    /// `false` when `id` was published here lately.
+    fn insert(&mut self, id: Uuid) -> bool {
+        if !self.ids.insert(id) {
+            return false;
+        }
+        self.order.push_back(id);
+        if self.order.len() > RECENT_EVENTS
+            && let Some(old) = self.order.pop_front()
+        {
+            self.ids.remove(&old);
+        }
+        true
+    }
+
+    fn forget(&mut self, id: Uuid) {
+        self.ids.remove(&id);
+    }
+}
+
+impl EventRuntime {
+    /// `local_feed`: the dispatcher feeds subscribers (no shared feed).
+    pub(super) fn new(subscription_buffer: usize, local_feed: bool) -> Self {
+        let (dispatch_tx, dispatch_rx) = mpsc::channel(DISPATCH_QUEUE);
+        let (hub, _) = broadcast::channel(subscription_buffer.max(1));
+        Self {
+            dispatch_tx,
+            dispatch_rx: Mutex::new(Some(dispatch_rx)),
+            hub,
+            local_feed,
+            listeners: RwLock::new(Vec::new()),
+            endpoints: Mutex::new(None),
+            recent: Mutex::new(Recent::default()),
+            deliveries_ready: Notify::new(),
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl InvitationService {
+    /// Registers code the host runs on every event after it is stored (see
+    /// [`InvitationListener`]).
+    pub fn add_listener(&self, listener: Arc<dyn InvitationListener>) {
+        self.events
+            .listeners
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(listener);
+    }
+
+    /// Every event published from now on, for subscriptions of principals who may read
+    /// invitations. A receiver that falls behind by more than the buffer gets `Lagged` and
+    /// should be closed.
+    pub fn subscribe_events_for(
+        &self,
+        principal: Option<&crate::ports::Principal>,
+    ) -> Result<broadcast::Receiver<Arc<LoggedEvent>>> {
+        super::permissions::require_reader(principal)?;
+        Ok(self.events.hub.subscribe())
+    }
+
+    /// Feeds this process's subscribers from the store's shared feed (events logged by every
+    /// process), until `shutdown` completes. A lost feed is opened again from the last event
+    /// seen. Returns at once for a store one process owns: the dispatcher feeds them then.
+    pub async fn run_shared_feed(&self, shutdown: impl Future<Output = ()>) {
+        let Some(feed) = self.store.shared_feed() else {
+            return;
+        };
+        tokio::pin!(shutdown);
+        let mut position: Option<FeedPosition> = None;
+        let mut wait = Duration::from_millis(100);
+        loop {
+            let run = async {
+                let mut stream = feed.watch(position.clone()).await?;
+                while let Some(item) = stream.next().await {
+                    let (event, at) = item?;
+                    if at.is_some() {
+                        position = at;
+                    }
+                    wait = Duration::from_millis(100);
+                    // No subscriber: nothing to do.
+                    let _ = self.events.hub.send(Arc::new(event));
+                }
+                Ok::<(), crate::ports::StoreError>(())
+            };
+            tokio::select! {
+                () = &mut shutdown => return,
+                outcome = run => {
+                    if let Err(err) = outcome {
+                        tracing::warn!(error = %err, "the event feed was lost; opening it again");
+                    }
+                }
+            }
+            tokio::select! {
+                () = &mut shutdown => return,
+                () = tokio::time::sleep(wait) => {}
+            }
+            wait = (wait * 2).min(Duration::from_secs(5));
+        }
+    }
+
+    /// Called after every write: hands the record to the dispatcher when it holds events this
+    /// process should publish now. Never waits; a full queue leaves them to the takeover.
+    pub(super) fn announce(&self, invitation: &Invitation) {
+        if invitation.ready_events().next().is_some()
+            && self.events.dispatch_tx.try_send(invitation.clone()).is_err()
+        {
+            tracing::warn!(invitation = %invitation.id, "event queue full; the events are published when their claim ends");
+        }
+    }
+
+    /// The endpoints, read at most every [`ENDPOINTS_MAX_AGE`].
+    pub(super) async fn endpoints(&self) -> Result<Arc<Vec<WebhookEndpoint>>> {
+        if let Some((read_at, endpoints)) = lock(&self.events.endpoints).as_ref()
+            && read_at.elapsed() < ENDPOINTS_MAX_AGE
+        {
+            return Ok(Arc::clone(endpoints));
+        }
+        let endpoints = Arc::new(self.store.list_endpoints().await?);
+        *lock(&self.events.endpoints) = Some((Instant::now(), Arc::clone(&endpoints)));
+        Ok(endpoints)
+    }
+
+    /// Endpoints changed here: the next event reads them again.
+    pub(super) fn endpoints_changed(&self) {
+        *lock(&self.events.endpoints) = None;
+    }
+
+    /// Publishes the ready events of `invitation` (a copy this process wrote or claimed).
+    async fn publish(&self, invitation: Invitation) -> Result<()> {
+        let ready: Vec<OutgoingEvent> = invitation
+            .ready_events()
+            .filter(|event| lock(&self.events.recent).insert(event.id))
+            .cloned()
+            .collect();
+        if ready.is_empty() {
+            return Ok(());
+        }
+        let outcome = self.publish_events(&invitation, &ready).await;
+        if outcome.is_err() {
+            let mut recent = lock(&self.events.recent);
+            for event in &ready {
+                recent.forget(event.id);
+            }
+        }
+        outcome
+    }
+
+    async fn publish_events(&self, invitation: &Invitation, ready: &[OutgoingEvent]) -> Result<()> {
+        let endpoints = self.endpoints().await?;
+        let horizon = self.settings.webhooks.retry.horizon;
+        let listeners: Vec<Arc<dyn InvitationListener>> = self
+            .events
+            .listeners
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        let local_feed = self.events.local_feed;
+        let mut queued = false;
+        for event in ready {
+            let logged = LoggedEvent {
+                id: event.id,
+                event_type: event.event_type,
+                at: event.at,
+                invitation_id: invitation.id,
+                scope: invitation.details.scope.as_ref().map(|s| s.as_str().to_owned()),
+                actor: event.actor.clone(),
+                body: event.body.clone(),
+            };
+            let now = self.clock.now();
+            let deliveries: Vec<WebhookDelivery> = endpoints
+                .iter()
+                .filter(|endpoint| endpoint.wants(event.event_type))
+                .map(|endpoint| WebhookDelivery {
+                    id: Uuid::now_v7(),
+                    event_id: event.id,
+                    endpoint_id: endpoint.id,
+                    event_type: event.event_type,
+                    invitation_id: Some(invitation.id),
+                    body: event.body.clone(),
+                    created_at: now,
+                    state: WebhookDeliveryState::Pending,
+                    next_attempt_at: now,
+                    lease_until: None,
+                    attempt_count: 0,
+                    attempts: Vec::new(),
+                    deadline: event.at + horizon,
+                    revision: 0,
+                })
+                .collect();
+            let new = self.store.log_event(&logged, &deliveries).await?;
+            queued |= !deliveries.is_empty();
+            for listener in &listeners {
+                if let Err(err) = listener.on_event(&logged).await {
+                    // Left in the record: offered again when its claim ends.
+                    tracing::warn!(event = %logged.id, event_type = %logged.event_type, error = %err, "a host listener failed; the event is offered again later");
+                    return Err(crate::error::Error::Unavailable(err));
+                }
+            }
+            if new && local_feed {
+                let _ = self.events.hub.send(Arc::new(logged));
+            }
+        }
+        if queued {
+            self.events.deliveries_ready.notify_one();
+        }
+        let ids: Vec<Uuid> = ready.iter().map(|event| event.id).collect();
+        self.write_quietly(invitation.clone(), |invitation, _| {
+            Ok(invitation.events_published(&ids).then_some(()))
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Takes over events whose writer stopped before publishing them, and publishes them.
+    /// Returns how many records it published.
+    pub async fn publish_abandoned(&self) -> Result<usize> {
+        let mut published = 0;
+        loop {
+            let due = self
+                .store
+                .abandoned_events(self.clock.now(), ABANDONED_BATCH)
+                .await?;
+            let batch = due.len();
+            for invitation in due {
+                let claimed = self
+                    .write_quietly(invitation, |invitation, now| {
+                        Ok(invitation.claim_abandoned_events(now).then_some(()))
+                    })
+                    .await?;
+                if let Some((invitation, ())) = claimed {
+                    self.publish(invitation).await?;
+                    published += 1;
+                }
+            }
+            if batch < ABANDONED_BATCH || published == 0 {
+                return Ok(published);
+            }
+        }
+    }
+
+    /// Publishes what writes in this process announce, and every `poll` what other processes
+    /// abandoned, until `shutdown` completes. Errors are logged: the events stay in their
+    /// records and are taken over when their claim ends.
+    pub async fn run_dispatcher(&self, poll: Duration, shutdown: impl Future<Output = ()>) {
+        let Some(receiver) = lock(&self.events.dispatch_rx).take() else {
+            tracing::error!("the event dispatcher is running already");
+            return;
+        };
+        let incoming = futures_util::stream::unfold(receiver, |mut receiver| async move {
+            receiver.recv().await.map(|invitation| (invitation, receiver))
+        })
+        .for_each_concurrent(DISPATCH_CONCURRENCY, |invitation| async move {
+            let id = invitation.id;
+            if let Err(err) = self.publish(invitation).await {
+                tracing::warn!(invitation = %id, error = %err, code = %err.code(), "events not published yet; they are taken over when their claim ends");
+            }
+        });
+        let takeover = async {
+            let mut ticker = tokio::time::interval(poll);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticker.tick().await;
+                match self.publish_abandoned().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(records = n, "published events another process left"),
+                    Err(err) => tracing::warn!(error = %err, code = %err.code(), "taking over events failed; retrying next round"),
+                }
+            }
+        };
+        tokio::select! {
+            () = incoming => {}
+            () = takeover => {}
+            () = shutdown => {}
+        }
+    }
+}
