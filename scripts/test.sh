@@ -38,6 +38,8 @@ export INVITATIONS_TEST_SMTP_PYTHONPATH
 bash scripts/browser.sh install
 # graphql-js, graphql-http, Apollo Client, graphql-request, GraphQL Code Generator, tsc.
 bash scripts/node_packages.sh tests/clients
+# standardwebhooks (verifies the webhooks), graphql-ws and ws (the subscription's clients).
+bash scripts/node_packages.sh tests/events
 
 # Every log line the suite's servers write is kept here and scanned at the end.
 INVITATIONS_TEST_LOG_DIR="$root/target/test-logs"

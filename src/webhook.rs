@@ -94,7 +94,7 @@ impl WebhookTransport for HttpWebhookTransport {
         for (name, value) in &request.headers {
             builder = builder.header(*name, value);
         }
-        let mut response = builder.send().await.map_err(describe)?;
+        let mut response = builder.send().await.map_err(|err| describe(&err))?;
         let status = response.status().as_u16();
         let mut excerpt = Vec::new();
         while excerpt.len() < EXCERPT_BYTES {
@@ -135,7 +135,7 @@ impl WebhookTransport for HttpWebhookTransport {
 }
 
 /// A failed request in a few words, without the URL (the delivery log shows it already).
-fn describe(err: reqwest::Error) -> String {
+fn describe(err: &reqwest::Error) -> String {
     let kind = if err.is_timeout() {
         "timed out"
     } else if err.is_connect() {
@@ -146,7 +146,7 @@ fn describe(err: reqwest::Error) -> String {
         "request failed"
     };
     let mut cause = String::new();
-    let mut source = std::error::Error::source(&err);
+    let mut source = std::error::Error::source(err);
     while let Some(s) = source {
         cause = s.to_string();
         source = s.source();

@@ -26,7 +26,8 @@ pub use delivery::{Delivery, DeliveryStatus};
 pub use duration::IsoDuration;
 pub use email::EmailAddress;
 pub use event::{
-    ACCEPT_HOLD, Actor, EVENT_CLAIM, EventActor, EventKind, EventType, InvitationEvent, OutgoingEvent,
+    ACCEPT_HOLD, Actor, EVENT_CLAIM, EventActor, EventKind, EventType, InvitationEvent,
+    OutgoingEvent,
 };
 pub use id::InvitationId;
 pub use invitation::{
@@ -48,9 +49,9 @@ pub use text::{GroupName, Groups, PersonName, Role, Scope};
 pub use validation::ValidationError;
 pub use validity::ValidityPolicy;
 pub use vocabulary::UnknownValue;
+pub(crate) use vocabulary::string_enum;
 pub use webhook::{
     AttemptOutcome, StoredSecret, WebhookAttempt, WebhookDelivery, WebhookDeliveryState,
-    WebhookEndpoint, WebhookRetryPolicy, WebhookSecret, WebhookUrl, is_public_address,
-    retry_delay, signature_header,
+    WebhookEndpoint, WebhookRetryPolicy, WebhookSecret, WebhookUrl, is_public_address, retry_delay,
+    signature_header,
 };
-pub(crate) use vocabulary::string_enum;

@@ -353,7 +353,11 @@ impl Invitation {
         if kind == MessageKind::Invitation {
             if after == AfterFailure::GiveUp {
                 self.delivery.status = DeliveryStatus::Failed;
-                self.publish(super::EventType::DeliveryFailed, super::EventActor::System, now);
+                self.publish(
+                    super::EventType::DeliveryFailed,
+                    super::EventActor::System,
+                    now,
+                );
             }
             self.delivery.attempts = attempts;
             self.delivery.last_error = Some(failure.reason.clone());

@@ -185,7 +185,12 @@ pub struct StoredSecret {
 impl StoredSecret {
     /// What a sealed secret is bound to: its own id and its endpoint.
     pub fn sealing_context(&self, endpoint: Uuid) -> Vec<u8> {
-        [b"webhook-secret".as_slice(), endpoint.as_bytes(), self.id.as_bytes()].concat()
+        [
+            b"webhook-secret".as_slice(),
+            endpoint.as_bytes(),
+            self.id.as_bytes(),
+        ]
+        .concat()
     }
 
     pub fn signs_at(&self, now: DateTime<Utc>) -> bool {
@@ -576,7 +581,10 @@ mod tests {
         assert_eq!(waits[1], TimeDelta::seconds(10));
         assert!(waits.iter().all(|w| *w <= TimeDelta::hours(2)));
         assert!(now <= start + policy.horizon);
-        assert!(now + TimeDelta::hours(2) > start + policy.horizon, "tried until the end");
+        assert!(
+            now + TimeDelta::hours(2) > start + policy.horizon,
+            "tried until the end"
+        );
         assert_eq!(d.attempts.len(), WebhookAttempt::KEPT);
         assert_eq!(d.attempt_count as usize, waits.len() + 1);
 

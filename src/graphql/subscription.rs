@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use async_graphql::{Context, ID, SimpleObject, Subscription};
 use super::scalars::DateTime;
+use async_graphql::{Context, ID, SimpleObject, Subscription};
 use futures_util::Stream;
 use tokio::sync::broadcast::error::RecvError;
 
@@ -67,8 +67,9 @@ impl InvitationsSubscription {
         ctx: &Context<'_>,
         types: Option<Vec<String>>,
         scope: Option<String>,
-    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<InvitationEventMessage>> + use<>>
-    {
+    ) -> async_graphql::Result<
+        impl Stream<Item = async_graphql::Result<InvitationEventMessage>> + use<>,
+    > {
         let (module, caller) = (InvitationsModule::of(ctx)?, Caller::of(ctx));
         let principal = caller.principal.clone();
         let receiver = module
@@ -93,7 +94,8 @@ impl InvitationsSubscription {
         Ok(futures_util::stream::unfold(
             Some(receiver),
             move |receiver| {
-                let (service, principal, filter) = (service.clone(), principal.clone(), Arc::clone(&filter));
+                let (service, principal, filter) =
+                    (service.clone(), principal.clone(), Arc::clone(&filter));
                 async move {
                     let mut receiver = receiver?;
                     loop {

@@ -1,7 +1,7 @@
 //! Webhook endpoints and their deliveries, for admins (DESIGN section 10).
 
-use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use super::scalars::DateTime;
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use uuid::Uuid;
 
 use super::errors::IntoGraphql;
@@ -40,7 +40,11 @@ impl From<domain::WebhookEndpoint> for WebhookEndpoint {
             id: ID(e.id.to_string()),
             url: e.url.as_str().to_owned(),
             description: e.description,
-            event_types: e.event_types.iter().map(|t| t.as_str().to_owned()).collect(),
+            event_types: e
+                .event_types
+                .iter()
+                .map(|t| t.as_str().to_owned())
+                .collect(),
             enabled: e.enabled,
             disabled_reason: e.disabled_reason,
             failing_since: e.failing_since.map(Into::into),
@@ -166,7 +170,10 @@ pub struct WebhooksQuery;
 #[Object]
 impl WebhooksQuery {
     /// Every webhook endpoint, oldest first. Admins only.
-    async fn webhook_endpoints(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<WebhookEndpoint>> {
+    async fn webhook_endpoints(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<WebhookEndpoint>> {
         let (module, caller) = (InvitationsModule::of(ctx)?, Caller::of(ctx));
         let endpoints = module
             .service
@@ -269,7 +276,11 @@ impl WebhooksMutation {
     }
 
     /// Deletes the endpoint; its queued deliveries are given up. `false` when there was none.
-    async fn delete_webhook_endpoint(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
+    async fn delete_webhook_endpoint(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<bool> {
         let (module, caller) = (InvitationsModule::of(ctx)?, Caller::of(ctx));
         let id = parse_id(&id, "id").gql()?;
         module

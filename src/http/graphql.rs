@@ -89,7 +89,9 @@ where
         auth,
         persisted: PersistedQueries::new(options.persisted_query_cache_bytes),
         subscriptions: SubscriptionLimits {
-            slots: Arc::new(tokio::sync::Semaphore::new(options.max_subscription_connections)),
+            slots: Arc::new(tokio::sync::Semaphore::new(
+                options.max_subscription_connections,
+            )),
             max_message_bytes: options.max_body_bytes,
         },
         options,

@@ -76,10 +76,10 @@ pub async fn serve(
         at_limit = false;
         // Making the per-connection service never fails: it only records the peer.
         let Ok(service) = make.call(peer).await;
-        let connection =
-            builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
-                // WebSockets (GraphQL subscriptions) take the connection over after a 101.
-                .with_upgrades();
+        let connection = builder
+            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
+            // WebSockets (GraphQL subscriptions) take the connection over after a 101.
+            .with_upgrades();
         let mut stop = stop.clone();
         tokio::spawn(async move {
             let mut connection = std::pin::pin!(connection);

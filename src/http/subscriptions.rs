@@ -108,7 +108,8 @@ pub(super) async fn upgrade<E: Executor>(
                     match tokio::time::timeout_at(started + INIT_TIMEOUT, outgoing.next()).await {
                         Ok(next) => next,
                         Err(_) => {
-                            let _ = close(&mut sink, 4408, "connection initialisation timeout").await;
+                            let _ =
+                                close(&mut sink, 4408, "connection initialisation timeout").await;
                             break;
                         }
                     }

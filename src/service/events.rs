@@ -167,7 +167,11 @@ impl InvitationService {
     /// process should publish now. Never waits; a full queue leaves them to the takeover.
     pub(super) fn announce(&self, invitation: &Invitation) {
         if invitation.ready_events().next().is_some()
-            && self.events.dispatch_tx.try_send(invitation.clone()).is_err()
+            && self
+                .events
+                .dispatch_tx
+                .try_send(invitation.clone())
+                .is_err()
         {
             tracing::warn!(invitation = %invitation.id, "event queue full; the events are published when their claim ends");
         }
@@ -227,7 +231,11 @@ impl InvitationService {
                 event_type: event.event_type,
                 at: event.at,
                 invitation_id: invitation.id,
-                scope: invitation.details.scope.as_ref().map(|s| s.as_str().to_owned()),
+                scope: invitation
+                    .details
+                    .scope
+                    .as_ref()
+                    .map(|s| s.as_str().to_owned()),
                 actor: event.actor.clone(),
                 body: event.body.clone(),
             };
@@ -328,7 +336,9 @@ impl InvitationService {
                 match self.publish_abandoned().await {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(records = n, "published events another process left"),
-                    Err(err) => tracing::warn!(error = %err, code = %err.code(), "taking over events failed; retrying next round"),
+                    Err(err) => {
+                        tracing::warn!(error = %err, code = %err.code(), "taking over events failed; retrying next round")
+                    }
                 }
             }
         };

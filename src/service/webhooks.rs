@@ -97,9 +97,7 @@ fn require_webhook_admin(principal: Option<&Principal>) -> Result<&Principal> {
     if principal.manages_webhooks() {
         Ok(principal)
     } else {
-        Err(Error::Forbidden(
-            "your role may not manage webhooks".into(),
-        ))
+        Err(Error::Forbidden("your role may not manage webhooks".into()))
     }
 }
 
@@ -165,7 +163,11 @@ impl InvitationService {
 
     /// The URL, checked by the transport (its host must resolve to addresses webhooks may
     /// reach).
-    async fn endpoint_url(&self, url: &str, transport: &dyn WebhookTransport) -> Result<WebhookUrl> {
+    async fn endpoint_url(
+        &self,
+        url: &str,
+        transport: &dyn WebhookTransport,
+    ) -> Result<WebhookUrl> {
         let url = WebhookUrl::parse(url)?;
         transport
             .vet(&url)
@@ -174,12 +176,19 @@ impl InvitationService {
         Ok(url)
     }
 
-    pub async fn webhook_endpoints(&self, principal: Option<&Principal>) -> Result<Vec<WebhookEndpoint>> {
+    pub async fn webhook_endpoints(
+        &self,
+        principal: Option<&Principal>,
+    ) -> Result<Vec<WebhookEndpoint>> {
         require_webhook_admin(principal)?;
         Ok(self.store.list_endpoints().await?)
     }
 
-    pub async fn webhook_endpoint(&self, principal: Option<&Principal>, id: Uuid) -> Result<WebhookEndpoint> {
+    pub async fn webhook_endpoint(
+        &self,
+        principal: Option<&Principal>,
+        id: Uuid,
+    ) -> Result<WebhookEndpoint> {
         require_webhook_admin(principal)?;
         self.store
             .get_endpoint(id)
@@ -268,7 +277,10 @@ impl InvitationService {
             None => None,
         };
         let types = input.event_types.as_deref().map(event_types).transpose()?;
-        let description = input.description.map(|d| description(Some(d))).transpose()?;
+        let description = input
+            .description
+            .map(|d| description(Some(d)))
+            .transpose()?;
         let now = self.clock.now();
         let (endpoint, ()) = self
             .change_endpoint(id, |endpoint| {
@@ -296,7 +308,11 @@ impl InvitationService {
     }
 
     /// Deletes the endpoint; its queued deliveries are given up.
-    pub async fn delete_webhook_endpoint(&self, principal: Option<&Principal>, id: Uuid) -> Result<bool> {
+    pub async fn delete_webhook_endpoint(
+        &self,
+        principal: Option<&Principal>,
+        id: Uuid,
+    ) -> Result<bool> {
         require_webhook_admin(principal)?;
         let deleted = self.store.delete_endpoint(id).await?;
         self.endpoints_changed();
@@ -328,7 +344,11 @@ impl InvitationService {
     }
 
     /// Queues a `webhook.test` event to an enabled endpoint, whatever types it asked for.
-    pub async fn send_test_webhook(&self, principal: Option<&Principal>, id: Uuid) -> Result<WebhookDelivery> {
+    pub async fn send_test_webhook(
+        &self,
+        principal: Option<&Principal>,
+        id: Uuid,
+    ) -> Result<WebhookDelivery> {
         let endpoint = self.webhook_endpoint(principal, id).await?;
         if !endpoint.enabled {
             return Err(Error::validation(
@@ -380,14 +400,21 @@ impl InvitationService {
                 format!("must be 1 to {MAX_DELIVERY_PAGE}"),
             ));
         }
-        let mut page = self.store.list_deliveries(endpoint, first + 1, before).await?;
+        let mut page = self
+            .store
+            .list_deliveries(endpoint, first + 1, before)
+            .await?;
         let more = page.len() > first;
         page.truncate(first);
         Ok((page, more))
     }
 
     /// Queues a delivery again, due now, with the same `webhook-id` and body.
-    pub async fn redeliver_webhook(&self, principal: Option<&Principal>, id: Uuid) -> Result<WebhookDelivery> {
+    pub async fn redeliver_webhook(
+        &self,
+        principal: Option<&Principal>,
+        id: Uuid,
+    ) -> Result<WebhookDelivery> {
         require_webhook_admin(principal)?;
         for _ in 0..super::MAX_CONFLICT_RETRIES {
             let mut delivery = self
@@ -416,7 +443,10 @@ impl InvitationService {
     }
 
     /// Attempts every delivery due now, `concurrency` at a time, until none is left.
-    pub async fn deliver_due_webhooks(&self, transport: &dyn WebhookTransport) -> Result<WebhookReport> {
+    pub async fn deliver_due_webhooks(
+        &self,
+        transport: &dyn WebhookTransport,
+    ) -> Result<WebhookReport> {
         let mut report = WebhookReport::default();
         loop {
             let due = self.store.due_deliveries(self.clock.now(), BATCH).await?;
@@ -567,7 +597,10 @@ impl InvitationService {
                     .open_bytes(&stored.sealed, &stored.sealing_context(endpoint.id))
                     .ok()
                     .and_then(WebhookSecret::from_bytes)
-                    .ok_or_else(|| "the endpoint's secret cannot be opened with the configured message keys".to_owned())
+                    .ok_or_else(|| {
+                        "the endpoint's secret cannot be opened with the configured message keys"
+                            .to_owned()
+                    })
             })
             .collect::<std::result::Result<_, _>>()?;
         if secrets.is_empty() {
@@ -576,7 +609,11 @@ impl InvitationService {
         Ok(secrets)
     }
 
-    async fn give_up(&self, mut delivery: WebhookDelivery, reason: &str) -> Result<Option<WebhookDeliveryState>> {
+    async fn give_up(
+        &self,
+        mut delivery: WebhookDelivery,
+        reason: &str,
+    ) -> Result<Option<WebhookDeliveryState>> {
         delivery.abandon(reason, self.clock.now());
         match self.store.update_delivery(&delivery).await {
             Ok(_) | Err(StoreError::Conflict) => Ok(Some(WebhookDeliveryState::Failed)),
@@ -611,9 +648,13 @@ impl InvitationService {
             })
         };
         match self.change_endpoint(seen.id, outcome_of).await {
-            Ok((endpoint, true)) => tracing::warn!(endpoint = %endpoint.id, reason = endpoint.disabled_reason.as_deref().unwrap_or_default(), "webhook endpoint disabled"),
+            Ok((endpoint, true)) => {
+                tracing::warn!(endpoint = %endpoint.id, reason = endpoint.disabled_reason.as_deref().unwrap_or_default(), "webhook endpoint disabled")
+            }
             Ok(_) => {}
-            Err(err) => tracing::warn!(endpoint = %seen.id, error = %err, "could not record the endpoint's health"),
+            Err(err) => {
+                tracing::warn!(endpoint = %seen.id, error = %err, "could not record the endpoint's health")
+            }
         }
     }
 
@@ -635,7 +676,9 @@ impl InvitationService {
                     "webhook round"
                 ),
                 Ok(_) => {}
-                Err(err) => tracing::warn!(error = %err, code = %err.code(), "webhook round failed; retrying next round"),
+                Err(err) => {
+                    tracing::warn!(error = %err, code = %err.code(), "webhook round failed; retrying next round")
+                }
             }
             tokio::select! {
                 () = &mut shutdown => return,

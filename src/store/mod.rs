@@ -4,5 +4,5 @@
 
 pub mod mongo;
 mod record;
-mod webhook_record;
 pub mod sqlite;
+mod webhook_record;

@@ -12,8 +12,7 @@ use uuid::Uuid;
 use crate::domain::{
     Actor, Delivery, EmailAddress, EventActor, EventKind, Groups, Invitation, InvitationDetails,
     InvitationEvent, InvitationId, Locale, Metadata, OutgoingEvent, PersonName, QueuedMessage,
-    RedirectUrl, Role,
-    Schedule, Scope, SealedBody, SecretDigest,
+    RedirectUrl, Role, Schedule, Scope, SealedBody, SecretDigest,
 };
 use crate::ports::{StoreError, StoreResult};
 

@@ -64,7 +64,11 @@ impl From<&WebhookEndpoint> for EndpointRecord {
             id: e.id,
             url: e.url.as_str().to_owned(),
             description: e.description.clone(),
-            event_types: e.event_types.iter().map(|t| t.as_str().to_owned()).collect(),
+            event_types: e
+                .event_types
+                .iter()
+                .map(|t| t.as_str().to_owned())
+                .collect(),
             enabled: e.enabled,
             disabled_reason: e.disabled_reason.clone(),
             secrets: e
@@ -112,10 +116,7 @@ impl EndpointRecord {
                                 .map_err(|_| corrupt(&what("secret")))?,
                         ),
                         created_at: time(s.created_at, &what("secret"))?,
-                        retires_at: s
-                            .retires_at
-                            .map(|t| time(t, &what("secret")))
-                            .transpose()?,
+                        retires_at: s.retires_at.map(|t| time(t, &what("secret"))).transpose()?,
                     })
                 })
                 .collect::<StoreResult<_>>()?,

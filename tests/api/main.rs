@@ -22,6 +22,7 @@ mod edge;
 mod email_delivery;
 mod email_templates;
 mod error_codes;
+mod events;
 mod graphql_api;
 mod host;
 mod hostile;

@@ -38,6 +38,9 @@ pub struct ServerOptions {
     pub resend_cooldown: Option<&'static str>,
     /// `INVITATIONS_PERSISTED_QUERY_CACHE_BYTES`; unset: the default.
     pub persisted_query_cache_bytes: Option<&'static str>,
+    /// Refuse webhook endpoints on private addresses, as production does. Unset (the test
+    /// default): allowed, since every test receiver listens on 127.0.0.1.
+    pub refuse_private_webhooks: bool,
 }
 
 /// API tokens for the default roles.
@@ -109,6 +112,15 @@ pub async fn spawn_server_with(backend: Backend, options: ServerOptions) -> Test
                 options.email_templates_dir.as_deref().unwrap_or(""),
             ),
             (
+                "INVITATIONS_WEBHOOK_ALLOW_PRIVATE",
+                if options.refuse_private_webhooks {
+                    "false"
+                } else {
+                    "true"
+                },
+            ),
+            ("INVITATIONS_WEBHOOK_TIMEOUT", "PT5S"),
+            (
                 "INVITATIONS_EMAIL_TEMPLATES_RELOAD",
                 if options.email_templates_dir.is_some() {
                     "true"
@@ -177,6 +189,52 @@ pub fn operation(name: &str) -> String {
 }
 
 impl TestServer {
+    /// A second server instance on the same MongoDB database, with its own connection, event
+    /// dispatcher, webhook sender and change stream, as another process of a deployment.
+    /// Shares the clock. The first instance's cleanup drops the database.
+    pub async fn another_instance(&self) -> TestServer {
+        let Some(Location::Mongo(first)) = &self.location else {
+            panic!("several instances share a MongoDB database only");
+        };
+        let data_dir = crate::helpers::temp_dir();
+        let mut config = self.config.clone();
+        config.store.data_dir = data_dir.clone();
+        let store = cms_invitations::store::mongo::MongoStore::connect(
+            &crate::helpers::mongodb_uri(),
+            first.database().name(),
+            config.store.retention,
+        )
+        .await
+        .unwrap();
+        let store: Arc<dyn Store> = Arc::new(store);
+        let server = Server::bind_on(&config, store.clone(), self.clock.clone())
+            .await
+            .unwrap();
+        let address = server.local_addr().unwrap();
+        let (shutdown, stop) = oneshot::channel::<()>();
+        let task = tokio::spawn(server.run(async move {
+            let _ = stop.await;
+        }));
+        TestServer {
+            address,
+            store,
+            clock: self.clock.clone(),
+            tokens: Tokens {
+                admin: self.tokens.admin.clone(),
+                editor: self.tokens.editor.clone(),
+                author: self.tokens.author.clone(),
+                viewer: self.tokens.viewer.clone(),
+            },
+            config,
+            bootstrap_token: None,
+            location: None,
+            data_dir,
+            http: reqwest::Client::new(),
+            shutdown: Some(shutdown),
+            task: Some(task),
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.address)
     }

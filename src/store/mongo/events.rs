@@ -31,13 +31,15 @@ fn uuid_value(id: Uuid) -> Bson {
 }
 
 fn to_document<T: serde::Serialize>(record: &T, id: Uuid) -> StoreResult<Document> {
-    let mut document = bson::to_document(record)
-        .map_err(|err| StoreError::Other(Box::new(err)))?;
+    let mut document = bson::to_document(record).map_err(|err| StoreError::Other(Box::new(err)))?;
     document.insert("_id", key(id));
     Ok(document)
 }
 
-fn from_document<T: serde::de::DeserializeOwned>(mut document: Document, what: &str) -> StoreResult<T> {
+fn from_document<T: serde::de::DeserializeOwned>(
+    mut document: Document,
+    what: &str,
+) -> StoreResult<T> {
     document.remove("_id");
     bson::from_document(document).map_err(|_| StoreError::Corrupt(format!("a stored {what}")))
 }
@@ -45,9 +47,9 @@ fn from_document<T: serde::de::DeserializeOwned>(mut document: Document, what: &
 fn delivery_document(record: &DeliveryRecord) -> StoreResult<Document> {
     let mut document = to_document(record, record.id)?;
     // When a sender may take it: the later of its next attempt and its lease.
-    let available = record
-        .lease_until
-        .map_or(record.next_attempt_at, |lease| lease.max(record.next_attempt_at));
+    let available = record.lease_until.map_or(record.next_attempt_at, |lease| {
+        lease.max(record.next_attempt_at)
+    });
     document.insert("availableAt", available);
     Ok(document)
 }
@@ -96,7 +98,11 @@ impl EventCollections {
                     doc! { "endpointId": 1, "_id": -1 },
                     IndexOptions::default(),
                 ),
-                named("by_created", doc! { "createdAt": 1 }, IndexOptions::default()),
+                named(
+                    "by_created",
+                    doc! { "createdAt": 1 },
+                    IndexOptions::default(),
+                ),
             ])
             .await
             .map_err(classify)?;
@@ -305,7 +311,8 @@ impl EventStore for MongoStore {
         if let Some(before) = before {
             filter.insert("_id", doc! { "$lt": key(before) });
         }
-        self.find_deliveries(filter, doc! { "_id": -1 }, first).await
+        self.find_deliveries(filter, doc! { "_id": -1 }, first)
+            .await
     }
 
     async fn purge_events(&self, before: DateTime<Utc>) -> StoreResult<u64> {
@@ -349,7 +356,6 @@ impl MongoStore {
             .map_err(classify)?;
         documents.into_iter().map(delivery_from).collect()
     }
-
 }
 
 /// A resume token as an opaque position.
@@ -381,21 +387,27 @@ impl SharedEventFeed for MongoStore {
             watch = watch.resume_after(token);
         }
         let stream = watch.await.map_err(classify)?;
-        Ok(futures_util::stream::unfold(stream, |mut stream| async move {
-            let item = match stream.next().await? {
-                Err(err) => Err(classify(err)),
-                Ok(change) => {
-                    let token = position(stream.resume_token());
-                    match change.full_document {
-                        Some(document) => from_document::<LoggedEventRecord>(document, "logged event")
-                            .and_then(LoggedEventRecord::into_event)
-                            .map(|event| (event, token)),
-                        None => Err(StoreError::Corrupt("an event insert without its document".into())),
+        Ok(
+            futures_util::stream::unfold(stream, |mut stream| async move {
+                let item = match stream.next().await? {
+                    Err(err) => Err(classify(err)),
+                    Ok(change) => {
+                        let token = position(stream.resume_token());
+                        match change.full_document {
+                            Some(document) => {
+                                from_document::<LoggedEventRecord>(document, "logged event")
+                                    .and_then(LoggedEventRecord::into_event)
+                                    .map(|event| (event, token))
+                            }
+                            None => Err(StoreError::Corrupt(
+                                "an event insert without its document".into(),
+                            )),
+                        }
                     }
-                }
-            };
-            Some((item, stream))
-        })
-        .boxed())
+                };
+                Some((item, stream))
+            })
+            .boxed(),
+        )
     }
 }

@@ -30,7 +30,11 @@ fn insert_delivery_row(
     d: &DeliveryRecord,
     or_ignore: bool,
 ) -> rusqlite::Result<usize> {
-    let verb = if or_ignore { "INSERT OR IGNORE" } else { "INSERT" };
+    let verb = if or_ignore {
+        "INSERT OR IGNORE"
+    } else {
+        "INSERT"
+    };
     conn.prepare_cached(&format!(
         "{verb} INTO webhook_deliveries (id, event_id, endpoint_id, state, available_at, created_at, revision, data) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
@@ -74,7 +78,11 @@ impl EventStore for SqliteStore {
             let new = tx
                 .execute(
                     "INSERT OR IGNORE INTO invitation_events (id, at, data) VALUES (?1, ?2, ?3)",
-                    params![record.id.hyphenated().to_string(), record.at, to_json(&record)],
+                    params![
+                        record.id.hyphenated().to_string(),
+                        record.at,
+                        to_json(&record)
+                    ],
                 )
                 .map_err(classify)?
                 == 1;
@@ -98,7 +106,11 @@ impl EventStore for SqliteStore {
         );
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.read(move |conn| {
-            query_invitations(conn, &sql, &[Value::Integer(ms(now)), Value::Integer(limit)])
+            query_invitations(
+                conn,
+                &sql,
+                &[Value::Integer(ms(now)), Value::Integer(limit)],
+            )
         })
         .await
     }
@@ -108,7 +120,11 @@ impl EventStore for SqliteStore {
         self.write(move |conn| {
             conn.execute(
                 "INSERT INTO webhook_endpoints (id, revision, data) VALUES (?1, ?2, ?3)",
-                params![record.id.hyphenated().to_string(), record.revision, to_json(&record)],
+                params![
+                    record.id.hyphenated().to_string(),
+                    record.revision,
+                    to_json(&record)
+                ],
             )
             .map(drop)
             .map_err(classify)
@@ -135,9 +151,12 @@ impl EventStore for SqliteStore {
 
     async fn delete_endpoint(&self, id: Uuid) -> StoreResult<bool> {
         self.write(move |conn| {
-            conn.execute("DELETE FROM webhook_endpoints WHERE id = ?1", [id.hyphenated().to_string()])
-                .map(|n| n == 1)
-                .map_err(classify)
+            conn.execute(
+                "DELETE FROM webhook_endpoints WHERE id = ?1",
+                [id.hyphenated().to_string()],
+            )
+            .map(|n| n == 1)
+            .map_err(classify)
         })
         .await
     }
@@ -175,13 +194,18 @@ impl EventStore for SqliteStore {
 
     async fn insert_delivery(&self, delivery: &WebhookDelivery) -> StoreResult<()> {
         let record = DeliveryRecord::from(delivery);
-        self.write(move |conn| match insert_delivery_row(conn, &record, false) {
-            Ok(_) => Ok(()),
-            Err(err) if err.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation) => {
-                Err(StoreError::Conflict)
-            }
-            Err(err) => Err(classify(err)),
-        })
+        self.write(
+            move |conn| match insert_delivery_row(conn, &record, false) {
+                Ok(_) => Ok(()),
+                Err(err)
+                    if err.sqlite_error_code()
+                        == Some(rusqlite::ErrorCode::ConstraintViolation) =>
+                {
+                    Err(StoreError::Conflict)
+                }
+                Err(err) => Err(classify(err)),
+            },
+        )
         .await
     }
 
@@ -232,9 +256,13 @@ impl EventStore for SqliteStore {
 
     async fn get_delivery(&self, id: Uuid) -> StoreResult<Option<WebhookDelivery>> {
         self.read(move |conn| {
-            Ok(deliveries(conn, "SELECT data FROM webhook_deliveries WHERE id = ?1", &[id_text(id)])?
-                .into_iter()
-                .next())
+            Ok(deliveries(
+                conn,
+                "SELECT data FROM webhook_deliveries WHERE id = ?1",
+                &[id_text(id)],
+            )?
+            .into_iter()
+            .next())
         })
         .await
     }
@@ -277,4 +305,3 @@ impl EventStore for SqliteStore {
         .await
     }
 }
-
