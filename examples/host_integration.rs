@@ -2,8 +2,9 @@
 //! own authentication.
 //!
 //! The host has articles and users of its own. It merges the module's query and mutation
-//! objects into its schema, maps its users onto the module's permissions, and mounts the
-//! module's GraphQL route under `/cms`. Run it with:
+//! objects into its schema, maps its users onto the module's permissions, mounts the module's
+//! GraphQL route under `/cms`, and runs its own onboarding whenever someone accepts (an
+//! [`InvitationListener`]). Run it with:
 //!
 //! ```sh
 //! cargo run --example host_integration
@@ -20,10 +21,13 @@ use axum::Router;
 use axum::http::HeaderMap;
 use axum::routing::get;
 use cms_invitations::config::Config;
+use cms_invitations::domain::EventType;
 use cms_invitations::domain::{Actor, EmailAddress};
 use cms_invitations::graphql::{InvitationsModule, InvitationsMutation, InvitationsQuery};
 use cms_invitations::http::{GraphqlOptions, graphql_routes};
-use cms_invitations::ports::{Authenticator, Principal, Store, SystemClock};
+use cms_invitations::ports::{
+    Authenticator, InvitationListener, LoggedEvent, Principal, Store, SystemClock,
+};
 use cms_invitations::store::sqlite::SqliteStore;
 
 /// The host's own content type.
@@ -96,6 +100,35 @@ impl Authenticator for HostAuth {
     }
 }
 
+/// The host's onboarding: when someone accepts, it prepares their workspace (here: a line in
+/// `onboarding.log`). It runs after the event is stored, at least once per event; an error
+/// would have the module offer the event again later.
+#[derive(Debug)]
+struct Onboarding {
+    log: std::path::PathBuf,
+}
+
+#[async_trait::async_trait]
+impl InvitationListener for Onboarding {
+    async fn on_event(&self, event: &LoggedEvent) -> Result<(), cms_invitations::error::BoxError> {
+        if event.event_type != EventType::Accepted {
+            return Ok(());
+        }
+        let body: serde_json::Value = serde_json::from_str(&event.body)?;
+        let email = body["data"]["invitation"]["email"]
+            .as_str()
+            .unwrap_or_default();
+        let line = format!("workspace for {email} (event {})\n", event.id);
+        use std::io::Write as _;
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)?
+            .write_all(line.as_bytes())?;
+        Ok(())
+    }
+}
+
 /// The host's application: its own routes plus the module's GraphQL endpoint under `/cms`,
 /// and the module's email sender in the background.
 pub async fn app(data_dir: &std::path::Path) -> Result<Router, Box<dyn std::error::Error>> {
@@ -121,6 +154,17 @@ pub async fn app(data_dir: &std::path::Path) -> Result<Router, Box<dyn std::erro
                 Duration::from_secs(1),
                 std::future::pending(),
             )
+            .await;
+    });
+    // Events: the host's listener runs on each one; the dispatcher publishes them (and would
+    // send webhooks to endpoints an admin made, with a sender like the email one).
+    service.add_listener(Arc::new(Onboarding {
+        log: data_dir.join("onboarding.log"),
+    }));
+    let dispatcher = service.clone();
+    tokio::spawn(async move {
+        dispatcher
+            .run_dispatcher(Duration::from_secs(5), std::future::pending())
             .await;
     });
     let module = InvitationsModule::new(service, config.http.public_rate_limit);

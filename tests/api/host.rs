@@ -133,6 +133,22 @@ async fn the_host_runs_its_own_and_the_modules_operations_through_one_schema() {
         "{messages:#?}"
     );
 
+    // The host's own listener ran on the accept.
+    let onboarding = dir.join("onboarding.log");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let log = loop {
+        let log = std::fs::read_to_string(&onboarding).unwrap_or_default();
+        if !log.is_empty() || std::time::Instant::now() > deadline {
+            break log;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    };
+    assert!(
+        log.starts_with("workspace for guest@example.org"),
+        "{log:?}"
+    );
+    assert_eq!(log.lines().count(), 1, "{log:?}");
+
     server.abort();
     let _ = std::fs::remove_dir_all(dir);
 }
