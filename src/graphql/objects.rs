@@ -402,6 +402,10 @@ pub struct InvitationViewer {
     pub default_validity: Duration,
     pub min_validity: Duration,
     pub max_validity: Duration,
+    /// May manage webhook endpoints (admins).
+    pub can_manage_webhooks: bool,
+    /// The event types webhook endpoints and the subscription can ask for.
+    pub event_types: Vec<String>,
 }
 
 impl From<service::Viewer> for InvitationViewer {
@@ -416,6 +420,8 @@ impl From<service::Viewer> for InvitationViewer {
             default_validity: viewer.default_validity.into(),
             min_validity: viewer.min_validity.into(),
             max_validity: viewer.max_validity.into(),
+            can_manage_webhooks: viewer.can_manage_webhooks,
+            event_types: viewer.event_types,
         }
     }
 }

@@ -19,6 +19,10 @@ pub struct Viewer {
     pub default_validity: IsoDuration,
     pub min_validity: IsoDuration,
     pub max_validity: IsoDuration,
+    /// May manage webhook endpoints.
+    pub can_manage_webhooks: bool,
+    /// The event types webhook endpoints and subscriptions can ask for.
+    pub event_types: Vec<String>,
 }
 
 impl InvitationService {
@@ -42,6 +46,10 @@ impl InvitationService {
             default_validity: settings.validity.default_validity(),
             min_validity: settings.validity.min(),
             max_validity: settings.validity.max(),
+            can_manage_webhooks: principal.manages_webhooks(),
+            event_types: crate::domain::EventType::published()
+                .map(|t| t.as_str().to_owned())
+                .collect(),
         })
     }
 }

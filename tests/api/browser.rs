@@ -7,6 +7,7 @@ use std::time::Duration;
 use chrono::TimeDelta;
 use serde_json::json;
 
+use crate::events::Receiver;
 use crate::helpers::Backend;
 use crate::mail::SmtpSink;
 use crate::process::run_node;
@@ -41,6 +42,8 @@ async fn editors_and_invitees_use_the_pages_in_chromium() {
         .await;
     server.advance(TimeDelta::hours(2));
 
+    // The webhook receiver the admin UI's Webhooks section points an endpoint at.
+    let receiver = Receiver::start(0).await;
     let screenshots = format!("{ROOT}/target/browser-screenshots");
     let _ = std::fs::remove_dir_all(&screenshots);
     let output = run_node(
@@ -53,6 +56,7 @@ async fn editors_and_invitees_use_the_pages_in_chromium() {
             ("SMTP_DIR", &sink.dir.display().to_string()),
             ("EXPIRED_SECRET", expired["secret"].as_str().unwrap()),
             ("SCREENSHOT_DIR", &screenshots),
+            ("RECEIVER_URL", &receiver.url("")),
         ],
         Duration::from_secs(180),
     )
@@ -64,11 +68,20 @@ async fn editors_and_invitees_use_the_pages_in_chromium() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(!printed.contains("not ok"), "{printed}");
-    for shot in ["list", "create-form", "detail", "accept", "list-phone"] {
+    for shot in [
+        "list",
+        "create-form",
+        "detail",
+        "accept",
+        "list-phone",
+        "webhooks",
+        "webhook-deliveries",
+    ] {
         assert!(
             std::path::Path::new(&format!("{screenshots}/{shot}.png")).exists(),
             "{shot}.png was saved"
         );
     }
+    receiver.stop().await;
     server.cleanup().await;
 }

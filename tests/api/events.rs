@@ -27,7 +27,7 @@ const EVENTS_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/events");
 const PATIENCE: Duration = Duration::from_secs(30);
 
 /// The webhook receiver: a node process verifying with `standardwebhooks`.
-struct Receiver {
+pub struct Receiver {
     child: Child,
     port: u16,
     http: reqwest::Client,
@@ -35,7 +35,7 @@ struct Receiver {
 
 impl Receiver {
     /// Listens on `port` (0: any free port).
-    async fn start(port: u16) -> Self {
+    pub async fn start(port: u16) -> Self {
         let mut child = Command::new("node")
             .arg("receiver.mjs")
             .arg(port.to_string())
@@ -62,7 +62,7 @@ impl Receiver {
         }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
@@ -116,7 +116,7 @@ impl Receiver {
         }
     }
 
-    async fn stop(mut self) {
+    pub async fn stop(mut self) {
         let _ = self.child.kill().await;
     }
 }

@@ -5,6 +5,7 @@
 //   SMTP_DIR         where the SMTP server keeps messages (<n>.json with decoded parts)
 //   EXPIRED_SECRET   the secret of an invitation whose time has run out
 //   SCREENSHOT_DIR   where to save screenshots
+//   RECEIVER_URL     a webhook receiver (tests/events/receiver.mjs)
 // Prints one line per step; exits non-zero on the first failure.
 
 import assert from "node:assert/strict";
@@ -12,8 +13,8 @@ import { mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 
-const { BASE_URL, ADMIN_TOKEN, SMTP_DIR, EXPIRED_SECRET, SCREENSHOT_DIR } = process.env;
-for (const [name, value] of Object.entries({ BASE_URL, ADMIN_TOKEN, SMTP_DIR, EXPIRED_SECRET, SCREENSHOT_DIR })) {
+const { BASE_URL, ADMIN_TOKEN, SMTP_DIR, EXPIRED_SECRET, SCREENSHOT_DIR, RECEIVER_URL } = process.env;
+for (const [name, value] of Object.entries({ BASE_URL, ADMIN_TOKEN, SMTP_DIR, EXPIRED_SECRET, SCREENSHOT_DIR, RECEIVER_URL })) {
   assert.ok(value, `${name} must be set`);
 }
 mkdirSync(SCREENSHOT_DIR, { recursive: true });
@@ -228,6 +229,51 @@ try {
     await invitee.close();
   });
 
+  await step("webhooks: add an endpoint, its secret shown once, a test event in the delivery log", async () => {
+    await page.getByRole("button", { name: "Webhooks" }).click();
+    await page.getByText("No webhook endpoints yet.").waitFor();
+    await page.getByLabel("Endpoint URL").fill("not a url");
+    await page.getByRole("button", { name: "Add endpoint" }).click();
+    await page.locator("#w-url-error").getByText(/URL/).waitFor();
+    assert.equal(await page.getByLabel("Endpoint URL").getAttribute("aria-invalid"), "true");
+    await page.getByLabel("Endpoint URL").fill(`${RECEIVER_URL}/ui`);
+    await page.getByLabel("invitation.accepted").check();
+    await page.getByLabel("Description").fill("Onboarding");
+    await page.getByRole("button", { name: "Add endpoint" }).click();
+    const secret = await page.locator("#wh-secret-value").inputValue();
+    assert.match(secret, /^whsec_/);
+    const endpoint = page.locator("#wh-rows tr").first();
+    await endpoint.getByText("invitation.accepted").waitFor();
+    await endpoint.getByText("Enabled").waitFor();
+    await shot("webhooks");
+    await endpoint.getByRole("button", { name: "Send test" }).click();
+    await refreshUntil(() => page.locator("#wh-delivery-rows").getByText("Delivered", { exact: true }));
+    await page.locator("#wh-delivery-rows summary").first().click();
+    await page.locator("#wh-delivery-rows").getByText(/HTTP 200/).waitFor();
+    assert.match(await page.locator("#wh-delivery-rows").textContent(), /webhook\.test/);
+  });
+
+  await step("webhooks: redeliver with the same webhook-id, rotate the secret, disable and enable", async () => {
+    await page.locator("#wh-delivery-rows").getByRole("button", { name: "Redeliver" }).click();
+    await refreshUntil(() => page.locator("#wh-delivery-rows").getByText("2 attempts"));
+    const received = await (await fetch(`${RECEIVER_URL}/control/received`)).json();
+    assert.equal(received.length, 2);
+    assert.equal(received[0].id, received[1].id, "a redelivery keeps the webhook-id");
+    const first = await page.locator("#wh-secret-value").inputValue();
+    const endpoint = page.locator("#wh-rows tr").first();
+    await endpoint.getByRole("button", { name: "Rotate secret" }).click();
+    await page.getByRole("dialog", { name: "Rotate the signing secret?" }).getByRole("button", { name: "Rotate" }).click();
+    await status.getByText("The secret was rotated.").waitFor();
+    const second = await page.locator("#wh-secret-value").inputValue();
+    assert.match(second, /^whsec_/);
+    assert.notEqual(second, first);
+    await endpoint.getByRole("button", { name: "Disable" }).click();
+    await page.locator("#wh-rows tr").first().getByText("Disabled: disabled by an admin").waitFor();
+    await page.locator("#wh-rows tr").first().getByRole("button", { name: "Enable" }).click();
+    await page.locator("#wh-rows tr").first().getByText("Enabled", { exact: true }).waitFor();
+    await shot("webhook-deliveries");
+  });
+
   await step("usable on a phone-sized window", async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     await showList();
@@ -246,6 +292,17 @@ try {
   // The step printed what failed.
 } finally {
   await browser.close();
+}
+
+/** Clicks Refresh in the delivery log until `locator()` finds something. */
+async function refreshUntil(locator) {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (await locator().count() > 0) return;
+    assert.ok(Date.now() < deadline, "the delivery log never showed it");
+    await page.getByRole("button", { name: "Refresh" }).click();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
 
 function secretOf(mail) {

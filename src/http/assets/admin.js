@@ -12,7 +12,7 @@ const FIELDS = `id email name role groups locale scope state createdAt updatedAt
 
 const Q = {
   viewer: `query { invitationViewer { name canRead grantableRoles emailLocales defaultLocale
-    defaultValidity minValidity maxValidity } }`,
+    defaultValidity minValidity maxValidity canManageWebhooks eventTypes } }`,
   list: `query($filter: InvitationFilter, $sort: [InvitationSort!], $first: Int, $after: String) {
     invitations(filter: $filter, sort: $sort, first: $first, after: $after) {
       totalCount pageInfo { hasNextPage endCursor } nodes { ${FIELDS} } } }`,
@@ -23,6 +23,19 @@ const Q = {
     created failed items { index invitation { id email state } error { code message field } } } }`,
   resend: `mutation($id: ID!) { resendInvitation(id: $id) { ${FIELDS} inviteUrl } }`,
   revoke: `mutation($id: ID!) { revokeInvitation(id: $id) { ${FIELDS} } }`,
+  endpoints: `query { webhookEndpoints { id url description eventTypes enabled disabledReason
+    failingSince secretCreatedAt } }`,
+  createEndpoint: `mutation($input: CreateWebhookEndpointInput!) { createWebhookEndpoint(input: $input) {
+    endpoint { id url } secret } }`,
+  updateEndpoint: `mutation($id: ID!, $input: UpdateWebhookEndpointInput!) {
+    updateWebhookEndpoint(id: $id, input: $input) { id enabled } }`,
+  deleteEndpoint: `mutation($id: ID!) { deleteWebhookEndpoint(id: $id) }`,
+  rotate: `mutation($id: ID!) { rotateWebhookEndpointSecret(id: $id) { endpoint { id url } secret } }`,
+  test: `mutation($id: ID!) { sendTestWebhook(endpointId: $id) { id } }`,
+  deliveries: `query($id: ID!, $after: String) { webhookDeliveries(endpointId: $id, first: 20, after: $after) {
+    hasNextPage endCursor nodes { id messageId eventType state attemptCount createdAt nextAttemptAt
+      attempts { at durationMs statusCode error response } } } }`,
+  redeliver: `mutation($id: ID!) { redeliverWebhook(deliveryId: $id) { id } }`,
 };
 
 const STATE_LABEL = {
@@ -486,6 +499,198 @@ async function loadPreview() {
   $("p-html").src = `/email-preview/html?${new URLSearchParams({ kind: preview.kind, locale: preview.locale })}`;
 }
 
+// ---------------------------------------------------------------------------------- webhooks
+
+const webhooks = { endpoint: null, after: null };
+
+async function loadEndpoints() {
+  let endpoints;
+  try {
+    endpoints = (await gql(Q.endpoints)).webhookEndpoints;
+  } catch (error) {
+    say(error.message, "error");
+    return;
+  }
+  $("wh-count").textContent = `${endpoints.length} endpoint${endpoints.length === 1 ? "" : "s"}`;
+  $("wh-empty").hidden = endpoints.length > 0;
+  $("wh-table").hidden = endpoints.length === 0;
+  $("wh-rows").replaceChildren(...endpoints.map(endpointRow));
+}
+
+function endpointRow(endpoint) {
+  const stateText = endpoint.enabled
+    ? (endpoint.failingSince ? `Enabled, failing since ${absolute(endpoint.failingSince)}` : "Enabled")
+    : `Disabled: ${endpoint.disabledReason ?? "by an admin"}`;
+  const act = (label, onclick, tone = "") => el("button", { type: "button", class: tone, onclick }, label);
+  return el("tr", { "data-id": endpoint.id },
+    el("td", { "data-label": "URL" }, el("span", { class: "url" }, endpoint.url),
+      endpoint.description ? el("span", { class: "sub" }, endpoint.description) : null),
+    el("td", { "data-label": "Events" }, endpoint.eventTypes.length ? endpoint.eventTypes.join(", ") : "All events"),
+    el("td", { "data-label": "State" }, el("span", { class: `badge ${endpoint.enabled ? "state-accepted" : "state-revoked"}` }, stateText)),
+    el("td", { "data-label": "Secret made" }, absolute(endpoint.secretCreatedAt)),
+    el("td", { class: "row-actions" },
+      act("Deliveries", () => openDeliveries(endpoint)),
+      act("Send test", () => sendTest(endpoint)),
+      act("Rotate secret", () => rotateSecret(endpoint)),
+      endpoint.enabled ? act("Disable", () => setEnabled(endpoint, false)) : act("Enable", () => setEnabled(endpoint, true)),
+      act("Delete", () => deleteEndpoint(endpoint), "danger")));
+}
+
+/** The secret of a new or rotated endpoint, shown once with a copy button. */
+function secretPanel(url, secret, rotated) {
+  const input = el("input", { value: secret, readOnly: true, id: "wh-secret-value", "aria-label": "Signing secret" });
+  const copy = el("button", {
+    type: "button",
+    class: "primary",
+    onclick: async () => {
+      try {
+        await navigator.clipboard.writeText(secret);
+        say("Secret copied.", "ok");
+      } catch {
+        input.select();
+        say("Select the secret and copy it with your keyboard.", "info");
+      }
+    },
+  }, "Copy secret");
+  const note = rotated
+    ? `New signing secret for ${url}. The old one keeps signing beside it for a grace period. It is shown only now.`
+    : `Signing secret for ${url}: verify the webhook-signature header with it. It is shown only now.`;
+  $("wh-secret").replaceChildren(el("div", { class: "minted card", role: "group", "aria-label": "Signing secret" },
+    el("p", {}, note), el("div", { class: "copy" }, input, copy)));
+}
+
+async function submitEndpoint(event) {
+  event.preventDefault();
+  const form = event.target;
+  clearFieldErrors(form);
+  const url = $("w-url").value.trim();
+  if (!url) {
+    fieldError("w", "url", "Enter the URL that receives the events.");
+    return;
+  }
+  const eventTypes = [...form.querySelectorAll("input[name=eventType]:checked")].map((box) => box.value);
+  try {
+    const { createWebhookEndpoint } = await gql(Q.createEndpoint, {
+      input: { url, eventTypes, description: $("w-description").value.trim() || null },
+    });
+    form.reset();
+    secretPanel(createWebhookEndpoint.endpoint.url, createWebhookEndpoint.secret, false);
+    say(`Endpoint added: ${createWebhookEndpoint.endpoint.url}.`, "ok");
+    await loadEndpoints();
+  } catch (error) {
+    if (error.code === "VALIDATION_FAILED" && fieldError("w", error.field, error.message)) {
+      say("Please correct the highlighted field.", "error");
+    } else {
+      say(error.message, "error");
+    }
+  }
+}
+
+async function rotateSecret(endpoint) {
+  const sure = await confirmAction("Rotate the signing secret?",
+    `${endpoint.url} gets a new secret. The old one keeps signing beside it for a grace period; update the receiver before it ends.`,
+    "Rotate");
+  if (!sure) return;
+  try {
+    const { rotateWebhookEndpointSecret } = await gql(Q.rotate, { id: endpoint.id });
+    secretPanel(endpoint.url, rotateWebhookEndpointSecret.secret, true);
+    say("The secret was rotated.", "ok");
+    await loadEndpoints();
+  } catch (error) {
+    say(error.message, "error");
+  }
+}
+
+async function setEnabled(endpoint, enabled) {
+  try {
+    await gql(Q.updateEndpoint, { id: endpoint.id, input: { enabled } });
+    say(enabled ? `${endpoint.url} is enabled again.` : `${endpoint.url} is disabled.`, "ok");
+  } catch (error) {
+    say(error.message, "error");
+  }
+  await loadEndpoints();
+}
+
+async function deleteEndpoint(endpoint) {
+  const sure = await confirmAction("Delete this endpoint?",
+    `${endpoint.url} receives nothing more; deliveries still queued for it are given up.`, "Delete");
+  if (!sure) return;
+  try {
+    await gql(Q.deleteEndpoint, { id: endpoint.id });
+    say(`${endpoint.url} was deleted.`, "ok");
+    if (webhooks.endpoint?.id === endpoint.id) $("wh-deliveries").hidden = true;
+  } catch (error) {
+    say(error.message, "error");
+  }
+  await loadEndpoints();
+}
+
+async function sendTest(endpoint) {
+  try {
+    await gql(Q.test, { id: endpoint.id });
+    say(`A test event is on its way to ${endpoint.url}.`, "ok");
+    await openDeliveries(endpoint);
+  } catch (error) {
+    say(error.message, "error");
+  }
+}
+
+async function openDeliveries(endpoint, more = false) {
+  webhooks.endpoint = endpoint;
+  if (!more) webhooks.after = null;
+  let page;
+  try {
+    page = (await gql(Q.deliveries, { id: endpoint.id, after: webhooks.after })).webhookDeliveries;
+  } catch (error) {
+    say(error.message, "error");
+    return;
+  }
+  webhooks.after = page.endCursor;
+  $("wh-deliveries").hidden = false;
+  $("wh-deliveries-title").textContent = `Deliveries to ${endpoint.url}`;
+  $("wh-more").hidden = !page.hasNextPage;
+  const rows = page.nodes.map(deliveryRow);
+  if (more) $("wh-delivery-rows").append(...rows);
+  else $("wh-delivery-rows").replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { colspan: "5" }, "No deliveries yet."))]));
+}
+
+function attemptText(attempt) {
+  const outcome = attempt.statusCode ? `HTTP ${attempt.statusCode}` : attempt.error ?? "no answer";
+  return `${absolute(attempt.at)}: ${outcome} in ${attempt.durationMs} ms`;
+}
+
+function deliveryRow(delivery) {
+  const label = { PENDING: "Pending", DELIVERED: "Delivered", FAILED: "Failed" }[delivery.state] ?? delivery.state;
+  const attempts = el("details", {},
+    el("summary", {}, `${delivery.attemptCount} attempt${delivery.attemptCount === 1 ? "" : "s"}`),
+    el("ol", { class: "attempts" }, delivery.attempts.map((attempt) => el("li", {}, attemptText(attempt),
+      attempt.response ? el("pre", { class: "response" }, attempt.response) : null))),
+    delivery.nextAttemptAt ? el("p", { class: "sub" }, `Next attempt ${relative(delivery.nextAttemptAt)}`) : null);
+  return el("tr", { "data-id": delivery.id },
+    el("td", { "data-label": "Created" }, absolute(delivery.createdAt), el("span", { class: "sub" }, delivery.messageId)),
+    el("td", { "data-label": "Event" }, delivery.eventType),
+    el("td", { "data-label": "State" }, el("span", { class: `badge delivery-${delivery.state.toLowerCase()}` }, label)),
+    el("td", { "data-label": "Attempts" }, attempts),
+    el("td", { class: "row-actions" }, el("button", {
+      type: "button",
+      onclick: async () => {
+        try {
+          await gql(Q.redeliver, { id: delivery.id });
+          say("Queued again, with the same webhook-id.", "ok");
+          await openDeliveries(webhooks.endpoint);
+        } catch (error) {
+          say(error.message, "error");
+        }
+      },
+    }, "Redeliver")));
+}
+
+function fillWebhookForm() {
+  $("webhooks-tab").hidden = !state.viewer.canManageWebhooks;
+  $("w-eventTypes").replaceChildren(...state.viewer.eventTypes.map((type) => el("label", { class: "check" },
+    el("input", { type: "checkbox", name: "eventType", value: type }), ` ${type}`)));
+}
+
 // ----------------------------------------------------------------------------------- session
 
 async function start() {
@@ -506,6 +711,7 @@ async function start() {
   $("sign-in").hidden = true;
   $("app").hidden = false;
   fillCreateForm();
+  fillWebhookForm();
   state.cursors = [null];
   state.page = 0;
   show("list");
@@ -543,6 +749,7 @@ document.addEventListener("DOMContentLoaded", () => {
       show(view);
       if (view === "list") await loadList();
       if (view === "preview") await loadPreview();
+      if (view === "webhooks") await loadEndpoints();
     });
   }
   $("filters").addEventListener("submit", async (event) => {
@@ -563,5 +770,8 @@ document.addEventListener("DOMContentLoaded", () => {
     if (file) $("bulk-text").value = await file.text();
   });
   $("preview-form").addEventListener("change", loadPreview);
+  $("wh-form").addEventListener("submit", submitEndpoint);
+  $("wh-refresh").addEventListener("click", () => webhooks.endpoint && openDeliveries(webhooks.endpoint));
+  $("wh-more").addEventListener("click", () => webhooks.endpoint && openDeliveries(webhooks.endpoint, true));
   if (sessionStorage.getItem(TOKEN_KEY)) start();
 });
