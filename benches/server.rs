@@ -11,6 +11,9 @@
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "server/events.rs"]
+mod events;
+
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -25,6 +28,11 @@ const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
 /// Sizes of the full run, and of the smoke run under `cargo test`.
 struct Sizes {
+    /// The events pass: creates per `createInvitation` figure, the burst delivered to the
+    /// receiver, subscription round trips.
+    event_creates: usize,
+    event_burst: usize,
+    subscription_rounds: usize,
     creates_1: usize,
     creates_16: usize,
     bulk_calls: usize,
@@ -35,6 +43,9 @@ struct Sizes {
 }
 
 const FULL: Sizes = Sizes {
+    event_creates: 3000,
+    event_burst: 5000,
+    subscription_rounds: 300,
     creates_1: 500,
     creates_16: 4000,
     bulk_calls: 10,
@@ -45,6 +56,9 @@ const FULL: Sizes = Sizes {
 };
 
 const SMOKE: Sizes = Sizes {
+    event_creates: 16,
+    event_burst: 20,
+    subscription_rounds: 3,
     creates_1: 5,
     creates_16: 16,
     bulk_calls: 1,
@@ -237,6 +251,8 @@ impl Server {
             // The load is one client creating many invitations: no hourly email quota.
             .env("INVITATIONS_EMAIL_QUOTA_PER_HOUR", "0")
             .env("INVITATIONS_LOG", "warn")
+            // The events pass's webhook receiver listens on 127.0.0.1.
+            .env("INVITATIONS_WEBHOOK_ALLOW_PRIVATE", "true")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
         for (key, value) in store_env {
@@ -266,10 +282,11 @@ impl Server {
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
         let startup_ms = started.elapsed().as_secs_f64() * 1000.0;
+        // A second instance on a database that has tokens makes no bootstrap token: the caller
+        // gives it the first one's.
         let token = std::fs::read_to_string(data_dir.join("bootstrap-admin-token"))
-            .unwrap()
-            .trim()
-            .to_owned();
+            .map(|t| t.trim().to_owned())
+            .unwrap_or_default();
         Self {
             child,
             base,
@@ -743,7 +760,49 @@ fn main() {
             .await
             .unwrap();
         let sqlite = run_server(&[], None, sizes, "s").await;
+
+        // Events: a fresh database, two instances on it.
+        let events_database = format!("bench_events_{}", std::process::id());
+        let events_env = [
+            ("INVITATIONS_MONGODB_URI", uri.clone()),
+            ("INVITATIONS_MONGODB_DATABASE", events_database.clone()),
+            ("INVITATIONS_MESSAGE_KEY", BENCH_MESSAGE_KEY.to_owned()),
+        ];
+        let first = Server::start(&events_env).await;
+        let mut second = Server::start(&events_env).await;
+        second.token = first.token.clone();
+        let mongo_events = events::run(
+            &first,
+            Some(&second),
+            sizes.event_creates,
+            sizes.event_burst,
+            sizes.subscription_rounds,
+            "m",
+        )
+        .await;
+        drop((first, second));
+        mongodb::Client::with_uri_str(&uri)
+            .await
+            .unwrap()
+            .database(&events_database)
+            .drop()
+            .await
+            .unwrap();
+        let alone = Server::start(&[]).await;
+        let sqlite_events = events::run(
+            &alone,
+            None,
+            sizes.event_creates,
+            sizes.event_burst,
+            sizes.subscription_rounds,
+            "s",
+        )
+        .await;
+        drop(alone);
         if !full {
+            for figures in [&mongo_events, &sqlite_events] {
+                assert_eq!(figures.delivered, figures.expected, "every event delivered");
+            }
             for pass in [&mongo, &sqlite] {
                 assert!(
                     pass.figures.iter().all(|f| f.errors == 0),
@@ -758,5 +817,10 @@ fn main() {
             Some(&raw),
         );
         print_pass("Embedded SQLite (WAL, synchronous=FULL)", &sqlite, None);
+        events::print(
+            "Events on MongoDB (two instances on one database)",
+            &mongo_events,
+        );
+        events::print("Events on embedded SQLite", &sqlite_events);
     });
 }
