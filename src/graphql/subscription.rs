@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::scalars::DateTime;
-use async_graphql::{Context, ID, SimpleObject, Subscription};
+use async_graphql::{Context, ErrorExtensions as _, ID, SimpleObject, Subscription};
 use futures_util::Stream;
 use tokio::sync::broadcast::error::RecvError;
 
@@ -11,7 +11,7 @@ use super::errors::IntoGraphql;
 use super::objects::Invitation;
 use super::{Caller, InvitationsModule};
 use crate::domain::{EventActor, EventType};
-use crate::error::Error;
+use crate::error::{Error, ErrorCode};
 use crate::ports::LoggedEvent;
 
 /// Who caused an event.
@@ -110,10 +110,14 @@ impl InvitationsSubscription {
                             }
                             Ok(_) => {}
                             Err(RecvError::Lagged(missed)) => {
-                                let err = Error::Unavailable(
-                                    format!("the subscriber fell {missed} events behind and was dropped; subscribe again").into(),
-                                );
-                                return Some((Err(err).gql(), None));
+                                // Said as it is: the generic UNAVAILABLE text would hide why.
+                                let err = async_graphql::Error::new(format!(
+                                    "this subscription fell {missed} events behind and was ended; subscribe again"
+                                ))
+                                .extend_with(|_, extensions| {
+                                    extensions.set("code", ErrorCode::Unavailable.as_str());
+                                });
+                                return Some((Err(err), None));
                             }
                             Err(RecvError::Closed) => return None,
                         }

@@ -32,14 +32,18 @@ pub struct LoggedEvent {
 
 #[async_trait]
 pub trait EventStore: Send + Sync + Debug {
-    /// Puts `event` in the log and queues `deliveries` (one per endpoint that wants it). Both
-    /// are idempotent: an event already in the log, or a delivery of the same event to the same
-    /// endpoint already queued, stays as it is. `true` when the event was not in the log yet.
-    async fn log_event(
+    /// Puts each event in the log and queues its deliveries (one per endpoint that wants it),
+    /// in as few writes as the store allows. Idempotent: an event already in the log, or a
+    /// delivery of the same event to the same endpoint already queued, stays as it is. For each
+    /// event, in order, whether it was not in the log yet.
+    async fn log_events(
         &self,
-        event: &LoggedEvent,
-        deliveries: &[WebhookDelivery],
-    ) -> StoreResult<bool>;
+        events: &[(LoggedEvent, Vec<WebhookDelivery>)],
+    ) -> StoreResult<Vec<bool>>;
+
+    /// Takes events that are in the log now out of their invitations' records (a change of
+    /// each record: its revision moves on, so a copy read before cannot write them back).
+    async fn remove_published(&self, published: &[(InvitationId, Vec<Uuid>)]) -> StoreResult<()>;
 
     /// Up to `limit` invitations holding events that any dispatcher may take at `now` (the
     /// process that stored them stopped before it published them).
@@ -67,13 +71,19 @@ pub trait EventStore: Send + Sync + Debug {
     /// Queues one delivery (a test event); `Conflict` when its id exists.
     async fn insert_delivery(&self, delivery: &WebhookDelivery) -> StoreResult<()>;
 
-    /// Up to `limit` PENDING deliveries due at `now` and not held by a live lease, the
-    /// longest waiting first.
-    async fn due_deliveries(
+    /// Claims up to `limit` PENDING deliveries due at `now` and not held by a live lease, the
+    /// longest waiting first: each is held until `now + lease` (and its revision moves on) in
+    /// the same write that picks it, so of several senders exactly one gets each.
+    async fn claim_deliveries(
         &self,
         now: DateTime<Utc>,
+        lease: chrono::TimeDelta,
         limit: usize,
     ) -> StoreResult<Vec<WebhookDelivery>>;
+
+    /// Writes each delivery whose stored revision is still its `revision`; for each, whether
+    /// it was written (`false`: it changed meanwhile, an admin's redelivery say).
+    async fn save_deliveries(&self, deliveries: &[WebhookDelivery]) -> StoreResult<Vec<bool>>;
 
     /// Writes `delivery` if its stored revision is still `delivery.revision`; the new
     /// revision, or `Conflict`.

@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use super::InvitationService;
 use crate::domain::{
-    Invitation, OutgoingEvent, WebhookDelivery, WebhookDeliveryState, WebhookEndpoint,
+    Invitation, InvitationId, OutgoingEvent, WebhookDelivery, WebhookDeliveryState, WebhookEndpoint,
 };
 use crate::error::Result;
 use crate::ports::{FeedPosition, InvitationListener, LoggedEvent};
@@ -24,8 +24,8 @@ use crate::ports::{FeedPosition, InvitationListener, LoggedEvent};
 /// Records waiting for the dispatcher. When full, a write does not wait: its events are taken
 /// over once their claim ends.
 const DISPATCH_QUEUE: usize = 4096;
-/// Records published at once.
-const DISPATCH_CONCURRENCY: usize = 16;
+/// Records published in one batch at most.
+const DISPATCH_BATCH: usize = 256;
 /// How many invitations with abandoned events one pass reads.
 const ABANDONED_BATCH: usize = 200;
 /// How long the endpoint list is reused before it is read again. Endpoints made or changed
@@ -47,6 +47,8 @@ pub(super) struct EventRuntime {
     listeners: RwLock<Vec<Arc<dyn InvitationListener>>>,
     endpoints: Mutex<Option<(Instant, Arc<Vec<WebhookEndpoint>>)>>,
     recent: Mutex<Recent>,
+    /// Whether the queue-full warning was logged in this episode (once until it drains).
+    queue_full: std::sync::atomic::AtomicBool,
     /// Woken when deliveries were queued, so the webhook sender does not wait for its poll.
     pub(super) deliveries_ready: Notify,
 }
@@ -90,6 +92,7 @@ impl EventRuntime {
             listeners: RwLock::new(Vec::new()),
             endpoints: Mutex::new(None),
             recent: Mutex::new(Recent::default()),
+            queue_full: std::sync::atomic::AtomicBool::new(false),
             deliveries_ready: Notify::new(),
         }
     }
@@ -166,14 +169,19 @@ impl InvitationService {
     /// Called after every write: hands the record to the dispatcher when it holds events this
     /// process should publish now. Never waits; a full queue leaves them to the takeover.
     pub(super) fn announce(&self, invitation: &Invitation) {
-        if invitation.ready_events().next().is_some()
-            && self
-                .events
-                .dispatch_tx
-                .try_send(invitation.clone())
-                .is_err()
-        {
-            tracing::warn!(invitation = %invitation.id, "event queue full; the events are published when their claim ends");
+        use std::sync::atomic::Ordering::Relaxed;
+        if invitation.ready_events().next().is_none() {
+            return;
+        }
+        if self.events.dispatch_tx.try_send(invitation.clone()).is_ok() {
+            self.events.queue_full.store(false, Relaxed);
+        } else if !self.events.queue_full.swap(true, Relaxed) {
+            // Once per episode: a bulk import must not flood the log.
+            tracing::warn!(
+                queued = DISPATCH_QUEUE,
+                "the event queue is full; further events are published when their claim ends \
+                 (within a minute)"
+            );
         }
     }
 
@@ -194,27 +202,54 @@ impl InvitationService {
         *lock(&self.events.endpoints) = None;
     }
 
-    /// Publishes the ready events of `invitation` (a copy this process wrote or claimed).
-    async fn publish(&self, invitation: Invitation) -> Result<()> {
-        let ready: Vec<OutgoingEvent> = invitation
-            .ready_events()
-            .filter(|event| lock(&self.events.recent).insert(event.id))
-            .cloned()
-            .collect();
-        if ready.is_empty() {
+    /// Publishes the ready events of `invitations` (copies this process wrote or claimed) as
+    /// one batch: one write for the log and the deliveries, one to take the events out of
+    /// their records.
+    async fn publish(&self, invitations: Vec<Invitation>) -> Result<()> {
+        let batch: Vec<Ready> = {
+            let mut recent = lock(&self.events.recent);
+            invitations
+                .iter()
+                .filter_map(|invitation| {
+                    let events: Vec<OutgoingEvent> = invitation
+                        .ready_events()
+                        .filter(|event| recent.insert(event.id))
+                        .cloned()
+                        .collect();
+                    (!events.is_empty()).then(|| Ready {
+                        invitation: invitation.id,
+                        scope: invitation
+                            .details
+                            .scope
+                            .as_ref()
+                            .map(|s| s.as_str().to_owned()),
+                        events,
+                    })
+                })
+                .collect()
+        };
+        if batch.is_empty() {
             return Ok(());
         }
-        let outcome = self.publish_events(&invitation, &ready).await;
-        if outcome.is_err() {
-            let mut recent = lock(&self.events.recent);
-            for event in &ready {
-                recent.forget(event.id);
-            }
+        let outcome = self.publish_batch(&batch).await;
+        let unpublished: Vec<Uuid> = match &outcome {
+            Ok(left) => left.clone(),
+            Err(_) => batch
+                .iter()
+                .flat_map(|ready| ready.events.iter().map(|event| event.id))
+                .collect(),
+        };
+        // Offered again later (when their claim ends), so not "seen" here any more.
+        let mut recent = lock(&self.events.recent);
+        for id in unpublished {
+            recent.forget(id);
         }
-        outcome
+        outcome.map(drop)
     }
 
-    async fn publish_events(&self, invitation: &Invitation, ready: &[OutgoingEvent]) -> Result<()> {
+    /// Logs, queues, runs the listeners, feeds subscribers and takes the events out of their
+    /// records. Returns the ids of events left in their records because a listener failed.
+    async fn publish_batch(&self, batch: &[Ready]) -> Result<Vec<Uuid>> {
         let endpoints = self.endpoints().await?;
         let horizon = self.settings.webhooks.retry.horizon;
         let listeners: Vec<Arc<dyn InvitationListener>> = self
@@ -223,65 +258,82 @@ impl InvitationService {
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone();
-        let local_feed = self.events.local_feed;
-        let mut queued = false;
-        for event in ready {
-            let logged = LoggedEvent {
-                id: event.id,
-                event_type: event.event_type,
-                at: event.at,
-                invitation_id: invitation.id,
-                scope: invitation
-                    .details
-                    .scope
-                    .as_ref()
-                    .map(|s| s.as_str().to_owned()),
-                actor: event.actor.clone(),
-                body: event.body.clone(),
-            };
-            let now = self.clock.now();
-            let deliveries: Vec<WebhookDelivery> = endpoints
-                .iter()
-                .filter(|endpoint| endpoint.wants(event.event_type))
-                .map(|endpoint| WebhookDelivery {
-                    id: Uuid::now_v7(),
-                    event_id: event.id,
-                    endpoint_id: endpoint.id,
-                    event_type: event.event_type,
-                    invitation_id: Some(invitation.id),
-                    body: event.body.clone(),
-                    created_at: now,
-                    state: WebhookDeliveryState::Pending,
-                    next_attempt_at: now,
-                    lease_until: None,
-                    attempt_count: 0,
-                    attempts: Vec::new(),
-                    deadline: event.at + horizon,
-                    revision: 0,
+        let now = self.clock.now();
+        let items: Vec<(LoggedEvent, Vec<WebhookDelivery>)> = batch
+            .iter()
+            .flat_map(|ready| {
+                ready.events.iter().map(|event| {
+                    let logged = LoggedEvent {
+                        id: event.id,
+                        event_type: event.event_type,
+                        at: event.at,
+                        invitation_id: ready.invitation,
+                        scope: ready.scope.clone(),
+                        actor: event.actor.clone(),
+                        body: event.body.clone(),
+                    };
+                    let deliveries = endpoints
+                        .iter()
+                        .filter(|endpoint| endpoint.wants(event.event_type))
+                        .map(|endpoint| WebhookDelivery {
+                            id: Uuid::now_v7(),
+                            event_id: event.id,
+                            endpoint_id: endpoint.id,
+                            event_type: event.event_type,
+                            invitation_id: Some(ready.invitation),
+                            body: event.body.clone(),
+                            created_at: now,
+                            state: WebhookDeliveryState::Pending,
+                            next_attempt_at: now,
+                            lease_until: None,
+                            attempt_count: 0,
+                            attempts: Vec::new(),
+                            deadline: event.at + horizon,
+                            revision: 0,
+                        })
+                        .collect();
+                    (logged, deliveries)
                 })
-                .collect();
-            let new = self.store.log_event(&logged, &deliveries).await?;
-            queued |= !deliveries.is_empty();
-            for listener in &listeners {
-                if let Err(err) = listener.on_event(&logged).await {
-                    // Left in the record: offered again when its claim ends.
-                    tracing::warn!(event = %logged.id, event_type = %logged.event_type, error = %err, "a host listener failed; the event is offered again later");
-                    return Err(crate::error::Error::Unavailable(err));
-                }
-            }
-            if new && local_feed {
-                let _ = self.events.hub.send(Arc::new(logged));
-            }
-        }
-        if queued {
+            })
+            .collect();
+        let new = self.store.log_events(&items).await?;
+        if items.iter().any(|(_, deliveries)| !deliveries.is_empty()) {
             self.events.deliveries_ready.notify_one();
         }
-        let ids: Vec<Uuid> = ready.iter().map(|event| event.id).collect();
-        self.write_quietly(invitation.clone(), |invitation, _| {
-            Ok(invitation.events_published(&ids).then_some(()))
-        })
-        .await?;
-        Ok(())
+        // A record whose listener failed keeps all its events, in order, for a later pass.
+        let mut held_back: HashSet<InvitationId> = HashSet::new();
+        for ((logged, _), new) in items.iter().zip(new) {
+            if held_back.contains(&logged.invitation_id) {
+                continue;
+            }
+            for listener in &listeners {
+                if let Err(err) = listener.on_event(logged).await {
+                    tracing::warn!(event = %logged.id, event_type = %logged.event_type, error = %err, "a host listener failed; the event is offered again later");
+                    held_back.insert(logged.invitation_id);
+                    break;
+                }
+            }
+            if new && self.events.local_feed && !held_back.contains(&logged.invitation_id) {
+                // No subscriber: nothing to do.
+                let _ = self.events.hub.send(Arc::new(logged.clone()));
+            }
+        }
+        let published: Vec<(InvitationId, Vec<Uuid>)> = batch
+            .iter()
+            .filter(|ready| !held_back.contains(&ready.invitation))
+            .map(|ready| {
+                (
+                    ready.invitation,
+                    ready.events.iter().map(|e| e.id).collect(),
+                )
+            })
+            .collect();
+        self.store.remove_published(&published).await?;
+        Ok(batch
+            .iter()
+            .filter(|ready| held_back.contains(&ready.invitation))
+            .flat_map(|ready| ready.events.iter().map(|e| e.id))
+            .collect())
     }
 
     /// Takes over events whose writer stopped before publishing them, and publishes them.
@@ -294,58 +346,67 @@ impl InvitationService {
                 .abandoned_events(self.clock.now(), ABANDONED_BATCH)
                 .await?;
             let batch = due.len();
+            let mut claimed = Vec::with_capacity(batch);
             for invitation in due {
-                let claimed = self
+                if let Some((invitation, ())) = self
                     .write_quietly(invitation, |invitation, now| {
                         Ok(invitation.claim_abandoned_events(now).then_some(()))
                     })
-                    .await?;
-                if let Some((invitation, ())) = claimed {
-                    self.publish(invitation).await?;
-                    published += 1;
+                    .await?
+                {
+                    claimed.push(invitation);
                 }
             }
-            if batch < ABANDONED_BATCH || published == 0 {
+            let taken = claimed.len();
+            self.publish(claimed).await?;
+            published += taken;
+            if batch < ABANDONED_BATCH || taken == 0 {
                 return Ok(published);
             }
         }
     }
 
-    /// Publishes what writes in this process announce, and every `poll` what other processes
-    /// abandoned, until `shutdown` completes. Errors are logged: the events stay in their
-    /// records and are taken over when their claim ends.
+    /// Publishes what writes in this process announce, in batches of what queued up meanwhile,
+    /// and every `poll` what other processes abandoned, until `shutdown` completes. Errors are
+    /// logged: the events stay in their records and are taken over when their claim ends.
     pub async fn run_dispatcher(&self, poll: Duration, shutdown: impl Future<Output = ()>) {
-        let Some(receiver) = lock(&self.events.dispatch_rx).take() else {
+        let Some(mut receiver) = lock(&self.events.dispatch_rx).take() else {
             tracing::error!("the event dispatcher is running already");
             return;
         };
-        let incoming = futures_util::stream::unfold(receiver, |mut receiver| async move {
-            receiver.recv().await.map(|invitation| (invitation, receiver))
-        })
-        .for_each_concurrent(DISPATCH_CONCURRENCY, |invitation| async move {
-            let id = invitation.id;
-            if let Err(err) = self.publish(invitation).await {
-                tracing::warn!(invitation = %id, error = %err, code = %err.code(), "events not published yet; they are taken over when their claim ends");
-            }
-        });
-        let takeover = async {
-            let mut ticker = tokio::time::interval(poll);
-            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                ticker.tick().await;
-                match self.publish_abandoned().await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(records = n, "published events another process left"),
-                    Err(err) => {
-                        tracing::warn!(error = %err, code = %err.code(), "taking over events failed; retrying next round")
+        tokio::pin!(shutdown);
+        let mut ticker = tokio::time::interval(poll);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = &mut shutdown => return,
+                first = receiver.recv() => {
+                    let Some(first) = first else { return };
+                    let mut batch = vec![first];
+                    while batch.len() < DISPATCH_BATCH {
+                        match receiver.try_recv() {
+                            Ok(invitation) => batch.push(invitation),
+                            Err(_) => break,
+                        }
+                    }
+                    let records = batch.len();
+                    if let Err(err) = self.publish(batch).await {
+                        tracing::warn!(records, error = %err, code = %err.code(), "events not published yet; they are taken over when their claim ends");
                     }
                 }
+                _ = ticker.tick() => match self.publish_abandoned().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(records = n, "published events another process left"),
+                    Err(err) => tracing::warn!(error = %err, code = %err.code(), "taking over events failed; retrying next round"),
+                },
             }
-        };
-        tokio::select! {
-            () = incoming => {}
-            () = takeover => {}
-            () = shutdown => {}
         }
     }
+}
+
+/// One record's events ready to publish.
+struct Ready {
+    invitation: InvitationId,
+    scope: Option<String>,
+    events: Vec<OutgoingEvent>,
 }

@@ -18,8 +18,6 @@ use crate::domain::{
 use crate::error::{Error, Result};
 use crate::ports::{Principal, StoreError, WebhookRequest, WebhookTransport};
 
-/// How many due deliveries one round reads at a time.
-const BATCH: usize = 200;
 /// Endpoints one installation may have.
 pub const MAX_ENDPOINTS: usize = 50;
 /// Deliveries one page lists at most.
@@ -82,6 +80,38 @@ pub struct EndpointInput {
 pub struct EndpointWithSecret {
     pub endpoint: WebhookEndpoint,
     pub secret: WebhookSecret,
+}
+
+/// A claimed delivery after its attempt (or after giving it up without one).
+struct Attempted {
+    delivery: WebhookDelivery,
+    /// The endpoint it was posted to; `None` when it was given up without an attempt.
+    endpoint: Option<WebhookEndpoint>,
+    outcome: Option<AttemptOutcome>,
+}
+
+/// Of two outcomes at one endpoint, the one that says more about its health.
+fn strongest(a: AttemptOutcome, b: AttemptOutcome) -> AttemptOutcome {
+    use AttemptOutcome::{Delivered, Failed, Gone};
+    match (a, b) {
+        (Delivered, _) | (_, Delivered) => Delivered,
+        (Gone, _) | (_, Gone) => Gone,
+        (Failed, Failed) => Failed,
+    }
+}
+
+fn log_attempt(delivery: &WebhookDelivery) {
+    match delivery.state {
+        WebhookDeliveryState::Delivered => {
+            tracing::debug!(delivery = %delivery.id, endpoint = %delivery.endpoint_id, event_type = %delivery.event_type, "webhook delivered");
+        }
+        WebhookDeliveryState::Pending => {
+            tracing::info!(delivery = %delivery.id, endpoint = %delivery.endpoint_id, attempt = delivery.attempt_count, retry_at = %delivery.next_attempt_at, "webhook not delivered; will retry");
+        }
+        WebhookDeliveryState::Failed => {
+            tracing::warn!(delivery = %delivery.id, endpoint = %delivery.endpoint_id, attempt = delivery.attempt_count, "webhook given up");
+        }
+    }
 }
 
 /// What one sender round did in this process.
@@ -442,70 +472,99 @@ impl InvitationService {
         Err(Error::Unavailable("the delivery kept changing".into()))
     }
 
-    /// Attempts every delivery due now, `concurrency` at a time, until none is left.
+    /// Attempts every delivery due now until none is left: claims a batch in one write,
+    /// attempts it `concurrency` at a time, records the batch in one write.
     pub async fn deliver_due_webhooks(
         &self,
         transport: &dyn WebhookTransport,
     ) -> Result<WebhookReport> {
+        let settings = &self.settings.webhooks;
+        let concurrency = settings.concurrency.max(1);
+        // A batch takes at most `batch / concurrency` timeouts, well within the lease.
+        let batch = concurrency * 4;
         let mut report = WebhookReport::default();
         loop {
-            let due = self.store.due_deliveries(self.clock.now(), BATCH).await?;
-            let batch = due.len();
-            let outcomes: Vec<Result<Option<WebhookDeliveryState>>> =
-                futures_util::stream::iter(due)
-                    .map(|delivery| self.deliver_webhook(delivery, transport))
-                    .buffer_unordered(self.settings.webhooks.concurrency.max(1))
-                    .collect()
-                    .await;
-            let mut progressed = false;
-            for outcome in outcomes {
-                let counter = match outcome? {
-                    Some(WebhookDeliveryState::Delivered) => &mut report.delivered,
-                    Some(WebhookDeliveryState::Pending) => &mut report.retrying,
-                    Some(WebhookDeliveryState::Failed) => &mut report.failed,
-                    None => continue,
+            let claimed = self
+                .store
+                .claim_deliveries(self.clock.now(), settings.lease(), batch)
+                .await?;
+            let count = claimed.len();
+            if count == 0 {
+                return Ok(report);
+            }
+            let endpoints = self.endpoints().await?;
+            let attempted: Vec<Result<Attempted>> = futures_util::stream::iter(claimed)
+                .map(|delivery| self.attempt_webhook(delivery, &endpoints, transport))
+                .buffer_unordered(concurrency)
+                .collect()
+                .await;
+            let attempted = attempted.into_iter().collect::<Result<Vec<_>>>()?;
+            let deliveries: Vec<WebhookDelivery> =
+                attempted.iter().map(|a| a.delivery.clone()).collect();
+            let saved = self.store.save_deliveries(&deliveries).await?;
+            let mut health: Vec<(&WebhookEndpoint, AttemptOutcome)> = Vec::new();
+            for (attempt, saved) in attempted.iter().zip(saved) {
+                let delivery = &attempt.delivery;
+                if !saved {
+                    tracing::warn!(delivery = %delivery.id, "a webhook attempt's record lost a race; the delivery may be attempted again");
+                }
+                log_attempt(delivery);
+                let counter = match delivery.state {
+                    WebhookDeliveryState::Delivered => &mut report.delivered,
+                    WebhookDeliveryState::Pending => &mut report.retrying,
+                    WebhookDeliveryState::Failed => &mut report.failed,
                 };
                 *counter += 1;
-                progressed = true;
+                if let (Some(endpoint), Some(outcome)) = (&attempt.endpoint, attempt.outcome) {
+                    // Per endpoint, what the batch says: a success wins, then a 410.
+                    match health.iter_mut().find(|(e, _)| e.id == endpoint.id) {
+                        Some((_, seen)) => *seen = strongest(*seen, outcome),
+                        None => health.push((endpoint, outcome)),
+                    }
+                }
             }
-            if batch < BATCH || !progressed {
+            for (endpoint, outcome) in health {
+                self.endpoint_health(endpoint, outcome).await;
+            }
+            if count < batch {
                 return Ok(report);
             }
         }
     }
 
-    /// Claims `delivery` (a copy just read), attempts it and records how it went; `None`
-    /// when another sender has it.
-    async fn deliver_webhook(
+    /// One attempt of a claimed delivery: signed and posted, or given up when its endpoint is
+    /// gone or disabled. The outcome is recorded on the returned copy, not yet stored.
+    async fn attempt_webhook(
         &self,
         mut delivery: WebhookDelivery,
+        endpoints: &[WebhookEndpoint],
         transport: &dyn WebhookTransport,
-    ) -> Result<Option<WebhookDeliveryState>> {
+    ) -> Result<Attempted> {
         let settings = &self.settings.webhooks;
-        let now = self.clock.now();
-        if !delivery.claim(now, settings.lease()) {
-            return Ok(None);
-        }
-        match self.store.update_delivery(&delivery).await {
-            Ok(revision) => delivery.revision = revision,
-            Err(StoreError::Conflict) => return Ok(None),
-            Err(err) => return Err(err.into()),
-        }
-        let endpoints = self.endpoints().await?;
         let endpoint = match endpoints.iter().find(|e| e.id == delivery.endpoint_id) {
-            Some(endpoint) => endpoint.clone(),
-            // Maybe made in another process within the cache's age: read it.
-            None => match self.store.get_endpoint(delivery.endpoint_id).await? {
-                Some(endpoint) => endpoint,
-                None => return self.give_up(delivery, "the endpoint was deleted").await,
-            },
+            Some(endpoint) => Some(endpoint.clone()),
+            // Maybe made in another process within the list's age: read it.
+            None => self.store.get_endpoint(delivery.endpoint_id).await?,
+        };
+        let Some(endpoint) = endpoint else {
+            delivery.abandon("the endpoint was deleted", self.clock.now());
+            return Ok(Attempted {
+                delivery,
+                endpoint: None,
+                outcome: None,
+            });
         };
         if !endpoint.enabled {
             let reason = format!(
                 "the endpoint is disabled ({})",
                 endpoint.disabled_reason.as_deref().unwrap_or("by an admin")
             );
-            return self.give_up(delivery, &reason).await;
+            delivery.abandon(&reason, self.clock.now());
+            return Ok(Attempted {
+                delivery,
+                endpoint: None,
+                outcome: None,
+            });
         }
         let attempt_at = self.clock.now();
         let started = Instant::now();
@@ -558,28 +617,12 @@ impl InvitationService {
                 },
             ),
         };
-        let state = delivery.record(attempt, outcome, &settings.retry, super::sender::jitter());
-        let id = delivery.id;
-        match self.store.update_delivery(&delivery).await {
-            Ok(_) => {}
-            Err(StoreError::Conflict) => {
-                tracing::warn!(delivery = %id, "a webhook attempt's record lost a race; the delivery may be attempted again");
-            }
-            Err(err) => return Err(err.into()),
-        }
-        self.endpoint_health(&endpoint, outcome).await;
-        match state {
-            WebhookDeliveryState::Delivered => {
-                tracing::debug!(delivery = %id, endpoint = %endpoint.id, event_type = %delivery.event_type, "webhook delivered");
-            }
-            WebhookDeliveryState::Pending => {
-                tracing::info!(delivery = %id, endpoint = %endpoint.id, attempt = delivery.attempt_count, retry_at = %delivery.next_attempt_at, "webhook not delivered; will retry");
-            }
-            WebhookDeliveryState::Failed => {
-                tracing::warn!(delivery = %id, endpoint = %endpoint.id, attempt = delivery.attempt_count, "webhook given up");
-            }
-        }
-        Ok(Some(state))
+        delivery.record(attempt, outcome, &settings.retry, super::sender::jitter());
+        Ok(Attempted {
+            delivery,
+            endpoint: Some(endpoint),
+            outcome: Some(outcome),
+        })
     }
 
     /// The endpoint's signing secrets, opened.
@@ -607,18 +650,6 @@ impl InvitationService {
             return Err("the endpoint has no secret that signs".into());
         }
         Ok(secrets)
-    }
-
-    async fn give_up(
-        &self,
-        mut delivery: WebhookDelivery,
-        reason: &str,
-    ) -> Result<Option<WebhookDeliveryState>> {
-        delivery.abandon(reason, self.clock.now());
-        match self.store.update_delivery(&delivery).await {
-            Ok(_) | Err(StoreError::Conflict) => Ok(Some(WebhookDeliveryState::Failed)),
-            Err(err) => Err(err.into()),
-        }
     }
 
     /// Records on the endpoint that it works again, or disables it after a 410 or a whole

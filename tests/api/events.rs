@@ -860,6 +860,7 @@ crate::on_both_backends!(
     a_subscription_needs_a_reader_and_filters_by_type,
     events_are_stored_with_their_change_and_taken_over_when_their_process_stops,
     host_listeners_run_on_each_event_after_it_is_stored,
+    a_subscription_that_falls_behind_ends_with_an_error,
 );
 
 /// Two instances on one MongoDB: each event is delivered once, whichever instance made it,
@@ -1069,4 +1070,216 @@ async fn host_listeners_run_on_each_event_after_it_is_stored(backend: Backend) {
     let _ = stop.send(());
     dispatcher.await.unwrap();
     app.cleanup().await;
+}
+
+/// A subscription that falls more than `subscription_buffer` events behind ends with an error
+/// instead of holding the events: its stream is polled once (subscribed), then left alone while
+/// events are published.
+async fn a_subscription_that_falls_behind_ends_with_an_error(backend: Backend) {
+    use async_graphql::futures_util::StreamExt as _;
+    let app =
+        crate::helpers::spawn_app_with_extra(backend, &[("INVITATIONS_SUBSCRIPTION_BUFFER", "8")])
+            .await;
+    let service = app.service.clone();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut tasks = Vec::new();
+    for feed in [false, true] {
+        let service = service.clone();
+        let mut stopped = stopped.clone();
+        tasks.push(tokio::spawn(async move {
+            let until = async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            };
+            if feed {
+                service.run_shared_feed(until).await;
+            } else {
+                service.run_dispatcher(Duration::from_secs(60), until).await;
+            }
+        }));
+    }
+    let schema = cms_invitations::graphql::schema(
+        cms_invitations::graphql::InvitationsModule::new(service.clone(), 0),
+        true,
+    );
+    let request = async_graphql::Request::new("subscription { invitationEvents { type } }").data(
+        cms_invitations::graphql::Caller {
+            principal: Some(editor()),
+            client: None,
+            accept_language: None,
+        },
+    );
+    let mut stream = schema.execute_stream(request);
+    // Subscribed (the resolver ran), nothing to read yet.
+    assert!(
+        tokio::time::timeout(Duration::from_millis(200), stream.next())
+            .await
+            .is_err()
+    );
+    // A first event proves the feed is live (MongoDB's change stream opens asynchronously).
+    let mut n = 0;
+    loop {
+        app.invite(&format!("first-{n}@example.org")).await;
+        n += 1;
+        if let Ok(Some(first)) = tokio::time::timeout(Duration::from_secs(1), stream.next()).await {
+            assert!(first.errors.is_empty(), "{first:?}");
+            break;
+        }
+        assert!(n < 20, "the feed never delivered");
+    }
+    let log = Arc::new(Recorder::default());
+    service.add_listener(log.clone());
+    for i in 0..30 {
+        app.invite(&format!("behind-{i}@example.org")).await;
+    }
+    // Every event was published (the listener saw them) while the subscriber read nothing.
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while log.types().len() < 30 {
+        assert!(tokio::time::Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut ended_with = None;
+    while let Some(response) = tokio::time::timeout(PATIENCE, stream.next()).await.unwrap() {
+        if let Some(error) = response.errors.first() {
+            let code = error
+                .extensions
+                .as_ref()
+                .and_then(|e| e.get("code"))
+                .cloned();
+            assert_eq!(
+                code,
+                Some(async_graphql::Value::from("UNAVAILABLE")),
+                "{error:?}"
+            );
+            ended_with = Some(error.message.clone());
+        }
+    }
+    let message = ended_with.expect("the subscription ended with an error");
+    assert!(message.contains("events behind"), "{message}");
+    let _ = stop.send(true);
+    for task in tasks {
+        task.await.unwrap();
+    }
+    app.cleanup().await;
+}
+
+/// A GraphQL-over-WebSocket connection driven by hand (tokio-tungstenite), for what no client
+/// library does on purpose: stay silent, or stop reading. `recv_buffer` shrinks the socket's
+/// receive buffer, so that a client that stops reading is felt by the server soon.
+async fn raw_socket(
+    server: &TestServer,
+    recv_buffer: Option<u32>,
+) -> tokio_tungstenite::WebSocketStream<tokio::net::TcpStream> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    if let Some(size) = recv_buffer {
+        socket.set_recv_buffer_size(size).unwrap();
+    }
+    let stream = socket.connect(server.address).await.unwrap();
+    let mut request = format!("ws://{}/graphql", server.address)
+        .into_client_request()
+        .unwrap();
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    tokio_tungstenite::client_async(request, stream)
+        .await
+        .unwrap()
+        .0
+}
+
+/// Reads until the server closes; the close frame's code, if one came.
+async fn closed_with(
+    socket: &mut tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>,
+) -> Option<u16> {
+    use futures_util::StreamExt as _;
+    use tokio_tungstenite::tungstenite::Message;
+    loop {
+        match tokio::time::timeout(PATIENCE, socket.next())
+            .await
+            .expect("the server closed the connection in time")
+        {
+            Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
+            Some(Ok(_)) => {}
+            Some(Err(_)) | None => return None,
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_connection_that_never_initialises_is_closed() {
+    let server = spawn_server(Backend::Sqlite).await;
+    let mut socket = raw_socket(&server, None).await;
+    // Silent: no connection_init. The protocol's code for it is 4408.
+    assert_eq!(closed_with(&mut socket).await, Some(4408));
+    server.cleanup().await;
+}
+
+/// A subscriber that stops reading is disconnected, and the server keeps answering everyone
+/// else meanwhile.
+#[tokio::test]
+async fn a_subscriber_that_stops_reading_is_disconnected_without_slowing_the_server() {
+    use futures_util::{SinkExt as _, StreamExt as _};
+    use tokio_tungstenite::tungstenite::Message;
+    let server = spawn_server(Backend::Sqlite).await;
+    let mut socket = raw_socket(&server, Some(4096)).await;
+    let text = |value: Value| Message::Text(value.to_string().into());
+    socket
+        .send(text(json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {}", server.tokens.viewer) } })))
+        .await
+        .unwrap();
+    let ack = tokio::time::timeout(PATIENCE, socket.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert!(ack.to_string().contains("connection_ack"), "{ack}");
+    // Each event fills a large message: the same invitation under many aliases.
+    let fields: String = (0..150)
+        .map(|i| {
+            format!(" a{i}: invitation {{ id email name role groups state expiresAt createdAt }}")
+        })
+        .collect();
+    let query = format!("subscription {{ invitationEvents {{ type{fields} }} }}");
+    socket
+        .send(text(
+            json!({ "id": "1", "type": "subscribe", "payload": { "query": query } }),
+        ))
+        .await
+        .unwrap();
+    // From now on the client reads nothing.
+    let inputs: Vec<Value> = (0..400)
+        .map(|i| json!({ "email": format!("flood{i}@example.org"), "role": "viewer", "sendEmail": false, "name": "A Rather Long Name To Make Each Message Larger" }))
+        .collect();
+    let created = server
+        .gql(
+            "CreateInvitations",
+            json!({ "inputs": inputs }),
+            Some(&server.tokens.editor),
+        )
+        .await;
+    assert_eq!(data(&created, "createInvitations")["failed"], 0);
+    // Everyone else is served at once while the subscriber's messages pile up.
+    for _ in 0..5 {
+        let started = std::time::Instant::now();
+        let listed = server
+            .query(
+                "{ invitations(first: 1) { totalCount } }",
+                json!({}),
+                Some(&server.tokens.viewer),
+            )
+            .await;
+        assert!(data(&listed, "invitations")["totalCount"].as_u64() >= Some(400));
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    // The server gave up on the subscriber: reading what is buffered ends in a closed
+    // connection, not in an endless stream.
+    let _ = closed_with(&mut socket).await;
+    server.cleanup().await;
 }

@@ -121,18 +121,38 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
     .await
 }
 
+/// An app with `extra` settings (`(ENV_NAME, value)`) over the test configuration.
+pub async fn spawn_app_with_extra(backend: Backend, extra: &[(&str, &str)]) -> TestApp {
+    let config = config_with(&Options::default(), extra);
+    spawn_app_on(backend, &config, |store, clock| {
+        Arc::new(StoreProvisioner::new(
+            store,
+            clock,
+            ExistingAccountPolicy::Attach,
+        ))
+    })
+    .await
+}
+
 /// An app whose accounts are provisioned by what `provisioner` makes of the store and clock.
 pub async fn spawn_app_provisioned_by(
     backend: Backend,
     options: Options,
     provisioner: impl FnOnce(Arc<dyn Store>, Arc<dyn Clock>) -> Arc<dyn AccountProvisioner>,
 ) -> TestApp {
+    spawn_app_on(backend, &config(&options), provisioner).await
+}
+
+async fn spawn_app_on(
+    backend: Backend,
+    config: &Config,
+    provisioner: impl FnOnce(Arc<dyn Store>, Arc<dyn Clock>) -> Arc<dyn AccountProvisioner>,
+) -> TestApp {
     capture_logs();
-    let config = config(&options);
-    let (store, location) = open_store(backend, &config, None).await;
+    let (store, location) = open_store(backend, config, None).await;
     let clock = Arc::new(ManualClock::starting_now());
     let provisioner = provisioner(store.clone(), clock.clone());
-    let settings = Settings::from_config(&config).unwrap();
+    let settings = Settings::from_config(config).unwrap();
     let service = InvitationService::new(store.clone(), clock.clone(), provisioner, settings);
     TestApp {
         service,

@@ -9,8 +9,15 @@ use crate::process::ServerProcess;
 const README: &str = include_str!("../../README.md");
 
 fn quickstart_script() -> String {
-    let (_, rest) = README.split_once("<!-- quickstart:start -->").unwrap();
-    let (block, _) = rest.split_once("<!-- quickstart:end -->").unwrap();
+    shell_block("quickstart")
+}
+
+/// The shell block between `<!-- NAME:start -->` and `<!-- NAME:end -->`.
+fn shell_block(name: &str) -> String {
+    let (_, rest) = README
+        .split_once(&format!("<!-- {name}:start -->"))
+        .unwrap();
+    let (block, _) = rest.split_once(&format!("<!-- {name}:end -->")).unwrap();
     let script = block
         .trim()
         .strip_prefix("```sh")
@@ -68,5 +75,45 @@ async fn the_readme_quickstart_works_verbatim_against_a_fresh_server() {
         printed.contains(r#""existingUser":false,"invitation":{"state":"ACCEPTED"}"#),
         "{printed}"
     );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn the_readme_webhook_step_receives_a_signed_event() {
+    let dir = crate::helpers::temp_dir();
+    let server =
+        ServerProcess::start_in(&dir, &[("INVITATIONS_WEBHOOK_ALLOW_PRIVATE", "true")]).await;
+    let listen = server.address.to_string();
+    let receiver_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let script = shell_block("webhook-quickstart")
+        .replace("127.0.0.1:8080", &listen)
+        .replace("9000", &receiver_port.to_string());
+    let output = tokio::process::Command::new("bash")
+        .args(["-euo", "pipefail", "-c", &script])
+        .current_dir(&dir)
+        .output()
+        .await
+        .unwrap();
+    server.stop().await;
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{printed}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(printed.contains(r#""secret":"whsec_"#), "{printed}");
+    let received = printed
+        .lines()
+        .find(|line| line.starts_with("msg_"))
+        .unwrap_or_else(|| panic!("the receiver logged the webhook: {printed}"));
+    assert!(
+        received.contains(r#""type":"invitation.created""#),
+        "{received}"
+    );
+    assert!(received.contains("grace@example.org"), "{received}");
     let _ = std::fs::remove_dir_all(dir);
 }

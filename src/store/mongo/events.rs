@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use bson::{Bson, Document, doc};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use futures_util::{StreamExt as _, TryStreamExt as _};
 use mongodb::change_stream::event::ResumeToken;
 use mongodb::error::ErrorKind;
@@ -14,7 +14,7 @@ use mongodb::{Collection, IndexModel};
 use uuid::Uuid;
 
 use super::{DUPLICATE_KEY, MongoStore, classify, duplicate_key_message, raw};
-use crate::domain::{Invitation, WebhookDelivery, WebhookEndpoint};
+use crate::domain::{Invitation, InvitationId, WebhookDelivery, WebhookEndpoint};
 use crate::ports::{
     EventStore, FeedPosition, FeedStream, LoggedEvent, SharedEventFeed, StoreError, StoreResult,
 };
@@ -57,6 +57,7 @@ fn delivery_document(record: &DeliveryRecord) -> StoreResult<Document> {
 fn delivery_from(document: Document) -> StoreResult<WebhookDelivery> {
     let mut document = document;
     document.remove("availableAt");
+    document.remove("claim");
     from_document::<DeliveryRecord>(document, "webhook delivery")?.into_delivery()
 }
 
@@ -114,54 +115,103 @@ fn is_duplicate(err: &mongodb::error::Error) -> bool {
     duplicate_key_message(err).is_some()
 }
 
+/// For an unordered `insert_many` that failed only on duplicate keys, the indexes of the
+/// duplicates; `None` for any other failure.
+fn only_duplicates(err: &mongodb::error::Error) -> Option<Vec<usize>> {
+    match err.kind.as_ref() {
+        ErrorKind::InsertMany(failure) if failure.write_concern_error.is_none() => {
+            let errors = failure.write_errors.as_deref().unwrap_or_default();
+            errors
+                .iter()
+                .all(|e| e.code == DUPLICATE_KEY)
+                .then(|| errors.iter().map(|e| e.index).collect())
+        }
+        _ => None,
+    }
+}
+
 #[async_trait]
 impl EventStore for MongoStore {
-    async fn log_event(
+    async fn log_events(
         &self,
-        event: &LoggedEvent,
-        deliveries: &[WebhookDelivery],
-    ) -> StoreResult<bool> {
-        let record = LoggedEventRecord::from(event);
-        let new = match self
-            .event_collections
-            .events
-            .insert_one(to_document(&record, record.id)?)
-            .await
-        {
-            Ok(_) => true,
-            Err(err) if is_duplicate(&err) => false,
-            Err(err) => return Err(classify(err)),
-        };
-        if deliveries.is_empty() {
+        events: &[(LoggedEvent, Vec<WebhookDelivery>)],
+    ) -> StoreResult<Vec<bool>> {
+        let mut new = vec![true; events.len()];
+        if events.is_empty() {
             return Ok(new);
         }
-        let documents = deliveries
+        let documents = events
             .iter()
-            .map(|d| delivery_document(&DeliveryRecord::from(d)))
+            .map(|(event, _)| to_document(&LoggedEventRecord::from(event), event.id))
             .collect::<StoreResult<Vec<_>>>()?;
-        match self
+        if let Err(err) = self
             .event_collections
-            .deliveries
+            .events
             .insert_many(documents)
             .ordered(false)
             .await
         {
-            Ok(_) => Ok(new),
-            Err(err) => match err.kind.as_ref() {
-                // Queued by an earlier pass: exactly what idempotence asks.
-                ErrorKind::InsertMany(failure)
-                    if failure.write_concern_error.is_none()
-                        && failure
-                            .write_errors
-                            .iter()
-                            .flatten()
-                            .all(|e| e.code == DUPLICATE_KEY) =>
-                {
-                    Ok(new)
+            // Logged by an earlier pass: exactly what idempotence asks.
+            for index in only_duplicates(&err).ok_or_else(|| classify(err))? {
+                if let Some(slot) = new.get_mut(index) {
+                    *slot = false;
                 }
-                _ => Err(classify(err)),
-            },
+            }
         }
+        let deliveries = events
+            .iter()
+            .flat_map(|(_, deliveries)| deliveries)
+            .map(|d| delivery_document(&DeliveryRecord::from(d)))
+            .collect::<StoreResult<Vec<_>>>()?;
+        if !deliveries.is_empty()
+            && let Err(err) = self
+                .event_collections
+                .deliveries
+                .insert_many(deliveries)
+                .ordered(false)
+                .await
+        {
+            only_duplicates(&err).ok_or_else(|| classify(err))?;
+        }
+        Ok(new)
+    }
+
+    async fn remove_published(&self, published: &[(InvitationId, Vec<Uuid>)]) -> StoreResult<()> {
+        if published.is_empty() {
+            return Ok(());
+        }
+        let records: Vec<Bson> = published
+            .iter()
+            .map(|(id, _)| Bson::from(super::codec::uuid(id.as_uuid())))
+            .collect();
+        // Event ids as the records store them; each belongs to one record, so one list serves
+        // every record of the batch.
+        let events: Vec<Bson> = published
+            .iter()
+            .flat_map(|(_, ids)| ids)
+            .map(|id| uuid_value(*id))
+            .collect();
+        let pipeline = vec![
+            doc! { "$set": { "pendingEvents": { "$filter": {
+                "input": { "$ifNull": ["$pendingEvents", []] },
+                "as": "event",
+                "cond": { "$not": [{ "$in": ["$$event.id", events] }] },
+            } } } },
+            // Records left without events leave the takeover index. One that still holds an
+            // event keeps its (earlier) time: the takeover may look at it early and finds
+            // nothing to take.
+            doc! { "$set": {
+                "nextEventAt": { "$cond": [
+                    { "$eq": [{ "$size": "$pendingEvents" }, 0] }, "$$REMOVE", "$nextEventAt",
+                ] },
+                "revision": { "$add": ["$revision", 1] },
+            } },
+        ];
+        self.invitations
+            .update_many(doc! { "_id": { "$in": records } }, pipeline)
+            .await
+            .map(drop)
+            .map_err(classify)
     }
 
     async fn abandoned_events(
@@ -258,17 +308,65 @@ impl EventStore for MongoStore {
         }
     }
 
-    async fn due_deliveries(
+    async fn claim_deliveries(
         &self,
         now: DateTime<Utc>,
+        lease: TimeDelta,
         limit: usize,
     ) -> StoreResult<Vec<WebhookDelivery>> {
-        self.find_deliveries(
-            doc! { "state": "PENDING", "availableAt": { "$lte": ms(now) } },
-            doc! { "availableAt": 1 },
-            limit,
-        )
-        .await
+        let due = doc! { "state": "PENDING", "availableAt": { "$lte": ms(now) } };
+        let candidates: Vec<Document> = self
+            .event_collections
+            .deliveries
+            .find(due.clone())
+            .sort(doc! { "availableAt": 1 })
+            .limit(i64::try_from(limit).unwrap_or(i64::MAX))
+            .projection(doc! { "_id": 1 })
+            .await
+            .map_err(classify)?
+            .try_collect()
+            .await
+            .map_err(classify)?;
+        if candidates.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<Bson> = candidates
+            .into_iter()
+            .filter_map(|mut d| d.remove("_id"))
+            .collect();
+        // Picks and holds in one write per document, still due when written: of several
+        // senders exactly one holds each. The token finds what this one got.
+        let token = Uuid::now_v7().simple().to_string();
+        let until = ms(now + lease);
+        let mut filter = due;
+        filter.insert("_id", doc! { "$in": ids });
+        self.event_collections
+            .deliveries
+            .update_many(
+                filter,
+                doc! {
+                    "$set": { "leaseUntil": until, "availableAt": until, "claim": &token },
+                    "$inc": { "revision": 1 },
+                },
+            )
+            .await
+            .map_err(classify)?;
+        self.find_deliveries(doc! { "claim": &token }, doc! { "availableAt": 1 }, limit)
+            .await
+    }
+
+    async fn save_deliveries(&self, deliveries: &[WebhookDelivery]) -> StoreResult<Vec<bool>> {
+        let writes = deliveries.iter().map(|delivery| async move {
+            match self.update_delivery(delivery).await {
+                Ok(_) => Ok(true),
+                Err(StoreError::Conflict) => Ok(false),
+                Err(err) => Err(err),
+            }
+        });
+        futures_util::future::join_all(writes)
+            .await
+            .into_iter()
+            .collect()
     }
 
     async fn update_delivery(&self, delivery: &WebhookDelivery) -> StoreResult<u64> {

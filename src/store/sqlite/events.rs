@@ -2,14 +2,15 @@
 //! record as JSON, beside the columns its queries filter and sort on.
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params};
 use uuid::Uuid;
 
 use super::{SELECT, SqliteStore, classify, query_invitations};
-use crate::domain::{Invitation, WebhookDelivery, WebhookEndpoint};
+use crate::domain::{Invitation, InvitationId, WebhookDelivery, WebhookEndpoint};
 use crate::ports::{EventStore, LoggedEvent, StoreError, StoreResult};
+use crate::store::record::PendingEventRecord;
 use crate::store::webhook_record::{DeliveryRecord, EndpointRecord, LoggedEventRecord, ms};
 
 fn to_json<T: serde::Serialize>(value: &T) -> String {
@@ -53,6 +54,33 @@ fn insert_delivery_row(
     })
 }
 
+/// Writes `delivery` if its stored revision is still `delivery.revision`.
+fn write_delivery(conn: &Connection, delivery: &WebhookDelivery) -> StoreResult<bool> {
+    let mut record = DeliveryRecord::from(delivery);
+    let expected = record.revision;
+    record.revision += 1;
+    let available = record
+        .lease_until
+        .map_or(record.next_attempt_at, |l| l.max(record.next_attempt_at));
+    let changed = conn
+        .prepare_cached(
+            "UPDATE webhook_deliveries SET state = ?3, available_at = ?4, revision = ?5, data = ?6 \
+             WHERE id = ?1 AND revision = ?2",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                record.id.hyphenated().to_string(),
+                expected,
+                record.state,
+                available,
+                record.revision,
+                to_json(&record)
+            ])
+        })
+        .map_err(classify)?;
+    Ok(changed == 1)
+}
+
 fn deliveries(conn: &Connection, sql: &str, values: &[Value]) -> StoreResult<Vec<WebhookDelivery>> {
     let mut statement = conn.prepare_cached(sql).map_err(classify)?;
     let rows: Vec<String> = statement
@@ -66,31 +94,79 @@ fn deliveries(conn: &Connection, sql: &str, values: &[Value]) -> StoreResult<Vec
 
 #[async_trait]
 impl EventStore for SqliteStore {
-    async fn log_event(
+    async fn log_events(
         &self,
-        event: &LoggedEvent,
-        deliveries: &[WebhookDelivery],
-    ) -> StoreResult<bool> {
-        let record = LoggedEventRecord::from(event);
-        let deliveries: Vec<DeliveryRecord> = deliveries.iter().map(DeliveryRecord::from).collect();
-        self.write(move |conn| {
-            let tx = conn.transaction().map_err(classify)?;
-            let new = tx
-                .execute(
-                    "INSERT OR IGNORE INTO invitation_events (id, at, data) VALUES (?1, ?2, ?3)",
-                    params![
-                        record.id.hyphenated().to_string(),
-                        record.at,
-                        to_json(&record)
-                    ],
+        events: &[(LoggedEvent, Vec<WebhookDelivery>)],
+    ) -> StoreResult<Vec<bool>> {
+        let records: Vec<(LoggedEventRecord, Vec<DeliveryRecord>)> = events
+            .iter()
+            .map(|(event, deliveries)| {
+                (
+                    LoggedEventRecord::from(event),
+                    deliveries.iter().map(DeliveryRecord::from).collect(),
                 )
-                .map_err(classify)?
-                == 1;
-            for delivery in &deliveries {
-                insert_delivery_row(&tx, delivery, true).map_err(classify)?;
+            })
+            .collect();
+        self.write(move |conn| {
+            // One transaction, so one sync to disk, for the whole batch.
+            let tx = conn.transaction().map_err(classify)?;
+            let mut new = Vec::with_capacity(records.len());
+            for (record, deliveries) in &records {
+                let inserted = tx
+                    .prepare_cached(
+                        "INSERT OR IGNORE INTO invitation_events (id, at, data) VALUES (?1, ?2, ?3)",
+                    )
+                    .and_then(|mut s| {
+                        s.execute(params![
+                            record.id.hyphenated().to_string(),
+                            record.at,
+                            to_json(record)
+                        ])
+                    })
+                    .map_err(classify)?;
+                new.push(inserted == 1);
+                for delivery in deliveries {
+                    insert_delivery_row(&tx, delivery, true).map_err(classify)?;
+                }
             }
             tx.commit().map_err(classify)?;
             Ok(new)
+        })
+        .await
+    }
+
+    async fn remove_published(&self, published: &[(InvitationId, Vec<Uuid>)]) -> StoreResult<()> {
+        let published = published.to_vec();
+        self.write(move |conn| {
+            let tx = conn.transaction().map_err(classify)?;
+            for (invitation, ids) in &published {
+                let id = invitation.to_string();
+                let Some(text) = tx
+                    .query_row(
+                        "SELECT pending_events FROM invitations WHERE id = ?1",
+                        [&id],
+                        |row| row.get::<_, String>(0),
+                    )
+                    .optional()
+                    .map_err(classify)?
+                else {
+                    continue;
+                };
+                let mut pending: Vec<PendingEventRecord> = from_json(&text, "pending event list")?;
+                let before = pending.len();
+                pending.retain(|event| !ids.contains(&event.id));
+                if pending.len() == before {
+                    continue;
+                }
+                let next = pending.iter().map(|e| ms(e.available_at)).min();
+                tx.execute(
+                    "UPDATE invitations SET pending_events = ?2, next_event_at = ?3, \
+                     revision = revision + 1 WHERE id = ?1",
+                    params![id, to_json(&pending), next],
+                )
+                .map_err(classify)?;
+            }
+            tx.commit().map_err(classify)
         })
         .await
     }
@@ -209,47 +285,60 @@ impl EventStore for SqliteStore {
         .await
     }
 
-    async fn due_deliveries(
+    async fn claim_deliveries(
         &self,
         now: DateTime<Utc>,
+        lease: TimeDelta,
         limit: usize,
     ) -> StoreResult<Vec<WebhookDelivery>> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.read(move |conn| {
-            deliveries(
-                conn,
+        self.write(move |conn| {
+            let tx = conn.transaction().map_err(classify)?;
+            let due = deliveries(
+                &tx,
                 "SELECT data FROM webhook_deliveries WHERE state = 'PENDING' AND available_at <= ?1 \
                  ORDER BY available_at LIMIT ?2",
                 &[Value::Integer(ms(now)), Value::Integer(limit)],
-            )
+            )?;
+            let mut claimed = Vec::with_capacity(due.len());
+            for mut delivery in due {
+                // Picked under the write lock: nobody else can take it in between.
+                if !delivery.claim(now, lease) {
+                    continue;
+                }
+                if write_delivery(&tx, &delivery)? {
+                    delivery.revision += 1;
+                    claimed.push(delivery);
+                }
+            }
+            tx.commit().map_err(classify)?;
+            Ok(claimed)
+        })
+        .await
+    }
+
+    async fn save_deliveries(&self, deliveries: &[WebhookDelivery]) -> StoreResult<Vec<bool>> {
+        let deliveries = deliveries.to_vec();
+        self.write(move |conn| {
+            let tx = conn.transaction().map_err(classify)?;
+            let written = deliveries
+                .iter()
+                .map(|delivery| write_delivery(&tx, delivery))
+                .collect::<StoreResult<Vec<bool>>>()?;
+            tx.commit().map_err(classify)?;
+            Ok(written)
         })
         .await
     }
 
     async fn update_delivery(&self, delivery: &WebhookDelivery) -> StoreResult<u64> {
-        let mut record = DeliveryRecord::from(delivery);
-        let expected = record.revision;
-        record.revision += 1;
-        let next = delivery.revision + 1;
+        let delivery = delivery.clone();
         self.write(move |conn| {
-            let available = record
-                .lease_until
-                .map_or(record.next_attempt_at, |l| l.max(record.next_attempt_at));
-            let changed = conn
-                .execute(
-                    "UPDATE webhook_deliveries SET state = ?3, available_at = ?4, revision = ?5, data = ?6 \
-                     WHERE id = ?1 AND revision = ?2",
-                    params![
-                        record.id.hyphenated().to_string(),
-                        expected,
-                        record.state,
-                        available,
-                        record.revision,
-                        to_json(&record)
-                    ],
-                )
-                .map_err(classify)?;
-            if changed == 1 { Ok(next) } else { Err(StoreError::Conflict) }
+            if write_delivery(conn, &delivery)? {
+                Ok(delivery.revision + 1)
+            } else {
+                Err(StoreError::Conflict)
+            }
         })
         .await
     }
