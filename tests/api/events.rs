@@ -861,6 +861,7 @@ crate::on_both_backends!(
     events_are_stored_with_their_change_and_taken_over_when_their_process_stops,
     host_listeners_run_on_each_event_after_it_is_stored,
     a_subscription_that_falls_behind_ends_with_an_error,
+    the_sweeper_purges_logged_events_after_their_retention,
 );
 
 /// Two instances on one MongoDB: each event is delivered once, whichever instance made it,
@@ -1282,4 +1283,17 @@ async fn a_subscriber_that_stops_reading_is_disconnected_without_slowing_the_ser
     // connection, not in an endless stream.
     let _ = closed_with(&mut socket).await;
     server.cleanup().await;
+}
+
+/// Logged events and finished deliveries go after `event_retention`; pending ones stay.
+async fn the_sweeper_purges_logged_events_after_their_retention(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.invite("kept-a-month@example.org").await;
+    app.advance(TimeDelta::seconds(31));
+    assert_eq!(app.service.publish_abandoned().await.unwrap(), 1);
+    assert_eq!(app.service.sweep().await.unwrap().purged_events, 0);
+    app.advance(TimeDelta::days(30));
+    assert_eq!(app.service.sweep().await.unwrap().purged_events, 1);
+    assert_eq!(app.service.sweep().await.unwrap().purged_events, 0);
+    app.cleanup().await;
 }

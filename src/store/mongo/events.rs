@@ -182,7 +182,7 @@ impl EventStore for MongoStore {
         }
         let records: Vec<Bson> = published
             .iter()
-            .map(|(id, _)| Bson::from(super::codec::uuid(id.as_uuid())))
+            .map(|(id, _)| super::codec::uuid(id.as_uuid()))
             .collect();
         // Event ids as the records store them; each belongs to one record, so one list serves
         // every record of the batch.
