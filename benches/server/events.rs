@@ -60,15 +60,33 @@ impl Receiver {
     }
 }
 
-async fn add_endpoint(server: &Server, url: &str) {
+/// Makes an endpoint for `url`; its id.
+async fn add_endpoint(server: &Server, url: &str) -> String {
     let created = server
         .gql(
-            "mutation($input: CreateWebhookEndpointInput!) { createWebhookEndpoint(input: $input) { secret } }",
+            "mutation($input: CreateWebhookEndpointInput!) { createWebhookEndpoint(input: $input) { endpoint { id } } }",
             json!({ "input": { "url": url } }),
             Some(&server.token),
         )
+        .await
+        .expect("the endpoint is created");
+    created["data"]["createWebhookEndpoint"]["endpoint"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn set_enabled(server: &Server, endpoint: &str, enabled: bool) {
+    let updated = server
+        .gql(
+            "mutation($id: ID!, $input: UpdateWebhookEndpointInput!) { updateWebhookEndpoint(id: $id, input: $input) { enabled } }",
+            json!({ "id": endpoint, "input": { "enabled": enabled } }),
+            Some(&server.token),
+        )
         .await;
-    assert!(created.is_some(), "the endpoint is created");
+    assert!(updated.is_some(), "the endpoint is updated");
+    // Endpoints are read at most once a second by every instance.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
 }
 
 async fn creates(server: &Server, count: usize, tag: &str) -> Figure {
@@ -84,6 +102,17 @@ async fn creates(server: &Server, count: usize, tag: &str) -> Figure {
         }
     })
     .await
+}
+
+/// Two runs of one scenario as one figure.
+fn merged(a: &Figure, b: &Figure) -> Figure {
+    Figure {
+        requests: a.requests + b.requests,
+        seconds: a.seconds + b.seconds,
+        errors: a.errors + b.errors,
+        latencies_ms: [a.latencies_ms.clone(), b.latencies_ms.clone()].concat(),
+        ..a.clone()
+    }
 }
 
 /// The figures of the events pass.
@@ -108,13 +137,21 @@ pub async fn run(
     subscription_rounds: usize,
     tag: &str,
 ) -> EventFigures {
-    let without_webhook = creates(server, creates_16, &format!("{tag}a")).await;
+    // Without and with the endpoint in turn, twice, so that the machine's drift falls on both.
     let receiver = Receiver::start().await;
-    add_endpoint(server, &receiver.url).await;
-    // Endpoints are read at most once a second by every instance.
+    let half = creates_16 / 2;
+    let first_without = creates(server, half, &format!("{tag}a")).await;
+    let endpoint = add_endpoint(server, &receiver.url).await;
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let with_webhook = creates(server, creates_16, &format!("{tag}b")).await;
-    receiver.wait_for(creates_16).await;
+    let first_with = creates(server, half, &format!("{tag}b")).await;
+    receiver.wait_for(half).await;
+    set_enabled(server, &endpoint, false).await;
+    let second_without = creates(server, half, &format!("{tag}c")).await;
+    set_enabled(server, &endpoint, true).await;
+    let second_with = creates(server, half, &format!("{tag}d")).await;
+    receiver.wait_for(2 * half).await;
+    let without_webhook = merged(&first_without, &second_without);
+    let with_webhook = merged(&first_with, &second_with);
 
     // A burst of events in three bulk calls; the rate is what the sender sustains.
     let before = receiver.count.load(Ordering::Relaxed);

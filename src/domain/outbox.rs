@@ -134,18 +134,23 @@ impl RetryPolicy {
     /// then scaled into its upper half by `jitter` (0.0..=1.0), so that messages which failed
     /// together do not all retry at the same instant.
     pub fn delay_after(&self, attempts: u32, jitter: f64) -> TimeDelta {
-        let doublings = attempts.saturating_sub(1).min(30);
-        let base_ms = self
-            .initial
-            .num_milliseconds()
-            .saturating_mul(1_i64 << doublings)
-            .min(self.max.num_milliseconds())
-            .max(0);
-        let jitter = jitter.clamp(0.0, 1.0);
-        // Truncating to whole milliseconds is intended.
-        let jittered = (base_ms as f64 * (0.5 + jitter / 2.0)) as i64;
-        TimeDelta::milliseconds(jittered)
+        backoff(self.initial, self.max, attempts, jitter)
     }
+}
+
+/// The wait before attempt `attempts + 1` of anything retried (emails, webhooks):
+/// `initial * 2^(attempts - 1)`, capped at `max`, then scaled into its upper half by `jitter`
+/// (0.0..=1.0), so that failures that happened together do not all retry at the same instant.
+pub fn backoff(initial: TimeDelta, max: TimeDelta, attempts: u32, jitter: f64) -> TimeDelta {
+    let doublings = attempts.saturating_sub(1).min(30);
+    let base_ms = initial
+        .num_milliseconds()
+        .saturating_mul(1_i64 << doublings)
+        .min(max.num_milliseconds())
+        .max(0);
+    // Truncating to whole milliseconds is intended.
+    let jittered = (base_ms as f64 * (0.5 + jitter.clamp(0.0, 1.0) / 2.0)) as i64;
+    TimeDelta::milliseconds(jittered)
 }
 
 /// When a queued message may be worked on.

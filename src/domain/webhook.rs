@@ -12,6 +12,7 @@ use sha2::Sha256;
 use url::Url;
 use uuid::Uuid;
 
+use super::outbox::backoff;
 use super::vocabulary::string_enum;
 use super::{EventType, InvitationId, SealedBody, ValidationError};
 
@@ -367,6 +368,35 @@ impl AttemptOutcome {
 }
 
 impl WebhookDelivery {
+    /// A new delivery of `event_id` to `endpoint_id`, due at `now`, attempted until
+    /// `deadline`.
+    pub fn new(
+        event_id: Uuid,
+        endpoint_id: Uuid,
+        event_type: EventType,
+        invitation_id: Option<InvitationId>,
+        body: String,
+        now: DateTime<Utc>,
+        deadline: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            id: Uuid::now_v7(),
+            event_id,
+            endpoint_id,
+            event_type,
+            invitation_id,
+            body,
+            created_at: now,
+            state: WebhookDeliveryState::Pending,
+            next_attempt_at: now,
+            lease_until: None,
+            attempt_count: 0,
+            attempts: Vec::new(),
+            deadline,
+            revision: 0,
+        }
+    }
+
     /// The `webhook-id` header: `msg_` and the delivery id.
     pub fn message_id(&self) -> String {
         format!("msg_{}", self.id.simple())
@@ -443,20 +473,9 @@ impl WebhookDelivery {
     }
 }
 
-/// The wait after the `attempts`-th failure: `initial * 2^(attempts - 1)`, capped at `max`,
-/// scaled into its upper half by `jitter` (0.0..=1.0) so that failures together do not retry
-/// together.
+/// The wait after the `attempts`-th failure (see [`backoff`]).
 pub fn retry_delay(policy: &WebhookRetryPolicy, attempts: u32, jitter: f64) -> TimeDelta {
-    let doublings = attempts.saturating_sub(1).min(30);
-    let base_ms = policy
-        .initial
-        .num_milliseconds()
-        .saturating_mul(1_i64 << doublings)
-        .min(policy.max.num_milliseconds())
-        .max(0);
-    // Truncating to whole milliseconds is intended.
-    let jittered = (base_ms as f64 * (0.5 + jitter.clamp(0.0, 1.0) / 2.0)) as i64;
-    TimeDelta::milliseconds(jittered)
+    backoff(policy.initial, policy.max, attempts, jitter)
 }
 
 #[cfg(test)]
@@ -526,22 +545,15 @@ mod tests {
     }
 
     fn delivery(now: DateTime<Utc>, policy: &WebhookRetryPolicy) -> WebhookDelivery {
-        WebhookDelivery {
-            id: Uuid::now_v7(),
-            event_id: Uuid::now_v7(),
-            endpoint_id: Uuid::now_v7(),
-            event_type: EventType::Created,
-            invitation_id: None,
-            body: "{}".into(),
-            created_at: now,
-            state: WebhookDeliveryState::Pending,
-            next_attempt_at: now,
-            lease_until: None,
-            attempt_count: 0,
-            attempts: Vec::new(),
-            deadline: now + policy.horizon,
-            revision: 0,
-        }
+        WebhookDelivery::new(
+            Uuid::now_v7(),
+            Uuid::now_v7(),
+            EventType::Created,
+            None,
+            "{}".into(),
+            now,
+            now + policy.horizon,
+        )
     }
 
     fn attempt(at: DateTime<Utc>) -> WebhookAttempt {

@@ -15,9 +15,7 @@ use tokio::sync::{Notify, broadcast, mpsc};
 use uuid::Uuid;
 
 use super::InvitationService;
-use crate::domain::{
-    Invitation, InvitationId, OutgoingEvent, WebhookDelivery, WebhookDeliveryState, WebhookEndpoint,
-};
+use crate::domain::{Invitation, InvitationId, OutgoingEvent, WebhookDelivery, WebhookEndpoint};
 use crate::error::Result;
 use crate::ports::{FeedPosition, InvitationListener, LoggedEvent};
 
@@ -275,21 +273,16 @@ impl InvitationService {
                     let deliveries = endpoints
                         .iter()
                         .filter(|endpoint| endpoint.wants(event.event_type))
-                        .map(|endpoint| WebhookDelivery {
-                            id: Uuid::now_v7(),
-                            event_id: event.id,
-                            endpoint_id: endpoint.id,
-                            event_type: event.event_type,
-                            invitation_id: Some(ready.invitation),
-                            body: event.body.clone(),
-                            created_at: now,
-                            state: WebhookDeliveryState::Pending,
-                            next_attempt_at: now,
-                            lease_until: None,
-                            attempt_count: 0,
-                            attempts: Vec::new(),
-                            deadline: event.at + horizon,
-                            revision: 0,
+                        .map(|endpoint| {
+                            WebhookDelivery::new(
+                                event.id,
+                                endpoint.id,
+                                event.event_type,
+                                Some(ready.invitation),
+                                event.body.clone(),
+                                now,
+                                event.at + horizon,
+                            )
                         })
                         .collect();
                     (logged, deliveries)

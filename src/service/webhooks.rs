@@ -394,22 +394,15 @@ impl InvitationService {
             "data": { "endpointId": endpoint.id.to_string(), "message": "a test event from cms-invitations" },
         })
         .to_string();
-        let delivery = WebhookDelivery {
-            id: Uuid::now_v7(),
+        let delivery = WebhookDelivery::new(
             event_id,
-            endpoint_id: endpoint.id,
-            event_type: EventType::Test,
-            invitation_id: None,
+            endpoint.id,
+            EventType::Test,
+            None,
             body,
-            created_at: now,
-            state: WebhookDeliveryState::Pending,
-            next_attempt_at: now,
-            lease_until: None,
-            attempt_count: 0,
-            attempts: Vec::new(),
-            deadline: now + self.settings.webhooks.retry.horizon,
-            revision: 0,
-        };
+            now,
+            now + self.settings.webhooks.retry.horizon,
+        );
         self.store.insert_delivery(&delivery).await?;
         self.events.deliveries_ready.notify_one();
         Ok(delivery)

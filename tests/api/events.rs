@@ -233,20 +233,14 @@ async fn every_change_arrives_signed_and_verifies_with_the_standard_library(back
             None,
         )
         .await;
-    server
-        .gql(
-            "RevokeInvitation",
-            json!({ "id": revoked["id"] }),
-            Some(&server.tokens.editor),
-        )
-        .await;
-    server
-        .gql(
-            "ResendInvitation",
-            json!({ "id": accepted["id"] }),
-            Some(&server.tokens.editor),
-        )
-        .await;
+    for (operation, id) in [
+        ("RevokeInvitation", &revoked["id"]),
+        ("ResendInvitation", &accepted["id"]),
+    ] {
+        server
+            .gql(operation, json!({ "id": id }), Some(&server.tokens.editor))
+            .await;
+    }
 
     // Three created, one accepted, one declined, one revoked to `/all`; the accept also to
     // `/accepted`.

@@ -27,6 +27,22 @@ fn shell_block(name: &str) -> String {
     script.to_owned()
 }
 
+/// Runs `script` with bash (`-euo pipefail`) in `dir`; what it printed, once it succeeded.
+fn run_script(script: &str, dir: &std::path::Path) -> String {
+    let output = Command::new("bash")
+        .args(["-euo", "pipefail", "-c", script])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{printed}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    printed
+}
+
 #[tokio::test]
 async fn the_readme_quickstart_works_verbatim_against_a_fresh_server() {
     let dir = crate::helpers::temp_dir();
@@ -41,19 +57,9 @@ async fn the_readme_quickstart_works_verbatim_against_a_fresh_server() {
     assert_eq!(graphiql.status(), 200);
 
     let script = quickstart_script().replace("127.0.0.1:8080", &listen);
-    let output = Command::new("bash")
-        .args(["-euo", "pipefail", "-c", &script])
-        .current_dir(&dir)
-        .output()
-        .unwrap();
+    let printed = run_script(&script, &dir);
     let banner = server.printed();
     server.stop().await;
-    let printed = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{printed}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
     assert!(
         banner.contains("data/bootstrap-admin-token") && !banner.contains("cmsi_"),
         "the first start named the token's file and kept the token out of the pipe: {banner}"
@@ -92,19 +98,8 @@ async fn the_readme_webhook_step_receives_a_signed_event() {
     let script = shell_block("webhook-quickstart")
         .replace("127.0.0.1:8080", &listen)
         .replace("9000", &receiver_port.to_string());
-    let output = tokio::process::Command::new("bash")
-        .args(["-euo", "pipefail", "-c", &script])
-        .current_dir(&dir)
-        .output()
-        .await
-        .unwrap();
+    let printed = run_script(&script, &dir);
     server.stop().await;
-    let printed = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{printed}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
     assert!(printed.contains(r#""secret":"whsec_"#), "{printed}");
     // The curl answers carry no line break: the receiver's line starts at its `msg_` id.
     let (_, received) = printed

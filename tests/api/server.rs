@@ -44,6 +44,7 @@ pub struct ServerOptions {
 }
 
 /// API tokens for the default roles.
+#[derive(Clone)]
 pub struct Tokens {
     pub admin: String,
     pub editor: String,
@@ -160,10 +161,7 @@ pub async fn spawn_server_with(backend: Backend, options: ServerOptions) -> Test
         author: token("author").await,
         viewer: token("viewer").await,
     };
-    let (shutdown, stop) = oneshot::channel::<()>();
-    let task = tokio::spawn(server.run(async move {
-        let _ = stop.await;
-    }));
+    let (shutdown, task) = run(server);
     TestServer {
         address,
         store,
@@ -177,6 +175,15 @@ pub async fn spawn_server_with(backend: Backend, options: ServerOptions) -> Test
         shutdown: Some(shutdown),
         task: Some(task),
     }
+}
+
+/// Runs `server` until the returned sender fires (or is dropped).
+fn run(server: Server) -> (oneshot::Sender<()>, JoinHandle<()>) {
+    let (shutdown, stop) = oneshot::channel::<()>();
+    let task = tokio::spawn(server.run(async move {
+        let _ = stop.await;
+    }));
+    (shutdown, task)
 }
 
 /// The text of `fixtures/graphql/<name>.graphql`.
@@ -211,20 +218,12 @@ impl TestServer {
             .await
             .unwrap();
         let address = server.local_addr().unwrap();
-        let (shutdown, stop) = oneshot::channel::<()>();
-        let task = tokio::spawn(server.run(async move {
-            let _ = stop.await;
-        }));
+        let (shutdown, task) = run(server);
         TestServer {
             address,
             store,
             clock: self.clock.clone(),
-            tokens: Tokens {
-                admin: self.tokens.admin.clone(),
-                editor: self.tokens.editor.clone(),
-                author: self.tokens.author.clone(),
-                viewer: self.tokens.viewer.clone(),
-            },
+            tokens: self.tokens.clone(),
             config,
             bootstrap_token: None,
             location: None,

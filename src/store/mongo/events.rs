@@ -356,17 +356,71 @@ impl EventStore for MongoStore {
     }
 
     async fn save_deliveries(&self, deliveries: &[WebhookDelivery]) -> StoreResult<Vec<bool>> {
-        let writes = deliveries.iter().map(|delivery| async move {
-            match self.update_delivery(delivery).await {
-                Ok(_) => Ok(true),
-                Err(StoreError::Conflict) => Ok(false),
-                Err(err) => Err(err),
-            }
-        });
-        futures_util::future::join_all(writes)
+        if deliveries.is_empty() {
+            return Ok(Vec::new());
+        }
+        // One `update` command with a statement per delivery: one round trip and one journal
+        // commit for the batch (the driver's bulk write needs MongoDB 8).
+        let mut updates = Vec::with_capacity(deliveries.len());
+        let mut written = Vec::with_capacity(deliveries.len());
+        for delivery in deliveries {
+            let mut record = DeliveryRecord::from(delivery);
+            let expected = record.revision;
+            record.revision += 1;
+            updates.push(Bson::Document(doc! {
+                "q": { "_id": key(record.id), "revision": expected },
+                "u": delivery_document(&record)?,
+            }));
+            written.push((key(record.id), record.revision));
+        }
+        let collection = &self.event_collections.deliveries;
+        let answer = self
+            .database
+            .run_command(doc! {
+                "update": collection.name(),
+                "updates": updates,
+                "ordered": false,
+                "writeConcern": { "w": "majority", "j": true },
+            })
             .await
-            .into_iter()
-            .collect()
+            .map_err(classify)?;
+        if answer.get_document("writeConcernError").is_ok()
+            || answer.get_array("writeErrors").is_ok_and(|e| !e.is_empty())
+        {
+            return Err(StoreError::Unavailable(
+                format!("saving webhook deliveries failed: {answer}").into(),
+            ));
+        }
+        let matched = answer
+            .get_i32("n")
+            .ok()
+            .and_then(|n| usize::try_from(n).ok())
+            .unwrap_or(0);
+        if matched == deliveries.len() {
+            return Ok(vec![true; deliveries.len()]);
+        }
+        // Some changed meanwhile: those that now hold this write's revision are written.
+        let ids: Vec<Bson> = written
+            .iter()
+            .map(|(id, _)| Bson::String(id.clone()))
+            .collect();
+        let now: Vec<Document> = collection
+            .find(doc! { "_id": { "$in": ids } })
+            .projection(doc! { "revision": 1 })
+            .await
+            .map_err(classify)?
+            .try_collect()
+            .await
+            .map_err(classify)?;
+        Ok(written
+            .iter()
+            .map(|(id, revision)| {
+                now.iter().any(|d| {
+                    d.get_str("_id").ok() == Some(id.as_str())
+                        && d.get_i64("revision").ok() == Some(*revision)
+                })
+            })
+            .collect())
     }
 
     async fn update_delivery(&self, delivery: &WebhookDelivery) -> StoreResult<u64> {
