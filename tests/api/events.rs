@@ -856,6 +856,7 @@ crate::on_both_backends!(
     host_listeners_run_on_each_event_after_it_is_stored,
     a_subscription_that_falls_behind_ends_with_an_error,
     the_sweeper_purges_logged_events_after_their_retention,
+    an_email_that_gives_up_is_a_delivery_failed_event,
 );
 
 /// Two instances on one MongoDB: each event is delivered once, whichever instance made it,
@@ -1289,5 +1290,45 @@ async fn the_sweeper_purges_logged_events_after_their_retention(backend: Backend
     app.advance(TimeDelta::days(30));
     assert_eq!(app.service.sweep().await.unwrap().purged_events, 1);
     assert_eq!(app.service.sweep().await.unwrap().purged_events, 0);
+    app.cleanup().await;
+}
+
+/// A mail server that refuses every recipient for good.
+#[derive(Debug)]
+struct Refusing;
+
+#[async_trait]
+impl cms_invitations::ports::Mailer for Refusing {
+    async fn send(
+        &self,
+        _email: &cms_invitations::domain::OutgoingEmail,
+    ) -> Result<(), cms_invitations::domain::DeliveryFailure> {
+        Err(cms_invitations::domain::DeliveryFailure::permanent(
+            "550 no such user",
+        ))
+    }
+}
+
+/// An invitation email that gives up is an `invitation.delivery_failed` event, by the system.
+async fn an_email_that_gives_up_is_a_delivery_failed_event(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let listener = Arc::new(Recorder::default());
+    app.service.add_listener(listener.clone());
+    app.invite("nobody-home@example.org").await;
+    let report = app.service.deliver_due(&Refusing).await.unwrap();
+    assert_eq!(report.failed, 1);
+    app.advance(TimeDelta::seconds(31));
+    app.service.publish_abandoned().await.unwrap();
+    assert_eq!(
+        listener.types(),
+        ["invitation.created", "invitation.delivery_failed"]
+    );
+    let failed = listener.events.lock().unwrap()[1].clone();
+    assert_eq!(failed.actor, cms_invitations::domain::EventActor::System);
+    assert!(
+        failed.body.contains(r#""kind":"SYSTEM""#),
+        "{}",
+        failed.body
+    );
     app.cleanup().await;
 }
