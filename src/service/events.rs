@@ -45,8 +45,9 @@ pub(super) struct EventRuntime {
     listeners: RwLock<Vec<Arc<dyn InvitationListener>>>,
     endpoints: Mutex<Option<(Instant, Arc<Vec<WebhookEndpoint>>)>>,
     recent: Mutex<Recent>,
-    /// Whether the queue-full warning was logged in this episode (once until it drains).
-    queue_full: std::sync::atomic::AtomicBool,
+    /// When the queue-full warning was last logged: a bulk import logs it once a minute at
+    /// most.
+    queue_full_warned: Mutex<Option<Instant>>,
     /// Woken when deliveries were queued, so the webhook sender does not wait for its poll.
     pub(super) deliveries_ready: Notify,
 }
@@ -90,7 +91,7 @@ impl EventRuntime {
             listeners: RwLock::new(Vec::new()),
             endpoints: Mutex::new(None),
             recent: Mutex::new(Recent::default()),
-            queue_full: std::sync::atomic::AtomicBool::new(false),
+            queue_full_warned: Mutex::new(None),
             deliveries_ready: Notify::new(),
         }
     }
@@ -167,14 +168,15 @@ impl InvitationService {
     /// Called after every write: hands the record to the dispatcher when it holds events this
     /// process should publish now. Never waits; a full queue leaves them to the takeover.
     pub(super) fn announce(&self, invitation: &Invitation) {
-        use std::sync::atomic::Ordering::Relaxed;
-        if invitation.ready_events().next().is_none() {
+        if invitation.ready_events().next().is_none()
+            || self.events.dispatch_tx.try_send(invitation.clone()).is_ok()
+        {
             return;
         }
-        if self.events.dispatch_tx.try_send(invitation.clone()).is_ok() {
-            self.events.queue_full.store(false, Relaxed);
-        } else if !self.events.queue_full.swap(true, Relaxed) {
-            // Once per episode: a bulk import must not flood the log.
+        let mut warned = lock(&self.events.queue_full_warned);
+        // Once a minute at most: a bulk import must not flood the log.
+        if warned.is_none_or(|at| at.elapsed() >= Duration::from_secs(60)) {
+            *warned = Some(Instant::now());
             tracing::warn!(
                 queued = DISPATCH_QUEUE,
                 "the event queue is full; further events are published when their claim ends \
