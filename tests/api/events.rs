@@ -78,10 +78,15 @@ impl Receiver {
     }
 
     async fn set_statuses(&self, queue: &[u16], default: u16) {
+        self.set_answers(queue, default, 0).await;
+    }
+
+    /// Statuses as `set_statuses`, each answer `body_bytes` long (0: a word).
+    async fn set_answers(&self, queue: &[u16], default: u16, body_bytes: usize) {
         let response = self
             .http
             .post(self.url("/control/statuses"))
-            .json(&json!({ "queue": queue, "default": default }))
+            .json(&json!({ "queue": queue, "default": default, "bodyBytes": body_bytes }))
             .send()
             .await
             .unwrap();
@@ -304,6 +309,8 @@ async fn every_change_arrives_signed_and_verifies_with_the_standard_library(back
 
     // The resend of an accepted invitation was refused: no event. The log says so at once
     // (every delivery is in), and nothing more arrives after a test event sent last.
+    // The test event is answered at length: the delivery log keeps its first 500 characters.
+    receiver.set_answers(&[], 200, 100_000).await;
     let test = server
         .gql(
             "SendTestWebhook",
@@ -316,6 +323,13 @@ async fn every_change_arrives_signed_and_verifies_with_the_standard_library(back
     assert_eq!(received.len(), 8);
     assert_eq!(received[7]["body"]["type"], "webhook.test");
     assert_eq!(received[7]["verifiedBy"][0], true);
+    let logged = wait_for_deliveries(&server, &all, "the test delivered", |d| {
+        d.first()
+            .is_some_and(|d| d["eventType"] == "webhook.test" && d["state"] == "DELIVERED")
+    })
+    .await;
+    let response = logged[0]["attempts"][0]["response"].as_str().unwrap();
+    assert_eq!(response.chars().count(), 500);
 
     receiver.stop().await;
     server.cleanup().await;
@@ -582,6 +596,24 @@ async fn webhook_management_is_for_admins_and_checks_its_input(backend: Backend)
         .gql("WebhookEndpoints", json!({}), Some(&server.tokens.admin))
         .await;
     assert!(!listed.to_string().contains(&secret[6..]));
+    // At most 50 endpoints.
+    for n in 1..50 {
+        create_endpoint(&server, &format!("http://127.0.0.1:9/{n}"), &[]).await;
+    }
+    let one_too_many = create(
+        server.tokens.admin.clone(),
+        "http://127.0.0.1:9/51",
+        json!([]),
+    )
+    .await;
+    assert_eq!(
+        crate::server::error_code(&one_too_many),
+        "VALIDATION_FAILED"
+    );
+    assert!(
+        one_too_many.to_string().contains("at most 50"),
+        "{one_too_many}"
+    );
     server.cleanup().await;
 }
 
@@ -655,10 +687,16 @@ async fn the_transport_refuses_private_addresses_after_resolving_and_never_follo
             .unwrap();
     assert_eq!(allowed.post(request()).await.unwrap().status, 200);
     assert_eq!(receiver.received().await.len(), 1);
+    // Of a large answer, 2 KiB are read for the log.
+    receiver.set_answers(&[], 200, 1_000_000).await;
+    let answer = allowed.post(request()).await.unwrap();
+    assert_eq!(answer.excerpt.len(), 2048);
+    receiver.set_answers(&[], 200, 0).await;
+    assert_eq!(receiver.received().await.len(), 2);
     // A 3xx is an answer like any other, never followed.
     receiver.set_statuses(&[302], 200).await;
     assert_eq!(allowed.post(request()).await.unwrap().status, 302);
-    assert_eq!(receiver.received().await.len(), 2);
+    assert_eq!(receiver.received().await.len(), 3);
     receiver.stop().await;
 }
 

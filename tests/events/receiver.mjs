@@ -6,7 +6,8 @@
 //
 // Control (JSON bodies):
 //   POST /control/secrets   {"secrets": ["whsec_…", …]}
-//   POST /control/statuses  {"queue": [503, 410], "default": 200}
+//   POST /control/statuses  {"queue": [503, 410], "default": 200, "bodyBytes": 0}
+//                           (bodyBytes: answer with that many bytes of "x" instead of a word)
 //   GET  /control/received  every webhook request so far, in arrival order
 import http from 'node:http';
 import { Webhook } from 'standardwebhooks';
@@ -15,6 +16,7 @@ const port = Number(process.argv[2] ?? 0);
 let secrets = [];
 let queue = [];
 let fallback = 200;
+let bodyBytes = 0;
 const received = [];
 
 async function read(request) {
@@ -30,6 +32,7 @@ function control(request, body, response) {
     const wanted = JSON.parse(body);
     queue = wanted.queue ?? [];
     fallback = wanted.default ?? 200;
+    bodyBytes = wanted.bodyBytes ?? 0;
   } else if (request.method === 'GET' && request.url === '/control/received') {
     response.writeHead(200, { 'content-type': 'application/json' });
     response.end(JSON.stringify(received));
@@ -81,7 +84,8 @@ const server = http.createServer(async (request, response) => {
     body: parsed,
   });
   response.writeHead(status, { 'content-type': 'text/plain' });
-  response.end(status < 300 ? 'ok' : `answering ${status}`);
+  if (bodyBytes > 0) response.end('x'.repeat(bodyBytes));
+  else response.end(status < 300 ? 'ok' : `answering ${status}`);
 });
 
 server.listen(port, '127.0.0.1', () => {
