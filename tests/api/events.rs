@@ -409,9 +409,9 @@ async fn a_410_disables_the_endpoint_and_it_receives_nothing_more(backend: Backe
     let server = spawn_server(backend).await;
     let receiver = Receiver::start(0).await;
     receiver.set_statuses(&[], 410).await;
-    let gone = Receiver::start(0).await;
+    let witness_receiver = Receiver::start(0).await;
     let (endpoint, _) = create_endpoint(&server, &receiver.url("/gone"), &[]).await;
-    let (witness, _) = create_endpoint(&server, &gone.url("/witness"), &[]).await;
+    let (witness, _) = create_endpoint(&server, &witness_receiver.url("/witness"), &[]).await;
     invite(&server, "first@example.org").await;
     let failed = wait_for_deliveries(&server, &endpoint, "failed", |d| {
         d.len() == 1 && d[0]["state"] == "FAILED"
@@ -454,7 +454,7 @@ async fn a_410_disables_the_endpoint_and_it_receives_nothing_more(backend: Backe
     receiver.wait_for(2).await;
 
     receiver.stop().await;
-    gone.stop().await;
+    witness_receiver.stop().await;
     server.cleanup().await;
 }
 
