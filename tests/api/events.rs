@@ -1370,3 +1370,63 @@ async fn an_email_that_gives_up_is_a_delivery_failed_event(backend: Backend) {
     );
     app.cleanup().await;
 }
+
+/// A change stream that fails with an error the driver does not resume from is opened again
+/// from the last event seen: the subscriber misses nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_lost_change_stream_is_opened_again_and_misses_nothing() {
+    let app_name = format!("feed-{}", uuid::Uuid::now_v7().simple());
+    let server = spawn_server_with(
+        Backend::Mongo,
+        ServerOptions {
+            mongo_app_name: Some(app_name.clone()),
+            ..ServerOptions::default()
+        },
+    )
+    .await;
+    let mut subscriber = Subscriber::start(
+        &server,
+        "graphql-transport-ws",
+        Some(&server.tokens.viewer),
+        "subscription { invitationEvents { type invitation { email } } }",
+    )
+    .await;
+    subscriber.warm_up(&server).await;
+    while tokio::time::timeout(Duration::from_millis(300), subscriber.lines.recv())
+        .await
+        .is_ok()
+    {}
+    // A client of its own sets the fail point on this server's change stream: its next getMore
+    // fails with ChangeStreamFatalError (280), which the driver does not resume from.
+    let admin = mongodb::Client::with_uri_str(crate::helpers::mongodb_uri())
+        .await
+        .unwrap()
+        .database("admin");
+    admin
+        .run_command(bson::doc! {
+            "configureFailPoint": "failCommand",
+            "mode": { "times": 1 },
+            "data": { "failCommands": ["getMore"], "errorCode": 280, "appName": &app_name },
+        })
+        .await
+        .unwrap();
+    for email in ["during-loss@example.org", "after-loss@example.org"] {
+        invite(&server, email).await;
+        let event = subscriber.next_event().await;
+        assert_eq!(
+            event["next"]["data"]["invitationEvents"]["invitation"]["email"], email,
+            "{event}"
+        );
+    }
+    let off = admin
+        .run_command(bson::doc! { "configureFailPoint": "failCommand", "mode": "off" })
+        .await
+        .unwrap();
+    assert_eq!(
+        off.get_i32("count").ok(),
+        Some(1),
+        "the stream failed once: {off}"
+    );
+    subscriber.stop().await;
+    server.cleanup().await;
+}
