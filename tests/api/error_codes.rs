@@ -298,6 +298,7 @@ async fn make_store_unavailable_and_call(server: &TestServer, app_name: &str) ->
             response
         }
         Location::Mongo(_) => {
+            let _fail_point = crate::helpers::fail_point_lock().await;
             // A client of its own, not tagged with the server's app name: the fail point closes
             // the tagged connections, and a pool cleared by that must not fail these commands.
             let admin = mongodb::Client::with_uri_str(crate::helpers::mongodb_uri())

@@ -1398,6 +1398,7 @@ async fn a_lost_change_stream_is_opened_again_and_misses_nothing() {
     {}
     // A client of its own sets the fail point on this server's change stream: its next getMore
     // fails with ChangeStreamFatalError (280), which the driver does not resume from.
+    let _fail_point = crate::helpers::fail_point_lock().await;
     let admin = mongodb::Client::with_uri_str(crate::helpers::mongodb_uri())
         .await
         .unwrap()
@@ -1422,10 +1423,10 @@ async fn a_lost_change_stream_is_opened_again_and_misses_nothing() {
         .run_command(bson::doc! { "configureFailPoint": "failCommand", "mode": "off" })
         .await
         .unwrap();
-    assert_eq!(
-        off.get_i32("count").ok(),
-        Some(1),
-        "the stream failed once: {off}"
+    // The count is of every command the fail point looked at, so only its sign is telling.
+    assert!(
+        off.get_i32("count").is_ok_and(|n| n >= 1),
+        "the fail point was reached: {off}"
     );
     subscriber.stop().await;
     server.cleanup().await;

@@ -384,3 +384,10 @@ pub fn fragment_fan_out(levels: usize, spreads: usize, leaf: &str) -> String {
     text.push_str(&format!(" fragment F{levels} on Query {{ {leaf} }}"));
     text
 }
+
+/// MongoDB has one `failCommand` fail point for the whole server: a test that sets it holds
+/// this until it turns it off, so that tests running at once do not replace each other's.
+pub async fn fail_point_lock() -> tokio::sync::MutexGuard<'static, ()> {
+    static LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    LOCK.lock().await
+}

@@ -412,6 +412,7 @@ async fn readiness_follows_the_store_and_health_does_not(backend: Backend) {
         async move { request.await.unwrap().status().as_u16() }
     };
     assert_eq!(status("/readyz").await, 200);
+    let _fail_point = crate::helpers::fail_point_lock().await;
     let lock = match server.location.as_ref().unwrap() {
         Location::Sqlite(dir) => {
             let conn = rusqlite::Connection::open(dir.join("invitations.sqlite3")).unwrap();
