@@ -117,7 +117,8 @@ pub(super) async fn upgrade<E: Executor>(
                 let Some(message) = next else { break };
                 let message = match message {
                     WsMessage::Text(text) => {
-                        initialised |= text.contains("connection_ack");
+                        initialised |= serde_json::from_str::<serde_json::Value>(&text)
+                            .is_ok_and(|m| m["type"] == "connection_ack");
                         Message::Text(text.into())
                     }
                     WsMessage::Close(code, reason) => Message::Close(Some(CloseFrame {

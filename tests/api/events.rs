@@ -1204,20 +1204,12 @@ async fn raw_socket(
     server: &TestServer,
     recv_buffer: Option<u32>,
 ) -> tokio_tungstenite::WebSocketStream<tokio::net::TcpStream> {
-    use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
     if let Some(size) = recv_buffer {
         socket.set_recv_buffer_size(size).unwrap();
     }
     let stream = socket.connect(server.address).await.unwrap();
-    let mut request = format!("ws://{}/graphql", server.address)
-        .into_client_request()
-        .unwrap();
-    request.headers_mut().insert(
-        "sec-websocket-protocol",
-        "graphql-transport-ws".parse().unwrap(),
-    );
-    tokio_tungstenite::client_async(request, stream)
+    tokio_tungstenite::client_async(subscription_request(server), stream)
         .await
         .unwrap()
         .0
@@ -1430,4 +1422,83 @@ async fn a_lost_change_stream_is_opened_again_and_misses_nothing() {
     );
     subscriber.stop().await;
     server.cleanup().await;
+}
+
+/// Subscription connections are capped per instance (at `max_connections`): one past the cap is
+/// refused with 503 before it upgrades, and a place that frees up is taken again.
+#[tokio::test]
+async fn subscription_connections_beyond_the_cap_are_refused_until_one_closes() {
+    use futures_util::{SinkExt as _, StreamExt as _};
+    use tokio_tungstenite::tungstenite::Message;
+    let server = spawn_server_with(
+        Backend::Sqlite,
+        ServerOptions {
+            max_connections: Some("2"),
+            ..ServerOptions::default()
+        },
+    )
+    .await;
+    let init = |token: &str| {
+        Message::Text(
+            json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {token}") } })
+                .to_string()
+                .into(),
+        )
+    };
+    let mut open = Vec::new();
+    for _ in 0..2 {
+        let mut socket = raw_socket(&server, None).await;
+        socket.send(init(&server.tokens.viewer)).await.unwrap();
+        let ack = tokio::time::timeout(PATIENCE, socket.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert!(ack.to_string().contains("connection_ack"), "{ack}");
+        open.push(socket);
+    }
+    let refused = tokio_tungstenite::connect_async(subscription_request(&server)).await;
+    match refused {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 503);
+        }
+        other => panic!("a third subscription connection was not refused: {other:?}"),
+    }
+    // Plain HTTP is still served: an upgraded connection does not hold an HTTP slot.
+    let listed = server
+        .query(
+            "{ invitations(first: 1) { totalCount } }",
+            json!({}),
+            Some(&server.tokens.viewer),
+        )
+        .await;
+    assert_eq!(data(&listed, "invitations")["totalCount"], 0);
+    // One closes; its place is taken again.
+    let mut first = open.remove(0);
+    first.close(None).await.unwrap();
+    while first.next().await.is_some() {}
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        match tokio_tungstenite::connect_async(subscription_request(&server)).await {
+            Ok(_) => break,
+            Err(err) => assert!(tokio::time::Instant::now() < deadline, "{err}"),
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    server.cleanup().await;
+}
+
+/// A `graphql-transport-ws` upgrade request to `/graphql`.
+fn subscription_request(
+    server: &TestServer,
+) -> tokio_tungstenite::tungstenite::handshake::client::Request {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+    let mut request = format!("ws://{}/graphql", server.address)
+        .into_client_request()
+        .unwrap();
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    request
 }

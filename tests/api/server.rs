@@ -38,6 +38,9 @@ pub struct ServerOptions {
     pub resend_cooldown: Option<&'static str>,
     /// `INVITATIONS_PERSISTED_QUERY_CACHE_BYTES`; unset: the default.
     pub persisted_query_cache_bytes: Option<&'static str>,
+    /// `INVITATIONS_MAX_CONNECTIONS` (also the cap on subscription connections); unset: the
+    /// default.
+    pub max_connections: Option<&'static str>,
     /// Refuse webhook endpoints on private addresses, as production does. Unset (the test
     /// default): allowed, since every test receiver listens on 127.0.0.1.
     pub refuse_private_webhooks: bool,
@@ -121,6 +124,10 @@ pub async fn spawn_server_with(backend: Backend, options: ServerOptions) -> Test
                 },
             ),
             ("INVITATIONS_WEBHOOK_TIMEOUT", "PT5S"),
+            (
+                "INVITATIONS_MAX_CONNECTIONS",
+                options.max_connections.unwrap_or("1024"),
+            ),
             (
                 "INVITATIONS_EMAIL_TEMPLATES_RELOAD",
                 if options.email_templates_dir.is_some() {
