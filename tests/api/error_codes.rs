@@ -298,21 +298,11 @@ async fn make_store_unavailable_and_call(server: &TestServer, app_name: &str) ->
             response
         }
         Location::Mongo(_) => {
-            let _fail_point = crate::helpers::fail_point_lock().await;
-            // A client of its own, not tagged with the server's app name: the fail point closes
-            // the tagged connections, and a pool cleared by that must not fail these commands.
-            let admin = mongodb::Client::with_uri_str(crate::helpers::mongodb_uri())
-                .await
-                .unwrap()
-                .database("admin");
-            admin
-                .run_command(bson::doc! {
-                    "configureFailPoint": "failCommand",
-                    "mode": "alwaysOn",
-                    "data": { "failCommands": ["find"], "closeConnection": true, "appName": app_name },
-                })
-                .await
-                .unwrap();
+            let fail_point = crate::helpers::FailPoint::set(
+                "alwaysOn",
+                bson::doc! { "failCommands": ["find"], "closeConnection": true, "appName": app_name },
+            )
+            .await;
             let response = server
                 .gql(
                     "InvitationBySecret",
@@ -320,10 +310,7 @@ async fn make_store_unavailable_and_call(server: &TestServer, app_name: &str) ->
                     None,
                 )
                 .await;
-            admin
-                .run_command(bson::doc! { "configureFailPoint": "failCommand", "mode": "off" })
-                .await
-                .unwrap();
+            fail_point.off().await;
             response
         }
     }

@@ -749,18 +749,21 @@ impl Subscriber {
         }
     }
 
-    /// Subscribed for sure: creates invitations until one's event arrives. Returns it.
-    async fn warm_up(&mut self, server: &TestServer) -> Value {
+    /// Subscribed for sure: creates invitations on `server` until one's event arrives, then
+    /// drops what the warm-up made beyond it, so that the next message is the test's own.
+    async fn warm_up(&mut self, server: &TestServer) {
         let run = uuid::Uuid::now_v7().simple().to_string();
         for n in 0..20 {
             invite(server, &format!("warm-up-{run}-{n}@example.org")).await;
             if let Ok(Some(line)) =
                 tokio::time::timeout(Duration::from_secs(2), self.lines.recv()).await
+                && line.get("ready").is_none()
             {
-                if line.get("ready").is_some() {
-                    continue;
-                }
-                return line;
+                while tokio::time::timeout(Duration::from_millis(300), self.lines.recv())
+                    .await
+                    .is_ok()
+                {}
+                return;
             }
         }
         panic!("the subscription never delivered an event");
@@ -783,11 +786,6 @@ async fn a_subscriber_sees_each_event_over_both_websocket_protocols(backend: Bac
         let mut subscriber =
             Subscriber::start(&server, protocol, Some(&server.tokens.viewer), &query).await;
         subscriber.warm_up(&server).await;
-        // Drain what the warm-up made beyond the first event.
-        while tokio::time::timeout(Duration::from_millis(300), subscriber.lines.recv())
-            .await
-            .is_ok()
-        {}
         let made = invite(&server, &format!("live-{protocol}@example.org")).await;
         let event = subscriber.next_event().await;
         let message = &event["next"]["data"]["invitationEvents"];
@@ -914,10 +912,6 @@ async fn two_instances_deliver_each_event_once_and_subscribers_see_both() {
     )
     .await;
     on_b.warm_up(&a).await;
-    while tokio::time::timeout(Duration::from_millis(300), on_b.lines.recv())
-        .await
-        .is_ok()
-    {}
 
     let mut made = Vec::new();
     for n in 0..20 {
@@ -1171,7 +1165,8 @@ async fn a_subscription_that_falls_behind_ends_with_an_error(backend: Backend) {
         assert!(tokio::time::Instant::now() < deadline);
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The listener runs before the hub is fed, so by now at least 29 of the 30 events are in a
+    // buffer of 8: the subscription has fallen behind.
     let mut ended_with = None;
     while let Some(response) = tokio::time::timeout(PATIENCE, stream.next()).await.unwrap() {
         if let Some(error) = response.errors.first() {
@@ -1384,25 +1379,13 @@ async fn a_lost_change_stream_is_opened_again_and_misses_nothing() {
     )
     .await;
     subscriber.warm_up(&server).await;
-    while tokio::time::timeout(Duration::from_millis(300), subscriber.lines.recv())
-        .await
-        .is_ok()
-    {}
     // A client of its own sets the fail point on this server's change stream: its next getMore
     // fails with ChangeStreamFatalError (280), which the driver does not resume from.
-    let _fail_point = crate::helpers::fail_point_lock().await;
-    let admin = mongodb::Client::with_uri_str(crate::helpers::mongodb_uri())
-        .await
-        .unwrap()
-        .database("admin");
-    admin
-        .run_command(bson::doc! {
-            "configureFailPoint": "failCommand",
-            "mode": { "times": 1 },
-            "data": { "failCommands": ["getMore"], "errorCode": 280, "appName": &app_name },
-        })
-        .await
-        .unwrap();
+    let fail_point = crate::helpers::FailPoint::set(
+        bson::doc! { "times": 1 },
+        bson::doc! { "failCommands": ["getMore"], "errorCode": 280, "appName": &app_name },
+    )
+    .await;
     for email in ["during-loss@example.org", "after-loss@example.org"] {
         invite(&server, email).await;
         let event = subscriber.next_event().await;
@@ -1411,10 +1394,7 @@ async fn a_lost_change_stream_is_opened_again_and_misses_nothing() {
             "{event}"
         );
     }
-    let off = admin
-        .run_command(bson::doc! { "configureFailPoint": "failCommand", "mode": "off" })
-        .await
-        .unwrap();
+    let off = fail_point.off().await;
     // The count is of every command the fail point looked at, so only its sign is telling.
     assert!(
         off.get_i32("count").is_ok_and(|n| n >= 1),

@@ -385,9 +385,37 @@ pub fn fragment_fan_out(levels: usize, spreads: usize, leaf: &str) -> String {
     text
 }
 
-/// MongoDB has one `failCommand` fail point for the whole server: a test that sets it holds
-/// this until it turns it off, so that tests running at once do not replace each other's.
-pub async fn fail_point_lock() -> tokio::sync::MutexGuard<'static, ()> {
-    static LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-    LOCK.lock().await
+/// MongoDB's `failCommand` fail point, set for one test. The server has one for all its
+/// clients, so a test holds it (tests running at once take turns) until it turns it off. It is
+/// set and turned off through a client of its own, not tagged with any server's app name: a
+/// fail point that closes the tagged connections must not fail these commands.
+pub struct FailPoint {
+    admin: mongodb::Database,
+    _turn: tokio::sync::MutexGuard<'static, ()>,
+}
+
+impl FailPoint {
+    /// Sets it with `mode` (e.g. `"alwaysOn"` or `{ "times": 1 }`) and `data` (which commands,
+    /// what failure, which `appName`).
+    pub async fn set(mode: impl Into<bson::Bson>, data: bson::Document) -> Self {
+        static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+        let turn = TURN.lock().await;
+        let admin = mongodb::Client::with_uri_str(mongodb_uri())
+            .await
+            .unwrap()
+            .database("admin");
+        admin
+            .run_command(bson::doc! { "configureFailPoint": "failCommand", "mode": mode.into(), "data": data })
+            .await
+            .unwrap();
+        Self { admin, _turn: turn }
+    }
+
+    /// Turns it off; the server's answer (with the fail point's `count`).
+    pub async fn off(self) -> bson::Document {
+        self.admin
+            .run_command(bson::doc! { "configureFailPoint": "failCommand", "mode": "off" })
+            .await
+            .unwrap()
+    }
 }

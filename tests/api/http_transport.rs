@@ -412,34 +412,32 @@ async fn readiness_follows_the_store_and_health_does_not(backend: Backend) {
         async move { request.await.unwrap().status().as_u16() }
     };
     assert_eq!(status("/readyz").await, 200);
-    let _fail_point = crate::helpers::fail_point_lock().await;
-    let lock = match server.location.as_ref().unwrap() {
+    // SQLite: another connection holds the write lock. MongoDB: this server's pings fail.
+    enum Outage {
+        Lock(rusqlite::Connection),
+        FailPoint(crate::helpers::FailPoint),
+    }
+    let outage = match server.location.as_ref().unwrap() {
         Location::Sqlite(dir) => {
             let conn = rusqlite::Connection::open(dir.join("invitations.sqlite3")).unwrap();
             conn.execute_batch("BEGIN EXCLUSIVE").unwrap();
-            Some(conn)
+            Outage::Lock(conn)
         }
-        Location::Mongo(store) => {
-            let fail_point = bson::doc! {
-                "configureFailPoint": "failCommand",
-                "mode": "alwaysOn",
-                "data": { "failCommands": ["ping"], "closeConnection": true, "appName": &app_name },
-            };
-            let admin = store.database().client().database("admin");
-            admin.run_command(fail_point).await.unwrap();
-            None
-        }
+        Location::Mongo(_) => Outage::FailPoint(
+            crate::helpers::FailPoint::set(
+                "alwaysOn",
+                bson::doc! { "failCommands": ["ping"], "closeConnection": true, "appName": &app_name },
+            )
+            .await,
+        ),
     };
     assert_eq!(status("/readyz").await, 503);
     assert_eq!(status("/healthz").await, 200);
-    match (lock, server.location.as_ref().unwrap()) {
-        (Some(conn), _) => conn.execute_batch("ROLLBACK").unwrap(),
-        (None, Location::Mongo(store)) => {
-            let off = bson::doc! { "configureFailPoint": "failCommand", "mode": "off" };
-            let admin = store.database().client().database("admin");
-            admin.run_command(off).await.unwrap();
+    match outage {
+        Outage::Lock(conn) => conn.execute_batch("ROLLBACK").unwrap(),
+        Outage::FailPoint(fail_point) => {
+            fail_point.off().await;
         }
-        (None, Location::Sqlite(_)) => unreachable!(),
     }
     assert_eq!(status("/readyz").await, 200);
     server.cleanup().await;
