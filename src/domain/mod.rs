@@ -52,6 +52,6 @@ pub use vocabulary::UnknownValue;
 pub(crate) use vocabulary::string_enum;
 pub use webhook::{
     AttemptOutcome, StoredSecret, WebhookAttempt, WebhookDelivery, WebhookDeliveryState,
-    WebhookEndpoint, WebhookRetryPolicy, WebhookSecret, WebhookUrl, is_public_address, retry_delay,
+    WebhookEndpoint, WebhookRetryPolicy, WebhookSecret, WebhookUrl, is_public_address,
     signature_header,
 };

@@ -436,7 +436,7 @@ impl WebhookDelivery {
             AttemptOutcome::Delivered => WebhookDeliveryState::Delivered,
             AttemptOutcome::Gone => WebhookDeliveryState::Failed,
             AttemptOutcome::Failed => {
-                let next = now + retry_delay(policy, self.attempt_count, jitter);
+                let next = now + backoff(policy.initial, policy.max, self.attempt_count, jitter);
                 if next > self.deadline {
                     WebhookDeliveryState::Failed
                 } else {
@@ -471,11 +471,6 @@ impl WebhookDelivery {
         self.lease_until = None;
         self.deadline = now + policy.horizon;
     }
-}
-
-/// The wait after the `attempts`-th failure (see [`backoff`]).
-pub fn retry_delay(policy: &WebhookRetryPolicy, attempts: u32, jitter: f64) -> TimeDelta {
-    backoff(policy.initial, policy.max, attempts, jitter)
 }
 
 #[cfg(test)]

@@ -36,8 +36,8 @@ const RECENT_EVENTS: usize = 16_384;
 /// What the events side of the service holds between calls.
 #[derive(Debug)]
 pub(super) struct EventRuntime {
-    dispatch_tx: mpsc::Sender<Invitation>,
-    dispatch_rx: Mutex<Option<mpsc::Receiver<Invitation>>>,
+    dispatch_tx: mpsc::Sender<Ready>,
+    dispatch_rx: Mutex<Option<mpsc::Receiver<Ready>>>,
     hub: broadcast::Sender<Arc<LoggedEvent>>,
     /// Whether the dispatcher feeds the hub (one process, SQLite) or a shared feed does
     /// (MongoDB's change stream, which carries every instance's events).
@@ -165,12 +165,14 @@ impl InvitationService {
         }
     }
 
-    /// Called after every write: hands the record to the dispatcher when it holds events this
-    /// process should publish now. Never waits; a full queue leaves them to the takeover.
+    /// Called after every write: hands the record's events this process should publish now to
+    /// the dispatcher (them alone, not the record). Never waits; a full queue leaves them to
+    /// the takeover.
     pub(super) fn announce(&self, invitation: &Invitation) {
-        if invitation.ready_events().next().is_none()
-            || self.events.dispatch_tx.try_send(invitation.clone()).is_ok()
-        {
+        let Some(ready) = Ready::of(invitation) else {
+            return;
+        };
+        if self.events.dispatch_tx.try_send(ready).is_ok() {
             return;
         }
         let mut warned = lock(&self.events.queue_full_warned);
@@ -202,29 +204,17 @@ impl InvitationService {
         *lock(&self.events.endpoints) = None;
     }
 
-    /// Publishes the ready events of `invitations` (copies this process wrote or claimed) as
-    /// one batch: one write for the log and the deliveries, one to take the events out of
-    /// their records.
-    async fn publish(&self, invitations: Vec<Invitation>) -> Result<()> {
+    /// Publishes the ready events of records this process wrote or claimed, as one batch: one
+    /// write for the log and the deliveries, one to take the events out of their records.
+    /// Events published here lately (two copies of one record in flight) are left out.
+    async fn publish(&self, records: Vec<Ready>) -> Result<()> {
         let batch: Vec<Ready> = {
             let mut recent = lock(&self.events.recent);
-            invitations
-                .iter()
-                .filter_map(|invitation| {
-                    let events: Vec<OutgoingEvent> = invitation
-                        .ready_events()
-                        .filter(|event| recent.insert(event.id))
-                        .cloned()
-                        .collect();
-                    (!events.is_empty()).then(|| Ready {
-                        invitation: invitation.id,
-                        scope: invitation
-                            .details
-                            .scope
-                            .as_ref()
-                            .map(|s| s.as_str().to_owned()),
-                        events,
-                    })
+            records
+                .into_iter()
+                .filter_map(|mut ready| {
+                    ready.events.retain(|event| recent.insert(event.id));
+                    (!ready.events.is_empty()).then_some(ready)
                 })
                 .collect()
         };
@@ -349,7 +339,7 @@ impl InvitationService {
                     })
                     .await?
                 {
-                    claimed.push(invitation);
+                    claimed.extend(Ready::of(&invitation));
                 }
             }
             let taken = claimed.len();
@@ -399,9 +389,26 @@ impl InvitationService {
     }
 }
 
-/// One record's events ready to publish.
+/// One record's events ready to publish, with what the log needs of the record.
+#[derive(Debug)]
 struct Ready {
     invitation: InvitationId,
     scope: Option<String>,
     events: Vec<OutgoingEvent>,
+}
+
+impl Ready {
+    /// The events of `invitation` the process that wrote (or claimed) it publishes now.
+    fn of(invitation: &Invitation) -> Option<Self> {
+        let events: Vec<OutgoingEvent> = invitation.ready_events().cloned().collect();
+        (!events.is_empty()).then(|| Self {
+            invitation: invitation.id,
+            scope: invitation
+                .details
+                .scope
+                .as_ref()
+                .map(|s| s.as_str().to_owned()),
+            events,
+        })
+    }
 }
