@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::outbox::backoff;
 use super::vocabulary::string_enum;
-use super::{EventType, InvitationId, SealedBody, ValidationError};
+use super::{EventType, InvitationId, MessageKeys, SealError, SealedBody, ValidationError};
 
 /// The prefix Standard Webhooks gives secrets.
 const SECRET_PREFIX: &str = "whsec_";
@@ -173,6 +173,16 @@ pub fn is_public_address(address: IpAddr) -> bool {
     }
 }
 
+/// What a sealed secret is bound to: its endpoint and its own id.
+fn sealing_context(endpoint: Uuid, secret: Uuid) -> Vec<u8> {
+    [
+        b"webhook-secret".as_slice(),
+        endpoint.as_bytes(),
+        secret.as_bytes(),
+    ]
+    .concat()
+}
+
 /// One signing secret of an endpoint, sealed at rest. A rotated-out secret keeps signing
 /// until `retires_at`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -184,14 +194,28 @@ pub struct StoredSecret {
 }
 
 impl StoredSecret {
-    /// What a sealed secret is bound to: its own id and its endpoint.
-    pub fn sealing_context(&self, endpoint: Uuid) -> Vec<u8> {
-        [
-            b"webhook-secret".as_slice(),
-            endpoint.as_bytes(),
-            self.id.as_bytes(),
-        ]
-        .concat()
+    /// `secret` of `endpoint`, sealed with `keys`' current key under a new secret id.
+    pub fn seal(
+        keys: &MessageKeys,
+        endpoint: Uuid,
+        secret: &WebhookSecret,
+        now: DateTime<Utc>,
+    ) -> Result<Self, SealError> {
+        let id = Uuid::now_v7();
+        Ok(Self {
+            id,
+            sealed: keys.seal_bytes(secret.as_bytes(), &sealing_context(endpoint, id))?,
+            created_at: now,
+            retires_at: None,
+        })
+    }
+
+    /// The secret, opened; `None` when none of `keys` opens it (or it was changed in the
+    /// store, or copied to another endpoint).
+    pub fn open(&self, keys: &MessageKeys, endpoint: Uuid) -> Option<WebhookSecret> {
+        keys.open_bytes(&self.sealed, &sealing_context(endpoint, self.id))
+            .ok()
+            .and_then(WebhookSecret::from_bytes)
     }
 
     pub fn signs_at(&self, now: DateTime<Utc>) -> bool {

@@ -176,19 +176,13 @@ fn description(text: Option<String>) -> Result<Option<String>> {
 impl InvitationService {
     /// Seals `secret` for `endpoint` under a new secret id.
     fn seal_secret(&self, endpoint: Uuid, secret: &WebhookSecret) -> Result<StoredSecret> {
-        let mut stored = StoredSecret {
-            id: Uuid::now_v7(),
-            sealed: crate::domain::SealedBody::from_bytes(Vec::new()),
-            created_at: self.clock.now(),
-            retires_at: None,
-        };
-        stored.sealed = self
-            .settings
-            .email
-            .keys
-            .seal_bytes(secret.as_bytes(), &stored.sealing_context(endpoint))
-            .map_err(|err| Error::Internal(Box::new(err)))?;
-        Ok(stored)
+        StoredSecret::seal(
+            &self.settings.email.keys,
+            endpoint,
+            secret,
+            self.clock.now(),
+        )
+        .map_err(|err| Error::Internal(Box::new(err)))
     }
 
     /// The URL, checked by the transport (its host must resolve to addresses webhooks may
@@ -627,12 +621,8 @@ impl InvitationService {
         let secrets: Vec<WebhookSecret> = endpoint
             .signing_secrets(now)
             .map(|stored| {
-                self.settings
-                    .email
-                    .keys
-                    .open_bytes(&stored.sealed, &stored.sealing_context(endpoint.id))
-                    .ok()
-                    .and_then(WebhookSecret::from_bytes)
+                stored
+                    .open(&self.settings.email.keys, endpoint.id)
                     .ok_or_else(|| {
                         "the endpoint's secret cannot be opened with the configured message keys"
                             .to_owned()
