@@ -3,8 +3,8 @@
 //! mutation's response to a subscriber's WebSocket message (same instance, and across two
 //! instances on one MongoDB). Part of `cargo bench --bench server`; see `docs/performance.md`.
 
+use std::collections::HashSet;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -17,25 +17,34 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 
 use super::{CREATE, Figure, Server, drive};
 
-/// A local receiver that answers 204 and notes when each request arrived.
+/// A local receiver that answers 204 and notes when each request arrived and which invitation
+/// it was about.
 struct Receiver {
     url: String,
-    arrivals: Arc<std::sync::Mutex<Vec<Instant>>>,
-    count: Arc<AtomicUsize>,
+    arrivals: Arc<std::sync::Mutex<Vec<(Instant, String)>>>,
+}
+
+/// The part of a bench email that names its phase: `ev3-mb@example.org` is phase `mb`.
+fn phase(email: &str) -> &str {
+    let local = email.split('@').next().unwrap_or_default();
+    local.rsplit('-').next().unwrap_or_default()
 }
 
 impl Receiver {
     async fn start() -> Self {
         let arrivals = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let count = Arc::new(AtomicUsize::new(0));
-        let (a, c) = (arrivals.clone(), count.clone());
+        let noted = arrivals.clone();
         let app = Router::new().route(
             "/hook",
-            post(move |_body: String| {
-                let (a, c) = (a.clone(), c.clone());
+            post(move |body: String| {
+                let noted = noted.clone();
                 async move {
-                    a.lock().unwrap().push(Instant::now());
-                    c.fetch_add(1, Ordering::Relaxed);
+                    let value: Value = serde_json::from_str(&body).unwrap_or_default();
+                    let email = value["data"]["invitation"]["email"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned();
+                    noted.lock().unwrap().push((Instant::now(), email));
                     StatusCode::NO_CONTENT
                 }
             }),
@@ -43,20 +52,35 @@ impl Receiver {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/hook", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        Self {
-            url,
-            arrivals,
-            count,
-        }
+        Self { url, arrivals }
     }
 
-    /// Waits until `total` requests arrived (or 120 s passed); how many did.
-    async fn wait_for(&self, total: usize) -> usize {
+    /// When each delivery about an invitation of `phase` arrived, in order.
+    fn arrivals_of(&self, phase_tag: &str) -> Vec<(Instant, String)> {
+        self.arrivals
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, email)| phase(email) == phase_tag)
+            .cloned()
+            .collect()
+    }
+
+    /// Waits until `total` distinct invitations of `phase` were delivered (or 120 s passed);
+    /// how many were.
+    async fn wait_for(&self, phase_tag: &str, total: usize) -> usize {
         let deadline = Instant::now() + Duration::from_secs(120);
-        while self.count.load(Ordering::Relaxed) < total && Instant::now() < deadline {
+        loop {
+            let distinct: HashSet<String> = self
+                .arrivals_of(phase_tag)
+                .into_iter()
+                .map(|(_, email)| email)
+                .collect();
+            if distinct.len() >= total || Instant::now() >= deadline {
+                return distinct.len();
+            }
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        self.count.load(Ordering::Relaxed)
     }
 }
 
@@ -121,11 +145,29 @@ pub struct EventFigures {
     pub with_webhook: Figure,
     /// Events per second reaching the receiver, between its 10th and 90th percentile arrival.
     pub delivery_rate: f64,
+    /// Distinct invitations of the burst whose event was delivered, of `expected`.
     pub delivered: usize,
     pub expected: usize,
+    /// Deliveries beyond the first of one event, anywhere in the pass (at-least-once delivery
+    /// allows them; a healthy run has none).
+    pub duplicates: usize,
+    /// Deliveries of events written while no endpoint was enabled (there must be none).
+    pub unwanted: usize,
     /// Milliseconds from the mutation's response to the subscriber's message.
     pub same_instance_ms: Vec<f64>,
     pub across_instances_ms: Vec<f64>,
+}
+
+impl EventFigures {
+    /// What a smoke run asserts: every wanted event delivered once, no other.
+    pub fn check(&self) {
+        assert_eq!(self.delivered, self.expected, "every burst event delivered");
+        assert_eq!(self.duplicates, 0, "no event delivered twice");
+        assert_eq!(
+            self.unwanted, 0,
+            "no event delivered that was written while its endpoint was disabled or absent"
+        );
+    }
 }
 
 /// Runs on `server` (and, for the cross-instance figure, `second`, on the same database).
@@ -137,24 +179,24 @@ pub async fn run(
     subscription_rounds: usize,
     tag: &str,
 ) -> EventFigures {
-    // Without and with the endpoint in turn, twice, so that the machine's drift falls on both.
+    // Without and with the endpoint in turn, twice, so that the machine's drift falls on both:
+    // phases `a` and `c` without (no endpoint, then a disabled one), `b` and `d` with.
     let receiver = Receiver::start().await;
     let half = creates_16 / 2;
     let first_without = creates(server, half, &format!("{tag}a")).await;
     let endpoint = add_endpoint(server, &receiver.url).await;
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let first_with = creates(server, half, &format!("{tag}b")).await;
-    receiver.wait_for(half).await;
+    receiver.wait_for(&format!("{tag}b"), half).await;
     set_enabled(server, &endpoint, false).await;
     let second_without = creates(server, half, &format!("{tag}c")).await;
     set_enabled(server, &endpoint, true).await;
     let second_with = creates(server, half, &format!("{tag}d")).await;
-    receiver.wait_for(2 * half).await;
+    receiver.wait_for(&format!("{tag}d"), half).await;
     let without_webhook = merged(&first_without, &second_without);
     let with_webhook = merged(&first_with, &second_with);
 
     // A burst of events in three bulk calls; the rate is what the sender sustains.
-    let before = receiver.count.load(Ordering::Relaxed);
     let bulk = "mutation($inputs: [CreateInvitationInput!]!) { createInvitations(inputs: $inputs) { failed } }";
     for call in 0..burst.div_ceil(1000) {
         let inputs: Vec<Value> = (0..1000.min(burst - call * 1000))
@@ -167,8 +209,12 @@ pub async fn run(
                 .is_some()
         );
     }
-    let delivered = receiver.wait_for(before + burst).await - before;
-    let arrivals: Vec<Instant> = receiver.arrivals.lock().unwrap()[before..].to_vec();
+    let delivered = receiver.wait_for(tag, burst).await;
+    let arrivals: Vec<Instant> = receiver
+        .arrivals_of(tag)
+        .into_iter()
+        .map(|(at, _)| at)
+        .collect();
     let delivery_rate = if arrivals.len() >= 10 {
         let (low, high) = (arrivals.len() / 10, arrivals.len() * 9 / 10);
         (high - low) as f64 / arrivals[high].duration_since(arrivals[low]).as_secs_f64()
@@ -184,12 +230,20 @@ pub async fn run(
         }
         None => Vec::new(),
     };
+    let all = receiver.arrivals.lock().unwrap().clone();
+    let distinct: HashSet<&str> = all.iter().map(|(_, email)| email.as_str()).collect();
+    let unwanted = [format!("{tag}a"), format!("{tag}c")];
     EventFigures {
         without_webhook,
         with_webhook,
         delivery_rate,
         delivered,
         expected: burst,
+        duplicates: all.len() - distinct.len(),
+        unwanted: all
+            .iter()
+            .filter(|(_, email)| unwanted.iter().any(|u| phase(email) == u))
+            .count(),
         same_instance_ms,
         across_instances_ms,
     }
@@ -306,8 +360,8 @@ pub fn print(title: &str, f: &EventFigures) {
         f.with_webhook.percentile(0.99),
     );
     println!(
-        "- webhook delivery to a local receiver: {:.0} events/s sustained ({} of {} delivered)",
-        f.delivery_rate, f.delivered, f.expected
+        "- webhook delivery to a local receiver: {:.0} events/s sustained ({} of {} delivered; {} duplicates, {} unwanted)",
+        f.delivery_rate, f.delivered, f.expected, f.duplicates, f.unwanted
     );
     println!(
         "- subscription, mutation response to WebSocket message, same instance: p50 {:.1} ms, p99 {:.1} ms ({} events)",

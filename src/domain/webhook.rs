@@ -232,6 +232,9 @@ pub struct WebhookEndpoint {
     /// The types it receives; empty: every type.
     pub event_types: Vec<EventType>,
     pub enabled: bool,
+    /// Since when it receives events: when it was made or last enabled. Events that happened
+    /// earlier never reach it, however late they are published.
+    pub enabled_at: DateTime<Utc>,
     /// Why it was disabled, when the module disabled it (410, or failing for the horizon).
     pub disabled_reason: Option<String>,
     /// The current secret first, then rotated-out ones still in their grace period.
@@ -246,9 +249,14 @@ pub struct WebhookEndpoint {
 impl WebhookEndpoint {
     pub const MAX_DESCRIPTION_CHARS: usize = 500;
 
-    /// Whether events of `event_type` go to this endpoint.
-    pub fn wants(&self, event_type: EventType) -> bool {
-        self.enabled && (self.event_types.is_empty() || self.event_types.contains(&event_type))
+    /// Whether an event of `event_type` that happened `at` goes to this endpoint: it is
+    /// enabled, asked for the type, and was enabled when the event happened (an event
+    /// published late, by a busy dispatcher or after a stopped process, does not reach an
+    /// endpoint made or enabled again since).
+    pub fn wants(&self, event_type: EventType, at: DateTime<Utc>) -> bool {
+        self.enabled
+            && self.enabled_at <= at
+            && (self.event_types.is_empty() || self.event_types.contains(&event_type))
     }
 
     /// Puts `secret` first; the old current one keeps signing for `grace`. Secrets past their
@@ -299,6 +307,7 @@ impl WebhookEndpoint {
 
     pub fn enable(&mut self, now: DateTime<Utc>) {
         self.enabled = true;
+        self.enabled_at = now;
         self.disabled_reason = None;
         self.failing_since = None;
         self.updated_at = now;
@@ -644,6 +653,7 @@ mod tests {
             description: None,
             event_types: vec![EventType::Accepted],
             enabled: true,
+            enabled_at: now,
             disabled_reason: None,
             secrets: vec![secret(1)],
             failing_since: None,
@@ -657,10 +667,23 @@ mod tests {
             endpoint.signing_secrets(now + TimeDelta::hours(25)).count(),
             1
         );
-        assert!(endpoint.wants(EventType::Accepted) && !endpoint.wants(EventType::Created));
+        assert!(
+            endpoint.wants(EventType::Accepted, now) && !endpoint.wants(EventType::Created, now)
+        );
+        assert!(
+            !endpoint.wants(EventType::Accepted, now - TimeDelta::seconds(1)),
+            "an event from before the endpoint was made"
+        );
         assert!(!endpoint.failed(now, false, TimeDelta::days(3)));
         assert!(endpoint.failed(now + TimeDelta::days(3), false, TimeDelta::days(3)));
-        assert!(!endpoint.wants(EventType::Accepted));
+        assert!(!endpoint.wants(EventType::Accepted, now));
+        let enabled_again = now + TimeDelta::hours(1);
+        endpoint.enable(enabled_again);
+        assert!(
+            !endpoint.wants(EventType::Accepted, enabled_again - TimeDelta::minutes(1)),
+            "an event from while it was disabled, published after it was enabled again"
+        );
+        assert!(endpoint.wants(EventType::Accepted, enabled_again));
         endpoint.enable(now);
         assert!(endpoint.failed(now, true, TimeDelta::days(3)));
         assert_eq!(

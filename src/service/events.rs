@@ -43,7 +43,7 @@ pub(super) struct EventRuntime {
     /// (MongoDB's change stream, which carries every instance's events).
     local_feed: bool,
     listeners: RwLock<Vec<Arc<dyn InvitationListener>>>,
-    endpoints: Mutex<Option<(Instant, Arc<Vec<WebhookEndpoint>>)>>,
+    endpoints: Reread<Vec<WebhookEndpoint>>,
     recent: Mutex<Recent>,
     /// When the queue-full warning was last logged: a bulk import logs it once a minute at
     /// most.
@@ -89,11 +89,63 @@ impl EventRuntime {
             hub,
             local_feed,
             listeners: RwLock::new(Vec::new()),
-            endpoints: Mutex::new(None),
+            endpoints: Reread::new(ENDPOINTS_MAX_AGE),
             recent: Mutex::new(Recent::default()),
             queue_full_warned: Mutex::new(None),
             deliveries_ready: Notify::new(),
         }
+    }
+}
+
+/// A value read from the store and reused for `max_age`. A change made in this process drops
+/// it, and a read that was in flight during the change is not kept (it may predate it).
+#[derive(Debug)]
+struct Reread<T> {
+    max_age: Duration,
+    state: Mutex<RereadState<T>>,
+}
+
+#[derive(Debug)]
+struct RereadState<T> {
+    /// Moves on with every change.
+    generation: u64,
+    value: Option<(Instant, Arc<T>)>,
+}
+
+impl<T> Reread<T> {
+    fn new(max_age: Duration) -> Self {
+        Self {
+            max_age,
+            state: Mutex::new(RereadState {
+                generation: 0,
+                value: None,
+            }),
+        }
+    }
+
+    /// The value when it is young enough; otherwise the generation to read it under.
+    fn fresh(&self) -> std::result::Result<Arc<T>, u64> {
+        let state = lock(&self.state);
+        match &state.value {
+            Some((read_at, value)) if read_at.elapsed() < self.max_age => Ok(Arc::clone(value)),
+            _ => Err(state.generation),
+        }
+    }
+
+    /// Keeps `value`, read under `generation`, unless a change came since; whether it did.
+    fn keep(&self, generation: u64, value: &Arc<T>) -> bool {
+        let mut state = lock(&self.state);
+        if state.generation != generation {
+            return false;
+        }
+        state.value = Some((Instant::now(), Arc::clone(value)));
+        true
+    }
+
+    fn invalidate(&self) {
+        let mut state = lock(&self.state);
+        state.generation += 1;
+        state.value = None;
     }
 }
 
@@ -187,21 +239,29 @@ impl InvitationService {
         }
     }
 
-    /// The endpoints, read at most every [`ENDPOINTS_MAX_AGE`].
+    /// The endpoints, read at most every [`ENDPOINTS_MAX_AGE`], and read again after a
+    /// change made here.
     pub(super) async fn endpoints(&self) -> Result<Arc<Vec<WebhookEndpoint>>> {
-        if let Some((read_at, endpoints)) = lock(&self.events.endpoints).as_ref()
-            && read_at.elapsed() < ENDPOINTS_MAX_AGE
-        {
-            return Ok(Arc::clone(endpoints));
+        let cache = &self.events.endpoints;
+        let mut attempts = 0;
+        loop {
+            let generation = match cache.fresh() {
+                Ok(endpoints) => return Ok(endpoints),
+                Err(generation) => generation,
+            };
+            let endpoints = Arc::new(self.store.list_endpoints().await?);
+            attempts += 1;
+            // A read that overlapped a change here may predate it: read once more, and never
+            // keep it (an endpoint disabled here gets no event written after the change).
+            if cache.keep(generation, &endpoints) || attempts == 2 {
+                return Ok(endpoints);
+            }
         }
-        let endpoints = Arc::new(self.store.list_endpoints().await?);
-        *lock(&self.events.endpoints) = Some((Instant::now(), Arc::clone(&endpoints)));
-        Ok(endpoints)
     }
 
     /// Endpoints changed here: the next event reads them again.
     pub(super) fn endpoints_changed(&self) {
-        *lock(&self.events.endpoints) = None;
+        self.events.endpoints.invalidate();
     }
 
     /// Publishes the ready events of records this process wrote or claimed, as one batch: one
@@ -264,7 +324,7 @@ impl InvitationService {
                     };
                     let deliveries = endpoints
                         .iter()
-                        .filter(|endpoint| endpoint.wants(event.event_type))
+                        .filter(|endpoint| endpoint.wants(event.event_type, event.at))
                         .map(|endpoint| {
                             WebhookDelivery::new(
                                 event.id,
@@ -410,5 +470,37 @@ impl Ready {
                 .map(|s| s.as_str().to_owned()),
             events,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reread_value_is_reused_until_a_change_and_a_read_overlapping_a_change_is_not_kept() {
+        let cache: Reread<u32> = Reread::new(Duration::from_secs(60));
+        let generation = cache.fresh().expect_err("nothing read yet");
+        assert!(cache.keep(generation, &Arc::new(1)));
+        assert_eq!(*cache.fresh().unwrap(), 1, "reused while young");
+
+        cache.invalidate();
+        let generation = cache.fresh().expect_err("a change drops it");
+        // A change lands while this read is in flight: what it read may predate the change.
+        cache.invalidate();
+        assert!(!cache.keep(generation, &Arc::new(2)));
+        let generation = cache
+            .fresh()
+            .expect_err("the overlapping read was not kept");
+        assert!(cache.keep(generation, &Arc::new(3)));
+        assert_eq!(*cache.fresh().unwrap(), 3);
+    }
+
+    #[test]
+    fn a_reread_value_is_read_again_once_old() {
+        let cache: Reread<u32> = Reread::new(Duration::ZERO);
+        let generation = cache.fresh().unwrap_err();
+        assert!(cache.keep(generation, &Arc::new(1)));
+        assert!(cache.fresh().is_err(), "older than a zero max age");
     }
 }

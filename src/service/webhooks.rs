@@ -248,6 +248,7 @@ impl InvitationService {
             description,
             event_types: types,
             enabled: input.enabled.unwrap_or(true),
+            enabled_at: now,
             disabled_reason: None,
             secrets: vec![self.seal_secret(id, &secret)?],
             failing_since: None,

@@ -48,6 +48,9 @@ pub(crate) struct EndpointRecord {
     pub description: Option<String>,
     pub event_types: Vec<String>,
     pub enabled: bool,
+    /// Absent in records written before it existed: the creation time.
+    #[serde(default)]
+    pub enabled_at: Option<i64>,
     #[serde(default)]
     pub disabled_reason: Option<String>,
     pub secrets: Vec<SecretRecord>,
@@ -70,6 +73,7 @@ impl From<&WebhookEndpoint> for EndpointRecord {
                 .map(|t| t.as_str().to_owned())
                 .collect(),
             enabled: e.enabled,
+            enabled_at: Some(ms(e.enabled_at)),
             disabled_reason: e.disabled_reason.clone(),
             secrets: e
                 .secrets
@@ -103,6 +107,10 @@ impl EndpointRecord {
                 .collect::<Result<_, _>>()
                 .map_err(|_| corrupt(&what("event types")))?,
             enabled: self.enabled,
+            enabled_at: time(
+                self.enabled_at.unwrap_or(self.created_at),
+                &what("enabling time"),
+            )?,
             disabled_reason: self.disabled_reason.clone(),
             secrets: self
                 .secrets

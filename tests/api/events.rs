@@ -13,13 +13,14 @@ use chrono::TimeDelta;
 use cms_invitations::domain::EventType;
 use cms_invitations::error::BoxError;
 use cms_invitations::ports::{InvitationListener, LoggedEvent, WebhookRequest, WebhookTransport};
-use cms_invitations::service::CreateInvitation;
+use cms_invitations::service::{CreateInvitation, EndpointInput};
+use cms_invitations::webhook::HttpWebhookTransport;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt as _, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
 
-use crate::helpers::{Backend, editor, spawn_app};
+use crate::helpers::{Backend, admin, editor, spawn_app};
 use crate::server::{ServerOptions, TestServer, data, spawn_server, spawn_server_with};
 
 const EVENTS_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/events");
@@ -657,9 +658,7 @@ async fn endpoints_on_private_addresses_are_refused_unless_allowed(backend: Back
 async fn the_transport_refuses_private_addresses_after_resolving_and_never_follows_redirects() {
     let receiver = Receiver::start(0).await;
     receiver.set_statuses(&[], 200).await;
-    let strict =
-        cms_invitations::webhook::HttpWebhookTransport::new(Duration::from_secs(5), 4, false)
-            .unwrap();
+    let strict = HttpWebhookTransport::new(Duration::from_secs(5), 4, false).unwrap();
     let url = cms_invitations::domain::WebhookUrl::parse(&format!(
         "http://localhost:{}/rebound",
         receiver.port
@@ -682,9 +681,7 @@ async fn the_transport_refuses_private_addresses_after_resolving_and_never_follo
     assert!(strict.vet(&url).await.is_err());
     assert!(receiver.received().await.is_empty());
 
-    let allowed =
-        cms_invitations::webhook::HttpWebhookTransport::new(Duration::from_secs(5), 4, true)
-            .unwrap();
+    let allowed = HttpWebhookTransport::new(Duration::from_secs(5), 4, true).unwrap();
     assert_eq!(allowed.post(request()).await.unwrap().status, 200);
     assert_eq!(receiver.received().await.len(), 1);
     // Of a large answer, 2 KiB are read for the log.
@@ -970,6 +967,46 @@ async fn events_are_stored_with_their_change_and_taken_over_when_their_process_s
 ) {
     // The service alone: no dispatcher runs, as if its process stopped right after the write.
     let app = spawn_app(backend).await;
+    let transport = HttpWebhookTransport::new(Duration::from_secs(1), 1, true).unwrap();
+    let endpoint = |url: &str| EndpointInput {
+        url: Some(url.to_owned()),
+        ..EndpointInput::default()
+    };
+    let earlier = app
+        .service
+        .create_webhook_endpoint(
+            Some(&admin()),
+            endpoint("http://127.0.0.1:9/early"),
+            &transport,
+        )
+        .await
+        .unwrap()
+        .endpoint;
+    let paused = app
+        .service
+        .create_webhook_endpoint(
+            Some(&admin()),
+            endpoint("http://127.0.0.1:9/paused"),
+            &transport,
+        )
+        .await
+        .unwrap()
+        .endpoint;
+    let set_enabled = |enabled: bool| {
+        let (service, transport) = (&app.service, &transport);
+        async move {
+            let input = EndpointInput {
+                enabled: Some(enabled),
+                ..EndpointInput::default()
+            };
+            service
+                .update_webhook_endpoint(Some(&admin()), paused.id, input, transport)
+                .await
+                .unwrap();
+        }
+    };
+    set_enabled(false).await;
+    app.advance(TimeDelta::seconds(1));
     let minted = app.invite("stranded@example.org").await;
     let stored = app.store.get(minted.invitation.id).await.unwrap().unwrap();
     assert_eq!(stored.pending_events.len(), 1, "stored in the same write");
@@ -989,9 +1026,36 @@ async fn events_are_stored_with_their_change_and_taken_over_when_their_process_s
         1
     );
     app.advance(TimeDelta::seconds(31));
+    // An endpoint made, or enabled again, after the event happened does not get it, however
+    // late it is published.
+    set_enabled(true).await;
+    let later = app
+        .service
+        .create_webhook_endpoint(
+            Some(&admin()),
+            endpoint("http://127.0.0.1:9/late"),
+            &transport,
+        )
+        .await
+        .unwrap()
+        .endpoint;
     let listener = Arc::new(Recorder::default());
     other.add_listener(listener.clone());
     assert_eq!(other.publish_abandoned().await.unwrap(), 1);
+    let queued_for = |id| {
+        let service = &app.service;
+        async move {
+            service
+                .webhook_deliveries(Some(&admin()), id, 10, None)
+                .await
+                .unwrap()
+                .0
+                .len()
+        }
+    };
+    assert_eq!(queued_for(earlier.id).await, 1);
+    assert_eq!(queued_for(later.id).await, 0);
+    assert_eq!(queued_for(paused.id).await, 0);
     assert!(
         app.store
             .get(minted.invitation.id)
