@@ -86,8 +86,12 @@ enum TokenCommand {
         /// How long the token works, as an ISO 8601 duration (`P90D`); unset: until revoked.
         #[arg(long)]
         expires_in: Option<String>,
+        /// Limits the token to invitations in this scope (repeat for several); unset: every
+        /// scope.
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
     },
-    /// List every token: id, name, role, created, last used, expiry, revoked.
+    /// List every token: id, name, role, scopes, created, last used, expiry, revoked.
     List,
     /// Revoke a token by its id (from `token list`); it stops working at once.
     Revoke { id: String },
@@ -197,22 +201,30 @@ async fn token(config: &Config, command: TokenCommand) -> ExitCode {
             name,
             email,
             expires_in,
+            scopes,
         } => {
             let expires_in = match expires_in.as_deref().map(IsoDuration::parse).transpose() {
                 Ok(expires_in) => expires_in,
                 Err(err) => return fail(&format!("--expires-in: {}", err.message())),
             };
-            let created = tokens.create(&role, name.as_deref(), email.as_deref(), expires_in);
+            let created = tokens.create(standalone::NewToken {
+                role: &role,
+                name: name.as_deref(),
+                email: email.as_deref(),
+                expires_in,
+                scopes: &scopes,
+            });
             created.await.map(|issued| {
                 let expires = issued
                     .record
                     .expires_at
                     .map_or_else(|| "never".to_owned(), |at| at.to_rfc3339());
                 format!(
-                    "Created API token {:?} (id {}, role {}, expires {expires}). It is shown only this once:\n{}",
+                    "Created API token {:?} (id {}, role {}, scopes {}, expires {expires}). It is shown only this once:\n{}",
                     issued.record.name,
                     issued.record.id,
                     issued.record.role,
+                    scope_list(&issued.record.scopes),
                     issued.expose()
                 )
             })
@@ -225,7 +237,31 @@ async fn token(config: &Config, command: TokenCommand) -> ExitCode {
     };
     match outcome {
         Ok(text) => say(&text),
-        Err(err) => fail(&format!("{err} ({})", err.code())),
+        // A bad value names the option it came from: `--expires-in: must be at least PT1M`.
+        Err(err) => match err.field() {
+            Some(field) => fail(&format!("--{}: {err} ({})", flag_name(field), err.code())),
+            None => fail(&format!("{err} ({})", err.code())),
+        },
+    }
+}
+
+/// The command-line option for an input field: `expiresIn` is `expires-in`.
+fn flag_name(field: &str) -> String {
+    field.chars().fold(String::new(), |mut flag, c| {
+        if c.is_ascii_uppercase() {
+            flag.push('-');
+        }
+        flag.push(c.to_ascii_lowercase());
+        flag
+    })
+}
+
+/// A token's scopes as the CLI shows them: `all`, or the names separated by commas.
+fn scope_list(scopes: &[String]) -> String {
+    if scopes.is_empty() {
+        "all".to_owned()
+    } else {
+        scopes.join(",")
     }
 }
 
@@ -237,13 +273,14 @@ fn token_table(records: &[cms_invitations::ports::ApiTokenRecord]) -> String {
             |at| at.format("%Y-%m-%d %H:%M").to_string(),
         )
     };
-    let mut table = String::from("id\tname\trole\tcreated\tlast used\texpires\trevoked");
+    let mut table = String::from("id\tname\trole\tscopes\tcreated\tlast used\texpires\trevoked");
     for record in records {
         table.push_str(&format!(
-            "\n{}\t{}\t{}\t{}\t{}\t{}\t{}",
+            "\n{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
             record.id,
             record.name,
             record.role,
+            scope_list(&record.scopes),
             time(Some(record.created_at)),
             time(record.last_used_at),
             time(record.expires_at),

@@ -18,6 +18,9 @@ pub struct RolePermissions {
     /// May manage webhook endpoints (which receive every invitation's data).
     #[serde(default)]
     pub webhooks: bool,
+    /// The groups it may put invitees in; unset: any group.
+    #[serde(default)]
+    pub groups: Option<BTreeSet<String>>,
 }
 
 /// The configured roles. The defaults: `admin` may grant every role, `editor` may grant
@@ -40,6 +43,14 @@ impl RolePolicy {
             problems.push("roles.invitee: at least one invitee role is needed".to_owned());
         }
         for (role, permissions) in &principals {
+            for group in permissions.groups.iter().flatten() {
+                if let Err(err) = crate::domain::GroupName::parse(group) {
+                    problems.push(format!(
+                        "roles.principals.{role}.groups: {group:?} {}",
+                        err.message()
+                    ));
+                }
+            }
             for granted in &permissions.grants {
                 if !invitee_roles.contains(granted) {
                     problems.push(format!(
@@ -91,6 +102,7 @@ impl Default for RolePolicy {
                     read: true,
                     grants: all.clone(),
                     webhooks: true,
+                    groups: None,
                 },
             ),
             (
@@ -99,6 +111,7 @@ impl Default for RolePolicy {
                     read: true,
                     grants: grants(&["author", "viewer"]),
                     webhooks: false,
+                    groups: None,
                 },
             ),
             (
@@ -107,6 +120,7 @@ impl Default for RolePolicy {
                     read: true,
                     grants: BTreeSet::new(),
                     webhooks: false,
+                    groups: None,
                 },
             ),
             (
@@ -115,6 +129,7 @@ impl Default for RolePolicy {
                     read: true,
                     grants: BTreeSet::new(),
                     webhooks: false,
+                    groups: None,
                 },
             ),
         ]);
@@ -160,6 +175,7 @@ mod tests {
                     read: true,
                     grants: ["boss".to_owned()].into(),
                     webhooks: false,
+                    groups: None,
                 },
             ),
             (
@@ -168,6 +184,7 @@ mod tests {
                     read: true,
                     grants: ["boss".to_owned(), "lead".to_owned()].into(),
                     webhooks: false,
+                    groups: None,
                 },
             ),
         ]);

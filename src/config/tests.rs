@@ -103,7 +103,8 @@ fn a_default_validity_outside_the_bounds_is_reported() {
 fn the_file_is_read_and_the_environment_wins_over_it() {
     let config = load_file(
         "default_validity = \"P3D\"\npublic_rate_limit = 5\nredirect_allow_list = [\"https://app.example.org/join\"]\n\
-         [roles]\ninvitee = [\"member\"]\n[roles.principals.owner]\nread = true\ngrants = [\"member\"]\n",
+         [roles]\ninvitee = [\"member\"]\n[roles.principals.owner]\nread = true\ngrants = [\"member\"]\n\
+         groups = [\"engineering\", \"design\"]\n",
         &[("INVITATIONS_PUBLIC_RATE_LIMIT", "0")],
     )
     .unwrap();
@@ -111,6 +112,28 @@ fn the_file_is_read_and_the_environment_wins_over_it() {
     assert_eq!(config.http.public_rate_limit, 0);
     assert_eq!(config.rules.redirect_allow_list.len(), 1);
     assert_eq!(config.roles.invitee_roles(), ["member"]);
+    let owner = config.roles.permissions("owner").unwrap();
+    assert_eq!(
+        owner.groups,
+        Some(["design".to_owned(), "engineering".to_owned()].into())
+    );
+}
+
+#[test]
+fn a_group_limit_with_an_unusable_group_name_is_refused() {
+    let errors = load_file(
+        "[roles]\ninvitee = [\"member\"]\n[roles.principals.owner]\nread = true\n\
+         grants = [\"member\"]\ngroups = [\"  \"]\n",
+        &[],
+    )
+    .unwrap_err();
+    assert!(
+        errors
+            .0
+            .iter()
+            .any(|p| p.starts_with("roles.principals.owner.groups")),
+        "{errors}"
+    );
 }
 
 #[test]

@@ -107,6 +107,7 @@ impl InvitationFilter {
             created_before: time(self.created_before, "createdBefore")?,
             expires_after: time(self.expires_after, "expiresAfter")?,
             expires_before: time(self.expires_before, "expiresBefore")?,
+            within_scopes: None,
         })
     }
 }

@@ -406,6 +406,11 @@ pub struct InvitationViewer {
     pub can_manage_webhooks: bool,
     /// The event types webhook endpoints and the subscription can ask for.
     pub event_types: Vec<String>,
+    /// The scopes the caller is limited to: it sees, manages and creates invitations in
+    /// these only (a create must name one). `null`: every scope.
+    pub scopes: Option<Vec<String>>,
+    /// The groups the caller may put invitees in. `null`: any group.
+    pub grantable_groups: Option<Vec<String>>,
 }
 
 impl From<service::Viewer> for InvitationViewer {
@@ -422,6 +427,8 @@ impl From<service::Viewer> for InvitationViewer {
             max_validity: viewer.max_validity.into(),
             can_manage_webhooks: viewer.can_manage_webhooks,
             event_types: viewer.event_types,
+            scopes: viewer.scopes,
+            grantable_groups: viewer.grantable_groups,
         }
     }
 }

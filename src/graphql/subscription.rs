@@ -12,7 +12,7 @@ use super::objects::Invitation;
 use super::{Caller, InvitationsModule};
 use crate::domain::{EventActor, EventType};
 use crate::error::{Error, ErrorCode};
-use crate::ports::LoggedEvent;
+use crate::ports::{LoggedEvent, Principal};
 
 /// Who caused an event.
 #[derive(SimpleObject, Debug, Clone)]
@@ -45,11 +45,16 @@ pub struct InvitationsSubscription;
 struct Filter {
     types: Vec<EventType>,
     scope: Option<String>,
+    /// The subscriber's own limit: a principal limited to scopes gets their events only.
+    principal: Option<Principal>,
 }
 
 impl Filter {
     fn matches(&self, event: &LoggedEvent) -> bool {
-        (self.types.is_empty() || self.types.contains(&event.event_type))
+        self.principal
+            .as_ref()
+            .is_none_or(|p| p.reaches(event.scope.as_deref()))
+            && (self.types.is_empty() || self.types.contains(&event.event_type))
             && self
                 .scope
                 .as_ref()
@@ -60,8 +65,9 @@ impl Filter {
 #[Subscription]
 impl InvitationsSubscription {
     /// Events about invitations, from any server instance, for principals who may read
-    /// invitations. `types` narrows to some event types, `scope` to one scope. A subscriber
-    /// that falls too far behind gets an error and the subscription ends: subscribe again.
+    /// invitations (a principal limited to scopes: of those only). `types` narrows to some
+    /// event types, `scope` to one scope. A subscriber that falls too far behind gets an
+    /// error and the subscription ends: subscribe again.
     async fn invitation_events(
         &self,
         ctx: &Context<'_>,
@@ -89,6 +95,7 @@ impl InvitationsSubscription {
         let filter = Arc::new(Filter {
             types: parsed,
             scope: scope.map(|s| s.trim().to_owned()),
+            principal: principal.clone(),
         });
         let service = module.service.clone();
         Ok(futures_util::stream::unfold(

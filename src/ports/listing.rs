@@ -1,6 +1,8 @@
 //! The listing vocabulary of the store port: filters, sort keys, keyset positions and pages.
 //! The service turns positions into opaque cursors for clients ([`crate::service::Listing`]).
 
+use std::collections::BTreeSet;
+
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -22,6 +24,9 @@ pub struct InvitationFilter {
     pub created_before: Option<DateTime<Utc>>,
     pub expires_after: Option<DateTime<Utc>>,
     pub expires_before: Option<DateTime<Utc>>,
+    /// Only invitations in one of these scopes (never unscoped ones); `None`: any. What a
+    /// principal limited to scopes may see, set by the service, never by a client.
+    pub within_scopes: Option<BTreeSet<String>>,
 }
 
 impl InvitationFilter {

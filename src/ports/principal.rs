@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use crate::config::RolePolicy;
-use crate::domain::{Actor, EmailAddress, Role};
+use crate::domain::{Actor, EmailAddress, Role, Scope};
 
 /// An authenticated editor (or a host's user) with its permissions resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,6 +13,10 @@ pub struct Principal {
     email: Option<EmailAddress>,
     can_read: bool,
     grantable_roles: BTreeSet<String>,
+    /// The groups it may put invitees in; `None`: any.
+    grantable_groups: Option<BTreeSet<String>>,
+    /// The scopes it works in; `None`: every invitation, scoped or not.
+    scopes: Option<BTreeSet<String>>,
     manages_webhooks: bool,
 }
 
@@ -28,8 +32,27 @@ impl Principal {
             email: None,
             can_read,
             grantable_roles: grantable_roles.into_iter().collect(),
+            grantable_groups: None,
+            scopes: None,
             manages_webhooks: false,
         }
+    }
+
+    /// Limits the principal to invitations in `scopes`: it reads, lists, counts, resends,
+    /// revokes, deletes and receives events of those only, and creates invitations in one of
+    /// them. An empty list leaves it unlimited.
+    #[must_use]
+    pub fn with_scopes(mut self, scopes: impl IntoIterator<Item = Scope>) -> Self {
+        let scopes: BTreeSet<String> = scopes.into_iter().map(|s| s.as_str().to_owned()).collect();
+        self.scopes = (!scopes.is_empty()).then_some(scopes);
+        self
+    }
+
+    /// Limits the groups the principal may put invitees in (`None`: any group).
+    #[must_use]
+    pub fn with_grantable_groups(mut self, groups: Option<BTreeSet<String>>) -> Self {
+        self.grantable_groups = groups;
+        self
     }
 
     /// Lets the principal manage webhook endpoints (admins).
@@ -39,8 +62,36 @@ impl Principal {
         self
     }
 
+    /// Webhook endpoints receive every invitation's events, so a principal limited to some
+    /// scopes never manages them.
     pub fn manages_webhooks(&self) -> bool {
-        self.manages_webhooks
+        self.manages_webhooks && self.scopes.is_none()
+    }
+
+    /// The scopes the principal is limited to; `None` when it is not.
+    pub fn scopes(&self) -> Option<&BTreeSet<String>> {
+        self.scopes.as_ref()
+    }
+
+    /// Whether an invitation in `scope` (none: unscoped) is within the principal's reach.
+    pub fn reaches(&self, scope: Option<&str>) -> bool {
+        match (&self.scopes, scope) {
+            (None, _) => true,
+            (Some(scopes), Some(scope)) => scopes.contains(scope),
+            (Some(_), None) => false,
+        }
+    }
+
+    /// Whether the principal may put invitees in `group`.
+    pub fn may_grant_group(&self, group: &str) -> bool {
+        self.grantable_groups
+            .as_ref()
+            .is_none_or(|groups| groups.contains(group))
+    }
+
+    /// The groups the principal may give, when limited.
+    pub fn grantable_groups(&self) -> Option<&BTreeSet<String>> {
+        self.grantable_groups.as_ref()
     }
 
     /// A principal holding one configured role; `None` when the role is not configured.
@@ -48,7 +99,8 @@ impl Principal {
         let permissions = policy.permissions(role)?;
         Some(
             Self::new(actor, permissions.read, permissions.grants.iter().cloned())
-                .with_webhooks(permissions.webhooks),
+                .with_webhooks(permissions.webhooks)
+                .with_grantable_groups(permissions.groups.clone()),
         )
     }
 

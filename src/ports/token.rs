@@ -18,4 +18,6 @@ pub struct ApiTokenRecord {
     pub revoked_at: Option<DateTime<Utc>>,
     /// When the token last signed a request in (kept to the minute).
     pub last_used_at: Option<DateTime<Utc>>,
+    /// The scopes the token is limited to; empty: every scope.
+    pub scopes: Vec<String>,
 }

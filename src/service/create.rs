@@ -1,7 +1,7 @@
 //! Creating invitations, one or many, with the one-PENDING-per-email-and-scope rule.
 
 use super::input::{ParsedCreate, parse_create};
-use super::permissions::require_manager;
+use super::permissions::{require_manager, require_scope_to_create};
 use super::{CreateInvitation, InvitationService, Minted, OnDuplicate};
 use crate::ports::Principal;
 use url::Url;
@@ -31,6 +31,7 @@ impl InvitationService {
     ) -> Result<Minted> {
         let principal = require_manager(principal)?;
         let parsed = parse_create(input, principal, &self.settings)?;
+        require_scope_to_create(principal, parsed.draft.details.scope.as_ref())?;
         let emails = usize::from(parsed.draft.send_email);
         self.email_quota
             .take(&principal.actor().id, emails, self.clock.now())?;
@@ -70,6 +71,7 @@ impl InvitationService {
             .into_iter()
             .map(|input| {
                 let parsed = parse_create(input, principal, &self.settings)?;
+                require_scope_to_create(principal, parsed.draft.details.scope.as_ref())?;
                 let minted = self.mint(principal, &parsed)?;
                 invitations.push(minted.invitation);
                 Ok((parsed, minted.secret, minted.invite_url))

@@ -122,11 +122,18 @@ pub(crate) fn parse_create(
         None | Some(Value::Null) => Metadata::default(),
         Some(value) => Metadata::parse(value, settings.metadata_max_bytes)?,
     };
+    let groups = Groups::parse(&input.groups)?;
+    if let Some(group) = groups.iter().find(|g| !principal.may_grant_group(g)) {
+        return Err(ValidationError::new(
+            "groups",
+            format!("your role may not give the group {group:?}"),
+        ));
+    }
     let details = InvitationDetails {
         email,
         name: optional(input.name.as_deref(), PersonName::parse)?,
         role,
-        groups: Groups::parse(&input.groups)?,
+        groups,
         metadata,
         locale: optional(input.locale.as_deref(), Locale::parse)?,
         scope: optional(input.scope.as_deref(), Scope::parse)?,

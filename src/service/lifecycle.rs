@@ -1,7 +1,7 @@
 //! Editor actions on an existing invitation: resend and revoke; and persisting expiry.
 
 use super::input::resolve_valid_for;
-use super::permissions::{require_grant, require_manager};
+use super::permissions::{require_grant, require_groups, require_manager, require_reach};
 use super::{InvitationService, Minted};
 use crate::domain::{Invitation, InvitationId, IsoDuration, Secret};
 use crate::error::{Error, Result};
@@ -32,7 +32,9 @@ impl InvitationService {
         let secret = Secret::generate().map_err(|err| Error::Internal(Box::new(err)))?;
         let invitation = self
             .transition(id, |invitation: &mut Invitation, now| {
+                require_reach(principal, invitation)?;
                 require_grant(principal, &invitation.details.role)?;
+                require_groups(principal, invitation)?;
                 let cooldown = self.settings.resend_cooldown;
                 if let Some(last) = invitation.last_sent_at
                     && now - last < cooldown
@@ -66,7 +68,9 @@ impl InvitationService {
     ) -> Result<Invitation> {
         let principal = require_manager(principal)?;
         self.transition(id, |invitation, now| {
+            require_reach(principal, invitation)?;
             require_grant(principal, &invitation.details.role)?;
+            require_groups(principal, invitation)?;
             Ok(invitation.revoke(now, principal.actor().clone())?)
         })
         .await

@@ -148,8 +148,11 @@ impl InvitationService {
         request: ListRequest,
         total: Total,
     ) -> Result<Listing> {
-        require_reader(principal)?;
-        let query = request.into_query()?;
+        let principal = require_reader(principal)?;
+        let mut query = request.into_query()?;
+        if let Some(scopes) = principal.scopes() {
+            query.filter.within_scopes = Some(scopes.clone());
+        }
         let now = self.clock.now();
         let page = async { Ok(self.store.list(&query, now).await?) };
         let total_count = async {

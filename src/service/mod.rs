@@ -198,8 +198,10 @@ impl InvitationService {
 
     /// One invitation, for editors. NOT_FOUND when there is none.
     pub async fn get(&self, principal: Option<&Principal>, id: InvitationId) -> Result<Invitation> {
-        permissions::require_reader(principal)?;
-        self.store.get(id).await?.ok_or(Error::NotFound)
+        let principal = permissions::require_reader(principal)?;
+        let invitation = self.store.get(id).await?.ok_or(Error::NotFound)?;
+        permissions::require_reach(principal, &invitation)?;
+        Ok(invitation)
     }
 
     /// Called after every write that may change which invitations a filter matches.

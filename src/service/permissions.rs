@@ -1,6 +1,6 @@
 //! The permission checks every use case makes, in one place for every transport.
 
-use crate::domain::Role;
+use crate::domain::{Invitation, Role, Scope};
 use crate::error::{Error, Result};
 use crate::ports::Principal;
 
@@ -37,5 +37,53 @@ pub(crate) fn require_grant(principal: &Principal, role: &Role) -> Result<()> {
             "your role may not manage invitations for the role {}",
             role.as_str()
         )))
+    }
+}
+
+/// NOT_FOUND for an invitation outside the principal's scopes: to a principal limited to some
+/// scopes, an invitation elsewhere is indistinguishable from one that does not exist.
+pub(crate) fn require_reach(principal: &Principal, invitation: &Invitation) -> Result<()> {
+    if principal.reaches(invitation.details.scope.as_ref().map(Scope::as_str)) {
+        Ok(())
+    } else {
+        Err(Error::NotFound)
+    }
+}
+
+/// A principal limited to scopes creates invitations in one of them.
+pub(crate) fn require_scope_to_create(principal: &Principal, scope: Option<&Scope>) -> Result<()> {
+    let Some(scopes) = principal.scopes() else {
+        return Ok(());
+    };
+    if principal.reaches(scope.map(Scope::as_str)) {
+        return Ok(());
+    }
+    let yours = scopes
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
+    Err(Error::Forbidden(match scope {
+        None => format!("name a scope: you create invitations only in yours ({yours})"),
+        Some(scope) => format!(
+            "you may not create invitations in the scope {:?}; yours: {yours}",
+            scope.as_str()
+        ),
+    }))
+}
+
+/// Resending or revoking an invitation needs the right to give each of its groups.
+pub(crate) fn require_groups(principal: &Principal, invitation: &Invitation) -> Result<()> {
+    match invitation
+        .details
+        .groups
+        .iter()
+        .find(|group| !principal.may_grant_group(group))
+    {
+        None => Ok(()),
+        Some(group) => Err(Error::Forbidden(format!(
+            "your role may not manage invitations to the group {:?}",
+            group
+        ))),
     }
 }

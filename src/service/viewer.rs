@@ -23,6 +23,10 @@ pub struct Viewer {
     pub can_manage_webhooks: bool,
     /// The event types webhook endpoints and subscriptions can ask for.
     pub event_types: Vec<String>,
+    /// The scopes the caller is limited to, in order; `None`: every scope.
+    pub scopes: Option<Vec<String>>,
+    /// The groups the caller may give, in order; `None`: any group.
+    pub grantable_groups: Option<Vec<String>>,
 }
 
 impl InvitationService {
@@ -50,6 +54,10 @@ impl InvitationService {
             event_types: crate::domain::EventType::published()
                 .map(|t| t.as_str().to_owned())
                 .collect(),
+            scopes: principal.scopes().map(|s| s.iter().cloned().collect()),
+            grantable_groups: principal
+                .grantable_groups()
+                .map(|g| g.iter().cloned().collect()),
         })
     }
 }

@@ -27,7 +27,7 @@ use tokio::net::TcpListener;
 pub use error::StartupError;
 pub use message_key::MESSAGE_KEY_FILE;
 pub use provisioner::StoreProvisioner;
-pub use tokens::{ApiTokens, IssuedToken};
+pub use tokens::{ApiTokens, IssuedToken, NewToken};
 
 use crate::config::Config;
 use crate::domain::IsoDuration;

@@ -15,7 +15,7 @@ use axum::http::header::AUTHORIZATION;
 use crate::config::RolePolicy;
 use chrono::TimeDelta;
 
-use crate::domain::{Actor, EmailAddress, IsoDuration, Secret};
+use crate::domain::{Actor, EmailAddress, IsoDuration, Scope, Secret};
 use crate::error::{Error, Result};
 use crate::ports::{ApiTokenRecord, Authenticator, Clock, Principal, Store, StoreError};
 
@@ -27,6 +27,23 @@ pub const TOKEN_PREFIX: &str = "cmsi_";
 pub const BOOTSTRAP_TOKEN_ID: &str = "bootstrap-admin";
 
 const MAX_NAME_CHARS: usize = 100;
+/// Scopes one token may be limited to at most.
+const MAX_SCOPES: usize = 100;
+
+/// What a new token is for. Only `role` is required.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NewToken<'a> {
+    /// One of the configured principal roles.
+    pub role: &'a str,
+    /// A name to recognise the token by in invitation histories (default: "ROLE token").
+    pub name: Option<&'a str>,
+    /// Where "invitation accepted" notices for its invitations go.
+    pub email: Option<&'a str>,
+    /// How long it works (at least a minute); `None`: until revoked.
+    pub expires_in: Option<IsoDuration>,
+    /// The scopes it is limited to (see [`Principal::with_scopes`]); empty: every scope.
+    pub scopes: &'a [String],
+}
 
 /// A freshly minted token. `Debug` hides the token.
 pub struct IssuedToken {
@@ -67,27 +84,35 @@ impl ApiTokens {
         }
     }
 
-    /// A new token for `role` (one of the configured principal roles). `email`, if given, is
-    /// where notices about invitations made with the token go. VALIDATION_FAILED for an
-    /// unknown role, an unusable name or a malformed email.
-    pub async fn create(
-        &self,
-        role: &str,
-        name: Option<&str>,
-        email: Option<&str>,
-        expires_in: Option<IsoDuration>,
-    ) -> Result<IssuedToken> {
-        let mut issued = self.mint(uuid::Uuid::now_v7().to_string(), role, name)?;
-        if let Some(email) = email {
+    /// A new token. VALIDATION_FAILED for an unknown role, an unusable name, a malformed
+    /// email or scope, or a lifetime under a minute.
+    pub async fn create(&self, request: NewToken<'_>) -> Result<IssuedToken> {
+        let mut issued = self.mint(uuid::Uuid::now_v7().to_string(), request.role, request.name)?;
+        if let Some(email) = request.email {
             let email = EmailAddress::parse(email).map_err(Error::from)?;
             issued.record.email = Some(email.as_str().to_owned());
         }
-        if let Some(lifetime) = expires_in {
+        if let Some(lifetime) = request.expires_in {
             if lifetime.as_seconds() < 60 {
                 return Err(Error::validation("expiresIn", "must be at least PT1M"));
             }
             issued.record.expires_at = Some(issued.record.created_at + lifetime.as_time_delta());
         }
+        if request.scopes.len() > MAX_SCOPES {
+            return Err(Error::validation(
+                "scope",
+                format!("at most {MAX_SCOPES} scopes per token"),
+            ));
+        }
+        let mut scopes: Vec<String> = request
+            .scopes
+            .iter()
+            .map(|scope| Scope::parse(scope).map(|s| s.as_str().to_owned()))
+            .collect::<std::result::Result<_, _>>()
+            .map_err(Error::from)?;
+        scopes.sort();
+        scopes.dedup();
+        issued.record.scopes = scopes;
         self.store.insert_token(&issued.record).await?;
         Ok(issued)
     }
@@ -166,6 +191,7 @@ impl ApiTokens {
             expires_at: None,
             revoked_at: None,
             last_used_at: None,
+            scopes: Vec::new(),
         };
         Ok(IssuedToken {
             record,
@@ -214,7 +240,15 @@ impl ApiTokens {
             .email
             .as_deref()
             .and_then(|e| EmailAddress::parse(e).ok());
-        Ok(principal.with_email(email))
+        // Only valid scopes were stored; one that no longer parses reaches nothing, so a
+        // limited token never becomes unlimited.
+        let scopes: Vec<Scope> = record
+            .scopes
+            .iter()
+            .map(|s| Scope::parse(s))
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|_| Error::Forbidden("this token's scopes are unreadable".into()))?;
+        Ok(principal.with_email(email).with_scopes(scopes))
     }
 }
 

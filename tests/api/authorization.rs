@@ -1,5 +1,6 @@
 //! The authorization matrix: every operation as anonymous, viewer, author, editor and admin,
-//! and editors trying to grant (or manage) roles above their own.
+//! each unlimited and (for editors and admins) limited to a scope, on an invitation inside and
+//! outside that scope; and editors trying to grant (or manage) roles above their own.
 
 use serde_json::{Value, json};
 
@@ -18,15 +19,39 @@ enum Who {
     Author,
     Editor,
     Admin,
+    /// An editor limited to `team-a`.
+    TeamAEditor,
+    /// An admin limited to `team-a` and `team-c`.
+    TeamAAdmin,
 }
 
-const EVERYONE: [Who; 5] = [
+const EVERYONE: [Who; 7] = [
     Who::Anonymous,
     Who::Viewer,
     Who::Author,
     Who::Editor,
     Who::Admin,
+    Who::TeamAEditor,
+    Who::TeamAAdmin,
 ];
+
+/// Where the invitation an operation targets lives, seen from `team-a`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Target {
+    Inside,
+    Outside,
+    Unscoped,
+}
+
+impl Target {
+    fn scope(self) -> Option<&'static str> {
+        match self {
+            Self::Inside => Some("team-a"),
+            Self::Outside => Some("team-b"),
+            Self::Unscoped => None,
+        }
+    }
+}
 
 fn token(server: &TestServer, who: Who) -> Option<&str> {
     match who {
@@ -35,6 +60,8 @@ fn token(server: &TestServer, who: Who) -> Option<&str> {
         Who::Author => Some(&server.tokens.author),
         Who::Editor => Some(&server.tokens.editor),
         Who::Admin => Some(&server.tokens.admin),
+        Who::TeamAEditor => Some(&server.tokens.team_a_editor),
+        Who::TeamAAdmin => Some(&server.tokens.team_a_admin),
     }
 }
 
@@ -51,11 +78,11 @@ fn outcome(response: &Value) -> Result<(), String> {
     }
 }
 
-async fn fresh_invitation(server: &TestServer, email: &str) -> Value {
+async fn fresh_invitation(server: &TestServer, email: &str, scope: Option<&str>) -> Value {
     let response = server
         .gql(
             "CreateInvitation",
-            json!({ "input": { "email": email, "role": "author", "sendEmail": false } }),
+            json!({ "input": { "email": email, "role": "author", "sendEmail": false, "scope": scope } }),
             Some(&server.tokens.admin),
         )
         .await;
@@ -64,6 +91,7 @@ async fn fresh_invitation(server: &TestServer, email: &str) -> Value {
 
 async fn every_operation_answers_each_principal_as_the_default_roles_say(backend: Backend) {
     let server = spawn_server(backend).await;
+    let limited = |who| matches!(who, Who::TeamAEditor | Who::TeamAAdmin);
     let read = |who| match who {
         Who::Anonymous => Err("UNAUTHENTICATED".to_owned()),
         _ => Ok(()),
@@ -71,63 +99,124 @@ async fn every_operation_answers_each_principal_as_the_default_roles_say(backend
     let manage = |who| match who {
         Who::Anonymous => Err("UNAUTHENTICATED".to_owned()),
         Who::Viewer | Who::Author => Err("FORBIDDEN".to_owned()),
-        Who::Editor | Who::Admin => Ok(()),
+        Who::Editor | Who::Admin | Who::TeamAEditor | Who::TeamAAdmin => Ok(()),
     };
-    for (n, who) in EVERYONE.into_iter().enumerate() {
-        let as_who = token(&server, who);
-        let target = fresh_invitation(&server, &format!("target{n}@example.org")).await;
-        let id = json!({ "id": target["id"] });
-        let secret = json!({ "secret": target["secret"] });
+    // On an invitation outside a limited principal's scopes: exactly as if it did not exist.
+    let manage_target = |who, target: Target| match manage(who) {
+        Ok(()) if limited(who) && target != Target::Inside => Err("NOT_FOUND".to_owned()),
+        other => other,
+    };
+    let create_in = |who, target: Target| match manage(who) {
+        Ok(()) if limited(who) && target != Target::Inside => Err("FORBIDDEN".to_owned()),
+        other => other,
+    };
+    let mut n = 0;
+    for who in EVERYONE {
+        for target_in in [Target::Inside, Target::Outside, Target::Unscoped] {
+            n += 1;
+            let as_who = token(&server, who);
+            let case = format!("as {who:?} on an invitation {target_in:?}");
+            let scope = target_in.scope();
+            let target = fresh_invitation(&server, &format!("target{n}@example.org"), scope).await;
+            let id = json!({ "id": target["id"] });
+            let secret = json!({ "secret": target["secret"] });
 
-        let invitation = server.gql("Invitation", id.clone(), as_who).await;
-        assert_eq!(outcome(&invitation), read(who), "invitation as {who:?}");
-        let invitations = server.gql("Invitations", json!({}), as_who).await;
-        assert_eq!(outcome(&invitations), read(who), "invitations as {who:?}");
-        let lookup = server
-            .gql("InvitationBySecret", secret.clone(), as_who)
-            .await;
-        assert_eq!(outcome(&lookup), Ok(()), "invitationBySecret as {who:?}");
+            let invitation = server.gql("Invitation", id.clone(), as_who).await;
+            assert_eq!(outcome(&invitation), read(who), "invitation {case}");
+            let visible = !limited(who) || target_in == Target::Inside;
+            if read(who).is_ok() {
+                assert_eq!(
+                    invitation["data"]["invitation"].is_object(),
+                    visible,
+                    "invitation {case}"
+                );
+            }
+            let invitations = server
+                .gql(
+                    "Invitations",
+                    json!({ "filter": { "email": format!("target{n}@example.org") } }),
+                    as_who,
+                )
+                .await;
+            assert_eq!(outcome(&invitations), read(who), "invitations {case}");
+            if read(who).is_ok() {
+                assert_eq!(
+                    invitations["data"]["invitations"]["totalCount"],
+                    u64::from(visible),
+                    "invitations {case}"
+                );
+            }
+            let lookup = server
+                .gql("InvitationBySecret", secret.clone(), as_who)
+                .await;
+            assert_eq!(outcome(&lookup), Ok(()), "invitationBySecret {case}");
 
-        let create = server
-            .gql(
-                "CreateInvitation",
-                json!({ "input": { "email": format!("new{n}@example.org"), "role": "viewer" } }),
-                as_who,
-            )
-            .await;
-        assert_eq!(outcome(&create), manage(who), "createInvitation as {who:?}");
-        let bulk = server
-            .gql(
-                "CreateInvitations",
-                json!({ "inputs": [{ "email": format!("bulk{n}@example.org"), "role": "viewer" }] }),
-                as_who,
-            )
-            .await;
-        assert_eq!(outcome(&bulk), manage(who), "createInvitations as {who:?}");
-        let resend = server.gql("ResendInvitation", id.clone(), as_who).await;
-        assert_eq!(outcome(&resend), manage(who), "resendInvitation as {who:?}");
-        let revoke = server.gql("RevokeInvitation", id.clone(), as_who).await;
-        assert_eq!(outcome(&revoke), manage(who), "revokeInvitation as {who:?}");
+            let create = server
+                .gql(
+                    "CreateInvitation",
+                    json!({ "input": { "email": format!("new{n}@example.org"), "role": "viewer", "scope": scope } }),
+                    as_who,
+                )
+                .await;
+            assert_eq!(
+                outcome(&create),
+                create_in(who, target_in),
+                "createInvitation {case}"
+            );
+            let bulk = server
+                .gql(
+                    "CreateInvitations",
+                    json!({ "inputs": [{ "email": format!("bulk{n}@example.org"), "role": "viewer", "scope": scope }] }),
+                    as_who,
+                )
+                .await;
+            // A bulk call fails item by item: the call succeeds, the item says why.
+            let bulk_item = outcome(&bulk).and_then(|()| {
+                match bulk["data"]["createInvitations"]["items"][0]["error"]["code"].as_str() {
+                    None => Ok(()),
+                    Some(code) => Err(code.to_owned()),
+                }
+            });
+            assert_eq!(
+                bulk_item,
+                create_in(who, target_in),
+                "createInvitations {case}"
+            );
+            let resend = server.gql("ResendInvitation", id.clone(), as_who).await;
+            assert_eq!(
+                outcome(&resend),
+                manage_target(who, target_in),
+                "resendInvitation {case}"
+            );
+            let revoke = server.gql("RevokeInvitation", id.clone(), as_who).await;
+            assert_eq!(
+                outcome(&revoke),
+                manage_target(who, target_in),
+                "revokeInvitation {case}"
+            );
 
-        // The holder of a secret may accept or decline whoever they are signed in as.
-        let to_accept = fresh_invitation(&server, &format!("accept{n}@example.org")).await;
-        let accept = server
-            .gql(
-                "AcceptInvitation",
-                json!({ "secret": to_accept["secret"] }),
-                as_who,
-            )
-            .await;
-        assert_eq!(outcome(&accept), Ok(()), "acceptInvitation as {who:?}");
-        let to_decline = fresh_invitation(&server, &format!("decline{n}@example.org")).await;
-        let decline = server
-            .gql(
-                "DeclineInvitation",
-                json!({ "secret": to_decline["secret"] }),
-                as_who,
-            )
-            .await;
-        assert_eq!(outcome(&decline), Ok(()), "declineInvitation as {who:?}");
+            // The holder of a secret may accept or decline whoever they are signed in as.
+            let to_accept =
+                fresh_invitation(&server, &format!("accept{n}@example.org"), scope).await;
+            let accept = server
+                .gql(
+                    "AcceptInvitation",
+                    json!({ "secret": to_accept["secret"] }),
+                    as_who,
+                )
+                .await;
+            assert_eq!(outcome(&accept), Ok(()), "acceptInvitation {case}");
+            let to_decline =
+                fresh_invitation(&server, &format!("decline{n}@example.org"), scope).await;
+            let decline = server
+                .gql(
+                    "DeclineInvitation",
+                    json!({ "secret": to_decline["secret"] }),
+                    as_who,
+                )
+                .await;
+            assert_eq!(outcome(&decline), Ok(()), "declineInvitation {case}");
+        }
     }
     server.cleanup().await;
 }

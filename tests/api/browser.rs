@@ -53,6 +53,7 @@ async fn editors_and_invitees_use_the_pages_in_chromium() {
         &[
             ("BASE_URL", &server.url("")),
             ("ADMIN_TOKEN", &server.tokens.admin),
+            ("TEAM_TOKEN", &server.tokens.team_a_editor),
             ("SMTP_DIR", &sink.dir.display().to_string()),
             ("EXPIRED_SECRET", expired["secret"].as_str().unwrap()),
             ("SCREENSHOT_DIR", &screenshots),
@@ -76,6 +77,7 @@ async fn editors_and_invitees_use_the_pages_in_chromium() {
         "list-phone",
         "webhooks",
         "webhook-deliveries",
+        "list-team",
     ] {
         assert!(
             std::path::Path::new(&format!("{screenshots}/{shot}.png")).exists(),

@@ -698,13 +698,18 @@ async fn the_transport_refuses_private_addresses_after_resolving_and_never_follo
 }
 
 /// A subscriber: a node process speaking GraphQL over WebSocket.
-struct Subscriber {
+pub struct Subscriber {
     child: Child,
     lines: mpsc::UnboundedReceiver<Value>,
 }
 
 impl Subscriber {
-    async fn start(server: &TestServer, protocol: &str, token: Option<&str>, query: &str) -> Self {
+    pub async fn start(
+        server: &TestServer,
+        protocol: &str,
+        token: Option<&str>,
+        query: &str,
+    ) -> Self {
         let url = format!("ws://{}/graphql", server.address);
         let mut child = Command::new("node")
             .args(["subscribe.mjs", &url, protocol, token.unwrap_or(""), query])
@@ -736,7 +741,7 @@ impl Subscriber {
     }
 
     /// Skips `ready` and returns the next event message's payload.
-    async fn next_event(&mut self) -> Value {
+    pub async fn next_event(&mut self) -> Value {
         loop {
             let line = self.next().await;
             if line.get("ready").is_some() {
@@ -749,9 +754,20 @@ impl Subscriber {
     /// Subscribed for sure: creates invitations on `server` until one's event arrives, then
     /// drops what the warm-up made beyond it, so that the next message is the test's own.
     async fn warm_up(&mut self, server: &TestServer) {
+        self.warm_up_in(server, None).await;
+    }
+
+    /// [`Self::warm_up`] with invitations in `scope`, for a subscriber limited to it.
+    pub async fn warm_up_in(&mut self, server: &TestServer, scope: Option<&str>) {
         let run = uuid::Uuid::now_v7().simple().to_string();
         for n in 0..20 {
-            invite(server, &format!("warm-up-{run}-{n}@example.org")).await;
+            server
+                .create_invitation(
+                    &server.tokens.admin,
+                    json!({ "email": format!("warm-up-{run}-{n}@example.org"), "role": "author",
+                            "sendEmail": false, "scope": scope }),
+                )
+                .await;
             if let Ok(Some(line)) =
                 tokio::time::timeout(Duration::from_secs(2), self.lines.recv()).await
                 && line.get("ready").is_none()
@@ -766,7 +782,7 @@ impl Subscriber {
         panic!("the subscription never delivered an event");
     }
 
-    async fn stop(mut self) {
+    pub async fn stop(mut self) {
         let _ = self.child.kill().await;
     }
 }

@@ -31,6 +31,7 @@ mod lifecycle;
 mod readme;
 mod redaction;
 mod schema;
+mod scopes;
 mod sealing;
 mod store_contract;
 mod tokens;

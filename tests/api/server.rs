@@ -46,13 +46,17 @@ pub struct ServerOptions {
     pub refuse_private_webhooks: bool,
 }
 
-/// API tokens for the default roles.
+/// API tokens for the default roles, and some limited to scopes.
 #[derive(Clone)]
 pub struct Tokens {
     pub admin: String,
     pub editor: String,
     pub author: String,
     pub viewer: String,
+    /// An editor limited to the scope `team-a`.
+    pub team_a_editor: String,
+    /// An admin limited to the scopes `team-a` and `team-c`.
+    pub team_a_admin: String,
 }
 
 pub struct TestServer {
@@ -146,16 +150,18 @@ pub async fn spawn_server_with(backend: Backend, options: ServerOptions) -> Test
     let bootstrap_token = server.take_bootstrap_token().map(|t| t.expose().to_owned());
     let address = server.local_addr().unwrap();
     let tokens = standalone::tokens_on(&config, store.clone(), clock.clone());
-    let token = |role: &'static str| {
+    let token = |role: &'static str, scopes: &'static [&'static str]| {
         let tokens = tokens.clone();
         async move {
+            let scopes: Vec<String> = scopes.iter().map(|s| (*s).to_owned()).collect();
             tokens
-                .create(
+                .create(standalone::NewToken {
                     role,
-                    Some(&format!("Test {role}")),
-                    Some(&format!("{role}@example.org")),
-                    None,
-                )
+                    name: Some(&format!("Test {role}")),
+                    email: Some(&format!("{role}@example.org")),
+                    expires_in: None,
+                    scopes: &scopes,
+                })
                 .await
                 .unwrap()
                 .expose()
@@ -163,10 +169,12 @@ pub async fn spawn_server_with(backend: Backend, options: ServerOptions) -> Test
         }
     };
     let tokens = Tokens {
-        admin: token("admin").await,
-        editor: token("editor").await,
-        author: token("author").await,
-        viewer: token("viewer").await,
+        admin: token("admin", &[]).await,
+        editor: token("editor", &[]).await,
+        author: token("author", &[]).await,
+        viewer: token("viewer", &[]).await,
+        team_a_editor: token("editor", &["team-a"]).await,
+        team_a_admin: token("admin", &["team-a", "team-c"]).await,
     };
     let (shutdown, task) = run(server);
     TestServer {
@@ -262,7 +270,12 @@ impl TestServer {
     /// A new API token for `role`, named `name`, with notices to `email`.
     pub async fn token(&self, role: &str, name: &str, email: Option<&str>) -> String {
         standalone::tokens_on(&self.config, self.store.clone(), self.clock.clone())
-            .create(role, Some(name), email, None)
+            .create(standalone::NewToken {
+                role,
+                name: Some(name),
+                email,
+                ..standalone::NewToken::default()
+            })
             .await
             .unwrap()
             .expose()

@@ -30,11 +30,20 @@ async fn an_expired_or_revoked_token_is_refused_at_once_and_use_is_recorded(back
     let tokens = standalone::tokens_on(&server.config, server.store.clone(), server.clock.clone());
     let lifetime = IsoDuration::parse("PT1H").unwrap();
     let short = tokens
-        .create("viewer", Some("Short-lived"), None, Some(lifetime))
+        .create(standalone::NewToken {
+            role: "viewer",
+            name: Some("Short-lived"),
+            expires_in: Some(lifetime),
+            ..standalone::NewToken::default()
+        })
         .await
         .unwrap();
     let kept = tokens
-        .create("viewer", Some("Kept"), None, None)
+        .create(standalone::NewToken {
+            role: "viewer",
+            name: Some("Kept"),
+            ..standalone::NewToken::default()
+        })
         .await
         .unwrap();
     assert_eq!(list_as(&server, short.expose()).await, (200, None));
@@ -67,7 +76,8 @@ async fn cli(data: &std::path::Path, args: &[&str]) -> (i32, String) {
         .output()
         .await
         .unwrap();
-    let text = String::from_utf8(output.stdout).unwrap();
+    // What the person at the terminal reads: the output, then any error.
+    let text = String::from_utf8(output.stdout).unwrap() + &String::from_utf8_lossy(&output.stderr);
     (output.status.code().unwrap_or(-1), text)
 }
 
@@ -123,12 +133,12 @@ async fn the_cli_lists_and_revokes_tokens_and_the_bootstrap_token_stays_out_of_p
     assert_eq!(status, 0);
     let row = listed.lines().find(|line| line.starts_with(&id)).unwrap();
     let columns: Vec<&str> = row.split('\t').collect();
-    assert_eq!(columns[1..3], ["Ops", "editor"], "{row}");
-    assert_ne!(columns[4], "-", "last used: {row}");
-    assert_ne!(columns[5], "-", "expires: {row}");
-    assert_eq!(columns[6], "-", "not revoked: {row}");
+    assert_eq!(columns[1..4], ["Ops", "editor", "all"], "{row}");
+    assert_ne!(columns[5], "-", "last used: {row}");
+    assert_ne!(columns[6], "-", "expires: {row}");
+    assert_eq!(columns[7], "-", "not revoked: {row}");
     assert!(
-        listed.contains("bootstrap-admin\tbootstrap admin\tadmin"),
+        listed.contains("bootstrap-admin\tbootstrap admin\tadmin\tall"),
         "{listed}"
     );
     assert!(
@@ -153,6 +163,51 @@ async fn the_cli_lists_and_revokes_tokens_and_the_bootstrap_token_stays_out_of_p
     )
     .await;
     assert_eq!(status, 2, "a malformed --expires-in is refused");
+    assert!(!bad.contains("cmsi_"));
+
+    // A token limited to scopes: listed with them, and it works inside them only.
+    let (status, created) = cli(
+        &data,
+        &[
+            "create",
+            "--role",
+            "editor",
+            "--name",
+            "Team lead",
+            "--scope",
+            "team-b",
+            "--scope",
+            "team-a",
+            "--scope",
+            "team-a",
+        ],
+    )
+    .await;
+    assert_eq!(status, 0, "{created}");
+    assert!(created.contains("scopes team-a,team-b"), "{created}");
+    let team_token = created.lines().last().unwrap().trim().to_owned();
+    let (_, listed) = cli(&data, &["list"]).await;
+    assert!(
+        listed.contains("Team lead\teditor\tteam-a,team-b\t"),
+        "{listed}"
+    );
+    let viewer = server
+        .gql(
+            "{ invitationViewer { scopes } }",
+            json!({}),
+            Some(&team_token),
+        )
+        .await;
+    assert_eq!(
+        viewer["data"]["invitationViewer"]["scopes"],
+        json!(["team-a", "team-b"])
+    );
+    let (status, bad) = cli(&data, &["create", "--role", "editor", "--scope", " "]).await;
+    assert_eq!(status, 2, "an empty scope is refused: {bad}");
+    assert!(
+        bad.contains("scope") && bad.contains("VALIDATION_FAILED"),
+        "{bad}"
+    );
     assert!(!bad.contains("cmsi_"));
     server.stop().await;
     let _ = std::fs::remove_dir_all(data);

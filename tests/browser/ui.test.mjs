@@ -13,7 +13,7 @@ import { mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 
-const { BASE_URL, ADMIN_TOKEN, SMTP_DIR, EXPIRED_SECRET, SCREENSHOT_DIR, RECEIVER_URL } = process.env;
+const { BASE_URL, ADMIN_TOKEN, TEAM_TOKEN, SMTP_DIR, EXPIRED_SECRET, SCREENSHOT_DIR, RECEIVER_URL } = process.env;
 for (const [name, value] of Object.entries({ BASE_URL, ADMIN_TOKEN, SMTP_DIR, EXPIRED_SECRET, SCREENSHOT_DIR, RECEIVER_URL })) {
   assert.ok(value, `${name} must be set`);
 }
@@ -282,6 +282,28 @@ try {
     const width = await page.evaluate(() => document.documentElement.scrollWidth);
     assert.ok(width <= 390, `the list fits the screen (scroll width ${width})`);
     await shot("list-phone");
+  });
+
+  await step("an editor limited to team-a sees its own and invites into its scope", async () => {
+    await page.setViewportSize({ width: 1280, height: 900 });
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.getByLabel("API token").fill(TEAM_TOKEN);
+    await page.keyboard.press("Enter");
+    await page.getByText("Signed in as Test editor").waitFor();
+    // Nothing in team-a yet: everything the admin made is out of sight.
+    await page.getByText("No invitations yet.").waitFor();
+    assert.deepEqual(await page.locator("#filter-scope option").allTextContents(), ["All my scopes", "team-a"]);
+    await page.getByRole("button", { name: "Invite", exact: true }).click();
+    assert.match(await page.locator("label[for=c-scope]").textContent(), /yours: team-a/);
+    assert.deepEqual(await page.locator("#c-scope option").allTextContents(), ["team-a"]);
+    await page.getByLabel("Email", { exact: true }).fill("teammate@example.org");
+    await page.getByLabel("Role").selectOption("viewer");
+    await page.getByRole("button", { name: "Create invitation" }).click();
+    await page.getByRole("heading", { name: /teammate@example\.org/ }).waitFor();
+    await showList();
+    await page.locator("#list-count").getByText("1 invitation").waitFor();
+    await row("teammate@example.org").getByText("Pending").waitFor();
+    await shot("list-team");
   });
 
   await step("nothing was loaded from elsewhere and no script failed", async () => {

@@ -12,7 +12,7 @@ const FIELDS = `id email name role groups locale scope state createdAt updatedAt
 
 const Q = {
   viewer: `query { invitationViewer { name canRead grantableRoles emailLocales defaultLocale
-    defaultValidity minValidity maxValidity canManageWebhooks eventTypes } }`,
+    defaultValidity minValidity maxValidity canManageWebhooks eventTypes scopes grantableGroups } }`,
   list: `query($filter: InvitationFilter, $sort: [InvitationSort!], $first: Int, $after: String) {
     invitations(filter: $filter, sort: $sort, first: $first, after: $after) {
       totalCount pageInfo { hasNextPage endCursor } nodes { ${FIELDS} } } }`,
@@ -196,9 +196,10 @@ function actionButtons(invitation, after) {
 function listVariables() {
   const stateFilter = $("filter-state").value;
   const emailContains = $("filter-email").value.trim();
+  const scope = $("filter-scope").value.trim();
   const [field, direction] = $("sort").value.split(":");
   return {
-    filter: { states: stateFilter ? [stateFilter] : [], emailContains: emailContains || null },
+    filter: { states: stateFilter ? [stateFilter] : [], emailContains: emailContains || null, scope: scope || null },
     sort: [{ field, direction }],
     first: PAGE_SIZE,
     after: state.cursors[state.page],
@@ -219,7 +220,7 @@ async function loadList() {
     (totalCount > PAGE_SIZE ? `, page ${state.page + 1}` : "");
   $("next-page").disabled = !pageInfo.hasNextPage;
   $("first-page").disabled = state.page === 0;
-  const filtered = $("filter-state").value || $("filter-email").value.trim();
+  const filtered = $("filter-state").value || $("filter-email").value.trim() || $("filter-scope").value.trim();
   const empty = $("list-empty");
   empty.hidden = nodes.length > 0;
   $("list-table").hidden = nodes.length === 0;
@@ -323,8 +324,37 @@ async function revoke(invitation, after) {
 
 // ------------------------------------------------------------------------------------ create
 
+/**
+ * The scope control with id `id` in `slot`: a caller limited to scopes picks one of its own
+ * (`anyLabel`, if given, offers "all of them"); anyone else types one.
+ */
+function scopeControl(slot, id, anyLabel, describedBy) {
+  const scopes = state.viewer.scopes;
+  const attributes = { id, name: "scope", ...(describedBy ? { "aria-describedby": describedBy } : {}) };
+  const control = scopes
+    ? el("select", attributes, [
+      ...(anyLabel ? [el("option", { value: "" }, anyLabel)] : scopes.length > 1 ? [el("option", { value: "" }, "Choose a scope…")] : []),
+      ...scopes.map((scope) => el("option", { value: scope }, scope))])
+    : el("input", { ...attributes, type: "search", autocomplete: "off" });
+  $(slot).replaceChildren(control);
+  return control;
+}
+
 function fillCreateForm() {
   const viewer = state.viewer;
+  scopeControl("c-scope-slot", "c-scope", null, "c-scope-error");
+  scopeControl("filter-scope-slot", "filter-scope", "All my scopes", null)
+    .addEventListener("change", () => $("filters").requestSubmit());
+  // A caller limited to scopes must name one; the form says so rather than "optional".
+  $("c-scope-optional").textContent = viewer.scopes
+    ? `(yours: ${viewer.scopes.join(", ")})` : "(team, workspace or company; optional)";
+  $("c-groups-hint").textContent = viewer.grantableGroups
+    ? `You may give: ${viewer.grantableGroups.join(", ") || "no group"}.` : "";
+  const hint = $("bulk-scope-hint");
+  hint.hidden = !viewer.scopes;
+  hint.textContent = viewer.scopes
+    ? `Each line needs one of your scopes (${viewer.scopes.join(", ")})` +
+      (viewer.scopes.length === 1 ? `; an empty one means ${viewer.scopes[0]}.` : ".") : "";
   // No role is preselected: what an invitee may do is always a deliberate choice.
   $("c-role").replaceChildren(el("option", { value: "" }, "Choose a role…"),
     ...viewer.grantableRoles.map((role) => el("option", { value: role }, role)));
@@ -382,12 +412,17 @@ async function submitCreate(event) {
     fieldError("c", "role", "Choose the role the invitee will get.");
     return;
   }
+  if (state.viewer.scopes && !$("c-scope").value) {
+    fieldError("c", "scope", "Choose the scope the invitation is for.");
+    return;
+  }
   const input = {
     email,
     name: $("c-name").value.trim() || null,
     role: $("c-role").value,
     groups: $("c-groups").value.split(",").map((g) => g.trim()).filter(Boolean),
     locale: $("c-locale").value || null,
+    scope: $("c-scope").value.trim() || null,
     validFor: $("c-validFor").value,
     sendEmail: $("c-sendEmail").checked,
   };
@@ -449,10 +484,12 @@ async function submitBulk(event) {
     $("bulk-text").focus();
     return;
   }
-  const inputs = rows.map(([email = "", name = "", role = "", groups = "", locale = ""]) => ({
+  // A caller with a single scope need not repeat it on every line.
+  const onlyScope = state.viewer.scopes?.length === 1 ? state.viewer.scopes[0] : null;
+  const inputs = rows.map(([email = "", name = "", role = "", groups = "", locale = "", scope = ""]) => ({
     email, name: name || null, role: role || state.viewer.grantableRoles.at(-1) || "",
     groups: groups.split(";").map((g) => g.trim()).filter(Boolean), locale: locale || null,
-    sendEmail: $("bulk-send").checked,
+    scope: scope || onlyScope, sendEmail: $("bulk-send").checked,
   }));
   let result;
   try {

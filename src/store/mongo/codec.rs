@@ -363,6 +363,7 @@ pub(super) fn token_document(t: &ApiTokenRecord) -> Document {
         "expiresAt": t.expires_at.map(time),
         "revokedAt": t.revoked_at.map(time),
         "lastUsedAt": t.last_used_at.map(time),
+        "scopes": &t.scopes,
     }
 }
 
@@ -380,5 +381,10 @@ pub(super) fn token(doc: &RawDocument) -> StoreResult<ApiTokenRecord> {
         expires_at: r.opt_time("expiresAt")?,
         revoked_at: r.opt_time("revokedAt")?,
         last_used_at: r.opt_time("lastUsedAt")?,
+        // Tokens made before scopes existed have none.
+        scopes: match r.value("scopes")? {
+            None => Vec::new(),
+            Some(_) => r.strings("scopes")?,
+        },
     })
 }

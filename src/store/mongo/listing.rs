@@ -62,6 +62,10 @@ pub(super) fn filter_document(filter: &InvitationFilter, now: DateTime<Utc>) -> 
     if let Some(scope) = &filter.scope {
         clauses.push(doc! { "scope": scope });
     }
+    if let Some(scopes) = &filter.within_scopes {
+        let scopes: Vec<&str> = scopes.iter().map(String::as_str).collect();
+        clauses.push(doc! { "scope": { "$in": scopes } });
+    }
     if let Some(inviter) = &filter.invited_by {
         clauses.push(doc! { "invitedBy.id": inviter });
     }

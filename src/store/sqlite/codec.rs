@@ -184,7 +184,7 @@ pub(super) fn account_from_row(row: &Row<'_>) -> rusqlite::Result<Account> {
 }
 
 pub(super) const TOKEN_COLUMNS: &str =
-    "id, name, role, digest, created_at, email, expires_at, revoked_at, last_used_at";
+    "id, name, role, digest, created_at, email, expires_at, revoked_at, last_used_at, scopes";
 
 pub(super) fn token_from_row(row: &Row<'_>) -> rusqlite::Result<ApiTokenRecord> {
     let digest: Vec<u8> = row.get(3)?;
@@ -205,6 +205,16 @@ pub(super) fn token_from_row(row: &Row<'_>) -> rusqlite::Result<ApiTokenRecord> 
         expires_at: opt_time(row.get(6)?)?,
         revoked_at: opt_time(row.get(7)?)?,
         last_used_at: opt_time(row.get(8)?)?,
+        scopes: {
+            let text: String = row.get(9)?;
+            serde_json::from_str(&text).map_err(|err| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    9,
+                    rusqlite::types::Type::Text,
+                    err.into(),
+                )
+            })?
+        },
     })
 }
 

@@ -99,6 +99,11 @@ fn filter_clauses(sql: &mut Sql, filter: &InvitationFilter) -> Vec<String> {
     if let Some(scope) = &filter.scope {
         clauses.push(format!("scope = {}", sql.bind_text(scope)));
     }
+    if let Some(scopes) = &filter.within_scopes {
+        let list: Vec<String> = scopes.iter().map(|s| sql.bind_text(s)).collect();
+        // `IN ()` matches nothing, as an empty set should.
+        clauses.push(format!("scope IN ({})", list.join(", ")));
+    }
     if let Some(inviter) = &filter.invited_by {
         clauses.push(format!("invited_by_id = {}", sql.bind_text(inviter)));
     }

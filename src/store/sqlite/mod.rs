@@ -495,7 +495,7 @@ impl TokenStore for SqliteStore {
         self.write(move |conn| {
             let inserted = conn.execute(
                 &format!(
-                    "INSERT INTO api_tokens ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                    "INSERT INTO api_tokens ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                     codec::TOKEN_COLUMNS
                 ),
                 params![
@@ -508,6 +508,7 @@ impl TokenStore for SqliteStore {
                     token.expires_at.map(codec::time_value),
                     token.revoked_at.map(codec::time_value),
                     token.last_used_at.map(codec::time_value),
+                    codec::json_value(&token.scopes),
                 ],
             );
             match inserted {
@@ -671,9 +672,9 @@ mod tests {
             "pending_events",
             "next_event_at",
         ];
-        // Version 3 added the tokens' expiry, revocation and last use.
+        // Version 3 added the tokens' expiry, revocation and last use; version 5 their scopes.
         let v2 = schema::SCHEMA.replace(
-            "    email TEXT,\n    expires_at INTEGER,\n    revoked_at INTEGER,\n    last_used_at INTEGER\n",
+            "    email TEXT,\n    expires_at INTEGER,\n    revoked_at INTEGER,\n    last_used_at INTEGER,\n    scopes TEXT NOT NULL DEFAULT '[]'\n",
             "    email TEXT\n",
         );
         let v1: String = v2
@@ -743,6 +744,7 @@ mod tests {
         assert_eq!(read.delivery.locale, None);
         let token = store.find_token(&[9u8; 32]).await.unwrap().unwrap();
         assert_eq!((token.role.as_str(), token.email), ("editor", None));
+        assert!(token.scopes.is_empty(), "an old token stays unlimited");
         // The old row still holds its slot, and it can be written as the new version writes.
         let mut twin = read.clone();
         twin.id = InvitationId::new();
@@ -775,6 +777,7 @@ mod tests {
         let (old_columns, _) = layout(&old);
         assert!(!old_columns.contains(&"invitations.outbox".to_owned()));
         assert!(!old_columns.contains(&"api_tokens.email".to_owned()));
+        assert!(!old_columns.contains(&"api_tokens.scopes".to_owned()));
 
         drop(SqliteStore::open(&old).await.unwrap());
         let fresh = dir.join("fresh.sqlite3");

@@ -1,6 +1,6 @@
 //! The embedded store's tables and indexes. `user_version` records the schema version.
 
-pub(super) const VERSION: i64 = 4;
+pub(super) const VERSION: i64 = 5;
 
 /// Statements that bring a database of version `n - 1` to version `n`, run in order before
 /// [`SCHEMA`] (which creates whatever is still missing).
@@ -28,6 +28,12 @@ ALTER TABLE api_tokens ADD COLUMN last_used_at INTEGER;
         r"
 ALTER TABLE invitations ADD COLUMN pending_events TEXT NOT NULL DEFAULT '[]';
 ALTER TABLE invitations ADD COLUMN next_event_at INTEGER;
+",
+    ),
+    (
+        5,
+        r"
+ALTER TABLE api_tokens ADD COLUMN scopes TEXT NOT NULL DEFAULT '[]';
 ",
     ),
 ];
@@ -104,7 +110,8 @@ CREATE TABLE IF NOT EXISTS api_tokens (
     email TEXT,
     expires_at INTEGER,
     revoked_at INTEGER,
-    last_used_at INTEGER
+    last_used_at INTEGER,
+    scopes TEXT NOT NULL DEFAULT '[]'
 ) STRICT;
 
 CREATE TABLE IF NOT EXISTS invitation_events (

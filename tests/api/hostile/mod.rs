@@ -16,4 +16,4 @@
 
 mod graphql;
 mod raw_http;
-mod target;
+pub(crate) mod target;
