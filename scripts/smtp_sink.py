@@ -87,6 +87,8 @@ class Keep:
             "to": str(message["To"]),
             "subject": str(message["Subject"]),
             "message_id": str(message["Message-ID"]),
+            "auto_submitted": message.get("Auto-Submitted"),
+            "reply_to": message.get("Reply-To"),
             "content_type": message.get_content_type(),
             "text": part(message, "plain"),
             "html": part(message, "html"),

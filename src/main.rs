@@ -49,6 +49,13 @@ enum Command {
     Sweep,
     /// Validate the configuration and print the effective settings (credentials redacted).
     Config,
+    /// List the latest erasures (`deleteInvitation`, `eraseInvitee`): when, by whom, how
+    /// many invitations. They hold nothing about the people erased.
+    Erasures {
+        /// How many, newest first.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -128,6 +135,7 @@ fn main() -> ExitCode {
             Command::Token { command } => token(&config, command).await,
             Command::Seed { file } => seed_file(&config, &file).await,
             Command::Sweep => sweep(&config).await,
+            Command::Erasures { limit } => erasures(&config, limit).await,
             Command::Schema | Command::Config | Command::Templates { .. } => ExitCode::SUCCESS,
         }
     })
@@ -254,6 +262,31 @@ fn flag_name(field: &str) -> String {
         flag.push(c.to_ascii_lowercase());
         flag
     })
+}
+
+/// One line per erasure, tab-separated, with a header line.
+async fn erasures(config: &Config, limit: usize) -> ExitCode {
+    let store = match standalone::open_store(config).await {
+        Ok(store) => store,
+        Err(err) => return fail(&format!("cannot open the store: {err}")),
+    };
+    match store.erasures(limit.clamp(1, 10_000)).await {
+        Ok(entries) => {
+            let mut table = String::from("at\toperation\tcount\tby id\tby name");
+            for entry in entries {
+                table.push_str(&format!(
+                    "\n{}\t{}\t{}\t{}\t{}",
+                    entry.at.format("%Y-%m-%d %H:%M:%S"),
+                    entry.operation,
+                    entry.count,
+                    entry.actor.id,
+                    entry.actor.name
+                ));
+            }
+            say(&table)
+        }
+        Err(err) => fail(&format!("cannot read the erasures: {err}")),
+    }
 }
 
 /// A token's scopes as the CLI shows them: `all`, or the names separated by commas.

@@ -21,6 +21,10 @@ pub struct RolePermissions {
     /// The groups it may put invitees in; unset: any group.
     #[serde(default)]
     pub groups: Option<BTreeSet<String>>,
+    /// May delete invitations and erase everything about an invitee (`deleteInvitation`,
+    /// `eraseInvitee`).
+    #[serde(default)]
+    pub erase: bool,
 }
 
 /// The configured roles. The defaults: `admin` may grant every role, `editor` may grant
@@ -103,6 +107,7 @@ impl Default for RolePolicy {
                     grants: all.clone(),
                     webhooks: true,
                     groups: None,
+                    erase: true,
                 },
             ),
             (
@@ -112,6 +117,7 @@ impl Default for RolePolicy {
                     grants: grants(&["author", "viewer"]),
                     webhooks: false,
                     groups: None,
+                    erase: false,
                 },
             ),
             (
@@ -121,6 +127,7 @@ impl Default for RolePolicy {
                     grants: BTreeSet::new(),
                     webhooks: false,
                     groups: None,
+                    erase: false,
                 },
             ),
             (
@@ -130,6 +137,7 @@ impl Default for RolePolicy {
                     grants: BTreeSet::new(),
                     webhooks: false,
                     groups: None,
+                    erase: false,
                 },
             ),
         ]);
@@ -176,6 +184,7 @@ mod tests {
                     grants: ["boss".to_owned()].into(),
                     webhooks: false,
                     groups: None,
+                    erase: false,
                 },
             ),
             (
@@ -185,6 +194,7 @@ mod tests {
                     grants: ["boss".to_owned(), "lead".to_owned()].into(),
                     webhooks: false,
                     groups: None,
+                    erase: false,
                 },
             ),
         ]);

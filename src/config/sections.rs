@@ -274,6 +274,12 @@ section! {
             meaning: "read the template folder again before every render (while editing templates)",
             parse: parse::boolean,
         },
+        email_reply_to_inviter: bool {
+            env: "INVITATIONS_EMAIL_REPLY_TO_INVITER",
+            default: "false",
+            meaning: "invitation emails carry `Reply-To:` the inviter's address (when the inviter has one), so a reply reaches a person",
+            parse: parse::boolean,
+        },
         email_product_name: String {
             env: "INVITATIONS_EMAIL_PRODUCT_NAME",
             default: "CMS",

@@ -135,6 +135,41 @@ impl EventActor {
     }
 }
 
+impl OutgoingEvent {
+    /// `invitation.deleted` for an invitation erased at `at`. It lives in no record (the
+    /// record is gone) and its body carries the id and scope only: no personal data, so that
+    /// receivers learn which copy to erase without being sent the person again.
+    pub fn deleted(
+        id: super::InvitationId,
+        scope: Option<&str>,
+        at: DateTime<Utc>,
+        actor: EventActor,
+    ) -> Self {
+        let (actor_id, actor_name) = match &actor {
+            EventActor::Editor(a) => (Some(a.id.clone()), Some(a.name.clone())),
+            EventActor::Invitee | EventActor::System => (None, None),
+        };
+        let body = serde_json::json!({
+            "type": EventType::Deleted.as_str(),
+            "timestamp": at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            "data": {
+                "invitation": { "id": id.to_string(), "scope": scope },
+                "actor": { "kind": actor.kind_str(), "id": actor_id, "name": actor_name },
+            },
+        })
+        .to_string();
+        Self {
+            id: Uuid::now_v7(),
+            event_type: EventType::Deleted,
+            at,
+            actor,
+            body,
+            available_at: at,
+            held: false,
+        }
+    }
+}
+
 /// The JSON body of an event about `invitation` (as it is after the change). The contract:
 /// `{type, timestamp, data: {invitation, actor}}`; never a secret or a link.
 pub(super) fn event_body(

@@ -630,6 +630,7 @@ mod tests {
             to_name: Some("Ada".into()),
             locale: "en".into(),
             body: MessageBody {
+                reply_to: None,
                 subject: "Join".into(),
                 html: "<a href=\"https://x/accept#secret=s\">".into(),
                 text: "https://x/accept#secret=s".into(),

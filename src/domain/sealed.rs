@@ -33,6 +33,9 @@ pub struct MessageBody {
     pub subject: String,
     pub html: String,
     pub text: String,
+    /// Where replies go (the inviter), when the configuration asks for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<String>,
 }
 
 impl fmt::Debug for MessageBody {
@@ -251,6 +254,7 @@ mod tests {
 
     fn body() -> MessageBody {
         MessageBody {
+            reply_to: None,
             subject: "Join us".into(),
             html: "<a href=\"https://cms.example/accept#secret=abc\">Accept</a>".into(),
             text: "https://cms.example/accept#secret=abc".into(),

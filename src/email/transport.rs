@@ -7,6 +7,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
+use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::AsyncSmtpTransportBuilder;
 use lettre::transport::smtp::PoolConfig;
@@ -42,8 +43,18 @@ impl Sender {
                 DeliveryFailure::permanent("the recipient address cannot be encoded")
             })?;
         let to = Mailbox::new(email.to_name.clone(), address);
-        Message::builder()
+        let mut builder = Message::builder()
             .from(self.from.clone())
+            // RFC 3834: auto-responders (vacation notices) do not answer.
+            .raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str("Auto-Submitted"),
+                "auto-generated".to_owned(),
+            ));
+        // Only valid addresses are stored; one that no longer parses is left out.
+        if let Some(reply_to) = email.body.reply_to.as_deref().and_then(|r| r.parse().ok()) {
+            builder = builder.reply_to(Mailbox::new(None, reply_to));
+        }
+        builder
             .to(to)
             .subject(email.body.subject.clone())
             .date(SystemTime::now())

@@ -122,6 +122,41 @@ impl InvitationsMutation {
         Ok(Invitation::new(revoked, module.service.now()))
     }
 
+    /// Deletes an invitation in any state with everything stored about it: its queued
+    /// messages, logged events and webhook payloads. Receivers get `invitation.deleted` (the
+    /// id only). `false` when there is none. Needs the role permission `erase` (admins).
+    async fn delete_invitation(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
+        let (module, caller) = (InvitationsModule::of(ctx)?, Caller::of(ctx));
+        let id = InvitationId::parse(&id).map_err(Error::from).gql()?;
+        module
+            .service
+            .delete_invitation(caller.principal.as_ref(), id)
+            .await
+            .gql()
+    }
+
+    /// Erases every invitation of one person (by email, or by phone in E.164), in the scopes
+    /// the caller reaches, as `deleteInvitation` does; how many there were. Needs the role
+    /// permission `erase` (admins).
+    async fn erase_invitee(
+        &self,
+        ctx: &Context<'_>,
+        email: Option<String>,
+        phone: Option<String>,
+    ) -> async_graphql::Result<i32> {
+        let (module, caller) = (InvitationsModule::of(ctx)?, Caller::of(ctx));
+        let erased = module
+            .service
+            .erase_invitee(
+                caller.principal.as_ref(),
+                email.as_deref(),
+                phone.as_deref(),
+            )
+            .await
+            .gql()?;
+        Ok(i32::try_from(erased).unwrap_or(i32::MAX))
+    }
+
     /// Accepts with the secret from the link, creating (or linking) the account with the role
     /// and groups chosen up front. Of concurrent accepts exactly one wins; the others get
     /// INVITATION_ACCEPTED. INVITATION_EXPIRED even before the sweeper has run.

@@ -404,6 +404,8 @@ pub struct InvitationViewer {
     pub max_validity: Duration,
     /// May manage webhook endpoints (admins).
     pub can_manage_webhooks: bool,
+    /// May delete invitations and erase invitees (admins; within their scopes).
+    pub can_erase: bool,
     /// The event types webhook endpoints and the subscription can ask for.
     pub event_types: Vec<String>,
     /// The scopes the caller is limited to: it sees, manages and creates invitations in
@@ -426,6 +428,7 @@ impl From<service::Viewer> for InvitationViewer {
             min_validity: viewer.min_validity.into(),
             max_validity: viewer.max_validity.into(),
             can_manage_webhooks: viewer.can_manage_webhooks,
+            can_erase: viewer.can_erase,
             event_types: viewer.event_types,
             scopes: viewer.scopes,
             grantable_groups: viewer.grantable_groups,

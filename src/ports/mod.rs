@@ -30,6 +30,8 @@ pub use listing::{
 pub use mailer::Mailer;
 pub use principal::Principal;
 pub use provisioner::{AcceptInput, AccountProvisioner, ProvisionPlan};
-pub use store::{AccountStore, InvitationStore, Store, StoreError, StoreResult, TokenStore};
+pub use store::{
+    AccountStore, Erasure, InvitationStore, Store, StoreError, StoreResult, TokenStore,
+};
 pub use token::ApiTokenRecord;
 pub use webhook::{WebhookRequest, WebhookResponse, WebhookTransport};

@@ -18,6 +18,7 @@ pub struct Principal {
     /// The scopes it works in; `None`: every invitation, scoped or not.
     scopes: Option<BTreeSet<String>>,
     manages_webhooks: bool,
+    may_erase: bool,
 }
 
 impl Principal {
@@ -35,7 +36,19 @@ impl Principal {
             grantable_groups: None,
             scopes: None,
             manages_webhooks: false,
+            may_erase: false,
         }
+    }
+
+    /// Lets the principal delete invitations and erase invitees (admins), within its scopes.
+    #[must_use]
+    pub fn with_erasure(mut self, may_erase: bool) -> Self {
+        self.may_erase = may_erase;
+        self
+    }
+
+    pub fn may_erase(&self) -> bool {
+        self.may_erase
     }
 
     /// Limits the principal to invitations in `scopes`: it reads, lists, counts, resends,
@@ -100,6 +113,7 @@ impl Principal {
         Some(
             Self::new(actor, permissions.read, permissions.grants.iter().cloned())
                 .with_webhooks(permissions.webhooks)
+                .with_erasure(permissions.erase)
                 .with_grantable_groups(permissions.groups.clone()),
         )
     }

@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use super::account::Account;
 use super::listing::{InvitationFilter, ListQuery, Page};
 use super::token::ApiTokenRecord;
-use crate::domain::{Invitation, InvitationId, SecretDigest};
+use crate::domain::{Actor, Invitation, InvitationId, SecretDigest};
 use crate::error::{BoxError, Error};
 
 #[derive(Debug, thiserror::Error)]
@@ -103,6 +103,39 @@ pub trait InvitationStore: Send + Sync + Debug {
 
     /// Checks that the store answers (for `/readyz`).
     async fn ping(&self) -> StoreResult<()>;
+
+    /// Every invitation for this normalized email, in any state and scope: its id and scope.
+    async fn invitations_for_email(
+        &self,
+        email_normalized: &str,
+    ) -> StoreResult<Vec<(InvitationId, Option<String>)>>;
+
+    /// Deletes the invitations `ids` with every trace they left in the store: the records
+    /// (their queued messages and unpublished events with them), their logged events and
+    /// their webhook deliveries, except `invitation.deleted` ones (which hold no personal
+    /// data). Then stores an [`Erasure`] by `actor` with the number deleted, and returns it.
+    async fn erase(
+        &self,
+        ids: &[InvitationId],
+        actor: &Actor,
+        operation: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<u64>;
+
+    /// The latest `limit` erasures, newest first.
+    async fn erasures(&self, limit: usize) -> StoreResult<Vec<Erasure>>;
+}
+
+/// The audit entry an erasure leaves: who erased how many invitations, when, and how. It holds
+/// no personal data of the people erased.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Erasure {
+    pub id: uuid::Uuid,
+    pub at: DateTime<Utc>,
+    pub actor: Actor,
+    /// `deleteInvitation` or `eraseInvitee`.
+    pub operation: String,
+    pub count: u64,
 }
 
 /// Accounts of the standalone server's built-in provisioner.

@@ -32,6 +32,8 @@ pub struct EmailSettings {
     pub lease: TimeDelta,
     /// Seal queued bodies at rest and open them for the mailer.
     pub keys: MessageKeys,
+    /// Invitation emails carry `Reply-To: <the inviter>` when the inviter has an address.
+    pub reply_to_inviter: bool,
 }
 
 impl EmailSettings {
@@ -125,7 +127,10 @@ impl InvitationService {
             })
             .and_then(|rendered| {
                 let to_name = invitation.details.name.as_ref().map(|n| n.as_str().to_owned());
-                let draft = draft(MessageKind::Invitation, invitation.details.email.clone(), to_name, rendered);
+                let mut draft = draft(MessageKind::Invitation, invitation.details.email.clone(), to_name, rendered);
+                if email.reply_to_inviter {
+                    draft.body.reply_to = invitation.inviter_email.as_ref().map(|e| e.as_str().to_owned());
+                }
                 self.seal(draft, now)
             });
         match queued {
@@ -202,6 +207,7 @@ fn draft(
             subject: rendered.subject,
             html: rendered.html,
             text: rendered.text,
+            reply_to: None,
         },
     }
 }

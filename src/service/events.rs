@@ -381,6 +381,23 @@ impl InvitationService {
             .collect())
     }
 
+    /// Publishes events that live in no record (an erased invitation's `invitation.deleted`):
+    /// logged with their deliveries, given to listeners and subscribers, at once.
+    pub(super) async fn publish_detached(
+        &self,
+        events: Vec<(InvitationId, Option<String>, OutgoingEvent)>,
+    ) -> Result<()> {
+        let batch = events
+            .into_iter()
+            .map(|(invitation, scope, event)| Ready {
+                invitation,
+                scope,
+                events: vec![event],
+            })
+            .collect();
+        self.publish(batch).await
+    }
+
     /// Takes over events whose writer stopped before publishing them, and publishes them.
     /// Returns how many records it published.
     pub async fn publish_abandoned(&self) -> Result<usize> {

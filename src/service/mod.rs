@@ -7,6 +7,7 @@
 mod counts;
 mod create;
 mod emails;
+mod erasure;
 mod events;
 mod input;
 mod lifecycle;
@@ -91,6 +92,7 @@ impl Settings {
         let email = EmailSettings {
             templates,
             product_name: config.email.email_product_name.clone(),
+            reply_to_inviter: config.email.email_reply_to_inviter,
             default_locale: config.email.default_locale.as_str().to_owned(),
             retry: RetryPolicy {
                 initial: config.email.email_retry_initial.as_time_delta(),

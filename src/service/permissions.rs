@@ -87,3 +87,15 @@ pub(crate) fn require_groups(principal: &Principal, invitation: &Invitation) -> 
         ))),
     }
 }
+
+/// UNAUTHENTICATED without a principal, FORBIDDEN without the `erase` permission.
+pub(crate) fn require_eraser(principal: Option<&Principal>) -> Result<&Principal> {
+    let principal = principal.ok_or(Error::Unauthenticated)?;
+    if principal.may_erase() {
+        Ok(principal)
+    } else {
+        Err(Error::Forbidden(
+            "your role may not delete invitations or erase invitees".into(),
+        ))
+    }
+}

@@ -21,6 +21,8 @@ pub struct Viewer {
     pub max_validity: IsoDuration,
     /// May manage webhook endpoints.
     pub can_manage_webhooks: bool,
+    /// May delete invitations and erase invitees.
+    pub can_erase: bool,
     /// The event types webhook endpoints and subscriptions can ask for.
     pub event_types: Vec<String>,
     /// The scopes the caller is limited to, in order; `None`: every scope.
@@ -51,6 +53,7 @@ impl InvitationService {
             min_validity: settings.validity.min(),
             max_validity: settings.validity.max(),
             can_manage_webhooks: principal.manages_webhooks(),
+            can_erase: principal.may_erase(),
             event_types: crate::domain::EventType::published()
                 .map(|t| t.as_str().to_owned())
                 .collect(),

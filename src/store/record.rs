@@ -414,6 +414,7 @@ mod tests {
             to_name: None,
             locale: "en".into(),
             body: MessageBody {
+                reply_to: None,
                 subject: "Join us".into(),
                 html: "<a href=\"https://x/accept#secret=LINK-IN-HTML\">".into(),
                 text: "https://x/accept#secret=LINK-IN-TEXT".into(),

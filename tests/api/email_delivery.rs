@@ -99,6 +99,12 @@ async fn an_emailed_link_accepts_the_invitation_and_the_inviter_is_told(backend:
     assert_eq!(mail.from, "Invitations <invitations@localhost>");
     assert_eq!(mail.to, "Ada <ada@example.org>");
     assert_eq!(mail.content_type, "multipart/alternative");
+    assert_eq!(
+        mail.auto_submitted.as_deref(),
+        Some("auto-generated"),
+        "auto-responders do not answer (RFC 3834)"
+    );
+    assert_eq!(mail.reply_to, None, "Reply-To only when configured");
     assert!(
         mail.message_id.starts_with('<') && mail.message_id.ends_with("@localhost>"),
         "{}",
@@ -923,4 +929,51 @@ async fn two_server_processes_on_one_store_share_the_queue_and_send_each_message
     first.stop().await;
     second.stop().await;
     cleanup.await;
+}
+
+/// With `email_reply_to_inviter`, a reply to the invitation reaches the inviter; an inviter
+/// without an address adds no `Reply-To`.
+#[tokio::test]
+async fn replies_go_to_the_inviter_when_configured() {
+    let sink = SmtpSink::start().await;
+    let server = spawn_server_with(
+        Backend::Sqlite,
+        ServerOptions {
+            smtp_url: Some(sink.url()),
+            reply_to_inviter: true,
+            ..ServerOptions::default()
+        },
+    )
+    .await;
+    server
+        .create_invitation(
+            &server.tokens.editor,
+            json!({ "email": "reply@example.org", "role": "author" }),
+        )
+        .await;
+    let nameless = server.token("editor", "No address", None).await;
+    server
+        .create_invitation(
+            &nameless,
+            json!({ "email": "noreply@example.org", "role": "author" }),
+        )
+        .await;
+    let mails = sink.wait_for(2).await;
+    let to = |address: &str| {
+        mails
+            .iter()
+            .find(|m| m.rcpt_to.iter().any(|r| r == address))
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(
+        to("reply@example.org").reply_to.as_deref(),
+        Some("editor@example.org")
+    );
+    assert_eq!(to("noreply@example.org").reply_to, None);
+    assert_eq!(
+        to("reply@example.org").auto_submitted.as_deref(),
+        Some("auto-generated")
+    );
+    server.cleanup().await;
 }

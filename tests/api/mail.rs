@@ -17,6 +17,11 @@ pub struct Mail {
     pub to: String,
     pub subject: String,
     pub message_id: String,
+    /// The `Auto-Submitted` header (RFC 3834).
+    #[serde(default)]
+    pub auto_submitted: Option<String>,
+    #[serde(default)]
+    pub reply_to: Option<String>,
     pub content_type: String,
     pub text: Option<String>,
     pub html: Option<String>,

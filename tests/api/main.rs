@@ -21,6 +21,7 @@ mod dump;
 mod edge;
 mod email_delivery;
 mod email_templates;
+mod erasure;
 mod error_codes;
 mod events;
 mod graphql_api;

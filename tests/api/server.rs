@@ -44,6 +44,8 @@ pub struct ServerOptions {
     /// Refuse webhook endpoints on private addresses, as production does. Unset (the test
     /// default): allowed, since every test receiver listens on 127.0.0.1.
     pub refuse_private_webhooks: bool,
+    /// `INVITATIONS_EMAIL_REPLY_TO_INVITER`.
+    pub reply_to_inviter: bool,
 }
 
 /// API tokens for the default roles, and some limited to scopes.
@@ -128,6 +130,14 @@ pub async fn spawn_server_with(backend: Backend, options: ServerOptions) -> Test
                 },
             ),
             ("INVITATIONS_WEBHOOK_TIMEOUT", "PT5S"),
+            (
+                "INVITATIONS_EMAIL_REPLY_TO_INVITER",
+                if options.reply_to_inviter {
+                    "true"
+                } else {
+                    "false"
+                },
+            ),
             (
                 "INVITATIONS_MAX_CONNECTIONS",
                 options.max_connections.unwrap_or("1024"),

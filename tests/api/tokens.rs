@@ -209,6 +209,40 @@ async fn the_cli_lists_and_revokes_tokens_and_the_bootstrap_token_stays_out_of_p
         "{bad}"
     );
     assert!(!bad.contains("cmsi_"));
+
+    // `erasures` lists who erased how many, and nothing about whom.
+    let created = server
+        .gql(
+            "mutation { createInvitation(input: { email: \"gone@example.org\", role: \"viewer\", sendEmail: false }) { id } }",
+            json!({}),
+            Some(&bootstrap),
+        )
+        .await;
+    assert!(
+        created["data"]["createInvitation"]["id"].is_string(),
+        "{created}"
+    );
+    let erased = server
+        .gql(
+            "mutation { eraseInvitee(email: \"gone@example.org\") }",
+            json!({}),
+            Some(&bootstrap),
+        )
+        .await;
+    assert_eq!(erased["data"]["eraseInvitee"], 1, "{erased}");
+    let output = crate::process::command()
+        .args(["erasures", "--limit", "5"])
+        .env("INVITATIONS_DATA_DIR", &data)
+        .output()
+        .await
+        .unwrap();
+    let listed = String::from_utf8(output.stdout).unwrap();
+    assert!(output.status.success(), "{listed}");
+    assert!(
+        listed.contains("\teraseInvitee\t1\tbootstrap-admin\tbootstrap admin"),
+        "{listed}"
+    );
+    assert!(!listed.contains("gone@"), "{listed}");
     server.stop().await;
     let _ = std::fs::remove_dir_all(data);
 }

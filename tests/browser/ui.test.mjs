@@ -284,8 +284,19 @@ try {
     await shot("list-phone");
   });
 
-  await step("an editor limited to team-a sees its own and invites into its scope", async () => {
+  await step("an admin deletes an invitation from its detail, after confirming", async () => {
     await page.setViewportSize({ width: 1280, height: 900 });
+    await showList();
+    await row("bob@example.org").getByRole("button", { name: "bob@example.org" }).click();
+    await page.getByRole("button", { name: "Delete" }).click();
+    const dialog = page.getByRole("dialog", { name: "Delete this invitation?" });
+    assert.match(await dialog.textContent(), /cannot be undone/);
+    await dialog.getByRole("button", { name: "Delete" }).click();
+    await status.getByText("The invitation for bob@example.org is deleted.").waitFor();
+    await row("bob@example.org").waitFor({ state: "detached" });
+  });
+
+  await step("an editor limited to team-a sees its own and invites into its scope", async () => {
     await page.getByRole("button", { name: "Sign out" }).click();
     await page.getByLabel("API token").fill(TEAM_TOKEN);
     await page.keyboard.press("Enter");

@@ -12,7 +12,7 @@ const FIELDS = `id email name role groups locale scope state createdAt updatedAt
 
 const Q = {
   viewer: `query { invitationViewer { name canRead grantableRoles emailLocales defaultLocale
-    defaultValidity minValidity maxValidity canManageWebhooks eventTypes scopes grantableGroups } }`,
+    defaultValidity minValidity maxValidity canManageWebhooks canErase eventTypes scopes grantableGroups } }`,
   list: `query($filter: InvitationFilter, $sort: [InvitationSort!], $first: Int, $after: String) {
     invitations(filter: $filter, sort: $sort, first: $first, after: $after) {
       totalCount pageInfo { hasNextPage endCursor } nodes { ${FIELDS} } } }`,
@@ -23,6 +23,7 @@ const Q = {
     created failed items { index invitation { id email state } error { code message field } } } }`,
   resend: `mutation($id: ID!) { resendInvitation(id: $id) { ${FIELDS} inviteUrl } }`,
   revoke: `mutation($id: ID!) { revokeInvitation(id: $id) { ${FIELDS} } }`,
+  remove: `mutation($id: ID!) { deleteInvitation(id: $id) }`,
   endpoints: `query { webhookEndpoints { id url description eventTypes enabled disabledReason
     failingSince secretCreatedAt } }`,
   createEndpoint: `mutation($input: CreateWebhookEndpointInput!) { createWebhookEndpoint(input: $input) {
@@ -271,7 +272,11 @@ async function openDetail(id, minted = null) {
 function renderDetail(invitation) {
   $("detail-title").replaceChildren(invitation.email, " ", badge(invitation.state));
   $("detail-minted").replaceChildren(mintedPanel(invitation) ?? "");
-  $("detail-actions").replaceChildren(...actionButtons(invitation, () => openDetail(invitation.id)));
+  const actions = actionButtons(invitation, () => openDetail(invitation.id));
+  if (state.viewer.canErase) {
+    actions.push(el("button", { type: "button", class: "danger", onclick: () => remove(invitation) }, "Delete"));
+  }
+  $("detail-actions").replaceChildren(...actions);
   const delivery = invitation.delivery;
   const fields = [
     ["Name", invitation.name ?? "—"],
@@ -320,6 +325,24 @@ async function revoke(invitation, after) {
     say(error.message, "error");
   }
   await after();
+}
+
+async function remove(invitation) {
+  const sure = await confirmAction("Delete this invitation?",
+    `Everything stored about the invitation for ${invitation.email} is erased: the invitation, its ` +
+    "queued emails, its events and webhook payloads. Its link stops working. This cannot be undone.", "Delete");
+  if (!sure) return;
+  let deleted;
+  try {
+    deleted = (await gql(Q.remove, { id: invitation.id })).deleteInvitation;
+  } catch (error) {
+    say(error.message, "error");
+    return;
+  }
+  show("list");
+  await loadList();
+  say(deleted ? `The invitation for ${invitation.email} is deleted.` : "That invitation no longer exists.",
+    deleted ? "ok" : "error");
 }
 
 // ------------------------------------------------------------------------------------ create

@@ -14,7 +14,7 @@ use mongodb::{Collection, IndexModel};
 use uuid::Uuid;
 
 use super::{DUPLICATE_KEY, MongoStore, classify, duplicate_key_message, raw};
-use crate::domain::{Invitation, InvitationId, WebhookDelivery, WebhookEndpoint};
+use crate::domain::{EventType, Invitation, InvitationId, WebhookDelivery, WebhookEndpoint};
 use crate::ports::{
     EventStore, FeedPosition, FeedStream, LoggedEvent, SharedEventFeed, StoreError, StoreResult,
 };
@@ -77,7 +77,14 @@ impl EventCollections {
             IndexModel::builder().keys(keys).options(options).build()
         };
         self.events
-            .create_index(named("by_at", doc! { "at": 1 }, IndexOptions::default()))
+            .create_indexes([
+                named("by_at", doc! { "at": 1 }, IndexOptions::default()),
+                named(
+                    "by_invitation",
+                    doc! { "invitationId": 1 },
+                    IndexOptions::default(),
+                ),
+            ])
             .await
             .map_err(classify)?;
         self.deliveries
@@ -104,6 +111,11 @@ impl EventCollections {
                     doc! { "createdAt": 1 },
                     IndexOptions::default(),
                 ),
+                named(
+                    "by_invitation",
+                    doc! { "invitationId": 1 },
+                    IndexOptions::default(),
+                ),
             ])
             .await
             .map_err(classify)?;
@@ -127,6 +139,32 @@ fn only_duplicates(err: &mongodb::error::Error) -> Option<Vec<usize>> {
                 .then(|| errors.iter().map(|e| e.index).collect())
         }
         _ => None,
+    }
+}
+
+impl MongoStore {
+    /// Deletes the logged events and webhook deliveries of the invitations `ids`, except
+    /// those of their `invitation.deleted` events, which hold no personal data.
+    pub(super) async fn erase_traces(&self, ids: &[Uuid]) -> StoreResult<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<Bson> = ids.iter().map(|id| uuid_value(*id)).collect();
+        let filter = doc! {
+            "invitationId": { "$in": ids },
+            "type": { "$ne": EventType::Deleted.as_str() },
+        };
+        self.event_collections
+            .events
+            .delete_many(filter.clone())
+            .await
+            .map_err(classify)?;
+        self.event_collections
+            .deliveries
+            .delete_many(filter)
+            .await
+            .map_err(classify)?;
+        Ok(())
     }
 }
 
@@ -207,11 +245,32 @@ impl EventStore for MongoStore {
                 "revision": { "$add": ["$revision", 1] },
             } },
         ];
-        self.invitations
-            .update_many(doc! { "_id": { "$in": records } }, pipeline)
+        let updated = self
+            .invitations
+            .update_many(doc! { "_id": { "$in": records.clone() } }, pipeline)
             .await
-            .map(drop)
-            .map_err(classify)
+            .map_err(classify)?;
+        if usize::try_from(updated.matched_count).unwrap_or(usize::MAX) < published.len() {
+            // Some were erased while their events were being published: what was just
+            // logged of them goes too.
+            let existing: Vec<Document> = self
+                .invitations
+                .find(doc! { "_id": { "$in": records } })
+                .projection(doc! { "_id": 1 })
+                .await
+                .map_err(classify)?
+                .try_collect()
+                .await
+                .map_err(classify)?;
+            let existing: Vec<&Bson> = existing.iter().filter_map(|d| d.get("_id")).collect();
+            let gone: Vec<Uuid> = published
+                .iter()
+                .map(|(id, _)| id.as_uuid())
+                .filter(|id| !existing.contains(&&super::codec::uuid(*id)))
+                .collect();
+            self.erase_traces(&gone).await?;
+        }
+        Ok(())
     }
 
     async fn abandoned_events(

@@ -19,10 +19,10 @@ use mongodb::options::{ClientOptions, CollectionOptions, ReturnDocument, WriteCo
 use mongodb::{Client, Collection, Database};
 
 use super::record::InvitationRecord;
-use crate::domain::{Invitation, InvitationId, IsoDuration, SecretDigest};
+use crate::domain::{Actor, Invitation, InvitationId, IsoDuration, SecretDigest};
 use crate::ports::{
-    Account, AccountStore, ApiTokenRecord, InvitationFilter, InvitationStore, ListQuery, Page,
-    StoreError, StoreResult, TokenStore,
+    Account, AccountStore, ApiTokenRecord, Erasure, InvitationFilter, InvitationStore, ListQuery,
+    Page, StoreError, StoreResult, TokenStore,
 };
 
 const DUPLICATE_KEY: i32 = 11000;
@@ -33,6 +33,7 @@ pub struct MongoStore {
     invitations: Collection<Document>,
     accounts: Collection<Document>,
     tokens: Collection<Document>,
+    erasures: Collection<Document>,
     event_collections: events::EventCollections,
 }
 
@@ -99,6 +100,7 @@ impl MongoStore {
         let invitations = database.collection_with_options("invitations", durable.clone());
         let accounts = database.collection_with_options("accounts", durable.clone());
         let tokens = database.collection_with_options("api_tokens", durable.clone());
+        let erasures = database.collection_with_options("erasures", durable.clone());
         indexes::ensure(&invitations, &accounts, &tokens, retention).await?;
         let event_collections = events::EventCollections {
             events: database.collection_with_options("invitation_events", durable.clone()),
@@ -111,6 +113,7 @@ impl MongoStore {
             invitations,
             accounts,
             tokens,
+            erasures,
             event_collections,
         })
     }
@@ -327,6 +330,88 @@ impl InvitationStore for MongoStore {
             .await
             .map_err(classify)
             .map(drop)
+    }
+
+    async fn invitations_for_email(
+        &self,
+        email_normalized: &str,
+    ) -> StoreResult<Vec<(InvitationId, Option<String>)>> {
+        let cursor = raw(&self.invitations)
+            .find(doc! { "emailNorm": email_normalized })
+            .await
+            .map_err(classify)?;
+        Ok(self
+            .find_many(cursor)
+            .await?
+            .into_iter()
+            .map(|i| (i.id, i.details.scope.map(|s| s.as_str().to_owned())))
+            .collect())
+    }
+
+    async fn erase(
+        &self,
+        ids: &[InvitationId],
+        actor: &Actor,
+        operation: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        // The records first: once they are gone nothing publishes their events any more (a
+        // publish in flight erases what it logged, see `remove_published`).
+        let keys: Vec<bson::Bson> = ids.iter().map(|id| codec::uuid(id.as_uuid())).collect();
+        let deleted = self
+            .invitations
+            .delete_many(doc! { "_id": { "$in": keys } })
+            .await
+            .map_err(classify)?
+            .deleted_count;
+        let uuids: Vec<uuid::Uuid> = ids.iter().map(|id| id.as_uuid()).collect();
+        self.erase_traces(&uuids).await?;
+        self.erasures
+            .insert_one(doc! {
+                "_id": uuid::Uuid::now_v7().hyphenated().to_string(),
+                "at": codec::time(at),
+                "actorId": &actor.id,
+                "actorName": &actor.name,
+                "operation": operation,
+                "count": i64::try_from(deleted).unwrap_or(i64::MAX),
+            })
+            .await
+            .map_err(classify)?;
+        Ok(deleted)
+    }
+
+    async fn erasures(&self, limit: usize) -> StoreResult<Vec<Erasure>> {
+        let documents: Vec<Document> = self
+            .erasures
+            .find(doc! {})
+            .sort(doc! { "at": -1, "_id": -1 })
+            .limit(i64::try_from(limit).unwrap_or(i64::MAX))
+            .await
+            .map_err(classify)?
+            .try_collect()
+            .await
+            .map_err(classify)?;
+        documents
+            .into_iter()
+            .map(|d| {
+                let corrupt = || StoreError::Corrupt(format!("erasure {d}"));
+                Ok(Erasure {
+                    id: d
+                        .get_str("_id")
+                        .ok()
+                        .and_then(|id| uuid::Uuid::parse_str(id).ok())
+                        .ok_or_else(corrupt)?,
+                    at: d.get_datetime("at").map_err(|_| corrupt())?.to_chrono(),
+                    actor: Actor {
+                        id: d.get_str("actorId").map_err(|_| corrupt())?.to_owned(),
+                        name: d.get_str("actorName").map_err(|_| corrupt())?.to_owned(),
+                    },
+                    operation: d.get_str("operation").map_err(|_| corrupt())?.to_owned(),
+                    count: u64::try_from(d.get_i64("count").map_err(|_| corrupt())?)
+                        .map_err(|_| corrupt())?,
+                })
+            })
+            .collect()
     }
 }
 

@@ -26,6 +26,22 @@ fn id_text(id: Uuid) -> Value {
     Value::Text(id.hyphenated().to_string())
 }
 
+/// Deletes the logged events and webhook deliveries of invitation `id`, except those of its
+/// `invitation.deleted` event, which hold no personal data.
+pub(super) fn erase_traces(conn: &Connection, id: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "DELETE FROM invitation_events WHERE json_extract(data, '$.invitationId') = ?1 \
+         AND json_extract(data, '$.type') <> 'invitation.deleted'",
+    )?
+    .execute([id])?;
+    conn.prepare_cached(
+        "DELETE FROM webhook_deliveries WHERE json_extract(data, '$.invitationId') = ?1 \
+         AND json_extract(data, '$.type') <> 'invitation.deleted'",
+    )?
+    .execute([id])?;
+    Ok(())
+}
+
 fn insert_delivery_row(
     conn: &Connection,
     d: &DeliveryRecord,
@@ -150,6 +166,9 @@ impl EventStore for SqliteStore {
                     .optional()
                     .map_err(classify)?
                 else {
+                    // Erased while its events were being published: what was just logged of
+                    // it goes too.
+                    erase_traces(&tx, &id).map_err(classify)?;
                     continue;
                 };
                 let mut pending: Vec<PendingEventRecord> = from_json(&text, "pending event list")?;

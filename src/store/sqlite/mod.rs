@@ -18,10 +18,10 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, params, params_from_iter};
 
 use super::record::InvitationRecord;
-use crate::domain::{Invitation, InvitationId, SecretDigest};
+use crate::domain::{Actor, Invitation, InvitationId, SecretDigest};
 use crate::ports::{
-    Account, AccountStore, ApiTokenRecord, InvitationFilter, InvitationStore, ListQuery, Page,
-    StoreError, StoreResult, TokenStore,
+    Account, AccountStore, ApiTokenRecord, Erasure, InvitationFilter, InvitationStore, ListQuery,
+    Page, StoreError, StoreResult, TokenStore,
 };
 
 const READERS: usize = 2;
@@ -395,6 +395,109 @@ impl InvitationStore for SqliteStore {
         })
         .await
     }
+
+    async fn invitations_for_email(
+        &self,
+        email_normalized: &str,
+    ) -> StoreResult<Vec<(InvitationId, Option<String>)>> {
+        let email = email_normalized.to_owned();
+        self.read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached("SELECT id, scope FROM invitations WHERE email_normalized = ?1")
+                .map_err(classify)?;
+            let rows = stmt
+                .query_map([email], |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, Option<String>>(1)?))
+                })
+                .map_err(classify)?;
+            rows.map(|row| {
+                let (id, scope) = row.map_err(classify)?;
+                let id = InvitationId::parse(&id)
+                    .map_err(|_| StoreError::Corrupt(format!("invitation id {id:?}")))?;
+                Ok((id, scope))
+            })
+            .collect()
+        })
+        .await
+    }
+
+    async fn erase(
+        &self,
+        ids: &[InvitationId],
+        actor: &Actor,
+        operation: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+        let (actor, operation) = (actor.clone(), operation.to_owned());
+        self.write(move |conn| {
+            // One transaction; `secure_delete` overwrites what it removes.
+            let tx = conn.transaction().map_err(classify)?;
+            let mut count = 0u64;
+            for id in &ids {
+                count += tx
+                    .execute("DELETE FROM invitations WHERE id = ?1", [id])
+                    .map_err(classify)? as u64;
+                events::erase_traces(&tx, id).map_err(classify)?;
+            }
+            tx.execute(
+                "INSERT INTO erasures (id, at, actor_id, actor_name, operation, count) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    uuid::Uuid::now_v7().to_string(),
+                    codec::time_value(at),
+                    actor.id,
+                    actor.name,
+                    operation,
+                    i64::try_from(count).unwrap_or(i64::MAX),
+                ],
+            )
+            .map_err(classify)?;
+            tx.commit().map_err(classify)?;
+            Ok(count)
+        })
+        .await
+    }
+
+    async fn erasures(&self, limit: usize) -> StoreResult<Vec<Erasure>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT id, at, actor_id, actor_name, operation, count FROM erasures \
+                     ORDER BY at DESC, id DESC LIMIT ?1",
+                )
+                .map_err(classify)?;
+            let rows = stmt
+                .query_map([limit], |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, i64>(1)?,
+                        row.get::<_, String>(2)?,
+                        row.get::<_, String>(3)?,
+                        row.get::<_, String>(4)?,
+                        row.get::<_, i64>(5)?,
+                    ))
+                })
+                .map_err(classify)?;
+            rows.map(|row| {
+                let (id, at, actor_id, actor_name, operation, count) = row.map_err(classify)?;
+                let corrupt = || StoreError::Corrupt(format!("erasure {id}"));
+                Ok(Erasure {
+                    id: uuid::Uuid::parse_str(&id).map_err(|_| corrupt())?,
+                    at: DateTime::from_timestamp_millis(at).ok_or_else(corrupt)?,
+                    actor: Actor {
+                        id: actor_id,
+                        name: actor_name,
+                    },
+                    operation,
+                    count: u64::try_from(count).map_err(|_| corrupt())?,
+                })
+            })
+            .collect()
+        })
+        .await
+    }
 }
 
 #[async_trait]
@@ -757,7 +860,7 @@ mod tests {
         revoked
             .revoke(
                 Utc::now(),
-                crate::domain::Actor {
+                Actor {
                     id: "a".into(),
                     name: "A".into(),
                 },

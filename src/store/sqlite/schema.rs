@@ -142,6 +142,23 @@ CREATE INDEX IF NOT EXISTS webhook_deliveries_due
     ON webhook_deliveries (available_at) WHERE state = 'PENDING';
 CREATE INDEX IF NOT EXISTS webhook_deliveries_by_endpoint ON webhook_deliveries (endpoint_id, id);
 CREATE INDEX IF NOT EXISTS webhook_deliveries_by_created ON webhook_deliveries (created_at);
+
+-- What an erasure finds of an invitation: its logged events and deliveries.
+CREATE INDEX IF NOT EXISTS invitation_events_by_invitation
+    ON invitation_events (json_extract(data, '$.invitationId'));
+CREATE INDEX IF NOT EXISTS webhook_deliveries_by_invitation
+    ON webhook_deliveries (json_extract(data, '$.invitationId'));
+
+-- Who erased how many invitations, when: no personal data of the people erased.
+CREATE TABLE IF NOT EXISTS erasures (
+    id TEXT PRIMARY KEY,
+    at INTEGER NOT NULL,
+    actor_id TEXT NOT NULL,
+    actor_name TEXT NOT NULL,
+    operation TEXT NOT NULL,
+    count INTEGER NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS erasures_by_at ON erasures (at);
 ";
 
 /// Columns of `invitations`, in the order `codec` binds and reads them.
