@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 use cms_invitations::config::{Config, LogFormat};
 use cms_invitations::domain::IsoDuration;
 use cms_invitations::domain::MessageKind;
-use cms_invitations::email::{EmailContext, EmailPart, EmailTemplates};
+use cms_invitations::email::{EmailContext, EmailPart, EmailTemplates, PageMessages};
 use cms_invitations::graphql;
 use cms_invitations::ports::SystemClock;
 use cms_invitations::standalone::seed;
@@ -360,14 +360,17 @@ fn templates(config: &Config, command: &TemplatesCommand) -> ExitCode {
     };
     match command {
         TemplatesCommand::Check => {
-            let problems = templates.check();
+            let pages = PageMessages::load(config.email.email_templates_dir.as_deref(), false);
+            let mut problems = templates.check();
+            problems.extend(pages.check(&templates.locales()));
             if problems.is_empty() {
                 let locales = templates.locales();
                 return say(&format!(
-                    "ok: {} locale(s) ({}), {} kinds, 3 parts each",
+                    "ok: {} locale(s) ({}), {} kinds, 3 parts each; accept page messages in {}",
                     locales.len(),
                     locales.join(", "),
-                    MessageKind::ALL.len()
+                    MessageKind::ALL.len(),
+                    pages.locales().join(", ")
                 ));
             }
             for problem in &problems {

@@ -176,6 +176,7 @@ fn roles_from(source: &mut Source) -> Option<RolePolicy> {
             .collect()
     });
     RolePolicy::new(invitee, principals)
+        .and_then(|policy| policy.with_names(table.names.unwrap_or_default()))
         .map_err(|mut problems| source.problems.append(&mut problems))
         .ok()
 }

@@ -33,6 +33,50 @@ pub struct RolePermissions {
 pub struct RolePolicy {
     invitee_roles: Vec<String>,
     principals: BTreeMap<String, RolePermissions>,
+    /// Display names by role, then locale (`de`, `pt-BR`).
+    names: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+/// The names people read for the default roles, in the shipped locales.
+const DEFAULT_NAMES: &[(&str, [(&str, &str); 3])] = &[
+    (
+        "admin",
+        [
+            ("en", "Administrator"),
+            ("de", "Administrator"),
+            ("fr", "Administrateur"),
+        ],
+    ),
+    (
+        "editor",
+        [("en", "Editor"), ("de", "Redakteur"), ("fr", "Éditeur")],
+    ),
+    (
+        "author",
+        [("en", "Author"), ("de", "Autor"), ("fr", "Auteur")],
+    ),
+    (
+        "viewer",
+        [("en", "Viewer"), ("de", "Leser"), ("fr", "Lecteur")],
+    ),
+];
+
+/// Longest display name of a role.
+const MAX_NAME_CHARS: usize = 64;
+
+/// The shipped names of those of `invitee_roles` that are default roles.
+fn default_names(invitee_roles: &[String]) -> BTreeMap<String, BTreeMap<String, String>> {
+    DEFAULT_NAMES
+        .iter()
+        .filter(|(role, _)| invitee_roles.iter().any(|r| r == role))
+        .map(|(role, names)| {
+            let names = names
+                .iter()
+                .map(|(locale, name)| ((*locale).to_owned(), (*name).to_owned()))
+                .collect();
+            ((*role).to_owned(), names)
+        })
+        .collect()
 }
 
 impl RolePolicy {
@@ -72,12 +116,72 @@ impl RolePolicy {
         }
         if problems.is_empty() {
             Ok(Self {
+                names: default_names(&invitee_roles),
                 invitee_roles,
                 principals,
             })
         } else {
             Err(problems)
         }
+    }
+
+    /// The display names of `[roles.names.ROLE]` (locale = name) over the defaults.
+    pub fn with_names(
+        mut self,
+        names: BTreeMap<String, BTreeMap<String, String>>,
+    ) -> Result<Self, Vec<String>> {
+        let mut problems = Vec::new();
+        for (role, by_locale) in names {
+            if !self.invitee_roles.contains(&role) {
+                problems.push(format!(
+                    "roles.names.{role}: {role:?} is not in roles.invitee"
+                ));
+                continue;
+            }
+            for (locale, name) in by_locale {
+                let name = name.trim().to_owned();
+                if crate::domain::Locale::parse(&locale).is_err() {
+                    problems.push(format!(
+                        "roles.names.{role}: {locale:?} is not a BCP 47 locale"
+                    ));
+                } else if name.is_empty()
+                    || name.chars().count() > MAX_NAME_CHARS
+                    || name.chars().any(char::is_control)
+                {
+                    problems.push(format!(
+                        "roles.names.{role}.{locale}: use 1 to {MAX_NAME_CHARS} printable characters"
+                    ));
+                } else {
+                    self.names
+                        .entry(role.clone())
+                        .or_default()
+                        .insert(locale, name);
+                }
+            }
+        }
+        if problems.is_empty() {
+            Ok(self)
+        } else {
+            Err(problems)
+        }
+    }
+
+    /// What people read for `role` in `locale`: its name in that locale, else in its
+    /// language, else in English, else the identifier itself.
+    pub fn display_name<'a>(&'a self, role: &'a str, locale: &str) -> &'a str {
+        let Some(names) = self.names.get(role) else {
+            return role;
+        };
+        let language = locale.split('-').next().unwrap_or(locale);
+        [locale, language, "en"]
+            .into_iter()
+            .find_map(|tag| {
+                names
+                    .iter()
+                    .find(|(l, _)| l.eq_ignore_ascii_case(tag))
+                    .map(|(_, name)| name.as_str())
+            })
+            .unwrap_or(role)
     }
 
     pub fn invitee_roles(&self) -> &[String] {
@@ -141,8 +245,10 @@ impl Default for RolePolicy {
                 },
             ),
         ]);
+        let invitee_roles: Vec<String> = all.into_iter().collect();
         Self {
-            invitee_roles: all.into_iter().collect(),
+            names: default_names(&invitee_roles),
+            invitee_roles,
             principals,
         }
     }
@@ -172,6 +278,32 @@ mod tests {
                 .contains("admin")
         );
         assert!(policy.permissions("viewer").unwrap().read);
+    }
+
+    #[test]
+    fn roles_have_names_people_can_read_in_each_locale() {
+        let policy = RolePolicy::default();
+        assert_eq!(policy.display_name("author", "de-AT"), "Autor");
+        assert_eq!(policy.display_name("viewer", "fr"), "Lecteur");
+        assert_eq!(
+            policy.display_name("editor", "pt-BR"),
+            "Editor",
+            "English next"
+        );
+        let named = policy
+            .clone()
+            .with_names(BTreeMap::from([(
+                "author".to_owned(),
+                BTreeMap::from([("pt-BR".to_owned(), " Autor(a) ".to_owned())]),
+            )]))
+            .unwrap();
+        assert_eq!(named.display_name("author", "pt-BR"), "Autor(a)");
+        assert_eq!(named.display_name("author", "de"), "Autor", "defaults stay");
+        let wrong = policy.with_names(BTreeMap::from([(
+            "boss".to_owned(),
+            BTreeMap::from([("en".to_owned(), "Boss".to_owned())]),
+        )]));
+        assert!(wrong.unwrap_err()[0].contains("roles.names.boss"));
     }
 
     #[test]

@@ -30,6 +30,8 @@ pub struct Setting {
 pub(super) struct RolesTable {
     pub invitee: Option<Vec<String>>,
     pub principals: Option<BTreeMap<String, RolePermissions>>,
+    /// Display names: role, then locale, then the name.
+    pub names: Option<BTreeMap<String, BTreeMap<String, String>>>,
 }
 
 /// Every setting's text after the file and the environment had their say, and every problem

@@ -20,7 +20,10 @@ pub fn template_variables(kind: MessageKind) -> &'static [(&'static str, &'stati
             ("invitee_name", "the invitee's name, if the editor gave one"),
             ("invitee_email", "the invited address"),
             ("inviter_name", "who sent the invitation"),
-            ("role", "the role the account will get"),
+            (
+                "role",
+                "the role the account will get, by its name in the email's language (`roles.names`)",
+            ),
             ("scope", "team, workspace or company, if any"),
             ("groups", "list of group names (may be empty)"),
             (
@@ -35,7 +38,10 @@ pub fn template_variables(kind: MessageKind) -> &'static [(&'static str, &'stati
             ("inviter_name", "who sent the invitation (the recipient)"),
             ("invitee_name", "the new member's name, if known"),
             ("invitee_email", "the new member's address"),
-            ("role", "the role the account got"),
+            (
+                "role",
+                "the role the account got, by its name in the email's language",
+            ),
             ("scope", "team, workspace or company, if any"),
             (
                 "accepted_at",
@@ -124,6 +130,13 @@ impl EmailContext {
         let language = lang.split('-').next().unwrap_or(lang);
         let when = super::dates::format_date_time(at, language);
         let product_name = "Acme CMS".to_owned();
+        // As emails show roles: by name, in the email's language.
+        let role = match language {
+            "de" => "Autor",
+            "fr" => "Auteur",
+            _ => "Author",
+        }
+        .to_owned();
         match kind {
             MessageKind::Invitation => Self::Invitation(InvitationContext {
                 product_name,
@@ -131,7 +144,7 @@ impl EmailContext {
                 invitee_name: full.then(|| "Ada Lovelace".to_owned()),
                 invitee_email: "ada@example.org".to_owned(),
                 inviter_name: "Grace Hopper".to_owned(),
-                role: "author".to_owned(),
+                role,
                 scope: full.then(|| "Analytical Engines Ltd".to_owned()),
                 groups: if full {
                     vec![
@@ -152,7 +165,7 @@ impl EmailContext {
                 inviter_name: "Grace Hopper".to_owned(),
                 invitee_name: full.then(|| "Ada Lovelace".to_owned()),
                 invitee_email: "ada@example.org".to_owned(),
-                role: "author".to_owned(),
+                role,
                 scope: full.then(|| "Analytical Engines Ltd".to_owned()),
                 accepted_at: when,
             }),

@@ -3,6 +3,7 @@
 
 mod context;
 mod dates;
+mod page_messages;
 mod templates;
 mod transport;
 
@@ -10,6 +11,7 @@ pub use context::{
     AcceptedContext, EmailContext, EmailPart, InvitationContext, template_variables,
 };
 pub use dates::format_date_time;
+pub use page_messages::PageMessages;
 pub use templates::{EmailTemplates, RenderedEmail, TemplateProblem, TemplateProblems};
 pub use transport::{FileMailer, Sender, SmtpMailer, prune_outbox};
 

@@ -267,12 +267,27 @@ impl EmailTemplates {
                     }
                     for full in [true, false] {
                         let sample = EmailContext::sample(kind, locale, full);
-                        if let Err(found) = render_part(&compiled, locale, kind, part, &sample) {
-                            for problem in found.0 {
+                        match render_part(&compiled, locale, kind, part, &sample) {
+                            Err(found) => {
+                                for problem in found.0 {
+                                    if !problems.contains(&problem) {
+                                        problems.push(problem);
+                                    }
+                                }
+                            }
+                            Ok(html) if part == EmailPart::Html && preheader(&html) == Some("") => {
+                                let problem = TemplateProblem {
+                                    file: compiled.files.get(&name).cloned().unwrap_or_default(),
+                                    line: None,
+                                    message: "no preheader (the inbox preview): define \
+                                              {{#*inline \"preheader\"}}…{{/inline}}"
+                                        .into(),
+                                };
                                 if !problems.contains(&problem) {
                                     problems.push(problem);
                                 }
                             }
+                            Ok(_) => {}
                         }
                     }
                 }
@@ -280,6 +295,14 @@ impl EmailTemplates {
         }
         problems
     }
+}
+
+/// What the shipped layout's hidden preheader holds, trimmed; `None` for a layout without one.
+fn preheader(html: &str) -> Option<&str> {
+    const MARK: &str = "mso-hide:all;\">";
+    let start = html.find(MARK)? + MARK.len();
+    let end = html[start..].find("</div>")?;
+    Some(html[start..start + end].trim())
 }
 
 fn template_name(locale: &str, kind: MessageKind, part: EmailPart) -> String {

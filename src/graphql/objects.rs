@@ -1,6 +1,6 @@
 //! Output types: `Invitation`, `PublicInvitation` and what hangs off them.
 
-use async_graphql::{ComplexObject, ID, Object, SimpleObject};
+use async_graphql::{ComplexObject, Context, ID, Object, SimpleObject};
 use chrono::Utc;
 
 use super::enums::{DeliveryStatus, EventActorKind, EventKind, InvitationState};
@@ -211,7 +211,7 @@ impl PublicInvitation {
 }
 
 /// What the holder of a link sees. Once the invitation is accepted, revoked or declined only
-/// `state` is filled; every other field is `null`.
+/// `state` and `locale` are filled; every other field is `null`.
 #[Object(name = "PublicInvitation")]
 impl PublicInvitation {
     async fn email(&self) -> Option<&str> {
@@ -244,8 +244,34 @@ impl PublicInvitation {
         self.open().map(|i| i.expires_at.into())
     }
 
+    /// The role by the name people read, in the invitee's language (`locale`, else the
+    /// default); `role` stays the identifier.
+    async fn role_name(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<String>> {
+        let Some(invitation) = self.open() else {
+            return Ok(None);
+        };
+        let settings = super::InvitationsModule::of(ctx)?.service.settings();
+        let locale = invitation
+            .details
+            .locale
+            .as_ref()
+            .map(|l| l.as_str())
+            .or(invitation.delivery.locale.as_deref())
+            .unwrap_or(&settings.email.default_locale);
+        let role = invitation.details.role.as_str();
+        Ok(Some(settings.roles.display_name(role, locale).to_owned()))
+    }
+
+    /// The invitee's language: the invitation's locale, else the one its email was written
+    /// in. The accept page speaks it, in every state.
     async fn locale(&self) -> Option<&str> {
-        self.open()?.details.locale.as_ref().map(|l| l.as_str())
+        let invitation = &self.invitation;
+        invitation
+            .details
+            .locale
+            .as_ref()
+            .map(|l| l.as_str())
+            .or(invitation.delivery.locale.as_deref())
     }
 }
 
@@ -413,6 +439,15 @@ pub struct InvitationViewer {
     pub scopes: Option<Vec<String>>,
     /// The groups the caller may put invitees in. `null`: any group.
     pub grantable_groups: Option<Vec<String>>,
+    /// Every invitee role with its English display name, in the configured order.
+    pub role_names: Vec<RoleName>,
+}
+
+/// A role's identifier and the name people read.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct RoleName {
+    pub role: String,
+    pub name: String,
 }
 
 impl From<service::Viewer> for InvitationViewer {
@@ -432,6 +467,11 @@ impl From<service::Viewer> for InvitationViewer {
             event_types: viewer.event_types,
             scopes: viewer.scopes,
             grantable_groups: viewer.grantable_groups,
+            role_names: viewer
+                .role_names
+                .into_iter()
+                .map(|(role, name)| RoleName { role, name })
+                .collect(),
         }
     }
 }

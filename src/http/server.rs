@@ -93,6 +93,7 @@ pub fn server_router(parts: ServerParts) -> Router {
                 .route("/email-preview", get(email_preview::page))
                 .route("/email-preview.json", get(email_preview::json))
                 .route("/email-preview/html", get(email_preview::html))
+                .route("/accept/messages", get(ui::accept_messages))
                 .with_state(email),
         );
     let request_id = HeaderName::from_static(middleware::REQUEST_ID);

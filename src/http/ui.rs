@@ -3,12 +3,18 @@
 //! (and the admin to the email preview). No CDN, no inline script, a strict CSP.
 
 use axum::Router;
+use axum::extract::{Query, State};
 use axum::http::HeaderValue;
 use axum::http::header::{
     CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS,
 };
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+
+use crate::service::EmailSettings;
+
+/// Language preferences one request may name at most.
+const MAX_PREFERENCES: usize = 10;
 
 const ADMIN_HTML: &str = include_str!("assets/admin.html");
 const ADMIN_JS: &str = include_str!("assets/admin.js");
@@ -69,4 +75,36 @@ pub(crate) fn routes() -> Router {
             "/ui/ui.css",
             get(|| async { asset("text/css; charset=utf-8", UI_CSS) }),
         )
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct MessagesQuery {
+    /// Preferences in order, comma-separated: `de-AT,de,en`.
+    lang: Option<String>,
+}
+
+/// `/accept/messages?lang=de-AT,fr`: the invitee page's words for the first preference that
+/// has them (its tag, then its language), else the default locale's, as
+/// `{"locale": "de", "messages": {...}}`. The page asks with the invitation's locale, or with
+/// the browser's languages for a link it cannot look up.
+pub(crate) async fn accept_messages(
+    State(email): State<EmailSettings>,
+    Query(query): Query<MessagesQuery>,
+) -> Response {
+    let lang = query.lang.unwrap_or_default();
+    let preferences = lang
+        .split(',')
+        .map(str::trim)
+        .filter(|tag| !tag.is_empty() && tag.len() <= 35)
+        .take(MAX_PREFERENCES);
+    let (locale, messages) = email.pages.choose(preferences, &email.default_locale);
+    let body = serde_json::json!({ "locale": locale, "messages": &*messages }).to_string();
+    (
+        [
+            (CONTENT_TYPE, HeaderValue::from_static("application/json")),
+            (CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+        ],
+        body,
+    )
+        .into_response()
 }

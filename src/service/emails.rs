@@ -11,7 +11,7 @@ use crate::domain::{
     RetryPolicy,
 };
 use crate::email::{
-    AcceptedContext, EmailContext, EmailTemplates, InvitationContext, RenderedEmail,
+    AcceptedContext, EmailContext, EmailTemplates, InvitationContext, PageMessages, RenderedEmail,
     format_date_time,
 };
 
@@ -22,6 +22,8 @@ const MAX_REQUEST_LOCALES: usize = 8;
 #[derive(Debug, Clone)]
 pub struct EmailSettings {
     pub templates: EmailTemplates,
+    /// The words of the invitee's page, beside the templates.
+    pub pages: PageMessages,
     /// The CMS's name, as emails show it.
     pub product_name: String,
     /// The locale when neither the invitation nor the creating request names one we have.
@@ -113,7 +115,11 @@ impl InvitationService {
             invitee_name: text(invitation.details.name.as_ref()),
             invitee_email: invitation.details.email.as_str().to_owned(),
             inviter_name: invitation.invited_by.name.clone(),
-            role: invitation.details.role.as_str().to_owned(),
+            role: self
+                .settings
+                .roles
+                .display_name(invitation.details.role.as_str(), &locale)
+                .to_owned(),
             scope: text(invitation.details.scope.as_ref()),
             groups: invitation.details.groups.to_strings(),
             accept_url: url.to_string(),
@@ -154,7 +160,11 @@ impl InvitationService {
             inviter_name: invitation.invited_by.name.clone(),
             invitee_name: text(invitation.details.name.as_ref()),
             invitee_email: invitation.details.email.as_str().to_owned(),
-            role: invitation.details.role.as_str().to_owned(),
+            role: self
+                .settings
+                .roles
+                .display_name(invitation.details.role.as_str(), &locale)
+                .to_owned(),
             scope: text(invitation.details.scope.as_ref()),
             accepted_at: format_date_time(invitation.accepted_at.unwrap_or(now), language(&locale)),
         });

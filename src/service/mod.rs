@@ -49,7 +49,7 @@ use crate::domain::{
     AllowedRedirect, Invitation, InvitationId, IsoDuration, MessageKeys, REDACTED, RetryPolicy,
     Secret, ValidityPolicy,
 };
-use crate::email::EmailTemplates;
+use crate::email::{EmailTemplates, PageMessages};
 use crate::error::{Error, Result};
 use crate::ports::Clock;
 use crate::ports::{AccountProvisioner, Store, StoreError};
@@ -91,6 +91,10 @@ impl Settings {
         let send_timeout = config.email.email_send_timeout.as_time_delta();
         let email = EmailSettings {
             templates,
+            pages: PageMessages::load(
+                config.email.email_templates_dir.as_deref(),
+                config.email.email_templates_reload,
+            ),
             product_name: config.email.email_product_name.clone(),
             reply_to_inviter: config.email.email_reply_to_inviter,
             default_locale: config.email.default_locale.as_str().to_owned(),

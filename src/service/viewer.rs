@@ -29,6 +29,8 @@ pub struct Viewer {
     pub scopes: Option<Vec<String>>,
     /// The groups the caller may give, in order; `None`: any group.
     pub grantable_groups: Option<Vec<String>>,
+    /// Every invitee role and its English display name, in the configured order.
+    pub role_names: Vec<(String, String)>,
 }
 
 impl InvitationService {
@@ -61,6 +63,17 @@ impl InvitationService {
             grantable_groups: principal
                 .grantable_groups()
                 .map(|g| g.iter().cloned().collect()),
+            role_names: settings
+                .roles
+                .invitee_roles()
+                .iter()
+                .map(|role| {
+                    (
+                        role.clone(),
+                        settings.roles.display_name(role, "en").to_owned(),
+                    )
+                })
+                .collect(),
         })
     }
 }

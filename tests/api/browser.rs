@@ -78,6 +78,9 @@ async fn editors_and_invitees_use_the_pages_in_chromium() {
         "webhooks",
         "webhook-deliveries",
         "list-team",
+        "accept-de",
+        "accepted-de",
+        "accept-unknown-fr",
     ] {
         assert!(
             std::path::Path::new(&format!("{screenshots}/{shot}.png")).exists(),

@@ -74,6 +74,11 @@ fn templates_check_names_file_and_line_and_fails_on_a_broken_override() {
     .unwrap();
     std::fs::create_dir_all(dir.join("en")).unwrap();
     std::fs::write(dir.join("en/invitation.txt.hbs"), "Hi,\n\n{{acept_url}}\n").unwrap();
+    std::fs::write(
+        dir.join("en/invitation.html.hbs"),
+        "{{#> layout_html title=\"Hi\"}}<p>{{accept_url}}</p>{{/layout_html}}\n",
+    )
+    .unwrap();
     let broken = crate::process::std_command()
         .args(["templates", "check"])
         .env("INVITATIONS_EMAIL_TEMPLATES_DIR", &dir)
@@ -89,6 +94,35 @@ fn templates_check_names_file_and_line_and_fails_on_a_broken_override() {
     );
     assert!(
         report.contains("it/invitation_accepted.txt.hbs: missing"),
+        "{report}"
+    );
+    assert!(
+        report.contains("it/accept.json: missing: locale it has emails but no accept page"),
+        "{report}"
+    );
+    assert!(
+        report.contains("en/invitation.html.hbs: no preheader"),
+        "{report}"
+    );
+    // The invitee page's messages are checked against English, key by key.
+    std::fs::create_dir_all(dir.join("de")).unwrap();
+    std::fs::write(
+        dir.join("de/accept.json"),
+        r#"{ "invited": "{einladender} hat Sie eingeladen" }"#,
+    )
+    .unwrap();
+    let broken = crate::process::std_command()
+        .args(["templates", "check"])
+        .env("INVITATIONS_EMAIL_TEMPLATES_DIR", &dir)
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&broken.stderr);
+    assert!(
+        report.contains("uses {einladender} where English uses {inviter}"),
+        "{report}"
+    );
+    assert!(
+        report.contains("locale de has no message \"button.accept\""),
         "{report}"
     );
     let _ = std::fs::remove_dir_all(dir);
@@ -114,7 +148,7 @@ fn templates_preview_prints_one_part_with_sample_data() {
     let text = String::from_utf8_lossy(&preview.stdout);
     assert!(text.starts_with("Hallo Ada Lovelace,"), "{text}");
     assert!(
-        text.contains("auf Beispiel-CMS mit der Rolle „author“"),
+        text.contains("auf Beispiel-CMS mit der Rolle „Autor“"),
         "{text}"
     );
     let unknown = crate::process::std_command()

@@ -123,7 +123,7 @@ try {
     await showList();
     const ada = row("ada@example.org");
     await ada.getByText("Pending").waitFor();
-    assert.match(await ada.textContent(), /author/);
+    assert.match(await ada.textContent(), /Author/);
     assert.match(await ada.textContent(), /docs, research/);
     await waitForMails("ada@example.org", 1);
   });
@@ -186,7 +186,8 @@ try {
     await page.getByLabel("Language", { exact: true }).selectOption("de");
     await page.locator("#p-subject").getByText("eingeladen").waitFor();
     const frame = page.frameLocator("#p-html");
-    await frame.getByText("Grace Hopper").first().waitFor();
+    // The body's text (the hidden preheader above it says the same, unseen).
+    await frame.locator("p strong", { hasText: "Grace Hopper" }).waitFor();
     assert.match(await page.locator("#p-text").textContent(), /Grace Hopper/);
     await shot("email-preview");
   });
@@ -227,6 +228,53 @@ try {
     await invitee.reload();
     await invitee.getByRole("heading", { name: "This link does not work" }).waitFor();
     await invitee.close();
+  });
+
+  await step("a German invitation's link opens a German page: look up, accept, the outcome", async () => {
+    const created = await (await fetch(`${BASE_URL}/graphql`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Authorization: `Bearer ${ADMIN_TOKEN}` },
+      body: JSON.stringify({
+        query: "mutation($input: CreateInvitationInput!) { createInvitation(input: $input) { secret } }",
+        variables: { input: { email: "greta@example.org", role: "viewer", locale: "de-AT", scope: "Acme", sendEmail: false } },
+      }),
+    })).json();
+    const GERMAN_SECRET = created.data.createInvitation.secret;
+    const invitee = await context.newPage();
+    await invitee.goto(`${BASE_URL}/accept#secret=${GERMAN_SECRET}`);
+    await invitee.getByRole("heading", { name: "Test admin hat Sie zu Acme eingeladen" }).waitFor();
+    assert.equal(await invitee.evaluate(() => document.documentElement.lang), "de");
+    assert.equal(await invitee.title(), "Ihre Einladung");
+    const details = await invitee.locator("#details").textContent();
+    // The role by its German name, not its identifier ("viewer").
+    for (const word of ["Eingeladen von", "Rolle", "Leser", "Gültig bis", "Ihr Name", "Passwort wählen"]) {
+      assert.ok(details.includes(word), `${word} in ${details}`);
+    }
+    // The date as German writes it: "8. Dezember 2026 um 14:30".
+    assert.match(await invitee.locator("#d-expires").textContent(), /\d+\. \p{L}+ \d{4}/u);
+    await invitee.screenshot({ path: join(SCREENSHOT_DIR, "accept-de.png"), fullPage: true });
+    await invitee.getByLabel(/Passwort wählen/).fill("kurz");
+    await invitee.getByRole("button", { name: "Einladung annehmen" }).click();
+    await invitee.locator("#a-password-error").getByText("Wählen Sie ein Passwort mit mindestens 8 Zeichen.").waitFor();
+    await invitee.getByLabel(/Passwort wählen/).fill("richtig pferd batterie");
+    await invitee.getByRole("button", { name: "Einladung annehmen" }).click();
+    await invitee.getByRole("heading", { name: "Willkommen an Bord!" }).waitFor();
+    await invitee.screenshot({ path: join(SCREENSHOT_DIR, "accepted-de.png"), fullPage: true });
+    // Opened again later: the outcome, still in German.
+    await invitee.goto(`${BASE_URL}/accept#secret=${GERMAN_SECRET}`);
+    await invitee.reload();
+    await invitee.getByRole("heading", { name: "Bereits angenommen" }).waitFor();
+    await invitee.close();
+  });
+
+  await step("an unknown link in a French browser is explained in French", async () => {
+    const french = await browser.newContext({ locale: "fr-FR", viewport: { width: 1280, height: 900 } });
+    const invitee = await french.newPage();
+    await invitee.goto(`${BASE_URL}/accept#secret=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA`);
+    await invitee.getByRole("heading", { name: "Ce lien ne fonctionne pas" }).waitFor();
+    assert.equal(await invitee.evaluate(() => document.documentElement.lang), "fr");
+    await invitee.screenshot({ path: join(SCREENSHOT_DIR, "accept-unknown-fr.png"), fullPage: true });
+    await french.close();
   });
 
   await step("webhooks: add an endpoint, its secret shown once, a test event in the delivery log", async () => {
@@ -315,6 +363,48 @@ try {
     await page.locator("#list-count").getByText("1 invitation").waitFor();
     await row("teammate@example.org").getByText("Pending").waitFor();
     await shot("list-team");
+  });
+
+  await step("at 1280 pixels the list fits its card; on a phone no cell leaves its column", async () => {
+    await showList();
+    const fits = await page.evaluate(() => {
+      const table = document.querySelector("#list-table");
+      return { table: table.scrollWidth, room: table.parentElement.clientWidth, page: document.documentElement.scrollWidth };
+    });
+    assert.ok(fits.table <= fits.room && fits.page <= 1280, JSON.stringify(fits));
+    await page.setViewportSize({ width: 390, height: 844 });
+    // Every row has as many cells in the accessibility tree as there are column headers.
+    const cells = await page.evaluate(() => {
+      const headers = document.querySelectorAll("#list-table thead th").length;
+      const rows = [...document.querySelectorAll("#list-rows tr")];
+      return { headers, counts: rows.map((row) => [...row.cells].filter((c) => getComputedStyle(c).display !== "none").length) };
+    });
+    assert.ok(cells.counts.every((n) => n === cells.headers), JSON.stringify(cells));
+    await page.setViewportSize({ width: 1280, height: 900 });
+  });
+
+  await step("focus rings and field borders stand out 3:1 from the page (WCAG 1.4.11)", async () => {
+    await showList();
+    await page.focus("#filter-email");
+    const ratios = await page.evaluate(() => {
+      const rgb = (color) => color.match(/\d+(\.\d+)?/g).slice(0, 3).map(Number);
+      const luminance = (color) => {
+        const [r, g, b] = rgb(color).map((c) => c / 255).map((c) => (c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4));
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+      };
+      const ratio = (a, b) => {
+        const [high, low] = [luminance(a), luminance(b)].sort((x, y) => y - x);
+        return (high + 0.05) / (low + 0.05);
+      };
+      const page = getComputedStyle(document.body).backgroundColor;
+      const white = "rgb(255, 255, 255)";
+      const field = getComputedStyle(document.querySelector("#filter-email")).borderTopColor;
+      const input = document.querySelector("#filter-email");
+      if (document.activeElement !== input || !input.matches(":focus-visible")) throw new Error("the field has no visible focus");
+      const focused = getComputedStyle(input).outlineColor;
+      return { fieldOnWhite: ratio(field, white), focusOnWhite: ratio(focused, white), focusOnPage: ratio(focused, page) };
+    });
+    for (const [what, ratio] of Object.entries(ratios)) assert.ok(ratio >= 3, `${what}: ${ratio.toFixed(2)}:1`);
   });
 
   await step("nothing was loaded from elsewhere and no script failed", async () => {

@@ -4,16 +4,51 @@
 const $ = (id) => document.getElementById(id);
 
 const LOOKUP = `query($secret: String!) { invitationBySecret(secret: $secret) {
-  email name role scope inviterName state expiresAt } }`;
+  email name role roleName scope inviterName state expiresAt locale } }`;
 const ACCEPT = `mutation($secret: String!, $input: AcceptInvitationInput) {
   acceptInvitation(secret: $secret, input: $input) { existingUser invitation { state } } }`;
 const DECLINE = `mutation($secret: String!) { declineInvitation(secret: $secret) { state } }`;
 
+// The page speaks the invitation's language (the same chain as its email: the tag, its
+// language, the server's default), or the browser's for a link it cannot look up. The words
+// come from the server's message files (`email-templates/<locale>/accept.json`).
+let messages = {};
+let locale = "en";
+
+/** The message `key` with its `{placeholders}` filled from `values`. */
+function t(key, values = {}) {
+  const text = messages[key] ?? key;
+  return text.replace(/\{(\w+)\}/g, (whole, name) => values[name] ?? whole);
+}
+
+/** Loads the messages for the first of `preferences` the server has, and shows them. */
+async function speak(preferences) {
+  const lang = preferences.filter(Boolean).join(",");
+  try {
+    const response = await fetch(`/accept/messages?lang=${encodeURIComponent(lang)}`);
+    const body = await response.json();
+    messages = body.messages;
+    locale = body.locale;
+  } catch {
+    // The page's built-in English stays.
+    return;
+  }
+  document.documentElement.lang = locale;
+  document.title = t("page.title");
+  for (const node of document.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
+}
+
+/** The browser's languages, unless `?lang=` asks for one (template authors previewing). */
+function browserLanguages() {
+  const asked = new URLSearchParams(window.location.search).get("lang");
+  return asked ? [asked] : [...(navigator.languages ?? []), navigator.language];
+}
+
 const FINISHED = {
-  ACCEPTED: ["Already accepted", "This invitation has been accepted. You can sign in."],
-  EXPIRED: ["This invitation has expired", "Ask the person who invited you to send a new one."],
-  REVOKED: ["This invitation was withdrawn", "It no longer works. Ask the person who invited you if you think this is a mistake."],
-  DECLINED: ["Invitation declined", "You declined this invitation. Ask for a new one if you change your mind."],
+  ACCEPTED: () => [t("accepted.title"), t("accepted.text")],
+  EXPIRED: (inviter) => [t("expired.title"), inviter ? t("expired.text", { inviter }) : t("expired.text.anonymous")],
+  REVOKED: () => [t("revoked.title"), t("revoked.text")],
+  DECLINED: () => [t("declined.title"), t("declined.text")],
 };
 
 async function gql(query, variables) {
@@ -63,35 +98,37 @@ function fieldError(field, message) {
 
 async function main() {
   const secret = secretFromFragment();
+  await speak(browserLanguages());
   if (!secret) {
-    finish("This link is incomplete", "Open the link from your invitation email again, or copy all of it into the address bar.");
+    finish(t("incomplete.title"), t("incomplete.text"));
     return;
   }
   let invitation;
   try {
     invitation = (await gql(LOOKUP, { secret })).invitationBySecret;
   } catch (error) {
-    finish("Something went wrong", error.code === "RATE_LIMITED" ? error.message : "Please try again in a moment.");
+    finish(t("failed.title"), error.code === "RATE_LIMITED" ? t("busy.text") : t("failed.text"));
     return;
   }
   if (!invitation) {
-    finish("This link does not work", "It may have been replaced by a newer invitation. Use the link from the most recent email, or ask for a new invitation.");
+    finish(t("unknown.title"), t("unknown.text"));
     return;
   }
+  if (invitation.locale) await speak([invitation.locale, ...browserLanguages()]);
   if (FINISHED[invitation.state]) {
-    finish(...FINISHED[invitation.state]);
+    finish(...FINISHED[invitation.state](invitation.inviterName));
     return;
   }
-  const where = invitation.scope ? ` to ${invitation.scope}` : "";
-  $("title").textContent = `${invitation.inviterName} invited you${where}`;
-  $("message").textContent = invitation.name ? `Welcome, ${invitation.name}.` : "Welcome.";
+  const who = { inviter: invitation.inviterName, scope: invitation.scope, name: invitation.name };
+  $("title").textContent = invitation.scope ? t("invited.scope", who) : t("invited", who);
+  $("message").textContent = invitation.name ? t("welcome.name", who) : t("welcome");
   $("d-inviter").textContent = invitation.inviterName;
   $("d-email").textContent = invitation.email;
-  $("d-role").textContent = invitation.role;
+  $("d-role").textContent = invitation.roleName ?? invitation.role;
   $("d-scope").textContent = invitation.scope ?? "";
   $("d-scope").hidden = $("d-scope-label").hidden = !invitation.scope;
   $("d-expires").dateTime = invitation.expiresAt;
-  $("d-expires").textContent = new Date(invitation.expiresAt).toLocaleString(undefined, { dateStyle: "long", timeStyle: "short" });
+  $("d-expires").textContent = new Date(invitation.expiresAt).toLocaleString(locale, { dateStyle: "long", timeStyle: "short" });
   $("a-name").value = invitation.name ?? "";
   $("details").hidden = false;
 
@@ -101,23 +138,22 @@ async function main() {
     const input = { name: $("a-name").value.trim() || null, password: $("a-password").value || null };
     try {
       const { acceptInvitation } = await gql(ACCEPT, { secret, input });
-      finish("Welcome aboard!", acceptInvitation.existingUser
-        ? "The invitation is accepted and added to your existing account. You can sign in as usual."
-        : "Your account is ready. You can now sign in with your email and the password you chose.");
+      finish(t("done.title"), acceptInvitation.existingUser ? t("done.existing") : t("done.new"));
     } catch (error) {
-      if (error.code === "VALIDATION_FAILED" && fieldError(error.field, error.message)) return;
+      // A field the server refused is explained in the page's language.
+      if (error.code === "VALIDATION_FAILED" && fieldError(error.field, t(`error.${error.field}`))) return;
       const states = { INVITATION_EXPIRED: "EXPIRED", INVITATION_REVOKED: "REVOKED", INVITATION_ACCEPTED: "ACCEPTED", INVITATION_DECLINED: "DECLINED" };
-      if (states[error.code]) finish(...FINISHED[states[error.code]]);
-      else $("message").textContent = error.message;
+      if (states[error.code]) finish(...FINISHED[states[error.code]](invitation.inviterName));
+      else $("message").textContent = error.code === "RATE_LIMITED" ? t("busy.text") : t("failed.text");
     }
   });
   $("decline").addEventListener("click", async () => {
-    if (!window.confirm("Decline this invitation? The link will stop working.")) return;
+    if (!window.confirm(t("decline.confirm"))) return;
     try {
       await gql(DECLINE, { secret });
-      finish(...FINISHED.DECLINED);
+      finish(...FINISHED.DECLINED());
     } catch (error) {
-      $("message").textContent = error.message;
+      $("message").textContent = error.code === "RATE_LIMITED" ? t("busy.text") : t("failed.text");
     }
   });
 }

@@ -12,7 +12,8 @@ const FIELDS = `id email name role groups locale scope state createdAt updatedAt
 
 const Q = {
   viewer: `query { invitationViewer { name canRead grantableRoles emailLocales defaultLocale
-    defaultValidity minValidity maxValidity canManageWebhooks canErase eventTypes scopes grantableGroups } }`,
+    defaultValidity minValidity maxValidity canManageWebhooks canErase eventTypes scopes grantableGroups
+    roleNames { role name } } }`,
   list: `query($filter: InvitationFilter, $sort: [InvitationSort!], $first: Int, $after: String) {
     invitations(filter: $filter, sort: $sort, first: $first, after: $after) {
       totalCount pageInfo { hasNextPage endCursor } nodes { ${FIELDS} } } }`,
@@ -97,6 +98,11 @@ function el(tag, props = {}, ...children) {
     if (child !== null && child !== undefined) node.append(child);
   }
   return node;
+}
+
+/** A role as people read it (`roles.names`), its identifier when it has no name. */
+function roleName(role) {
+  return state.viewer?.roleNames.find((r) => r.role === role)?.name ?? role;
 }
 
 function say(message, tone = "info") {
@@ -238,7 +244,7 @@ function row(invitation) {
   return el("tr", { "data-id": invitation.id },
     el("td", { "data-label": "Email" }, open),
     el("td", { "data-label": "Name" }, invitation.name ?? ""),
-    el("td", { "data-label": "Role" }, invitation.role),
+    el("td", { "data-label": "Role" }, roleName(invitation.role)),
     el("td", { "data-label": "Groups" }, invitation.groups.join(", ")),
     el("td", { "data-label": "State" }, badge(invitation.state)),
     el("td", { "data-label": "Expires" },
@@ -280,7 +286,7 @@ function renderDetail(invitation) {
   const delivery = invitation.delivery;
   const fields = [
     ["Name", invitation.name ?? "—"],
-    ["Role", invitation.role],
+    ["Role", roleName(invitation.role)],
     ["Groups", invitation.groups.join(", ") || "—"],
     ["Scope", invitation.scope ?? "—"],
     ["Invited by", invitation.invitedBy.name],
@@ -380,7 +386,7 @@ function fillCreateForm() {
       (viewer.scopes.length === 1 ? `; an empty one means ${viewer.scopes[0]}.` : ".") : "";
   // No role is preselected: what an invitee may do is always a deliberate choice.
   $("c-role").replaceChildren(el("option", { value: "" }, "Choose a role…"),
-    ...viewer.grantableRoles.map((role) => el("option", { value: role }, role)));
+    ...viewer.grantableRoles.map((role) => el("option", { value: role }, roleName(role))));
   $("c-locale").replaceChildren(
     el("option", { value: "" }, `Automatic (the invitee's browser language, else ${viewer.defaultLocale})`),
     ...viewer.emailLocales.map((locale) => el("option", { value: locale }, locale)));
