@@ -69,6 +69,7 @@ async fn editors_and_invitees_use_the_pages_in_chromium() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(!printed.contains("not ok"), "{printed}");
+    assert!(printed.contains("# axe-core checked"), "{printed}");
     for shot in [
         "list",
         "create-form",

@@ -2,6 +2,7 @@
 // a real SMTP server. Started by tests/api/browser.rs, which runs the server and passes:
 //   BASE_URL         the server, e.g. http://127.0.0.1:41234
 //   ADMIN_TOKEN      an admin API token
+//   TEAM_TOKEN       an editor token limited to the scope team-a
 //   SMTP_DIR         where the SMTP server keeps messages (<n>.json with decoded parts)
 //   EXPIRED_SECRET   the secret of an invitation whose time has run out
 //   SCREENSHOT_DIR   where to save screenshots
@@ -10,11 +11,18 @@
 
 import assert from "node:assert/strict";
 import { mkdirSync, readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 
+// axe-core (npm), evaluated in the page through the browser's debugging protocol: the pages'
+// Content-Security-Policy stays on, and nothing is loaded from elsewhere.
+const AXE = readFileSync(join(dirname(fileURLToPath(import.meta.url)), "node_modules/axe-core/axe.min.js"), "utf8");
+/** Every page and state this run checked with axe-core, and what it found. */
+const audited = [];
+
 const { BASE_URL, ADMIN_TOKEN, TEAM_TOKEN, SMTP_DIR, EXPIRED_SECRET, SCREENSHOT_DIR, RECEIVER_URL } = process.env;
-for (const [name, value] of Object.entries({ BASE_URL, ADMIN_TOKEN, SMTP_DIR, EXPIRED_SECRET, SCREENSHOT_DIR, RECEIVER_URL })) {
+for (const [name, value] of Object.entries({ BASE_URL, ADMIN_TOKEN, TEAM_TOKEN, SMTP_DIR, EXPIRED_SECRET, SCREENSHOT_DIR, RECEIVER_URL })) {
   assert.ok(value, `${name} must be set`);
 }
 mkdirSync(SCREENSHOT_DIR, { recursive: true });
@@ -53,7 +61,22 @@ async function step(name, body) {
   }
 }
 
-const shot = (name) => page.screenshot({ path: join(SCREENSHOT_DIR, `${name}.png`), fullPage: true });
+/** A screenshot of the admin page as it is, checked with axe-core on the way. */
+async function shot(name) {
+  await page.screenshot({ path: join(SCREENSHOT_DIR, `${name}.png`), fullPage: true });
+  await axe(page, `admin: ${name}`);
+}
+
+/** Runs axe-core's WCAG 2.1 A and AA rules on `target` as it is now; fails on any violation. */
+async function axe(target, state) {
+  if (!(await target.evaluate(() => "axe" in window))) await target.evaluate(AXE);
+  const result = await target.evaluate(() => window.axe.run(document, {
+    runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] },
+  }));
+  const violations = result.violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+  audited.push(state);
+  assert.deepEqual(violations, [], `axe-core on ${state}`);
+}
 const row = (email) => page.locator("#list-rows tr", { has: page.getByRole("button", { name: email, exact: true }) });
 const status = page.locator("#status");
 
@@ -82,6 +105,7 @@ async function showList() {
 try {
   await step("sign in with a token, by keyboard", async () => {
     await page.goto(`${BASE_URL}/admin`);
+    await axe(page, "admin: sign-in");
     await page.getByLabel("API token").fill("cmsi_not-a-real-token");
     await page.keyboard.press("Enter");
     await page.locator("#token-error").getByText("not accepted").waitFor();
@@ -204,6 +228,7 @@ try {
     assert.doesNotMatch(invitee.url(), /secret=/);
     assert.doesNotMatch(await invitee.evaluate(() => window.location.href), /secret=/);
     await invitee.screenshot({ path: join(SCREENSHOT_DIR, "accept.png"), fullPage: true });
+    await axe(invitee, "accept");
     await invitee.getByLabel("Your name").fill("Ada L.");
     await invitee.getByLabel(/Choose a password/).fill("short");
     await invitee.getByRole("button", { name: "Accept invitation" }).click();
@@ -212,6 +237,7 @@ try {
     await invitee.getByRole("button", { name: "Accept invitation" }).click();
     await invitee.getByRole("heading", { name: "Welcome aboard!" }).waitFor();
     await invitee.screenshot({ path: join(SCREENSHOT_DIR, "accepted.png"), fullPage: true });
+    await axe(invitee, "accepted");
     await invitee.close();
     await showList();
     await row("ada@example.org").getByText("Accepted").waitFor();
@@ -224,6 +250,7 @@ try {
     await invitee.getByRole("heading", { name: "This invitation has expired" }).waitFor();
     assert.equal(await invitee.getByRole("button", { name: "Accept invitation" }).isVisible(), false);
     await invitee.screenshot({ path: join(SCREENSHOT_DIR, "accept-expired.png"), fullPage: true });
+    await axe(invitee, "accept-expired");
     await invitee.goto(`${BASE_URL}/accept#secret=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA`);
     await invitee.reload();
     await invitee.getByRole("heading", { name: "This link does not work" }).waitFor();
@@ -253,6 +280,7 @@ try {
     // The date as German writes it: "8. Dezember 2026 um 14:30".
     assert.match(await invitee.locator("#d-expires").textContent(), /\d+\. \p{L}+ \d{4}/u);
     await invitee.screenshot({ path: join(SCREENSHOT_DIR, "accept-de.png"), fullPage: true });
+    await axe(invitee, "accept-de");
     await invitee.getByLabel(/Passwort wählen/).fill("kurz");
     await invitee.getByRole("button", { name: "Einladung annehmen" }).click();
     await invitee.locator("#a-password-error").getByText("Wählen Sie ein Passwort mit mindestens 8 Zeichen.").waitFor();
@@ -260,6 +288,7 @@ try {
     await invitee.getByRole("button", { name: "Einladung annehmen" }).click();
     await invitee.getByRole("heading", { name: "Willkommen an Bord!" }).waitFor();
     await invitee.screenshot({ path: join(SCREENSHOT_DIR, "accepted-de.png"), fullPage: true });
+    await axe(invitee, "accepted-de");
     // Opened again later: the outcome, still in German.
     await invitee.goto(`${BASE_URL}/accept#secret=${GERMAN_SECRET}`);
     await invitee.reload();
@@ -274,6 +303,7 @@ try {
     await invitee.getByRole("heading", { name: "Ce lien ne fonctionne pas" }).waitFor();
     assert.equal(await invitee.evaluate(() => document.documentElement.lang), "fr");
     await invitee.screenshot({ path: join(SCREENSHOT_DIR, "accept-unknown-fr.png"), fullPage: true });
+    await axe(invitee, "accept-unknown-fr");
     await french.close();
   });
 
@@ -405,6 +435,11 @@ try {
       return { fieldOnWhite: ratio(field, white), focusOnWhite: ratio(focused, white), focusOnPage: ratio(focused, page) };
     });
     for (const [what, ratio] of Object.entries(ratios)) assert.ok(ratio >= 3, `${what}: ${ratio.toFixed(2)}:1`);
+  });
+
+  await step("axe-core found no WCAG 2.1 AA violation on any page and state it checked", async () => {
+    console.log(`# axe-core checked ${audited.length} states: ${audited.join("; ")}`);
+    assert.ok(audited.length >= 16, `${audited.length} states`);
   });
 
   await step("nothing was loaded from elsewhere and no script failed", async () => {
