@@ -4,28 +4,55 @@ use crate::domain::{Invitation, Role, Scope};
 use crate::error::{Error, Result};
 use crate::ports::Principal;
 
-/// UNAUTHENTICATED without a principal, FORBIDDEN without read permission.
-pub(crate) fn require_reader(principal: Option<&Principal>) -> Result<&Principal> {
+/// UNAUTHENTICATED without a principal, FORBIDDEN with `refusal` when `may` says no.
+fn require<'p>(
+    principal: Option<&'p Principal>,
+    may: fn(&Principal) -> bool,
+    refusal: &str,
+) -> Result<&'p Principal> {
     let principal = principal.ok_or(Error::Unauthenticated)?;
-    if principal.can_read() {
+    if may(principal) {
         Ok(principal)
     } else {
-        Err(Error::Forbidden(
-            "your role may not read invitations".into(),
-        ))
+        Err(Error::Forbidden(refusal.to_owned()))
     }
 }
 
-/// UNAUTHENTICATED without a principal, FORBIDDEN when it may grant no role at all.
+/// FORBIDDEN without read permission.
+pub(crate) fn require_reader(principal: Option<&Principal>) -> Result<&Principal> {
+    require(
+        principal,
+        Principal::can_read,
+        "your role may not read invitations",
+    )
+}
+
+/// FORBIDDEN when it may grant no role at all.
 pub(crate) fn require_manager(principal: Option<&Principal>) -> Result<&Principal> {
-    let principal = principal.ok_or(Error::Unauthenticated)?;
-    if principal.can_manage() {
-        Ok(principal)
+    require(
+        principal,
+        Principal::can_manage,
+        "your role may not create, resend or revoke invitations",
+    )
+}
+
+/// FORBIDDEN without the `erase` permission.
+pub(crate) fn require_eraser(principal: Option<&Principal>) -> Result<&Principal> {
+    require(
+        principal,
+        Principal::may_erase,
+        "your role may not delete invitations or erase invitees",
+    )
+}
+
+/// FORBIDDEN without the `webhooks` permission, and for any principal limited to scopes.
+pub(crate) fn require_webhook_admin(principal: Option<&Principal>) -> Result<&Principal> {
+    let refusal = if principal.is_some_and(|p| p.scopes().is_some()) {
+        "a principal limited to scopes may not manage webhooks: endpoints receive every scope's events"
     } else {
-        Err(Error::Forbidden(
-            "your role may not create, resend or revoke invitations".into(),
-        ))
-    }
+        "your role may not manage webhooks"
+    };
+    require(principal, Principal::manages_webhooks, refusal)
 }
 
 /// Resending or revoking an invitation needs the right to grant its role.
@@ -85,17 +112,5 @@ pub(crate) fn require_groups(principal: &Principal, invitation: &Invitation) -> 
             "your role may not manage invitations to the group {:?}",
             group
         ))),
-    }
-}
-
-/// UNAUTHENTICATED without a principal, FORBIDDEN without the `erase` permission.
-pub(crate) fn require_eraser(principal: Option<&Principal>) -> Result<&Principal> {
-    let principal = principal.ok_or(Error::Unauthenticated)?;
-    if principal.may_erase() {
-        Ok(principal)
-    } else {
-        Err(Error::Forbidden(
-            "your role may not delete invitations or erase invitees".into(),
-        ))
     }
 }

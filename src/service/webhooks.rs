@@ -9,6 +9,7 @@ use futures_util::StreamExt as _;
 use uuid::Uuid;
 
 use super::InvitationService;
+use super::permissions::require_webhook_admin;
 use crate::config::WebhooksConfig;
 use crate::domain::{
     AttemptOutcome, EventType, StoredSecret, ValidationError, WebhookAttempt, WebhookDelivery,
@@ -120,15 +121,6 @@ pub struct WebhookReport {
     pub delivered: u64,
     pub retrying: u64,
     pub failed: u64,
-}
-
-fn require_webhook_admin(principal: Option<&Principal>) -> Result<&Principal> {
-    let principal = principal.ok_or(Error::Unauthenticated)?;
-    if principal.manages_webhooks() {
-        Ok(principal)
-    } else {
-        Err(Error::Forbidden("your role may not manage webhooks".into()))
-    }
 }
 
 fn event_types(names: &[String]) -> Result<Vec<EventType>> {

@@ -56,6 +56,17 @@ fn every_locale_kind_and_part_renders_as_its_golden_file() {
     );
 }
 
+/// `templates check` over the override folder `dir`: its exit code and what it reported.
+fn check_with(dir: &std::path::Path) -> (Option<i32>, String) {
+    let output = crate::process::std_command()
+        .args(["templates", "check"])
+        .env("INVITATIONS_EMAIL_TEMPLATES_DIR", dir)
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&output.stderr).into_owned();
+    (output.status.code(), report)
+}
+
 #[test]
 fn templates_check_names_file_and_line_and_fails_on_a_broken_override() {
     let ok = crate::process::std_command()
@@ -79,13 +90,8 @@ fn templates_check_names_file_and_line_and_fails_on_a_broken_override() {
         "{{#> layout_html title=\"Hi\"}}<p>{{accept_url}}</p>{{/layout_html}}\n",
     )
     .unwrap();
-    let broken = crate::process::std_command()
-        .args(["templates", "check"])
-        .env("INVITATIONS_EMAIL_TEMPLATES_DIR", &dir)
-        .output()
-        .unwrap();
-    assert_eq!(broken.status.code(), Some(1));
-    let report = String::from_utf8_lossy(&broken.stderr);
+    let (status, report) = check_with(&dir);
+    assert_eq!(status, Some(1));
     assert!(report.contains("en/invitation.txt.hbs:3:"), "{report}");
     assert!(report.contains("acept_url"), "{report}");
     assert!(
@@ -111,12 +117,7 @@ fn templates_check_names_file_and_line_and_fails_on_a_broken_override() {
         r#"{ "invited": "{einladender} hat Sie eingeladen" }"#,
     )
     .unwrap();
-    let broken = crate::process::std_command()
-        .args(["templates", "check"])
-        .env("INVITATIONS_EMAIL_TEMPLATES_DIR", &dir)
-        .output()
-        .unwrap();
-    let report = String::from_utf8_lossy(&broken.stderr);
+    let (_, report) = check_with(&dir);
     assert!(
         report.contains("uses {einladender} where English uses {inviter}"),
         "{report}"

@@ -6,14 +6,14 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use bson::{Bson, Document, doc};
 use chrono::{DateTime, TimeDelta, Utc};
-use futures_util::{StreamExt as _, TryStreamExt as _};
+use futures_util::StreamExt as _;
 use mongodb::change_stream::event::ResumeToken;
 use mongodb::error::ErrorKind;
 use mongodb::options::{FullDocumentType, IndexOptions};
 use mongodb::{Collection, IndexModel};
 use uuid::Uuid;
 
-use super::{DUPLICATE_KEY, MongoStore, classify, duplicate_key_message, raw};
+use super::{DUPLICATE_KEY, MongoStore, all_of, classify, duplicate_key_message, raw};
 use crate::domain::{EventType, Invitation, InvitationId, WebhookDelivery, WebhookEndpoint};
 use crate::ports::{
     EventStore, FeedPosition, FeedStream, LoggedEvent, SharedEventFeed, StoreError, StoreResult,
@@ -253,15 +253,12 @@ impl EventStore for MongoStore {
         if usize::try_from(updated.matched_count).unwrap_or(usize::MAX) < published.len() {
             // Some were erased while their events were being published: what was just
             // logged of them goes too.
-            let existing: Vec<Document> = self
-                .invitations
-                .find(doc! { "_id": { "$in": records } })
-                .projection(doc! { "_id": 1 })
-                .await
-                .map_err(classify)?
-                .try_collect()
-                .await
-                .map_err(classify)?;
+            let existing: Vec<Document> = all_of(
+                self.invitations
+                    .find(doc! { "_id": { "$in": records } })
+                    .projection(doc! { "_id": 1 }),
+            )
+            .await?;
             let existing: Vec<&Bson> = existing.iter().filter_map(|d| d.get("_id")).collect();
             let gone: Vec<Uuid> = published
                 .iter()
@@ -338,16 +335,13 @@ impl EventStore for MongoStore {
     }
 
     async fn list_endpoints(&self) -> StoreResult<Vec<WebhookEndpoint>> {
-        let documents: Vec<Document> = self
-            .event_collections
-            .endpoints
-            .find(doc! {})
-            .sort(doc! { "_id": 1 })
-            .await
-            .map_err(classify)?
-            .try_collect()
-            .await
-            .map_err(classify)?;
+        let documents: Vec<Document> = all_of(
+            self.event_collections
+                .endpoints
+                .find(doc! {})
+                .sort(doc! { "_id": 1 }),
+        )
+        .await?;
         documents
             .into_iter()
             .map(|d| from_document::<EndpointRecord>(d, "webhook endpoint")?.into_endpoint())
@@ -374,18 +368,15 @@ impl EventStore for MongoStore {
         limit: usize,
     ) -> StoreResult<Vec<WebhookDelivery>> {
         let due = doc! { "state": "PENDING", "availableAt": { "$lte": ms(now) } };
-        let candidates: Vec<Document> = self
-            .event_collections
-            .deliveries
-            .find(due.clone())
-            .sort(doc! { "availableAt": 1 })
-            .limit(i64::try_from(limit).unwrap_or(i64::MAX))
-            .projection(doc! { "_id": 1 })
-            .await
-            .map_err(classify)?
-            .try_collect()
-            .await
-            .map_err(classify)?;
+        let candidates: Vec<Document> = all_of(
+            self.event_collections
+                .deliveries
+                .find(due.clone())
+                .sort(doc! { "availableAt": 1 })
+                .limit(i64::try_from(limit).unwrap_or(i64::MAX))
+                .projection(doc! { "_id": 1 }),
+        )
+        .await?;
         if candidates.is_empty() {
             return Ok(Vec::new());
         }
@@ -463,14 +454,12 @@ impl EventStore for MongoStore {
             .iter()
             .map(|(id, _)| Bson::String(id.clone()))
             .collect();
-        let now: Vec<Document> = collection
-            .find(doc! { "_id": { "$in": ids } })
-            .projection(doc! { "revision": 1 })
-            .await
-            .map_err(classify)?
-            .try_collect()
-            .await
-            .map_err(classify)?;
+        let now: Vec<Document> = all_of(
+            collection
+                .find(doc! { "_id": { "$in": ids } })
+                .projection(doc! { "revision": 1 }),
+        )
+        .await?;
         Ok(written
             .iter()
             .map(|(id, revision)| {
@@ -554,17 +543,14 @@ impl MongoStore {
         sort: Document,
         limit: usize,
     ) -> StoreResult<Vec<WebhookDelivery>> {
-        let documents: Vec<Document> = self
-            .event_collections
-            .deliveries
-            .find(filter)
-            .sort(sort)
-            .limit(i64::try_from(limit).unwrap_or(i64::MAX))
-            .await
-            .map_err(classify)?
-            .try_collect()
-            .await
-            .map_err(classify)?;
+        let documents: Vec<Document> = all_of(
+            self.event_collections
+                .deliveries
+                .find(filter)
+                .sort(sort)
+                .limit(i64::try_from(limit).unwrap_or(i64::MAX)),
+        )
+        .await?;
         documents.into_iter().map(delivery_from).collect()
     }
 }

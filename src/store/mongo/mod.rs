@@ -8,6 +8,7 @@ mod events;
 mod indexes;
 mod listing;
 
+use std::future::IntoFuture;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -35,6 +36,17 @@ pub struct MongoStore {
     tokens: Collection<Document>,
     erasures: Collection<Document>,
     event_collections: events::EventCollections,
+}
+
+/// Runs a `find` and reads every document it returns.
+pub(super) async fn all_of(
+    find: impl IntoFuture<Output = mongodb::error::Result<mongodb::Cursor<Document>>>,
+) -> StoreResult<Vec<Document>> {
+    find.await
+        .map_err(classify)?
+        .try_collect()
+        .await
+        .map_err(classify)
 }
 
 /// Network trouble and a missing primary are `Unavailable`; the rest is `Other`.
@@ -381,16 +393,13 @@ impl InvitationStore for MongoStore {
     }
 
     async fn erasures(&self, limit: usize) -> StoreResult<Vec<Erasure>> {
-        let documents: Vec<Document> = self
-            .erasures
-            .find(doc! {})
-            .sort(doc! { "at": -1, "_id": -1 })
-            .limit(i64::try_from(limit).unwrap_or(i64::MAX))
-            .await
-            .map_err(classify)?
-            .try_collect()
-            .await
-            .map_err(classify)?;
+        let documents: Vec<Document> = all_of(
+            self.erasures
+                .find(doc! {})
+                .sort(doc! { "at": -1, "_id": -1 })
+                .limit(i64::try_from(limit).unwrap_or(i64::MAX)),
+        )
+        .await?;
         documents
             .into_iter()
             .map(|d| {
