@@ -299,6 +299,23 @@ mod tests {
     }
 
     #[test]
+    fn with_reload_a_changed_file_is_read_on_the_next_request() {
+        let dir = std::env::temp_dir().join(format!("cmsi-pages-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(dir.join("de")).unwrap();
+        let write = |text: &str| {
+            let body = format!(r#"{{ "button.accept": "{text}" }}"#);
+            std::fs::write(dir.join("de").join(FILE_NAME), body).unwrap();
+        };
+        write("Annehmen");
+        let reloading = PageMessages::load(Some(&dir), true);
+        let fixed = PageMessages::load(Some(&dir), false);
+        write("Jetzt annehmen");
+        assert_eq!(reloading.choose(["de"], "en").1["button.accept"], "Jetzt annehmen");
+        assert_eq!(fixed.choose(["de"], "en").1["button.accept"], "Annehmen");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
     fn a_translation_with_a_missing_key_or_other_placeholders_is_reported() {
         let dir = std::env::temp_dir().join(format!("cmsi-pages-{}", uuid::Uuid::now_v7()));
         std::fs::create_dir_all(dir.join("nl")).unwrap();
