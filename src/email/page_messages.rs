@@ -310,7 +310,10 @@ mod tests {
         let reloading = PageMessages::load(Some(&dir), true);
         let fixed = PageMessages::load(Some(&dir), false);
         write("Jetzt annehmen");
-        assert_eq!(reloading.choose(["de"], "en").1["button.accept"], "Jetzt annehmen");
+        assert_eq!(
+            reloading.choose(["de"], "en").1["button.accept"],
+            "Jetzt annehmen"
+        );
         assert_eq!(fixed.choose(["de"], "en").1["button.accept"], "Annehmen");
         let _ = std::fs::remove_dir_all(dir);
     }
