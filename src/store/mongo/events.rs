@@ -111,11 +111,6 @@ impl EventCollections {
                     doc! { "createdAt": 1 },
                     IndexOptions::default(),
                 ),
-                named(
-                    "by_invitation",
-                    doc! { "invitationId": 1 },
-                    IndexOptions::default(),
-                ),
             ])
             .await
             .map_err(classify)?;
@@ -154,13 +149,23 @@ impl MongoStore {
             "invitationId": { "$in": ids },
             "type": { "$ne": EventType::Deleted.as_str() },
         };
+        // Deliveries through their events' ids (every delivery's event is in the log for at
+        // least as long as the delivery, and deliveries are indexed by event), then the events.
+        let events = all_of(
+            self.event_collections
+                .events
+                .find(filter.clone())
+                .projection(doc! { "id": 1 }),
+        )
+        .await?;
+        let event_ids: Vec<Bson> = events.iter().filter_map(|e| e.get("id").cloned()).collect();
         self.event_collections
-            .events
-            .delete_many(filter.clone())
+            .deliveries
+            .delete_many(doc! { "eventId": { "$in": event_ids } })
             .await
             .map_err(classify)?;
         self.event_collections
-            .deliveries
+            .events
             .delete_many(filter)
             .await
             .map_err(classify)?;

@@ -29,15 +29,18 @@ fn id_text(id: Uuid) -> Value {
 /// Deletes the logged events and webhook deliveries of invitation `id`, except those of its
 /// `invitation.deleted` event, which hold no personal data.
 pub(super) fn erase_traces(conn: &Connection, id: &str) -> rusqlite::Result<()> {
-    conn.prepare_cached(
-        "DELETE FROM invitation_events WHERE json_extract(data, '$.invitationId') = ?1 \
-         AND json_extract(data, '$.type') <> 'invitation.deleted'",
-    )?
+    const EVENTS: &str = "SELECT id FROM invitation_events \
+        WHERE json_extract(data, '$.invitationId') = ?1 \
+        AND json_extract(data, '$.type') <> 'invitation.deleted'";
+    // Deliveries through their events' ids (every delivery's event is in the log for at least
+    // as long as the delivery), then the events.
+    conn.prepare_cached(&format!(
+        "DELETE FROM webhook_deliveries WHERE event_id IN ({EVENTS})"
+    ))?
     .execute([id])?;
-    conn.prepare_cached(
-        "DELETE FROM webhook_deliveries WHERE json_extract(data, '$.invitationId') = ?1 \
-         AND json_extract(data, '$.type') <> 'invitation.deleted'",
-    )?
+    conn.prepare_cached(&format!(
+        "DELETE FROM invitation_events WHERE id IN ({EVENTS})"
+    ))?
     .execute([id])?;
     Ok(())
 }
