@@ -145,16 +145,12 @@ impl OutgoingEvent {
         at: DateTime<Utc>,
         actor: EventActor,
     ) -> Self {
-        let (actor_id, actor_name) = match &actor {
-            EventActor::Editor(a) => (Some(a.id.clone()), Some(a.name.clone())),
-            EventActor::Invitee | EventActor::System => (None, None),
-        };
         let body = serde_json::json!({
             "type": EventType::Deleted.as_str(),
-            "timestamp": at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            "timestamp": body_time(at),
             "data": {
                 "invitation": { "id": id.to_string(), "scope": scope },
-                "actor": { "kind": actor.kind_str(), "id": actor_id, "name": actor_name },
+                "actor": actor_json(&actor, None),
             },
         })
         .to_string();
@@ -170,6 +166,21 @@ impl OutgoingEvent {
     }
 }
 
+/// A time as event bodies write it: RFC 3339, UTC, milliseconds.
+fn body_time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// The `actor` member of an event body; an invitee is named by `invitee_id` (the account).
+fn actor_json(actor: &EventActor, invitee_id: Option<&str>) -> serde_json::Value {
+    let (id, name) = match actor {
+        EventActor::Editor(a) => (Some(a.id.as_str()), Some(a.name.as_str())),
+        EventActor::Invitee => (invitee_id, None),
+        EventActor::System => (None, None),
+    };
+    serde_json::json!({ "kind": actor.kind_str(), "id": id, "name": name })
+}
+
 /// The JSON body of an event about `invitation` (as it is after the change). The contract:
 /// `{type, timestamp, data: {invitation, actor}}`; never a secret or a link.
 pub(super) fn event_body(
@@ -180,12 +191,7 @@ pub(super) fn event_body(
 ) -> String {
     use serde_json::json;
     let details = &invitation.details;
-    let (actor_id, actor_name) = match actor {
-        EventActor::Editor(a) => (Some(a.id.as_str()), Some(a.name.as_str())),
-        EventActor::Invitee => (invitation.accepted_user_id.as_deref(), None),
-        EventActor::System => (None, None),
-    };
-    let timestamp = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let timestamp = body_time;
     json!({
         "type": event_type.as_str(),
         "timestamp": timestamp(at),
@@ -206,7 +212,7 @@ pub(super) fn event_body(
                 "invitedBy": {"id": invitation.invited_by.id, "name": invitation.invited_by.name},
                 "metadata": details.metadata.as_map(),
             },
-            "actor": {"kind": actor.kind_str(), "id": actor_id, "name": actor_name},
+            "actor": actor_json(actor, invitation.accepted_user_id.as_deref()),
         },
     })
     .to_string()

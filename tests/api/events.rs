@@ -984,30 +984,22 @@ async fn events_are_stored_with_their_change_and_taken_over_when_their_process_s
     // The service alone: no dispatcher runs, as if its process stopped right after the write.
     let app = spawn_app(backend).await;
     let transport = HttpWebhookTransport::new(Duration::from_secs(1), 1, true).unwrap();
-    let endpoint = |url: &str| EndpointInput {
-        url: Some(url.to_owned()),
-        ..EndpointInput::default()
+    let make_endpoint = |url: &'static str| {
+        let (service, transport) = (&app.service, &transport);
+        async move {
+            let input = EndpointInput {
+                url: Some(url.to_owned()),
+                ..EndpointInput::default()
+            };
+            service
+                .create_webhook_endpoint(Some(&admin()), input, transport)
+                .await
+                .unwrap()
+                .endpoint
+        }
     };
-    let earlier = app
-        .service
-        .create_webhook_endpoint(
-            Some(&admin()),
-            endpoint("http://127.0.0.1:9/early"),
-            &transport,
-        )
-        .await
-        .unwrap()
-        .endpoint;
-    let paused = app
-        .service
-        .create_webhook_endpoint(
-            Some(&admin()),
-            endpoint("http://127.0.0.1:9/paused"),
-            &transport,
-        )
-        .await
-        .unwrap()
-        .endpoint;
+    let earlier = make_endpoint("http://127.0.0.1:9/early").await;
+    let paused = make_endpoint("http://127.0.0.1:9/paused").await;
     let set_enabled = |enabled: bool| {
         let (service, transport) = (&app.service, &transport);
         async move {
@@ -1045,16 +1037,7 @@ async fn events_are_stored_with_their_change_and_taken_over_when_their_process_s
     // An endpoint made, or enabled again, after the event happened does not get it, however
     // late it is published.
     set_enabled(true).await;
-    let later = app
-        .service
-        .create_webhook_endpoint(
-            Some(&admin()),
-            endpoint("http://127.0.0.1:9/late"),
-            &transport,
-        )
-        .await
-        .unwrap()
-        .endpoint;
+    let later = make_endpoint("http://127.0.0.1:9/late").await;
     let listener = Arc::new(Recorder::default());
     other.add_listener(listener.clone());
     assert_eq!(other.publish_abandoned().await.unwrap(), 1);

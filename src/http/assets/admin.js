@@ -372,8 +372,6 @@ function scopeControl(slot, id, anyLabel, describedBy) {
 function fillCreateForm() {
   const viewer = state.viewer;
   scopeControl("c-scope-slot", "c-scope", null, "c-scope-error");
-  scopeControl("filter-scope-slot", "filter-scope", "All my scopes", null)
-    .addEventListener("change", () => $("filters").requestSubmit());
   // A caller limited to scopes must name one; the form says so rather than "optional".
   $("c-scope-optional").textContent = viewer.scopes
     ? `(yours: ${viewer.scopes.join(", ")})` : "(team, workspace or company; optional)";
@@ -776,6 +774,9 @@ async function start() {
   $("who").hidden = false;
   $("sign-in").hidden = true;
   $("app").hidden = false;
+  // Once per sign-in: refilling the create form after each invitation keeps the filter.
+  scopeControl("filter-scope-slot", "filter-scope", "All my scopes", null)
+    .addEventListener("change", () => $("filters").requestSubmit());
   fillCreateForm();
   fillWebhookForm();
   state.cursors = [null];

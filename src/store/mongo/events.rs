@@ -223,10 +223,12 @@ impl EventStore for MongoStore {
         if published.is_empty() {
             return Ok(());
         }
-        let records: Vec<Bson> = published
-            .iter()
-            .map(|(id, _)| super::codec::uuid(id.as_uuid()))
-            .collect();
+        let records = || -> Vec<Bson> {
+            published
+                .iter()
+                .map(|(id, _)| super::codec::uuid(id.as_uuid()))
+                .collect()
+        };
         // Event ids as the records store them; each belongs to one record, so one list serves
         // every record of the batch.
         let events: Vec<Bson> = published
@@ -252,7 +254,7 @@ impl EventStore for MongoStore {
         ];
         let updated = self
             .invitations
-            .update_many(doc! { "_id": { "$in": records.clone() } }, pipeline)
+            .update_many(doc! { "_id": { "$in": records() } }, pipeline)
             .await
             .map_err(classify)?;
         if usize::try_from(updated.matched_count).unwrap_or(usize::MAX) < published.len() {
@@ -260,7 +262,7 @@ impl EventStore for MongoStore {
             // logged of them goes too.
             let existing: Vec<Document> = all_of(
                 self.invitations
-                    .find(doc! { "_id": { "$in": records } })
+                    .find(doc! { "_id": { "$in": records() } })
                     .projection(doc! { "_id": 1 }),
             )
             .await?;
