@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 use cms_invitations::config::{Config, LogFormat};
 use cms_invitations::domain::IsoDuration;
 use cms_invitations::domain::MessageKind;
-use cms_invitations::email::{EmailContext, EmailPart, EmailTemplates, PageMessages};
+use cms_invitations::email::{EmailContext, EmailPart, EmailTemplates, Page, PageMessages};
 use cms_invitations::graphql;
 use cms_invitations::ports::SystemClock;
 use cms_invitations::standalone::seed;
@@ -366,11 +366,13 @@ fn templates(config: &Config, command: &TemplatesCommand) -> ExitCode {
             if problems.is_empty() {
                 let locales = templates.locales();
                 return say(&format!(
-                    "ok: {} locale(s) ({}), {} kinds, 3 parts each; accept page messages in {}",
+                    "ok: {} locale(s) ({}), {} kinds, 3 parts each; accept page messages in {}; \
+                     admin UI messages in {}",
                     locales.len(),
                     locales.join(", "),
                     MessageKind::ALL.len(),
-                    pages.locales().join(", ")
+                    pages.locales(Page::Accept).join(", "),
+                    pages.locales(Page::Admin).join(", ")
                 ));
             }
             for problem in &problems {

@@ -11,7 +11,7 @@ pub use context::{
     AcceptedContext, EmailContext, EmailPart, InvitationContext, template_variables,
 };
 pub use dates::format_date_time;
-pub use page_messages::PageMessages;
+pub use page_messages::{Page, PageMessages};
 pub use templates::{EmailTemplates, RenderedEmail, TemplateProblem, TemplateProblems};
 pub use transport::{FileMailer, Sender, SmtpMailer, prune_outbox};
 

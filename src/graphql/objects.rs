@@ -439,7 +439,8 @@ pub struct InvitationViewer {
     pub scopes: Option<Vec<String>>,
     /// The groups the caller may put invitees in. `null`: any group.
     pub grantable_groups: Option<Vec<String>>,
-    /// Every invitee role with its English display name, in the configured order.
+    /// Every invitee role with its display name in the language `invitationViewer` was asked
+    /// for, in the configured order.
     pub role_names: Vec<RoleName>,
 }
 

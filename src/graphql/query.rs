@@ -114,14 +114,24 @@ impl InvitationsQuery {
     }
 
     /// Who is calling and what they may do, for admin UIs; `null` for an anonymous caller.
+    /// `locale` (a BCP 47 tag, default `en`) is the language of `roleNames`: its tag, its
+    /// language, else English.
     async fn invitation_viewer(
         &self,
         ctx: &Context<'_>,
+        locale: Option<String>,
     ) -> async_graphql::Result<Option<InvitationViewer>> {
         let (module, caller) = (InvitationsModule::of(ctx)?, Caller::of(ctx));
+        if locale.as_ref().is_some_and(|tag| tag.len() > 35) {
+            return Err(Error::validation(
+                "locale",
+                "must be a language tag of at most 35 characters",
+            ))
+            .gql();
+        }
         Ok(module
             .service
-            .viewer(caller.principal.as_ref())
+            .viewer(caller.principal.as_ref(), locale.as_deref().unwrap_or("en"))
             .map(InvitationViewer::from))
     }
 

@@ -30,6 +30,7 @@ use super::graphql::{GraphqlOptions, graphql_routes};
 use super::metrics::Metrics;
 use super::{middleware, operations, ui};
 use crate::config::Sensitive;
+use crate::email::Page;
 use crate::graphql::{InvitationsModule, schema};
 use crate::ports::{Authenticator, WebhookTransport};
 use crate::service::InvitationService;
@@ -93,7 +94,14 @@ pub fn server_router(parts: ServerParts) -> Router {
                 .route("/email-preview", get(email_preview::page))
                 .route("/email-preview.json", get(email_preview::json))
                 .route("/email-preview/html", get(email_preview::html))
-                .route("/accept/messages", get(ui::accept_messages))
+                .route(
+                    "/accept/messages",
+                    get(|state, query| ui::messages(Page::Accept, state, query)),
+                )
+                .route(
+                    "/admin/messages",
+                    get(|state, query| ui::messages(Page::Admin, state, query)),
+                )
                 .with_state(email),
         );
     let request_id = HeaderName::from_static(middleware::REQUEST_ID);

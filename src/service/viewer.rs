@@ -29,13 +29,14 @@ pub struct Viewer {
     pub scopes: Option<Vec<String>>,
     /// The groups the caller may give, in order; `None`: any group.
     pub grantable_groups: Option<Vec<String>>,
-    /// Every invitee role and its English display name, in the configured order.
+    /// Every invitee role and its display name in the asked locale, in the configured order.
     pub role_names: Vec<(String, String)>,
 }
 
 impl InvitationService {
-    /// Who `principal` is and what it may do; `None` for an anonymous caller.
-    pub fn viewer(&self, principal: Option<&Principal>) -> Option<Viewer> {
+    /// Who `principal` is and what it may do, with role names in `locale` (its tag, its
+    /// language, else English); `None` for an anonymous caller.
+    pub fn viewer(&self, principal: Option<&Principal>, locale: &str) -> Option<Viewer> {
         let principal = principal?;
         let settings = self.settings();
         let grantable_roles = settings
@@ -70,7 +71,7 @@ impl InvitationService {
                 .map(|role| {
                     (
                         role.clone(),
-                        settings.roles.display_name(role, "en").to_owned(),
+                        settings.roles.display_name(role, locale).to_owned(),
                     )
                 })
                 .collect(),

@@ -310,6 +310,60 @@ async fn the_viewer_query_tells_each_caller_what_it_may_do() {
     server.cleanup().await;
 }
 
+#[tokio::test]
+async fn the_viewer_names_roles_in_the_language_asked_for() {
+    let server = spawn_server(Backend::Sqlite).await;
+    let query =
+        "query($locale: String) { invitationViewer(locale: $locale) { roleNames { role name } } }";
+    let names = |locale: Value| {
+        let server = &server;
+        async move {
+            let response = server
+                .query(
+                    query,
+                    json!({ "locale": locale }),
+                    Some(&server.tokens.admin),
+                )
+                .await;
+            data(&response, "invitationViewer")["roleNames"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|n| {
+                    (
+                        n["role"].as_str().unwrap().to_owned(),
+                        n["name"].as_str().unwrap().to_owned(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    let name_of = |names: &[(String, String)], role: &str| {
+        names.iter().find(|(r, _)| r == role).unwrap().1.clone()
+    };
+    let english = names(Value::Null).await;
+    assert_eq!(name_of(&english, "author"), "Author");
+    // The tag, then its language, then English.
+    assert_eq!(name_of(&names(json!("de-AT")).await, "author"), "Autor");
+    assert_eq!(
+        name_of(&names(json!("fr")).await, "viewer"),
+        name_of(&names(json!("fr-CA")).await, "viewer")
+    );
+    assert_eq!(names(json!("pt-BR")).await, english);
+    let too_long = server
+        .query(
+            query,
+            json!({ "locale": "x".repeat(36) }),
+            Some(&server.tokens.admin),
+        )
+        .await;
+    assert_eq!(
+        too_long["errors"][0]["extensions"]["code"], "VALIDATION_FAILED",
+        "{too_long}"
+    );
+    server.cleanup().await;
+}
+
 /// A request to `/graphql` with this `Authorization` header; the status and the error code.
 async fn with_authorization(server: &TestServer, header: &str) -> (u16, Option<String>) {
     let response = server

@@ -74,7 +74,9 @@ fn templates_check_names_file_and_line_and_fails_on_a_broken_override() {
         .output()
         .unwrap();
     assert!(ok.status.success());
-    assert!(String::from_utf8_lossy(&ok.stdout).contains("3 locale(s) (de, en, fr)"));
+    let said = String::from_utf8_lossy(&ok.stdout);
+    assert!(said.contains("3 locale(s) (de, en, fr)"), "{said}");
+    assert!(said.contains("admin UI messages in de, en, fr"), "{said}");
 
     let dir = crate::helpers::temp_dir();
     std::fs::create_dir_all(dir.join("it")).unwrap();
@@ -126,6 +128,87 @@ fn templates_check_names_file_and_line_and_fails_on_a_broken_override() {
         report.contains("locale de has no message \"button.accept\""),
         "{report}"
     );
+    // So are the admin UI's.
+    std::fs::write(
+        dir.join("de/admin.json"),
+        r#"{ "signed.in": "Angemeldet: {benutzer}" }"#,
+    )
+    .unwrap();
+    let (_, report) = check_with(&dir);
+    assert!(
+        report.contains(
+            "de/admin.json: message \"signed.in\" uses {benutzer} where English uses {name}"
+        ),
+        "{report}"
+    );
+    assert!(
+        report.contains("de/admin.json: missing: locale de has no message \"tab.list\""),
+        "{report}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn the_pages_words_come_from_message_files_a_template_author_can_add() {
+    use crate::helpers::Backend;
+    use crate::server::{ServerOptions, spawn_server_with};
+    let dir = crate::helpers::temp_dir();
+    std::fs::create_dir_all(dir.join("nl")).unwrap();
+    let english: serde_json::Map<String, serde_json::Value> = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/email-templates/en/admin.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let mut dutch = english.clone();
+    dutch.insert("tab.list".into(), "Uitnodigingen".into());
+    std::fs::write(
+        dir.join("nl/admin.json"),
+        serde_json::to_string(&dutch).unwrap(),
+    )
+    .unwrap();
+    let server = spawn_server_with(
+        Backend::Sqlite,
+        ServerOptions {
+            email_templates_dir: Some(dir.display().to_string()),
+            ..ServerOptions::default()
+        },
+    )
+    .await;
+    let ask = |path: &'static str, lang: &'static str| {
+        let server = &server;
+        async move {
+            let response = server
+                .http()
+                .get(server.url(path))
+                .query(&[("lang", lang)])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200);
+            response.json::<serde_json::Value>().await.unwrap()
+        }
+    };
+    // The admin UI: the editor's languages in order, by tag then language.
+    let answer = ask("/admin/messages", "nl-BE,de").await;
+    assert_eq!(answer["locale"], "nl");
+    assert_eq!(answer["messages"]["tab.list"], "Uitnodigingen");
+    assert_eq!(
+        answer["locales"],
+        serde_json::json!(["de", "en", "fr", "nl"])
+    );
+    let answer = ask("/admin/messages", "pt-BR,fr-CA").await;
+    assert_eq!(answer["locale"], "fr");
+    assert_eq!(answer["messages"]["tab.create"], "Inviter");
+    // Nothing asked for that exists: the server's default locale.
+    assert_eq!(ask("/admin/messages", "xx").await["locale"], "en");
+    // Each page chooses among its own files: nl has no invitee page.
+    let answer = ask("/accept/messages", "nl,de").await;
+    assert_eq!(answer["locale"], "de");
+    assert_eq!(answer["locales"], serde_json::json!(["de", "en", "fr"]));
+    server.cleanup().await;
     let _ = std::fs::remove_dir_all(dir);
 }
 

@@ -2,6 +2,7 @@
 // Everything user-supplied reaches the page through textContent, never as HTML.
 
 const TOKEN_KEY = "cmsi-admin-token";
+const LANGUAGE_KEY = "cmsi-admin-language";
 const PAGE_SIZE = 25;
 const $ = (id) => document.getElementById(id);
 
@@ -11,7 +12,7 @@ const FIELDS = `id email name role groups locale scope state createdAt updatedAt
   isResendable isRevocable events { kind at actorKind actor { name } }`;
 
 const Q = {
-  viewer: `query { invitationViewer { name canRead grantableRoles emailLocales defaultLocale
+  viewer: `query($locale: String) { invitationViewer(locale: $locale) { name canRead grantableRoles emailLocales defaultLocale
     defaultValidity minValidity maxValidity canManageWebhooks canErase eventTypes scopes grantableGroups
     roleNames { role name } } }`,
   list: `query($filter: InvitationFilter, $sort: [InvitationSort!], $first: Int, $after: String) {
@@ -40,14 +41,94 @@ const Q = {
   redeliver: `mutation($id: ID!) { redeliverWebhook(deliveryId: $id) { id } }`,
 };
 
-const STATE_LABEL = {
-  PENDING: "Pending", ACCEPTED: "Accepted", EXPIRED: "Expired", REVOKED: "Revoked", DECLINED: "Declined",
-};
-const DELIVERY_LABEL = {
-  QUEUED: "Queued", SENT: "Sent", FAILED: "Failed", SKIPPED: "Not sent (link shared)", CANCELLED: "Cancelled",
-};
-const VALIDITIES = [["PT1H", "1 hour"], ["PT12H", "12 hours"], ["P1D", "1 day"], ["P3D", "3 days"],
-  ["P7D", "7 days"], ["P14D", "14 days"], ["P30D", "30 days"], ["P90D", "90 days"]];
+/** The validity periods the create form offers, within the server's bounds. */
+const VALIDITIES = ["PT1H", "PT12H", "P1D", "P3D", "P7D", "P14D", "P30D", "P90D"];
+
+// ------------------------------------------------------------------------------- language
+
+// The UI speaks the editor's language: the one they chose (kept in this browser), else the
+// browser's. Its words come from the server's message files (`email-templates/<locale>/admin.json`);
+// dates, numbers and durations from the browser's Intl for the same locale.
+const i18n = { locale: "en", locales: ["en"], messages: {} };
+
+/** The message `key` with its `{placeholders}` filled from `values`. */
+function t(key, values = {}) {
+  const text = i18n.messages[key] ?? key;
+  return text.replace(/\{(\w+)\}/g, (whole, name) => (name in values ? String(values[name]) : whole));
+}
+
+/** The message `key.one`, `key.other`, … that the locale's plural rules pick for `n`. */
+function plural(key, n, values = {}) {
+  const form = new Intl.PluralRules(i18n.locale).select(n);
+  const chosen = `${key}.${form}` in i18n.messages ? `${key}.${form}` : `${key}.other`;
+  return t(chosen, { n: new Intl.NumberFormat(i18n.locale).format(n), ...values });
+}
+
+/** A message whose placeholders are nodes: `{invite}` becomes a button, `{file}` a code element. */
+function tNodes(key, nodes) {
+  return t(key).split(/\{(\w+)\}/).map((part, i) => (i % 2 ? nodes[part] ?? `{${part}}` : part));
+}
+
+/** Loads the messages for the first of `preferences` the server has, and shows them. */
+async function speak(preferences) {
+  const lang = preferences.filter(Boolean).join(",");
+  try {
+    const response = await fetch(`/admin/messages?lang=${encodeURIComponent(lang)}`);
+    Object.assign(i18n, await response.json());
+  } catch {
+    return; // The page's built-in English stays.
+  }
+  document.documentElement.lang = i18n.locale;
+  document.title = t("page.title");
+  for (const node of document.querySelectorAll("[data-i18n]")) {
+    // Slots (`data-slot`) keep their element; the words around them are translated.
+    const slots = Object.fromEntries([...node.querySelectorAll("[data-slot]")].map((slot) => [slot.dataset.slot, slot]));
+    node.replaceChildren(...tNodes(node.dataset.i18n, slots));
+  }
+  for (const node of document.querySelectorAll("[data-i18n-aria-label]")) node.setAttribute("aria-label", t(node.dataset.i18nAriaLabel));
+  for (const node of document.querySelectorAll("[data-i18n-title]")) node.title = t(node.dataset.i18nTitle);
+  const names = new Intl.DisplayNames([i18n.locale], { type: "language" });
+  const own = (code) => { try { return new Intl.DisplayNames([code], { type: "language" }).of(code); } catch { return code; } };
+  $("language").replaceChildren(...i18n.locales.map((code) => el("option", { value: code, lang: code, selected: code === i18n.locale },
+    code === i18n.locale ? own(code) : `${own(code)} (${names.of(code)})`)));
+}
+
+/** The languages to ask for: the editor's choice, else the browser's. */
+function preferredLanguages() {
+  const chosen = localStorage.getItem(LANGUAGE_KEY);
+  return [chosen, ...(navigator.languages ?? []), navigator.language];
+}
+
+/** The editor picked another language: keep it for next time and redraw what is on screen. */
+async function switchLanguage(code) {
+  localStorage.setItem(LANGUAGE_KEY, code);
+  await speak([code]);
+  if (!state.viewer) return;
+  try {
+    // Role names come in the new language too.
+    state.viewer = (await gql(Q.viewer, { locale: i18n.locale })).invitationViewer ?? state.viewer;
+  } catch (error) {
+    say(explain(error), "error");
+  }
+  greet();
+  const kept = ["c-role", "c-locale", "c-validFor", "c-scope"].map((id) => [id, $(id).value]);
+  fillCreateForm();
+  for (const [id, value] of kept) $(id).value = value;
+  fillWebhookForm();
+  makeScopeFilter();
+  if (state.view === "list") await loadList();
+  if (state.view === "detail" && state.current) await openDetail(state.current, null, false);
+  if (state.view === "webhooks") await loadEndpoints();
+  say("");
+}
+
+/** An API error as the editor reads it: the code's message in their language; the server's own
+ * explanation (in English, as the API gives it) where it is the point, as for FORBIDDEN. */
+function explain(error) {
+  if (error.code === "FORBIDDEN") return t("error.FORBIDDEN", { detail: error.message });
+  const key = `error.${error.code}`;
+  return key in i18n.messages ? t(key) : error.message;
+}
 
 /** An error from the API, with its stable code and the field it names. */
 class ApiError extends Error {
@@ -58,7 +139,7 @@ class ApiError extends Error {
   }
 }
 
-const state = { viewer: null, cursors: [null], page: 0, current: null };
+const state = { viewer: null, cursors: [null], page: 0, current: null, view: "list" };
 
 async function gql(query, variables = {}) {
   const token = sessionStorage.getItem(TOKEN_KEY);
@@ -70,12 +151,12 @@ async function gql(query, variables = {}) {
       body: JSON.stringify({ query, variables }),
     });
   } catch {
-    throw new ApiError("The server cannot be reached. Check your connection and try again.", "NETWORK");
+    throw new ApiError(t("error.NETWORK"), "NETWORK");
   }
   const body = await response.json().catch(() => ({}));
   if (response.status === 401) {
-    signOut("Your token was not accepted. Sign in again.");
-    throw new ApiError("Not signed in.", "UNAUTHENTICATED");
+    signOut(t("sign.in.refused"));
+    throw new ApiError(t("error.UNAUTHENTICATED"), "UNAUTHENTICATED");
   }
   const error = body.errors?.[0];
   if (error) {
@@ -112,13 +193,13 @@ function say(message, tone = "info") {
 }
 
 function absolute(iso) {
-  return iso ? new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" }) : "—";
+  return iso ? new Date(iso).toLocaleString(i18n.locale, { dateStyle: "medium", timeStyle: "short" }) : "—";
 }
 
 function relative(iso) {
   const seconds = Math.round((new Date(iso).getTime() - Date.now()) / 1000);
   const units = [["day", 86400], ["hour", 3600], ["minute", 60]];
-  const format = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
+  const format = new Intl.RelativeTimeFormat(i18n.locale, { numeric: "auto" });
   for (const [unit, size] of units) {
     if (Math.abs(seconds) >= size) return format.format(Math.round(seconds / size), unit);
   }
@@ -126,16 +207,25 @@ function relative(iso) {
 }
 
 function badge(stateName) {
-  return el("span", { class: `badge state-${stateName.toLowerCase()}` }, STATE_LABEL[stateName] ?? stateName);
+  return el("span", { class: `badge state-${stateName.toLowerCase()}` }, t(`state.${stateName}`));
 }
 
 function deliveryText(delivery) {
-  const label = DELIVERY_LABEL[delivery.status] ?? delivery.status;
-  return delivery.status === "QUEUED" && delivery.attempts > 0 ? `${label} (${delivery.attempts} tries)` : label;
+  const status = t(`delivery.${delivery.status}`);
+  return delivery.status === "QUEUED" && delivery.attempts > 0 ? plural("delivery.tries", delivery.attempts, { status }) : status;
+}
+
+/** A duration in seconds as words: "1 day 12 hours", "1 Tag 12 Stunden". */
+function duration(total) {
+  const parts = [[Math.floor(total / 86400), "day"], [Math.floor(total % 86400 / 3600), "hour"],
+    [Math.floor(total % 3600 / 60), "minute"]].filter(([n]) => n > 0);
+  const format = (n, unit) => new Intl.NumberFormat(i18n.locale, { style: "unit", unit, unitDisplay: "long" }).format(n);
+  return parts.length ? parts.map(([n, unit]) => format(n, unit)).join(" ") : format(total, "second");
 }
 
 function show(view) {
   say("");
+  state.view = view;
   for (const section of document.querySelectorAll(".view")) section.hidden = section.id !== `view-${view}`;
   for (const tab of document.querySelectorAll(".tab")) {
     if (tab.dataset.view === view || (view === "detail" && tab.dataset.view === "list")) {
@@ -166,34 +256,32 @@ function confirmAction(title, text, ok) {
 /** The "copy link" panel shown after a create or resend minted a link. */
 function mintedPanel(invitation) {
   if (!invitation.inviteUrl) return null;
-  const input = el("input", { value: invitation.inviteUrl, readOnly: true, id: "minted-link", "aria-label": "Invitation link" });
+  const input = el("input", { value: invitation.inviteUrl, readOnly: true, id: "minted-link", "aria-label": t("minted.link") });
   const copy = el("button", {
     type: "button",
     class: "primary",
     onclick: async () => {
       try {
         await navigator.clipboard.writeText(invitation.inviteUrl);
-        say("Link copied.", "ok");
+        say(t("minted.copied"), "ok");
       } catch {
         input.select();
-        say("Select the link and copy it with your keyboard.", "info");
+        say(t("minted.select"), "info");
       }
     },
-  }, "Copy link");
-  const note = invitation.delivery.status === "SKIPPED"
-    ? "No email was sent: share this link with the invitee yourself. It is shown only now."
-    : "The email is on its way. This link is shown only now, in case you want to share it yourself.";
-  return el("div", { class: "minted card", role: "group", "aria-label": "New invitation link" },
+  }, t("minted.copy"));
+  const note = invitation.delivery.status === "SKIPPED" ? t("minted.skipped") : t("minted.sent");
+  return el("div", { class: "minted card", role: "group", "aria-label": t("minted.label") },
     el("p", {}, note), el("div", { class: "copy" }, input, copy));
 }
 
 function actionButtons(invitation, after) {
   const buttons = [];
   if (invitation.isResendable) {
-    buttons.push(el("button", { type: "button", onclick: () => resend(invitation, after) }, "Resend"));
+    buttons.push(el("button", { type: "button", onclick: () => resend(invitation, after) }, t("action.resend")));
   }
   if (invitation.isRevocable) {
-    buttons.push(el("button", { type: "button", class: "danger", onclick: () => revoke(invitation, after) }, "Revoke"));
+    buttons.push(el("button", { type: "button", class: "danger", onclick: () => revoke(invitation, after) }, t("action.revoke")));
   }
   return buttons;
 }
@@ -218,13 +306,13 @@ async function loadList() {
   try {
     data = await gql(Q.list, listVariables());
   } catch (error) {
-    say(error.message, "error");
+    say(explain(error), "error");
     return;
   }
   const { nodes, totalCount, pageInfo } = data.invitations;
   state.cursors[state.page + 1] = pageInfo.endCursor;
-  $("list-count").textContent = `${totalCount} invitation${totalCount === 1 ? "" : "s"}` +
-    (totalCount > PAGE_SIZE ? `, page ${state.page + 1}` : "");
+  const count = plural("list.count", totalCount);
+  $("list-count").textContent = totalCount > PAGE_SIZE ? t("list.count.page", { count, page: state.page + 1 }) : count;
   $("next-page").disabled = !pageInfo.hasNextPage;
   $("first-page").disabled = state.page === 0;
   const filtered = $("filter-state").value || $("filter-email").value.trim() || $("filter-scope").value.trim();
@@ -232,47 +320,49 @@ async function loadList() {
   empty.hidden = nodes.length > 0;
   $("list-table").hidden = nodes.length === 0;
   empty.replaceChildren(filtered
-    ? el("p", {}, "No invitation matches these filters.")
-    : el("p", {}, "No invitations yet. ",
-      el("button", { type: "button", class: "link", onclick: () => show("create") }, "Invite someone"),
-      " to get started, or paste a list under Bulk invite."));
+    ? el("p", {}, t("list.none.filtered"))
+    : el("p", {}, tNodes("list.none", {
+      invite: el("button", { type: "button", class: "link", onclick: () => show("create") }, t("list.none.invite")),
+    })));
   $("list-rows").replaceChildren(...nodes.map(row));
 }
 
 function row(invitation) {
   const open = el("button", { type: "button", class: "link", onclick: () => openDetail(invitation.id) }, invitation.email);
   return el("tr", { "data-id": invitation.id },
-    el("td", { "data-label": "Email" }, open),
-    el("td", { "data-label": "Name" }, invitation.name ?? ""),
-    el("td", { "data-label": "Role" }, roleName(invitation.role)),
-    el("td", { "data-label": "Groups" }, invitation.groups.join(", ")),
-    el("td", { "data-label": "State" }, badge(invitation.state)),
-    el("td", { "data-label": "Expires" },
+    el("td", { "data-label": t("column.email") }, open),
+    el("td", { "data-label": t("column.name") }, invitation.name ?? ""),
+    el("td", { "data-label": t("column.role") }, roleName(invitation.role)),
+    el("td", { "data-label": t("column.groups") }, invitation.groups.join(", ")),
+    el("td", { "data-label": t("column.state") }, badge(invitation.state)),
+    el("td", { "data-label": t("column.expires") },
       el("time", { datetime: invitation.expiresAt, title: absolute(invitation.expiresAt) }, relative(invitation.expiresAt)),
       el("span", { class: "sub" }, absolute(invitation.expiresAt))),
-    el("td", { "data-label": "Email delivery" }, deliveryText(invitation.delivery)),
+    el("td", { "data-label": t("column.delivery") }, deliveryText(invitation.delivery)),
     el("td", { class: "row-actions" }, actionButtons(invitation, loadList)));
 }
 
 // ------------------------------------------------------------------------------------ detail
 
-async function openDetail(id, minted = null) {
+/** Shows one invitation: `minted` as a create or resend returned it (with its link), else as
+ * read now. `focus` moves to its heading, as opening a view does. */
+async function openDetail(id, minted = null, focus = true) {
   let invitation = minted;
   if (!invitation) {
     try {
       invitation = (await gql(Q.one, { id })).invitation;
     } catch (error) {
-      say(error.message, "error");
+      say(explain(error), "error");
       return;
     }
   }
   if (!invitation) {
-    say("That invitation no longer exists.", "error");
+    say(t("detail.gone"), "error");
     return;
   }
   state.current = invitation.id;
   renderDetail(invitation);
-  show("detail");
+  if (focus) show("detail");
 }
 
 function renderDetail(invitation) {
@@ -280,75 +370,75 @@ function renderDetail(invitation) {
   $("detail-minted").replaceChildren(mintedPanel(invitation) ?? "");
   const actions = actionButtons(invitation, () => openDetail(invitation.id));
   if (state.viewer.canErase) {
-    actions.push(el("button", { type: "button", class: "danger", onclick: () => remove(invitation) }, "Delete"));
+    actions.push(el("button", { type: "button", class: "danger", onclick: () => remove(invitation) }, t("action.delete")));
   }
   $("detail-actions").replaceChildren(...actions);
   const delivery = invitation.delivery;
+  const number = (n) => new Intl.NumberFormat(i18n.locale).format(n);
   const fields = [
-    ["Name", invitation.name ?? "—"],
-    ["Role", roleName(invitation.role)],
-    ["Groups", invitation.groups.join(", ") || "—"],
-    ["Scope", invitation.scope ?? "—"],
-    ["Invited by", invitation.invitedBy.name],
-    ["Created", absolute(invitation.createdAt)],
-    ["Expires", `${absolute(invitation.expiresAt)} (${relative(invitation.expiresAt)})`],
-    ["Accepted", absolute(invitation.acceptedAt)],
-    ["Revoked", absolute(invitation.revokedAt)],
-    ["Declined", absolute(invitation.declinedAt)],
-    ["Emails sent", String(invitation.sendCount)],
-    ["Email delivery", deliveryText(delivery)],
-    ["Delivery attempts", String(delivery.attempts)],
-    ["Last attempt", absolute(delivery.lastAttemptAt)],
-    ["Last error", delivery.lastError ?? "—"],
-    ["Email language", delivery.locale ?? invitation.locale ?? "—"],
+    ["name", invitation.name ?? "—"],
+    ["role", roleName(invitation.role)],
+    ["groups", invitation.groups.join(", ") || "—"],
+    ["scope", invitation.scope ?? "—"],
+    ["invitedBy", invitation.invitedBy.name],
+    ["created", absolute(invitation.createdAt)],
+    ["expires", `${absolute(invitation.expiresAt)} (${relative(invitation.expiresAt)})`],
+    ["accepted", absolute(invitation.acceptedAt)],
+    ["revoked", absolute(invitation.revokedAt)],
+    ["declined", absolute(invitation.declinedAt)],
+    ["sendCount", number(invitation.sendCount)],
+    ["delivery", deliveryText(delivery)],
+    ["attempts", number(delivery.attempts)],
+    ["lastAttempt", absolute(delivery.lastAttemptAt)],
+    ["lastError", delivery.lastError ?? "—"],
+    ["locale", delivery.locale ?? invitation.locale ?? "—"],
   ];
-  $("detail-fields").replaceChildren(...fields.flatMap(([name, value]) => [el("dt", {}, name), el("dd", {}, value)]));
+  $("detail-fields").replaceChildren(...fields.flatMap(([name, value]) => [el("dt", {}, t(`field.${name}`)), el("dd", {}, value)]));
+  const by = (event) => (event.actor ? t("event.by", { name: event.actor.name })
+    : event.actorKind === "INVITEE" ? t("event.by.invitee") : t("event.by.system"));
   $("detail-events").replaceChildren(...invitation.events.map((event) => el("li", {},
     el("time", { datetime: event.at }, absolute(event.at)), " ",
-    el("strong", {}, event.kind.replaceAll("_", " ").toLowerCase()),
-    event.actor ? ` by ${event.actor.name}` : event.actorKind === "INVITEE" ? " by the invitee" : " by the system")));
+    el("strong", {}, t(`event.${event.kind}`)), " ", by(event))));
 }
 
 async function resend(invitation, after) {
   try {
     const { resendInvitation } = await gql(Q.resend, { id: invitation.id });
     await openDetail(resendInvitation.id, resendInvitation);
-    say(`A new link was sent to ${resendInvitation.email}; the old one no longer works.`, "ok");
+    say(t("resent", { email: resendInvitation.email }), "ok");
   } catch (error) {
-    say(error.message, "error");
+    say(explain(error), "error");
     await after();
   }
 }
 
 async function revoke(invitation, after) {
-  const sure = await confirmAction("Revoke this invitation?",
-    `The link sent to ${invitation.email} stops working at once. This cannot be undone.`, "Revoke");
+  const { email } = invitation;
+  const sure = await confirmAction(t("revoke.title"), t("revoke.text", { email }), t("action.revoke"));
   if (!sure) return;
   try {
     await gql(Q.revoke, { id: invitation.id });
-    say(`The invitation for ${invitation.email} is revoked.`, "ok");
+    say(t("revoked", { email }), "ok");
   } catch (error) {
-    say(error.message, "error");
+    say(explain(error), "error");
   }
   await after();
 }
 
 async function remove(invitation) {
-  const sure = await confirmAction("Delete this invitation?",
-    `Everything stored about the invitation for ${invitation.email} is erased: the invitation, its ` +
-    "queued emails, its events and webhook payloads. Its link stops working. This cannot be undone.", "Delete");
+  const { email } = invitation;
+  const sure = await confirmAction(t("delete.title"), t("delete.text", { email }), t("action.delete"));
   if (!sure) return;
   let deleted;
   try {
     deleted = (await gql(Q.remove, { id: invitation.id })).deleteInvitation;
   } catch (error) {
-    say(error.message, "error");
+    say(explain(error), "error");
     return;
   }
   show("list");
   await loadList();
-  say(deleted ? `The invitation for ${invitation.email} is deleted.` : "That invitation no longer exists.",
-    deleted ? "ok" : "error");
+  say(deleted ? t("deleted", { email }) : t("detail.gone"), deleted ? "ok" : "error");
 }
 
 // ------------------------------------------------------------------------------------ create
@@ -362,7 +452,7 @@ function scopeControl(slot, id, anyLabel, describedBy) {
   const attributes = { id, name: "scope", ...(describedBy ? { "aria-describedby": describedBy } : {}) };
   const control = scopes
     ? el("select", attributes, [
-      ...(anyLabel ? [el("option", { value: "" }, anyLabel)] : scopes.length > 1 ? [el("option", { value: "" }, "Choose a scope…")] : []),
+      ...(anyLabel ? [el("option", { value: "" }, anyLabel)] : scopes.length > 1 ? [el("option", { value: "" }, t("create.scope.choose"))] : []),
       ...scopes.map((scope) => el("option", { value: scope }, scope))])
     : el("input", { ...attributes, type: "search", autocomplete: "off" });
   $(slot).replaceChildren(control);
@@ -373,41 +463,35 @@ function fillCreateForm() {
   const viewer = state.viewer;
   scopeControl("c-scope-slot", "c-scope", null, "c-scope-error");
   // A caller limited to scopes must name one; the form says so rather than "optional".
-  $("c-scope-optional").textContent = viewer.scopes
-    ? `(yours: ${viewer.scopes.join(", ")})` : "(team, workspace or company; optional)";
+  const scopes = viewer.scopes?.join(", ");
+  $("c-scope-optional").textContent = viewer.scopes ? t("create.scope.yours", { scopes }) : t("create.scope.optional");
   $("c-groups-hint").textContent = viewer.grantableGroups
-    ? `You may give: ${viewer.grantableGroups.join(", ") || "no group"}.` : "";
+    ? t("create.groups.allowed", { groups: viewer.grantableGroups.join(", ") || t("create.groups.none") }) : "";
   const hint = $("bulk-scope-hint");
   hint.hidden = !viewer.scopes;
-  hint.textContent = viewer.scopes
-    ? `Each line needs one of your scopes (${viewer.scopes.join(", ")})` +
-      (viewer.scopes.length === 1 ? `; an empty one means ${viewer.scopes[0]}.` : ".") : "";
+  hint.textContent = !viewer.scopes ? ""
+    : viewer.scopes.length === 1 ? t("bulk.scope.one", { scopes, scope: viewer.scopes[0] }) : t("bulk.scope.many", { scopes });
   // No role is preselected: what an invitee may do is always a deliberate choice.
-  $("c-role").replaceChildren(el("option", { value: "" }, "Choose a role…"),
+  $("c-role").replaceChildren(el("option", { value: "" }, t("create.role.choose")),
     ...viewer.grantableRoles.map((role) => el("option", { value: role }, roleName(role))));
   $("c-locale").replaceChildren(
-    el("option", { value: "" }, `Automatic (the invitee's browser language, else ${viewer.defaultLocale})`),
+    el("option", { value: "" }, t("create.locale.automatic", { locale: viewer.defaultLocale })),
     ...viewer.emailLocales.map((locale) => el("option", { value: locale }, locale)));
   const seconds = (iso) => {
     const m = /^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$/.exec(iso) ?? [];
     return ((+m[1] || 0) * 86400) + ((+m[2] || 0) * 3600) + ((+m[3] || 0) * 60) + (+m[4] || 0);
   };
   const [min, max, fallback] = [seconds(viewer.minValidity), seconds(viewer.maxValidity), viewer.defaultValidity];
-  const choices = VALIDITIES.filter(([iso]) => seconds(iso) >= min && seconds(iso) <= max);
-  if (!choices.some(([iso]) => iso === fallback)) choices.push([fallback, fallback]);
-  $("c-validFor").replaceChildren(...choices.map(([iso, label]) =>
-    el("option", { value: iso, selected: iso === fallback }, iso === fallback ? `${label} (default)` : label)));
-  const human = (total) => {
-    const [days, hours, minutes] = [Math.floor(total / 86400), Math.floor(total % 86400 / 3600), Math.floor(total % 3600 / 60)];
-    const parts = [[days, "day"], [hours, "hour"], [minutes, "minute"]].filter(([n]) => n > 0);
-    return parts.map(([n, unit]) => `${n} ${unit}${n === 1 ? "" : "s"}`).join(" ") || `${total} seconds`;
-  };
-  $("c-validFor-hint").textContent = `Allowed: from ${human(min)} to ${human(max)}.`;
+  const choices = VALIDITIES.filter((iso) => seconds(iso) >= min && seconds(iso) <= max);
+  if (!choices.includes(fallback)) choices.push(fallback);
+  $("c-validFor").replaceChildren(...choices.map((iso) => el("option", { value: iso, selected: iso === fallback },
+    iso === fallback ? t("create.validFor.default", { duration: duration(seconds(iso)) }) : duration(seconds(iso)))));
+  $("c-validFor-hint").textContent = t("create.validFor.allowed", { min: duration(min), max: duration(max) });
   const cannot = viewer.grantableRoles.length === 0;
   for (const id of ["create-form", "bulk-form"]) {
     for (const control of $(id).elements) control.disabled = cannot;
   }
-  if (cannot) say("Your role may read invitations but not create them.", "info");
+  if (cannot) say(t("create.cannot"), "info");
 }
 
 function clearFieldErrors(form) {
@@ -432,15 +516,15 @@ async function submitCreate(event) {
   $("create-result").replaceChildren();
   const email = $("c-email").value.trim();
   if (!email) {
-    fieldError("c", "email", "Enter the email address to invite.");
+    fieldError("c", "email", t("create.missing.email"));
     return;
   }
   if (!$("c-role").value) {
-    fieldError("c", "role", "Choose the role the invitee will get.");
+    fieldError("c", "role", t("create.missing.role"));
     return;
   }
   if (state.viewer.scopes && !$("c-scope").value) {
-    fieldError("c", "scope", "Choose the scope the invitation is for.");
+    fieldError("c", "scope", t("create.missing.scope"));
     return;
   }
   const input = {
@@ -458,15 +542,15 @@ async function submitCreate(event) {
     form.reset();
     fillCreateForm();
     await openDetail(createInvitation.id, createInvitation);
-    say(`Invitation created for ${createInvitation.email}.`, "ok");
+    say(t("created", { email: createInvitation.email }), "ok");
   } catch (error) {
     if (error.code === "VALIDATION_FAILED" && fieldError("c", error.field, error.message)) {
-      say("Please correct the highlighted field.", "error");
+      say(t("form.correct"), "error");
     } else if (error.code === "DUPLICATE_PENDING_INVITATION") {
-      fieldError("c", "email", error.message);
-      say(error.message, "error");
+      fieldError("c", "email", explain(error));
+      say(explain(error), "error");
     } else {
-      say(error.message, "error");
+      say(explain(error), "error");
     }
   }
 }
@@ -503,8 +587,8 @@ async function submitBulk(event) {
   const rows = parseCsv($("bulk-text").value);
   if (rows.length && rows[0][0].toLowerCase() === "email") rows.shift();
   const problem = rows.length === 0
-    ? "Paste at least one line, or choose a CSV file."
-    : rows.length > 1000 ? `At most 1000 lines at once; this has ${rows.length}.` : "";
+    ? t("bulk.empty")
+    : rows.length > 1000 ? t("bulk.too.many", { n: rows.length }) : "";
   if (problem) {
     $("bulk-error").textContent = problem;
     $("bulk-text").setAttribute("aria-invalid", "true");
@@ -522,19 +606,21 @@ async function submitBulk(event) {
   try {
     result = (await gql(Q.bulk, { inputs })).createInvitations;
   } catch (error) {
-    say(error.message, "error");
+    say(explain(error), "error");
     return;
   }
-  say(`${result.created} created, ${result.failed} failed.`, result.failed ? "error" : "ok");
+  const outcome = t("bulk.outcome", { created: result.created, failed: result.failed });
+  say(outcome, result.failed ? "error" : "ok");
+  const [line, email, column] = [t("bulk.line"), t("bulk.email"), t("bulk.result")];
   const table = el("table", { class: "list results" },
-    el("caption", {}, `${result.created} created, ${result.failed} failed`),
-    el("thead", {}, el("tr", {}, ["Line", "Email", "Result"].map((h) => el("th", { scope: "col" }, h)))),
+    el("caption", {}, outcome),
+    el("thead", {}, el("tr", {}, [line, email, column].map((h) => el("th", { scope: "col" }, h)))),
     el("tbody", {}, result.items.map((item) => el("tr", { class: item.error ? "failed" : "created" },
-      el("td", { "data-label": "Line" }, String(item.index + 1)),
-      el("td", { "data-label": "Email" }, inputs[item.index].email),
-      el("td", { "data-label": "Result" }, item.error
-        ? `${item.error.field ? `${item.error.field}: ` : ""}${item.error.message} (${item.error.code})`
-        : "Created")))));
+      el("td", { "data-label": line }, String(item.index + 1)),
+      el("td", { "data-label": email }, inputs[item.index].email),
+      el("td", { "data-label": column }, item.error
+        ? `${item.error.field ? `${item.error.field}: ` : ""}${explain(item.error)} (${item.error.code})`
+        : t("bulk.created"))))));
   $("bulk-result").replaceChildren(table);
 }
 
@@ -546,7 +632,7 @@ async function loadPreview() {
   try {
     preview = await (await fetch(`/email-preview.json?${params}`)).json();
   } catch {
-    say("The preview cannot be loaded.", "error");
+    say(t("preview.failed"), "error");
     return;
   }
   const fill = (select, values, selected) => {
@@ -572,54 +658,53 @@ async function loadEndpoints() {
   try {
     endpoints = (await gql(Q.endpoints)).webhookEndpoints;
   } catch (error) {
-    say(error.message, "error");
+    say(explain(error), "error");
     return;
   }
-  $("wh-count").textContent = `${endpoints.length} endpoint${endpoints.length === 1 ? "" : "s"}`;
+  $("wh-count").textContent = plural("webhooks.count", endpoints.length);
   $("wh-empty").hidden = endpoints.length > 0;
   $("wh-table").hidden = endpoints.length === 0;
   $("wh-rows").replaceChildren(...endpoints.map(endpointRow));
 }
 
 function endpointRow(endpoint) {
-  const stateText = endpoint.enabled
-    ? (endpoint.failingSince ? `Enabled, failing since ${absolute(endpoint.failingSince)}` : "Enabled")
-    : `Disabled: ${endpoint.disabledReason ?? "by an admin"}`;
-  const act = (label, onclick, tone = "") => el("button", { type: "button", class: tone, onclick }, label);
+  const stateText = !endpoint.enabled
+    ? t("webhooks.disabled", { reason: endpoint.disabledReason ?? t("webhooks.disabled.byAdmin") })
+    : endpoint.failingSince ? t("webhooks.failing", { since: absolute(endpoint.failingSince) }) : t("webhooks.enabled");
+  const act = (key, onclick, tone = "") => el("button", { type: "button", class: tone, onclick }, t(`webhooks.action.${key}`));
   return el("tr", { "data-id": endpoint.id },
-    el("td", { "data-label": "URL" }, el("span", { class: "url" }, endpoint.url),
+    el("td", { "data-label": t("webhooks.url") }, el("span", { class: "url" }, endpoint.url),
       endpoint.description ? el("span", { class: "sub" }, endpoint.description) : null),
-    el("td", { "data-label": "Events" }, endpoint.eventTypes.length ? endpoint.eventTypes.join(", ") : "All events"),
-    el("td", { "data-label": "State" }, el("span", { class: `badge ${endpoint.enabled ? "state-accepted" : "state-revoked"}` }, stateText)),
-    el("td", { "data-label": "Secret made" }, absolute(endpoint.secretCreatedAt)),
+    el("td", { "data-label": t("webhooks.events") }, endpoint.eventTypes.length ? endpoint.eventTypes.join(", ") : t("webhooks.allEvents")),
+    el("td", { "data-label": t("webhooks.state") },
+      el("span", { class: `badge ${endpoint.enabled ? "state-accepted" : "state-revoked"}` }, stateText)),
+    el("td", { "data-label": t("webhooks.secretMade") }, absolute(endpoint.secretCreatedAt)),
     el("td", { class: "row-actions" },
-      act("Deliveries", () => openDeliveries(endpoint)),
-      act("Send test", () => sendTest(endpoint)),
-      act("Rotate secret", () => rotateSecret(endpoint)),
-      endpoint.enabled ? act("Disable", () => setEnabled(endpoint, false)) : act("Enable", () => setEnabled(endpoint, true)),
-      act("Delete", () => deleteEndpoint(endpoint), "danger")));
+      act("deliveries", () => openDeliveries(endpoint)),
+      act("test", () => sendTest(endpoint)),
+      act("rotate", () => rotateSecret(endpoint)),
+      endpoint.enabled ? act("disable", () => setEnabled(endpoint, false)) : act("enable", () => setEnabled(endpoint, true)),
+      act("delete", () => deleteEndpoint(endpoint), "danger")));
 }
 
 /** The secret of a new or rotated endpoint, shown once with a copy button. */
 function secretPanel(url, secret, rotated) {
-  const input = el("input", { value: secret, readOnly: true, id: "wh-secret-value", "aria-label": "Signing secret" });
+  const input = el("input", { value: secret, readOnly: true, id: "wh-secret-value", "aria-label": t("webhooks.secret") });
   const copy = el("button", {
     type: "button",
     class: "primary",
     onclick: async () => {
       try {
         await navigator.clipboard.writeText(secret);
-        say("Secret copied.", "ok");
+        say(t("webhooks.secret.copied"), "ok");
       } catch {
         input.select();
-        say("Select the secret and copy it with your keyboard.", "info");
+        say(t("webhooks.secret.select"), "info");
       }
     },
-  }, "Copy secret");
-  const note = rotated
-    ? `New signing secret for ${url}. The old one keeps signing beside it for a grace period. It is shown only now.`
-    : `Signing secret for ${url}: verify the webhook-signature header with it. It is shown only now.`;
-  $("wh-secret").replaceChildren(el("div", { class: "minted card", role: "group", "aria-label": "Signing secret" },
+  }, t("webhooks.secret.copy"));
+  const note = t(rotated ? "webhooks.secret.rotated" : "webhooks.secret.new", { url });
+  $("wh-secret").replaceChildren(el("div", { class: "minted card", role: "group", "aria-label": t("webhooks.secret") },
     el("p", {}, note), el("div", { class: "copy" }, input, copy)));
 }
 
@@ -629,7 +714,7 @@ async function submitEndpoint(event) {
   clearFieldErrors(form);
   const url = $("w-url").value.trim();
   if (!url) {
-    fieldError("w", "url", "Enter the URL that receives the events.");
+    fieldError("w", "url", t("webhooks.add.missing.url"));
     return;
   }
   const eventTypes = [...form.querySelectorAll("input[name=eventType]:checked")].map((box) => box.value);
@@ -639,52 +724,51 @@ async function submitEndpoint(event) {
     });
     form.reset();
     secretPanel(createWebhookEndpoint.endpoint.url, createWebhookEndpoint.secret, false);
-    say(`Endpoint added: ${createWebhookEndpoint.endpoint.url}.`, "ok");
+    say(t("webhooks.added", { url: createWebhookEndpoint.endpoint.url }), "ok");
     await loadEndpoints();
   } catch (error) {
     if (error.code === "VALIDATION_FAILED" && fieldError("w", error.field, error.message)) {
-      say("Please correct the highlighted field.", "error");
+      say(t("form.correct"), "error");
     } else {
-      say(error.message, "error");
+      say(explain(error), "error");
     }
   }
 }
 
 async function rotateSecret(endpoint) {
-  const sure = await confirmAction("Rotate the signing secret?",
-    `${endpoint.url} gets a new secret. The old one keeps signing beside it for a grace period; update the receiver before it ends.`,
-    "Rotate");
+  const { url } = endpoint;
+  const sure = await confirmAction(t("webhooks.rotate.title"), t("webhooks.rotate.text", { url }), t("webhooks.rotate.ok"));
   if (!sure) return;
   try {
     const { rotateWebhookEndpointSecret } = await gql(Q.rotate, { id: endpoint.id });
-    secretPanel(endpoint.url, rotateWebhookEndpointSecret.secret, true);
-    say("The secret was rotated.", "ok");
+    secretPanel(url, rotateWebhookEndpointSecret.secret, true);
+    say(t("webhooks.rotated"), "ok");
     await loadEndpoints();
   } catch (error) {
-    say(error.message, "error");
+    say(explain(error), "error");
   }
 }
 
 async function setEnabled(endpoint, enabled) {
   try {
     await gql(Q.updateEndpoint, { id: endpoint.id, input: { enabled } });
-    say(enabled ? `${endpoint.url} is enabled again.` : `${endpoint.url} is disabled.`, "ok");
+    say(t(enabled ? "webhooks.enabled.again" : "webhooks.disabled.now", { url: endpoint.url }), "ok");
   } catch (error) {
-    say(error.message, "error");
+    say(explain(error), "error");
   }
   await loadEndpoints();
 }
 
 async function deleteEndpoint(endpoint) {
-  const sure = await confirmAction("Delete this endpoint?",
-    `${endpoint.url} receives nothing more; deliveries still queued for it are given up.`, "Delete");
+  const { url } = endpoint;
+  const sure = await confirmAction(t("webhooks.delete.title"), t("webhooks.delete.text", { url }), t("webhooks.action.delete"));
   if (!sure) return;
   try {
     await gql(Q.deleteEndpoint, { id: endpoint.id });
-    say(`${endpoint.url} was deleted.`, "ok");
+    say(t("webhooks.deleted", { url }), "ok");
     if (webhooks.endpoint?.id === endpoint.id) $("wh-deliveries").hidden = true;
   } catch (error) {
-    say(error.message, "error");
+    say(explain(error), "error");
   }
   await loadEndpoints();
 }
@@ -692,10 +776,10 @@ async function deleteEndpoint(endpoint) {
 async function sendTest(endpoint) {
   try {
     await gql(Q.test, { id: endpoint.id });
-    say(`A test event is on its way to ${endpoint.url}.`, "ok");
+    say(t("webhooks.test.sent", { url: endpoint.url }), "ok");
     await openDeliveries(endpoint);
   } catch (error) {
-    say(error.message, "error");
+    say(explain(error), "error");
   }
 }
 
@@ -706,47 +790,47 @@ async function openDeliveries(endpoint, more = false) {
   try {
     page = (await gql(Q.deliveries, { id: endpoint.id, after: webhooks.after })).webhookDeliveries;
   } catch (error) {
-    say(error.message, "error");
+    say(explain(error), "error");
     return;
   }
   webhooks.after = page.endCursor;
   $("wh-deliveries").hidden = false;
-  $("wh-deliveries-title").textContent = `Deliveries to ${endpoint.url}`;
+  $("wh-deliveries-title").textContent = t("deliveries.title.to", { url: endpoint.url });
   $("wh-more").hidden = !page.hasNextPage;
   const rows = page.nodes.map(deliveryRow);
   if (more) $("wh-delivery-rows").append(...rows);
-  else $("wh-delivery-rows").replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { colspan: "5" }, "No deliveries yet."))]));
+  else $("wh-delivery-rows").replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { colspan: "5" }, t("deliveries.none")))]));
 }
 
 function attemptText(attempt) {
-  const outcome = attempt.statusCode ? `HTTP ${attempt.statusCode}` : attempt.error ?? "no answer";
-  return `${absolute(attempt.at)}: ${outcome} in ${attempt.durationMs} ms`;
+  const outcome = attempt.statusCode ? `HTTP ${attempt.statusCode}` : attempt.error ?? t("deliveries.noAnswer");
+  return t("deliveries.attempt", { at: absolute(attempt.at), outcome, ms: new Intl.NumberFormat(i18n.locale).format(attempt.durationMs) });
 }
 
 function deliveryRow(delivery) {
-  const label = { PENDING: "Pending", DELIVERED: "Delivered", FAILED: "Failed" }[delivery.state] ?? delivery.state;
   const attempts = el("details", {},
-    el("summary", {}, `${delivery.attemptCount} attempt${delivery.attemptCount === 1 ? "" : "s"}`),
+    el("summary", {}, plural("deliveries.attempts", delivery.attemptCount)),
     el("ol", { class: "attempts" }, delivery.attempts.map((attempt) => el("li", {}, attemptText(attempt),
       attempt.response ? el("pre", { class: "response" }, attempt.response) : null))),
-    delivery.nextAttemptAt ? el("p", { class: "sub" }, `Next attempt ${relative(delivery.nextAttemptAt)}`) : null);
+    delivery.nextAttemptAt ? el("p", { class: "sub" }, t("deliveries.next", { when: relative(delivery.nextAttemptAt) })) : null);
   return el("tr", { "data-id": delivery.id },
-    el("td", { "data-label": "Created" }, absolute(delivery.createdAt), el("span", { class: "sub" }, delivery.messageId)),
-    el("td", { "data-label": "Event" }, delivery.eventType),
-    el("td", { "data-label": "State" }, el("span", { class: `badge delivery-${delivery.state.toLowerCase()}` }, label)),
-    el("td", { "data-label": "Attempts" }, attempts),
+    el("td", { "data-label": t("deliveries.created") }, absolute(delivery.createdAt), el("span", { class: "sub" }, delivery.messageId)),
+    el("td", { "data-label": t("deliveries.event") }, delivery.eventType),
+    el("td", { "data-label": t("deliveries.state") },
+      el("span", { class: `badge delivery-${delivery.state.toLowerCase()}` }, t(`deliveries.${delivery.state}`))),
+    el("td", { "data-label": t("deliveries.attempts") }, attempts),
     el("td", { class: "row-actions" }, el("button", {
       type: "button",
       onclick: async () => {
         try {
           await gql(Q.redeliver, { id: delivery.id });
-          say("Queued again, with the same webhook-id.", "ok");
+          say(t("deliveries.redelivered"), "ok");
           await openDeliveries(webhooks.endpoint);
         } catch (error) {
-          say(error.message, "error");
+          say(explain(error), "error");
         }
       },
-    }, "Redeliver")));
+    }, t("deliveries.redeliver"))));
 }
 
 function fillWebhookForm() {
@@ -760,23 +844,21 @@ function fillWebhookForm() {
 async function start() {
   let viewer;
   try {
-    viewer = (await gql(Q.viewer)).invitationViewer;
+    viewer = (await gql(Q.viewer, { locale: i18n.locale })).invitationViewer;
   } catch (error) {
-    if (error.code !== "UNAUTHENTICATED") say(error.message, "error");
+    if (error.code !== "UNAUTHENTICATED") say(explain(error), "error");
     return false;
   }
   if (!viewer) {
-    signOut("Your token was not accepted. Sign in again.");
+    signOut(t("sign.in.refused"));
     return false;
   }
   state.viewer = viewer;
-  $("who-name").textContent = `Signed in as ${viewer.name}`;
-  $("who").hidden = false;
+  greet();
   $("sign-in").hidden = true;
   $("app").hidden = false;
-  // Once per sign-in: refilling the create form after each invitation keeps the filter.
-  scopeControl("filter-scope-slot", "filter-scope", "All my scopes", null)
-    .addEventListener("change", () => $("filters").requestSubmit());
+  // Once per sign-in (and language): refilling the create form after each invitation keeps the filter.
+  makeScopeFilter();
   fillCreateForm();
   fillWebhookForm();
   state.cursors = [null];
@@ -786,30 +868,44 @@ async function start() {
   return true;
 }
 
+function greet() {
+  $("who-name").textContent = t("signed.in", { name: state.viewer.name });
+  $("who-name").hidden = $("sign-out").hidden = false;
+}
+
+/** The list's scope filter, keeping what it was set to. */
+function makeScopeFilter() {
+  const before = $("filter-scope")?.value ?? "";
+  const control = scopeControl("filter-scope-slot", "filter-scope", t("filter.scope.all"), null);
+  control.value = before;
+  control.addEventListener("change", () => $("filters").requestSubmit());
+}
+
 function signOut(message) {
   sessionStorage.removeItem(TOKEN_KEY);
   state.viewer = null;
   $("app").hidden = true;
-  $("who").hidden = true;
+  $("who-name").hidden = $("sign-out").hidden = true;
   $("sign-in").hidden = false;
   if (message) $("token-error").textContent = message;
   $("token").focus();
 }
 
-document.addEventListener("DOMContentLoaded", () => {
+document.addEventListener("DOMContentLoaded", async () => {
+  $("language").addEventListener("change", (event) => switchLanguage(event.target.value));
   $("sign-in-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     $("token-error").textContent = "";
     const token = $("token").value.trim();
     if (!token) {
-      $("token-error").textContent = "Paste your API token.";
+      $("token-error").textContent = t("sign.in.missing");
       return;
     }
     sessionStorage.setItem(TOKEN_KEY, token);
     $("token").value = "";
     if (await start()) say("", "info");
   });
-  $("sign-out").addEventListener("click", () => { signOut(""); say("Signed out.", "info"); });
+  $("sign-out").addEventListener("click", () => { signOut(""); say(t("signed.out"), "info"); });
   for (const button of document.querySelectorAll("[data-view]")) {
     button.addEventListener("click", async () => {
       const view = button.dataset.view;
@@ -840,5 +936,6 @@ document.addEventListener("DOMContentLoaded", () => {
   $("wh-form").addEventListener("submit", submitEndpoint);
   $("wh-refresh").addEventListener("click", () => webhooks.endpoint && openDeliveries(webhooks.endpoint));
   $("wh-more").addEventListener("click", () => webhooks.endpoint && openDeliveries(webhooks.endpoint, true));
-  if (sessionStorage.getItem(TOKEN_KEY)) start();
+  await speak(preferredLanguages());
+  if (sessionStorage.getItem(TOKEN_KEY)) await start();
 });
