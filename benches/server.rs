@@ -736,6 +736,9 @@ const BENCH_MESSAGE_KEY: &str = "YmVuY2ggbWVzc2FnZSBrZXksIDMyIGJ5dGVzIGxvbmc=";
 
 fn main() {
     let full = std::env::args().any(|arg| arg == "--bench");
+    // `cargo bench --bench server -- --events`: the events passes alone (about 3 minutes), to
+    // compare the cost of a webhook endpoint across runs without the main passes' 10.
+    let events_only = std::env::args().any(|arg| arg == "--events");
     let sizes = if full { &FULL } else { &SMOKE };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -743,66 +746,19 @@ fn main() {
         .unwrap();
     runtime.block_on(async {
         let uri = mongo_uri();
-        let database = format!("bench_{}", std::process::id());
-        let mongo_env = [
-            ("INVITATIONS_MONGODB_URI", uri.clone()),
-            ("INVITATIONS_MONGODB_DATABASE", database.clone()),
-            ("INVITATIONS_MESSAGE_KEY", BENCH_MESSAGE_KEY.to_owned()),
-        ];
-        let mongo = run_server(&mongo_env, mongod_pid(), sizes, "m").await;
-        let template = stored_invitation(&uri, &database).await;
-        let raw = run_raw(&uri, &template, sizes).await;
-        mongodb::Client::with_uri_str(&uri)
-            .await
-            .unwrap()
-            .database(&database)
-            .drop()
-            .await
-            .unwrap();
-        let sqlite = run_server(&[], None, sizes, "s").await;
-
-        // Events: a fresh database, two instances on it.
-        let events_database = format!("bench_events_{}", std::process::id());
-        let events_env = [
-            ("INVITATIONS_MONGODB_URI", uri.clone()),
-            ("INVITATIONS_MONGODB_DATABASE", events_database.clone()),
-            ("INVITATIONS_MESSAGE_KEY", BENCH_MESSAGE_KEY.to_owned()),
-        ];
-        let first = Server::start(&events_env).await;
-        let mut second = Server::start(&events_env).await;
-        second.token = first.token.clone();
-        let mongo_events = events::run(
-            &first,
-            Some(&second),
-            sizes.event_creates,
-            sizes.event_burst,
-            sizes.subscription_rounds,
-            "m",
-        )
-        .await;
-        drop((first, second));
-        mongodb::Client::with_uri_str(&uri)
-            .await
-            .unwrap()
-            .database(&events_database)
-            .drop()
-            .await
-            .unwrap();
-        let alone = Server::start(&[]).await;
-        let sqlite_events = events::run(
-            &alone,
-            None,
-            sizes.event_creates,
-            sizes.event_burst,
-            sizes.subscription_rounds,
-            "s",
-        )
-        .await;
-        drop(alone);
+        let main_passes = if events_only {
+            None
+        } else {
+            Some(main_passes(&uri, sizes).await)
+        };
+        let (mongo_events, sqlite_events) = events_passes(&uri, sizes).await;
         if !full {
             mongo_events.check();
             sqlite_events.check();
-            for pass in [&mongo, &sqlite] {
+            for pass in main_passes
+                .iter()
+                .flat_map(|(mongo, _, sqlite)| [mongo, sqlite])
+            {
                 assert!(
                     pass.figures.iter().all(|f| f.errors == 0),
                     "smoke run had errors"
@@ -810,16 +766,80 @@ fn main() {
             }
             return;
         }
-        print_pass(
-            "MongoDB (replica set, majority + journaled writes)",
-            &mongo,
-            Some(&raw),
-        );
-        print_pass("Embedded SQLite (WAL, synchronous=FULL)", &sqlite, None);
+        if let Some((mongo, raw, sqlite)) = &main_passes {
+            print_pass(
+                "MongoDB (replica set, majority + journaled writes)",
+                mongo,
+                Some(raw),
+            );
+            print_pass("Embedded SQLite (WAL, synchronous=FULL)", sqlite, None);
+        }
         events::print(
             "Events on MongoDB (two instances on one database)",
             &mongo_events,
         );
         events::print("Events on embedded SQLite", &sqlite_events);
     });
+}
+
+/// The API on MongoDB, the raw driver doing the same, and the API on SQLite.
+async fn main_passes(uri: &str, sizes: &Sizes) -> (Pass, Vec<Figure>, Pass) {
+    let database = format!("bench_{}", std::process::id());
+    let mongo_env = [
+        ("INVITATIONS_MONGODB_URI", uri.to_owned()),
+        ("INVITATIONS_MONGODB_DATABASE", database.clone()),
+        ("INVITATIONS_MESSAGE_KEY", BENCH_MESSAGE_KEY.to_owned()),
+    ];
+    let mongo = run_server(&mongo_env, mongod_pid(), sizes, "m").await;
+    let template = stored_invitation(uri, &database).await;
+    let raw = run_raw(uri, &template, sizes).await;
+    drop_database(uri, &database).await;
+    let sqlite = run_server(&[], None, sizes, "s").await;
+    (mongo, raw, sqlite)
+}
+
+/// Events on MongoDB (a fresh database, two instances on it) and on SQLite.
+async fn events_passes(uri: &str, sizes: &Sizes) -> (events::EventFigures, events::EventFigures) {
+    let events_database = format!("bench_events_{}", std::process::id());
+    let events_env = [
+        ("INVITATIONS_MONGODB_URI", uri.to_owned()),
+        ("INVITATIONS_MONGODB_DATABASE", events_database.clone()),
+        ("INVITATIONS_MESSAGE_KEY", BENCH_MESSAGE_KEY.to_owned()),
+    ];
+    let first = Server::start(&events_env).await;
+    let mut second = Server::start(&events_env).await;
+    second.token = first.token.clone();
+    let mongo_events = events::run(
+        &first,
+        Some(&second),
+        sizes.event_creates,
+        sizes.event_burst,
+        sizes.subscription_rounds,
+        "m",
+    )
+    .await;
+    drop((first, second));
+    drop_database(uri, &events_database).await;
+    let alone = Server::start(&[]).await;
+    let sqlite_events = events::run(
+        &alone,
+        None,
+        sizes.event_creates,
+        sizes.event_burst,
+        sizes.subscription_rounds,
+        "s",
+    )
+    .await;
+    drop(alone);
+    (mongo_events, sqlite_events)
+}
+
+async fn drop_database(uri: &str, database: &str) {
+    mongodb::Client::with_uri_str(uri)
+        .await
+        .unwrap()
+        .database(database)
+        .drop()
+        .await
+        .unwrap();
 }
