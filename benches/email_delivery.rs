@@ -1,7 +1,9 @@
 //! Messages per second delivered to a local SMTP server: invitations are queued through the
 //! service (on the embedded store), then one sender round hands them all to the SMTP server
 //! started here (`scripts/smtp_sink.py`, which writes each message to disk), through the same
-//! pooled lettre transport the server uses, at several pool sizes.
+//! pooled lettre transport the server uses, at several pool sizes. Then text messages of SMS
+//! invitations, the same way, to the local SMS gateway the tests use (the Twilio Messages API's
+//! shape over HTTP), through the server's own gateway client, at several concurrencies.
 //!
 //! Run: `cargo bench --bench email_delivery` (needs `python3`; `scripts/smtp.sh` installs the
 //! SMTP server on first use).
@@ -18,17 +20,22 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cms_invitations::config::Config;
-use cms_invitations::domain::{Actor, DeliveryFailure, OutgoingEmail};
+use cms_invitations::domain::{Actor, Channel, DeliveryFailure, OutgoingEmail};
 use cms_invitations::email::{Sender, SmtpMailer};
 use cms_invitations::ports::Mailer;
 use cms_invitations::ports::SystemClock;
-use cms_invitations::service::{CreateInvitation, Principal};
+use cms_invitations::service::{Couriers, CreateInvitation, InvitationService, Principal};
+use cms_invitations::sms::{GatewaySettings, MessagesApiGateway};
 use cms_invitations::standalone;
 use cms_invitations::store::sqlite::SqliteStore;
 
 #[allow(dead_code)] // The tests' SMTP harness; this benchmark uses part of it.
 #[path = "../tests/api/mail.rs"]
 mod mail;
+
+#[allow(dead_code)] // The tests' SMS gateway; this benchmark uses part of it.
+#[path = "../tests/api/sms_gateway.rs"]
+mod sms_gateway;
 
 use mail::SmtpSink;
 
@@ -53,14 +60,8 @@ impl Mailer for Discard {
     }
 }
 
-/// Queues `count` invitations, delivers them with a pool of `pool` connections (or discards
-/// them, without `python_path`) and returns the messages per second of the delivery round.
-async fn run(smtp: bool, count: usize, pool: u32) -> f64 {
-    let sink = if smtp {
-        Some(SmtpSink::start().await)
-    } else {
-        None
-    };
+/// A service on a fresh embedded store with `inputs` queued; its data folder.
+async fn queued(inputs: Vec<CreateInvitation>) -> (InvitationService, Config, PathBuf) {
     let data_dir = temp_dir("data");
     let config = Config::load(|name| match name {
         "INVITATIONS_DATA_DIR" => Some(data_dir.display().to_string()),
@@ -83,9 +84,6 @@ async fn run(smtp: bool, count: usize, pool: u32) -> f64 {
         "admin",
     )
     .unwrap();
-    let inputs: Vec<CreateInvitation> = (0..count)
-        .map(|i| CreateInvitation::new(format!("bench{i:05}@example.org"), "viewer"))
-        .collect();
     for chunk in inputs.chunks(1000) {
         for outcome in service
             .create_many(Some(&admin), chunk.to_vec())
@@ -95,6 +93,21 @@ async fn run(smtp: bool, count: usize, pool: u32) -> f64 {
             outcome.unwrap();
         }
     }
+    (service, config, data_dir)
+}
+
+/// Queues `count` invitations, delivers them with a pool of `pool` connections (or discards
+/// them, without `smtp`) and returns the messages per second of the delivery round.
+async fn run(smtp: bool, count: usize, pool: u32) -> f64 {
+    let sink = if smtp {
+        Some(SmtpSink::start().await)
+    } else {
+        None
+    };
+    let inputs: Vec<CreateInvitation> = (0..count)
+        .map(|i| CreateInvitation::new(format!("bench{i:05}@example.org"), "viewer"))
+        .collect();
+    let (service, config, data_dir) = queued(inputs).await;
     let mailer: Box<dyn Mailer> = match &sink {
         Some(sink) => Box::new(
             SmtpMailer::new(
@@ -122,6 +135,40 @@ async fn run(smtp: bool, count: usize, pool: u32) -> f64 {
     count as f64 / seconds
 }
 
+/// Queues `count` SMS invitations, delivers their texts to the local gateway `concurrency` at
+/// a time and returns the texts per second of the delivery round.
+async fn run_sms(count: usize, concurrency: usize) -> f64 {
+    let gateway = sms_gateway::Gateway::start().await;
+    let inputs: Vec<CreateInvitation> = (0..count)
+        .map(|i| CreateInvitation {
+            email: None,
+            phone: Some(format!("+4915112{i:06}")),
+            channel: Channel::Sms,
+            ..CreateInvitation::new("", "viewer")
+        })
+        .collect();
+    let (service, _, data_dir) = queued(inputs).await;
+    let sender = MessagesApiGateway::new(GatewaySettings {
+        api_url: gateway.url.parse().unwrap(),
+        account: sms_gateway::ACCOUNT.to_owned(),
+        token: sms_gateway::TOKEN.to_owned(),
+        from: sms_gateway::FROM.to_owned(),
+        timeout: Duration::from_secs(10),
+        concurrency,
+    })
+    .unwrap();
+    let started = Instant::now();
+    let report = service
+        .deliver_due(Couriers::new(&Discard(1), &sender))
+        .await
+        .unwrap();
+    let seconds = started.elapsed().as_secs_f64();
+    assert_eq!(report.sent, count as u64);
+    assert_eq!(gateway.received().len(), count, "every text arrived once");
+    let _ = std::fs::remove_dir_all(&data_dir);
+    count as f64 / seconds
+}
+
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -130,6 +177,7 @@ fn main() {
     // `cargo test --all-targets` runs bench binaries without `--bench`: deliver a few only.
     if !std::env::args().any(|arg| arg == "--bench") {
         runtime.block_on(run(true, 10, 2));
+        runtime.block_on(run_sms(10, 2));
         return;
     }
     let count = 2000;
@@ -142,6 +190,13 @@ fn main() {
         let rate = runtime.block_on(run(false, count, pool));
         println!(
             "{count:>8}  {pool:>4}  {rate:>11.0}  nowhere (the sender's own cost: claim and record)"
+        );
+    }
+    println!("\n   texts  concurrency  delivered/s  to");
+    for concurrency in [1, 4, 16] {
+        let rate = runtime.block_on(run_sms(count, concurrency));
+        println!(
+            "{count:>8}  {concurrency:>11}  {rate:>11.0}  the local SMS gateway (HTTP, Messages API shape)"
         );
     }
 }

@@ -28,6 +28,7 @@ use cms_invitations::http::{GraphqlOptions, graphql_routes};
 use cms_invitations::ports::{
     Authenticator, InvitationListener, LoggedEvent, Principal, Store, SystemClock,
 };
+use cms_invitations::service::Couriers;
 use cms_invitations::store::sqlite::SqliteStore;
 
 /// The host's own content type.
@@ -145,12 +146,15 @@ pub async fn app(data_dir: &std::path::Path) -> Result<Router, Box<dyn std::erro
     // The host could pass its own `AccountProvisioner` here to create users in its own tables;
     // this one keeps accounts in the module's store.
     let service = cms_invitations::standalone::service_on(&config, store, Arc::new(SystemClock))?;
+    // Emails and text messages (SMS invitations): the configured SMTP server and SMS gateway,
+    // else `.eml` and `.sms` files in the outbox folder.
     let mailer = cms_invitations::standalone::mailer(&config)?;
+    let sms = cms_invitations::standalone::sms_sender(&config)?;
     let sender = service.clone();
     tokio::spawn(async move {
         sender
             .run_sender(
-                mailer.as_ref(),
+                Couriers::new(mailer.as_ref(), sms.as_ref()),
                 Duration::from_secs(1),
                 std::future::pending(),
             )

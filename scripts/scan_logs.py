@@ -79,9 +79,9 @@ def self_test():
         '{"key":"KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio="}',
     ]
     must_pass = [
-        '{"level":"INFO","message":"email sent","message_id":"019abcde-0123-7abc-8def-0123456789ab"}',
+        '{"level":"INFO","message":"message sent","message_id":"019abcde-0123-7abc-8def-0123456789ab"}',
         '{"message":"listening","address":"127.0.0.1:40211"}',
-        '{"message":"email not sent","error":"sealed with message key 3c5ef48307b1d6c7"}',
+        '{"message":"message not sent","error":"sealed with message key 3c5ef48307b1d6c7"}',
         '{"message":"request","method":"POST","route":"/graphql","status":200,"millis":3}',
     ]
     failures = [line for line in must_catch if not list(findings(line))]

@@ -86,7 +86,7 @@ impl ErrorCode {
                 "an input is not acceptable; `extensions.field` names it. Also malformed GraphQL, unknown fields, and the depth, complexity and body-size limits"
             }
             Self::DuplicatePendingInvitation => {
-                "a PENDING invitation exists for this email and scope; `extensions.invitationId` names it (create with `onDuplicate: RESEND` to resend it instead)"
+                "a PENDING invitation exists for this email (or phone) and scope; `extensions.invitationId` names it (create with `onDuplicate: RESEND` to resend it instead)"
             }
             Self::InvalidSecret => {
                 "no invitation has this secret (never issued, mistyped, or replaced by a resend)"
@@ -133,7 +133,7 @@ pub enum Error {
     NoSuch(&'static str),
     #[error("{}", .0.message())]
     Validation(#[from] ValidationError),
-    #[error("a pending invitation for this email and scope already exists")]
+    #[error("a pending invitation for this email (or phone) and scope already exists")]
     DuplicatePending { existing: InvitationId },
     #[error("this invitation link is not valid")]
     InvalidSecret,

@@ -8,7 +8,9 @@ use clap::{Parser, Subcommand};
 use cms_invitations::config::{Config, LogFormat};
 use cms_invitations::domain::IsoDuration;
 use cms_invitations::domain::MessageKind;
-use cms_invitations::email::{EmailContext, EmailPart, EmailTemplates, Page, PageMessages};
+use cms_invitations::email::{
+    EmailContext, EmailPart, EmailTemplates, Page, PageMessages, SMS_SEGMENT_BUDGET, SmsLength,
+};
 use cms_invitations::graphql;
 use cms_invitations::ports::SystemClock;
 use cms_invitations::standalone::seed;
@@ -365,15 +367,32 @@ fn templates(config: &Config, command: &TemplatesCommand) -> ExitCode {
             problems.extend(pages.check(&templates.locales()));
             if problems.is_empty() {
                 let locales = templates.locales();
-                return say(&format!(
-                    "ok: {} locale(s) ({}), {} kinds, 3 parts each; accept page messages in {}; \
-                     admin UI messages in {}",
+                let mut report = format!(
+                    "ok: {} locale(s) ({}), {} kinds (the invitation with an SMS); accept page \
+                     messages in {}; admin UI messages in {}",
                     locales.len(),
                     locales.join(", "),
                     MessageKind::ALL.len(),
                     pages.locales(Page::Accept).join(", "),
                     pages.locales(Page::Admin).join(", ")
-                ));
+                );
+                // What each text message costs, with a 40-character accept URL (plus its
+                // secret) and a 20-character inviter's name; more than the budget warns.
+                for measure in templates.sms_lengths() {
+                    let over = measure.length.segments > SMS_SEGMENT_BUDGET;
+                    report.push_str(&format!(
+                        "\n{}{}: {}",
+                        if over { "warning: " } else { "" },
+                        measure.file,
+                        measure.length
+                    ));
+                    if over {
+                        report.push_str(&format!(
+                            ", more than {SMS_SEGMENT_BUDGET} segments: each costs a message"
+                        ));
+                    }
+                }
+                return say(&report);
             }
             for problem in &problems {
                 let _ = writeln!(std::io::stderr(), "{problem}");
@@ -395,7 +414,15 @@ fn templates(config: &Config, command: &TemplatesCommand) -> ExitCode {
             let mut context = EmailContext::sample(kind, locale, true);
             context.set_product_name(&config.email.email_product_name);
             let rendered = match part.as_deref().map(|part| part.parse::<EmailPart>().ok()) {
-                Some(None) => return fail("unknown part; use subject, html or txt"),
+                Some(None) => return fail("unknown part; use subject, html, txt or sms"),
+                Some(Some(EmailPart::Sms)) => match &context {
+                    EmailContext::Invitation(invitation) => templates
+                        .render_sms(locale, invitation)
+                        .map(|sms| format!("{}\n--- {} ---", sms.text, SmsLength::of(&sms.text))),
+                    EmailContext::InvitationAccepted(_) => {
+                        return fail("only the invitation has an SMS part");
+                    }
+                },
                 Some(Some(part)) => templates.render_part(locale, part, &context),
                 None => templates.render(locale, &context).map(|email| {
                     format!(

@@ -94,7 +94,10 @@ impl WebhookTransport for HttpWebhookTransport {
         for (name, value) in &request.headers {
             builder = builder.header(*name, value);
         }
-        let mut response = builder.send().await.map_err(|err| describe(&err))?;
+        let mut response = builder
+            .send()
+            .await
+            .map_err(|err| crate::net::describe(&err))?;
         let status = response.status().as_u16();
         let mut excerpt = Vec::new();
         while excerpt.len() < EXCERPT_BYTES {
@@ -131,29 +134,5 @@ impl WebhookTransport for HttpWebhookTransport {
             ));
         }
         Ok(())
-    }
-}
-
-/// A failed request in a few words, without the URL (the delivery log shows it already).
-fn describe(err: &reqwest::Error) -> String {
-    let kind = if err.is_timeout() {
-        "timed out"
-    } else if err.is_connect() {
-        "could not connect"
-    } else if err.is_redirect() {
-        "redirect refused"
-    } else {
-        "request failed"
-    };
-    let mut cause = String::new();
-    let mut source = std::error::Error::source(err);
-    while let Some(s) = source {
-        cause = s.to_string();
-        source = s.source();
-    }
-    if cause.is_empty() {
-        kind.to_owned()
-    } else {
-        format!("{kind}: {cause}")
     }
 }

@@ -15,7 +15,8 @@ use std::fmt;
 
 pub use roles::{RolePermissions, RolePolicy};
 pub use sections::{
-    EmailConfig, HttpConfig, LogConfig, RulesConfig, StoreConfig, WebhooksConfig, settings,
+    EmailConfig, HttpConfig, LogConfig, RulesConfig, SmsConfig, StoreConfig, WebhooksConfig,
+    settings,
 };
 pub use source::Setting;
 
@@ -65,6 +66,7 @@ pub struct Config {
     pub http: HttpConfig,
     pub store: StoreConfig,
     pub email: EmailConfig,
+    pub sms: SmsConfig,
     pub rules: RulesConfig,
     pub webhooks: WebhooksConfig,
     pub log: LogConfig,
@@ -92,6 +94,7 @@ impl Config {
         let http = HttpConfig::load(&mut source);
         let store = StoreConfig::load(&mut source);
         let email = EmailConfig::load(&mut source);
+        let sms = SmsConfig::load(&mut source);
         let rules = RulesConfig::load(&mut source);
         let webhooks = WebhooksConfig::load(&mut source);
         let log = LogConfig::load(&mut source);
@@ -117,11 +120,29 @@ impl Config {
                     .to_owned(),
             );
         }
-        match (http, store, email, rules, webhooks, log, validity, roles) {
+        if let Some(sms) = &sms
+            && sms.sms_api_url.is_some()
+        {
+            for (key, missing) in [
+                ("sms_account", sms.sms_account.is_empty()),
+                ("sms_token", sms.sms_token.is_none()),
+                ("sms_from", sms.sms_from.is_empty()),
+            ] {
+                if missing {
+                    source
+                        .problems
+                        .push(format!("{key}: required when sms_api_url is set"));
+                }
+            }
+        }
+        match (
+            http, store, email, sms, rules, webhooks, log, validity, roles,
+        ) {
             (
                 Some(http),
                 Some(store),
                 Some(email),
+                Some(sms),
                 Some(rules),
                 Some(webhooks),
                 Some(log),
@@ -131,6 +152,7 @@ impl Config {
                 http,
                 store,
                 email,
+                sms,
                 rules,
                 webhooks,
                 log,

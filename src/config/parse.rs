@@ -131,6 +131,38 @@ pub(super) fn mailbox(value: &str) -> Parsed<String> {
     }
 }
 
+/// An SMS gateway's base URL: https, or http for a gateway on this machine (tests, a local
+/// relay); no credentials or fragment in it.
+pub(super) fn gateway_url(value: &str) -> Parsed<Url> {
+    let refused = || {
+        Err("must be an https:// URL (http:// only for localhost or 127.0.0.1) without user, password or #fragment".to_owned())
+    };
+    let Ok(url) = Url::parse(value) else {
+        return refused();
+    };
+    let local = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+    let scheme_ok = url.scheme() == "https" || (url.scheme() == "http" && local);
+    if !scheme_ok
+        || url.host().is_none()
+        || url.fragment().is_some()
+        || !url.username().is_empty()
+        || url.password().is_some()
+    {
+        return refused();
+    }
+    Ok(url)
+}
+
+/// A secret that is not empty and has no spaces (a token given in a file may end in a line
+/// break, which is trimmed before).
+pub(super) fn sensitive_text(value: &str) -> Parsed<Sensitive> {
+    if value.is_empty() || value.chars().any(char::is_whitespace) {
+        Err("must not be empty or contain spaces".to_owned())
+    } else {
+        Ok(Sensitive::new(value))
+    }
+}
+
 pub(super) fn accept_url(value: &str) -> Parsed<Url> {
     match Url::parse(value) {
         Ok(url) if matches!(url.scheme(), "http" | "https") && url.fragment().is_none() => Ok(url),

@@ -331,7 +331,7 @@ section! {
         email_quota_per_hour: u32 {
             env: "INVITATIONS_EMAIL_QUOTA_PER_HOUR",
             default: "1000",
-            meaning: "invitation emails one principal may queue per hour (creates and resends, counted per server instance); `0` turns the quota off",
+            meaning: "invitation messages (emails and text messages) one principal may queue per hour (creates and resends, counted per server instance); `0` turns the quota off",
             parse: parse::number(0..=1_000_000),
         },
         resend_cooldown: IsoDuration {
@@ -345,6 +345,49 @@ section! {
             default: "attach",
             meaning: "`attach` role and groups to an existing account with the invited email, or `refuse`",
             parse: parse::existing_account_policy,
+        },
+    }
+}
+
+section! {
+    /// Text messages for SMS invitations.
+    "sms" => pub struct SmsConfig {
+        sms_api_url: Option<Url> {
+            env: "INVITATIONS_SMS_API_URL",
+            default: "",
+            meaning: "base URL of an SMS gateway speaking the Twilio Messages API (messages are posted to `<url>/2010-04-01/Accounts/<sms_account>/Messages.json`); unset: `.sms` files in `data_dir/outbox`",
+            parse: parse::optional(parse::gateway_url),
+        },
+        sms_account: String {
+            env: "INVITATIONS_SMS_ACCOUNT",
+            default: "",
+            meaning: "the gateway account (Twilio: the Account SID): part of the path and the user name of HTTP basic auth; required with `sms_api_url`",
+            parse: parse::text,
+        },
+        sms_token: Option<Sensitive> {
+            env: "INVITATIONS_SMS_TOKEN",
+            default: "",
+            meaning: "the gateway's secret (Twilio: the Auth Token), the password of HTTP basic auth; required with `sms_api_url`",
+            parse: parse::optional(parse::sensitive_text),
+            from_file: true,
+        },
+        sms_from: String {
+            env: "INVITATIONS_SMS_FROM",
+            default: "",
+            meaning: "the sender: an E.164 number, an alphanumeric sender ID or a messaging service ID the account may send from; required with `sms_api_url`",
+            parse: parse::text,
+        },
+        sms_send_timeout: IsoDuration {
+            env: "INVITATIONS_SMS_SEND_TIMEOUT",
+            default: "PT10S",
+            meaning: "limit for one request to the gateway, from connecting to the end of its answer",
+            parse: parse::duration_within(1, 300),
+        },
+        sms_concurrency: u32 {
+            env: "INVITATIONS_SMS_CONCURRENCY",
+            default: "4",
+            meaning: "requests to the gateway in flight at once, per server instance",
+            parse: parse::number(1..=64),
         },
     }
 }
@@ -433,6 +476,7 @@ pub fn settings() -> impl Iterator<Item = &'static Setting> {
         HttpConfig::SETTINGS,
         StoreConfig::SETTINGS,
         EmailConfig::SETTINGS,
+        SmsConfig::SETTINGS,
         RulesConfig::SETTINGS,
         WebhooksConfig::SETTINGS,
         LogConfig::SETTINGS,

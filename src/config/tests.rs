@@ -263,3 +263,51 @@ fn a_wildcard_listen_address_without_an_accept_url_is_warned_about() {
     assert!(explicit.warnings().is_empty());
     assert!(load_with(&[]).unwrap().warnings().is_empty());
 }
+
+#[test]
+fn an_sms_gateway_needs_its_account_token_and_sender_and_a_safe_url() {
+    let problems = load_with(&[("INVITATIONS_SMS_API_URL", "https://sms.example.org")])
+        .unwrap_err()
+        .0;
+    for key in ["sms_account", "sms_token", "sms_from"] {
+        assert!(
+            problems
+                .iter()
+                .any(|p| p == &format!("{key}: required when sms_api_url is set")),
+            "{problems:?}"
+        );
+    }
+    for refused in [
+        "http://sms.example.org",
+        "https://user:pw@sms.example.org",
+        "https://sms.example.org/#x",
+        "ftp://sms.example.org",
+    ] {
+        let problems = load_with(&[
+            ("INVITATIONS_SMS_API_URL", refused),
+            ("INVITATIONS_SMS_ACCOUNT", "AC1"),
+            ("INVITATIONS_SMS_TOKEN", "token"),
+            ("INVITATIONS_SMS_FROM", "+15005550006"),
+        ])
+        .unwrap_err()
+        .0;
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.starts_with("sms_api_url: must be an https:// URL")),
+            "{refused}: {problems:?}"
+        );
+    }
+    let config = load_with(&[
+        ("INVITATIONS_SMS_API_URL", "http://127.0.0.1:4010"),
+        ("INVITATIONS_SMS_ACCOUNT", "AC1"),
+        ("INVITATIONS_SMS_TOKEN", "token"),
+        ("INVITATIONS_SMS_FROM", "+15005550006"),
+    ])
+    .unwrap();
+    assert_eq!(
+        config.sms.sms_api_url.map(String::from),
+        Some("http://127.0.0.1:4010/".to_owned())
+    );
+    assert!(!format!("{:?}", config.sms.sms_token).contains("token\""));
+}

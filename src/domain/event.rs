@@ -198,8 +198,9 @@ pub(super) fn event_body(
         "data": {
             "invitation": {
                 "id": invitation.id.to_string(),
-                "email": details.email.as_str(),
-                "phone": null,
+                "channel": details.contact.channel().as_str(),
+                "email": details.contact.email().map(super::EmailAddress::as_str),
+                "phone": details.contact.phone().map(super::PhoneNumber::as_str),
                 "name": details.name.as_ref().map(|n| n.as_str()),
                 "role": details.role.as_str(),
                 "groups": details.groups.to_strings(),

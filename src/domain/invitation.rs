@@ -10,16 +10,17 @@ use uuid::Uuid;
 
 use super::event::{ACCEPT_HOLD, EVENT_CLAIM, event_body};
 use super::{
-    Actor, Delivery, DeliveryStatus, EmailAddress, EventActor, EventKind, EventType, Groups,
-    InvitationEvent, InvitationId, InvitationState, Locale, MessageKind, Metadata, OutgoingEvent,
-    PersonName, QueuedMessage, RedirectUrl, Role, Scope, SecretDigest,
+    Actor, Contact, Delivery, DeliveryStatus, EmailAddress, EventActor, EventKind, EventType,
+    Groups, InvitationEvent, InvitationId, InvitationState, Locale, MessageKind, Metadata,
+    OutgoingEvent, PersonName, QueuedMessage, RedirectUrl, Role, Scope, SecretDigest,
 };
 
 /// What an invitation says: whom it invites to what. Chosen by an editor, validated, and
 /// kept as it was chosen. A new property of an invitation is a field here.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InvitationDetails {
-    pub email: EmailAddress,
+    /// The invitee's email and phone, and which of them the invitation goes to.
+    pub contact: Contact,
     pub name: Option<PersonName>,
     pub role: Role,
     pub groups: Groups,

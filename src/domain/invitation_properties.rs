@@ -42,7 +42,7 @@ fn editor() -> Actor {
 /// A new PENDING invitation with an email to send, valid for two hours from `now`.
 pub(super) fn fresh(now: DateTime<Utc>) -> Invitation {
     let details = InvitationDetails {
-        email: EmailAddress::parse("invitee@example.org").unwrap(),
+        contact: Contact::email_only(EmailAddress::parse("invitee@example.org").unwrap()),
         name: None,
         role: Role::parse("viewer").unwrap(),
         groups: Groups::default(),

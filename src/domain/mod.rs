@@ -1,5 +1,6 @@
 //! Pure types and rules: no I/O, no clock of their own (time is always passed in).
 
+mod contact;
 mod delivery;
 mod duration;
 mod email;
@@ -9,6 +10,7 @@ mod invitation;
 mod locale;
 mod metadata;
 mod outbox;
+mod phone;
 mod redirect;
 mod sealed;
 mod secret;
@@ -22,6 +24,7 @@ mod webhook;
 #[cfg(test)]
 mod invitation_properties;
 
+pub use contact::{Channel, Contact, Recipient};
 pub use delivery::{Delivery, DeliveryStatus};
 pub use duration::IsoDuration;
 pub use email::EmailAddress;
@@ -36,9 +39,10 @@ pub use invitation::{
 pub use locale::Locale;
 pub use metadata::Metadata;
 pub use outbox::{
-    AfterFailure, Claim, DeliveryFailure, MessageDraft, MessageKind, OutgoingEmail, QueuedMessage,
-    RetryPolicy, Schedule,
+    AfterFailure, Claim, DeliveryFailure, MessageDraft, MessageKind, Outgoing, OutgoingEmail,
+    OutgoingSms, QueuedMessage, RetryPolicy, Schedule,
 };
+pub use phone::PhoneNumber;
 pub use redirect::{AllowedRedirect, RedirectUrl};
 pub use sealed::{
     KeyId, MalformedKey, MessageBody, MessageKey, MessageKeys, OpenError, SealError, SealedBody,

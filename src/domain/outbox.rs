@@ -1,5 +1,5 @@
-//! Rules of a queued email: when it is due, how a sender claims it, and how long to wait after
-//! a failure. The message lives inside its invitation's record, so queuing it is part of the
+//! Rules of a queued message (an email or a text message): when it is due, how a sender
+//! claims it, and how long to wait after a failure. The message lives inside its invitation's record, so queuing it is part of the
 //! same write as the change that caused it; the sender (in the service layer) applies these
 //! rules with the store's revision check, so one message is worked on by one sender at a time.
 
@@ -8,7 +8,9 @@ use uuid::Uuid;
 
 use super::sealed::{MessageBody, MessageKeys, OpenError, SealError, SealedBody};
 use super::vocabulary::string_enum;
-use super::{Delivery, DeliveryStatus, EmailAddress, Invitation, InvitationState};
+use super::{
+    Delivery, DeliveryStatus, EmailAddress, Invitation, InvitationState, PhoneNumber, Recipient,
+};
 
 string_enum! {
     /// Which message it is, and so who it is for. The text is the template kind that writes
@@ -21,15 +23,16 @@ string_enum! {
     }
 }
 
-/// A rendered email waiting in its invitation's record, its body sealed (see
+/// A rendered message waiting in its invitation's record, its body sealed (see
 /// [`MessageKeys`]): the body of an invitation holds the link, and a store, its operation log
-/// and its backups keep only ciphertext. It lives until it is delivered or given up.
+/// and its backups keep only ciphertext. It lives until it is delivered or given up. Its
+/// recipient says its channel: an email address or a phone number.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueuedMessage {
     /// Also the local part of the `Message-ID`, so a retried message keeps its identity.
     pub id: Uuid,
     pub kind: MessageKind,
-    pub to: EmailAddress,
+    pub to: Recipient,
     /// Display name of the recipient, if known.
     pub to_name: Option<String>,
     /// The template locale it was written in.
@@ -39,11 +42,11 @@ pub struct QueuedMessage {
     pub last_error: Option<String>,
 }
 
-/// A rendered email before it is queued.
+/// A rendered message before it is queued. A text message has only its `body.text`.
 #[derive(Debug, Clone)]
 pub struct MessageDraft {
     pub kind: MessageKind,
-    pub to: EmailAddress,
+    pub to: Recipient,
     pub to_name: Option<String>,
     pub locale: String,
     pub body: MessageBody,
@@ -79,11 +82,38 @@ pub struct OutgoingEmail {
     pub body: MessageBody,
 }
 
+/// What a sender hands the SMS gateway: a claimed text message, opened. `Debug` shows the
+/// number masked and none of the text (it holds the link).
+#[derive(Clone)]
+pub struct OutgoingSms {
+    /// The queued message's id: a gateway's idempotency key, and what the outbox file is
+    /// named by.
+    pub id: Uuid,
+    pub to: PhoneNumber,
+    pub text: String,
+}
+
+impl std::fmt::Debug for OutgoingSms {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutgoingSms")
+            .field("id", &self.id)
+            .field("to", &self.to)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A claimed message, opened, for the transport of its channel.
+#[derive(Debug, Clone)]
+pub enum Outgoing {
+    Email(OutgoingEmail),
+    Sms(OutgoingSms),
+}
+
 impl QueuedMessage {
     /// The message ready to hand over. A body that does not open is a delivery failure: one
     /// that may pass when the key is unknown here (another process has a newer key), a
     /// permanent one when it was changed in the store.
-    pub fn open(&self, keys: &MessageKeys) -> Result<OutgoingEmail, DeliveryFailure> {
+    pub fn open(&self, keys: &MessageKeys) -> Result<Outgoing, DeliveryFailure> {
         let body = keys
             .open(&self.body, &sealing_context(self.id, &self.to))
             .map_err(|err| match err {
@@ -92,18 +122,25 @@ impl QueuedMessage {
                     DeliveryFailure::permanent(err.to_string())
                 }
             })?;
-        Ok(OutgoingEmail {
-            id: self.id,
-            to: self.to.clone(),
-            to_name: self.to_name.clone(),
-            body,
+        Ok(match &self.to {
+            Recipient::Email(to) => Outgoing::Email(OutgoingEmail {
+                id: self.id,
+                to: to.clone(),
+                to_name: self.to_name.clone(),
+                body,
+            }),
+            Recipient::Phone(to) => Outgoing::Sms(OutgoingSms {
+                id: self.id,
+                to: to.clone(),
+                text: body.text,
+            }),
         })
     }
 }
 
 /// What a sealed body is bound to: its message and its recipient. A body copied into another
 /// message, or a recipient changed in the store, does not open.
-fn sealing_context(id: Uuid, to: &EmailAddress) -> Vec<u8> {
+fn sealing_context(id: Uuid, to: &Recipient) -> Vec<u8> {
     [id.as_bytes().as_slice(), to.as_str().as_bytes()].concat()
 }
 
@@ -440,7 +477,7 @@ mod tests {
         QueuedMessage {
             id: Uuid::now_v7(),
             kind,
-            to: EmailAddress::parse("ada@example.org").unwrap(),
+            to: Recipient::Email(EmailAddress::parse("ada@example.org").unwrap()),
             to_name: None,
             locale: "de".into(),
             body: SealedBody::from_bytes(b"sealed".to_vec()),
@@ -626,7 +663,7 @@ mod tests {
     fn draft() -> MessageDraft {
         MessageDraft {
             kind: MessageKind::Invitation,
-            to: EmailAddress::parse("ada@example.org").unwrap(),
+            to: Recipient::Email(EmailAddress::parse("ada@example.org").unwrap()),
             to_name: Some("Ada".into()),
             locale: "en".into(),
             body: MessageBody {
@@ -650,7 +687,9 @@ mod tests {
         let now = Utc::now();
         let message = draft().seal(&keys(1), now).unwrap();
         assert_eq!(message.schedule, Schedule::new(now));
-        let email = message.open(&keys(1)).unwrap();
+        let Outgoing::Email(email) = message.open(&keys(1)).unwrap() else {
+            panic!("an email's message opens as an email");
+        };
         assert_eq!(email.id, message.id);
         assert_eq!(email.to_name.as_deref(), Some("Ada"));
         assert_eq!(email.body, draft().body);
@@ -661,8 +700,31 @@ mod tests {
         let mut message = draft().seal(&keys(1), Utc::now()).unwrap();
         let unknown = message.open(&keys(2)).unwrap_err();
         assert!(!unknown.permanent, "{unknown}");
-        message.to = EmailAddress::parse("mallory@example.org").unwrap();
+        message.to = Recipient::Email(EmailAddress::parse("mallory@example.org").unwrap());
         let moved = message.open(&keys(1)).unwrap_err();
         assert!(moved.permanent, "{moved}");
+    }
+
+    #[test]
+    fn a_text_message_opens_as_an_sms_with_only_its_text() {
+        let phone = PhoneNumber::parse("+4915112345678").unwrap();
+        let mut sms = draft();
+        sms.to = Recipient::Phone(phone.clone());
+        sms.body.text = "Ada invites you: https://x.example/a#secret=S".into();
+        let message = sms.seal(&keys(1), Utc::now()).unwrap();
+        let Outgoing::Sms(opened) = message.open(&keys(1)).unwrap() else {
+            panic!("a phone's message opens as an SMS");
+        };
+        assert_eq!((opened.id, &opened.to), (message.id, &phone));
+        assert_eq!(opened.text, "Ada invites you: https://x.example/a#secret=S");
+        let shown = format!("{opened:?}");
+        assert!(
+            !shown.contains("secret") && !shown.contains("12345678"),
+            "{shown}"
+        );
+        // Bound to its number like an email to its address.
+        let mut moved = message;
+        moved.to = Recipient::Phone(PhoneNumber::parse("+4915187654321").unwrap());
+        assert!(moved.open(&keys(1)).unwrap_err().permanent);
     }
 }

@@ -38,6 +38,18 @@ pub struct MessageBody {
     pub reply_to: Option<String>,
 }
 
+impl MessageBody {
+    /// A text message's body: the text, no subject or HTML.
+    pub fn text_only(text: String) -> Self {
+        Self {
+            subject: String::new(),
+            html: String::new(),
+            text,
+            reply_to: None,
+        }
+    }
+}
+
 impl fmt::Debug for MessageBody {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "MessageBody({REDACTED})")

@@ -18,7 +18,14 @@ pub fn template_variables(kind: MessageKind) -> &'static [(&'static str, &'stati
             ),
             ("lang", "the chosen locale, e.g. `de-AT`"),
             ("invitee_name", "the invitee's name, if the editor gave one"),
-            ("invitee_email", "the invited address"),
+            (
+                "invitee_email",
+                "the invited address (none for an SMS invitation without one)",
+            ),
+            (
+                "invitee_phone",
+                "the invitee's mobile number in E.164, if given",
+            ),
             ("inviter_name", "who sent the invitation"),
             (
                 "role",
@@ -37,7 +44,12 @@ pub fn template_variables(kind: MessageKind) -> &'static [(&'static str, &'stati
             ("lang", "the chosen locale"),
             ("inviter_name", "who sent the invitation (the recipient)"),
             ("invitee_name", "the new member's name, if known"),
-            ("invitee_email", "the new member's address"),
+            ("invitee_email", "the new member's email, if any"),
+            ("invitee_phone", "the new member's mobile number, if any"),
+            (
+                "invitee_address",
+                "how the inviter knows the new member: the email, else the phone",
+            ),
             (
                 "role",
                 "the role the account got, by its name in the email's language",
@@ -52,12 +64,23 @@ pub fn template_variables(kind: MessageKind) -> &'static [(&'static str, &'stati
 }
 
 string_enum! {
-    /// The parts of a message: subject line, HTML body, plain-text body. The text is the file
-    /// name suffix before `.hbs`.
+    /// The parts of a message: subject line, HTML body, plain-text body, and the text message
+    /// an SMS invitation sends. The text is the file name suffix before `.hbs`.
     pub enum EmailPart ("email part") {
         Subject = "subject",
         Html = "html",
         Text = "txt",
+        Sms = "sms",
+    }
+}
+
+impl EmailPart {
+    /// The parts a locale has for `kind`: an email's three, and the invitation's text message.
+    pub fn of(kind: MessageKind) -> &'static [EmailPart] {
+        match kind {
+            MessageKind::Invitation => &[Self::Subject, Self::Html, Self::Text, Self::Sms],
+            MessageKind::InvitationAccepted => &[Self::Subject, Self::Html, Self::Text],
+        }
     }
 }
 
@@ -67,7 +90,8 @@ pub struct InvitationContext {
     pub product_name: String,
     pub lang: String,
     pub invitee_name: Option<String>,
-    pub invitee_email: String,
+    pub invitee_email: Option<String>,
+    pub invitee_phone: Option<String>,
     pub inviter_name: String,
     pub role: String,
     pub scope: Option<String>,
@@ -94,7 +118,9 @@ pub struct AcceptedContext {
     pub lang: String,
     pub inviter_name: String,
     pub invitee_name: Option<String>,
-    pub invitee_email: String,
+    pub invitee_email: Option<String>,
+    pub invitee_phone: Option<String>,
+    pub invitee_address: String,
     pub role: String,
     pub scope: Option<String>,
     pub accepted_at: String,
@@ -142,7 +168,8 @@ impl EmailContext {
                 product_name,
                 lang: lang.to_owned(),
                 invitee_name: full.then(|| "Ada Lovelace".to_owned()),
-                invitee_email: "ada@example.org".to_owned(),
+                invitee_email: Some("ada@example.org".to_owned()),
+                invitee_phone: full.then(|| "+4915112345678".to_owned()),
                 inviter_name: "Grace Hopper".to_owned(),
                 role,
                 scope: full.then(|| "Analytical Engines Ltd".to_owned()),
@@ -164,7 +191,9 @@ impl EmailContext {
                 lang: lang.to_owned(),
                 inviter_name: "Grace Hopper".to_owned(),
                 invitee_name: full.then(|| "Ada Lovelace".to_owned()),
-                invitee_email: "ada@example.org".to_owned(),
+                invitee_email: Some("ada@example.org".to_owned()),
+                invitee_phone: full.then(|| "+4915112345678".to_owned()),
+                invitee_address: "ada@example.org".to_owned(),
                 role,
                 scope: full.then(|| "Analytical Engines Ltd".to_owned()),
                 accepted_at: when,

@@ -4,6 +4,7 @@
 mod context;
 mod dates;
 mod page_messages;
+mod sms;
 mod templates;
 mod transport;
 
@@ -12,7 +13,11 @@ pub use context::{
 };
 pub use dates::format_date_time;
 pub use page_messages::{Page, PageMessages};
-pub use templates::{EmailTemplates, RenderedEmail, TemplateProblem, TemplateProblems};
+pub use sms::{SmsEncoding, SmsLength, fold_to_gsm7};
+pub use templates::{
+    EmailTemplates, RenderedEmail, RenderedSms, SMS_SEGMENT_BUDGET, SmsMeasure, TemplateProblem,
+    TemplateProblems,
+};
 pub use transport::{FileMailer, Sender, SmtpMailer, prune_outbox};
 
 #[cfg(test)]

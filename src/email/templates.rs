@@ -8,7 +8,8 @@ use std::sync::{Arc, RwLock};
 
 use handlebars::Handlebars;
 
-use super::context::{EmailContext, EmailPart};
+use super::context::{EmailContext, EmailPart, InvitationContext};
+use super::sms::{SmsLength, fold_to_gsm7};
 use crate::domain::MessageKind;
 
 macro_rules! builtin {
@@ -24,18 +25,21 @@ pub(crate) const BUILTIN: &[(&str, &str)] = builtin!(
     "en/invitation.subject.hbs",
     "en/invitation.html.hbs",
     "en/invitation.txt.hbs",
+    "en/invitation.sms.hbs",
     "en/invitation_accepted.subject.hbs",
     "en/invitation_accepted.html.hbs",
     "en/invitation_accepted.txt.hbs",
     "de/invitation.subject.hbs",
     "de/invitation.html.hbs",
     "de/invitation.txt.hbs",
+    "de/invitation.sms.hbs",
     "de/invitation_accepted.subject.hbs",
     "de/invitation_accepted.html.hbs",
     "de/invitation_accepted.txt.hbs",
     "fr/invitation.subject.hbs",
     "fr/invitation.html.hbs",
     "fr/invitation.txt.hbs",
+    "fr/invitation.sms.hbs",
     "fr/invitation_accepted.subject.hbs",
     "fr/invitation_accepted.html.hbs",
     "fr/invitation_accepted.txt.hbs",
@@ -80,6 +84,35 @@ impl std::fmt::Debug for RenderedEmail {
             .field("locale", &self.locale)
             .finish_non_exhaustive()
     }
+}
+
+/// One rendered text message, folded into GSM-7 where that loses nothing a reader needs (see
+/// [`fold_to_gsm7`]). It holds the link, so `Debug` shows no part of it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RenderedSms {
+    pub locale: String,
+    pub text: String,
+}
+
+impl std::fmt::Debug for RenderedSms {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RenderedSms")
+            .field("locale", &self.locale)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The shipped SMS's promise, which `templates check` measures every locale against: with an
+/// accept URL of 40 characters and an inviter's name of 20, the message fits this many
+/// segments.
+pub const SMS_SEGMENT_BUDGET: usize = 2;
+
+/// The length of one locale's invitation SMS, measured as [`EmailTemplates::sms_lengths`] does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmsMeasure {
+    pub locale: String,
+    pub file: String,
+    pub length: SmsLength,
 }
 
 /// Where each template came from, to name files in problems.
@@ -229,6 +262,62 @@ impl EmailTemplates {
         })
     }
 
+    /// Renders the invitation's text message in `locale`: one paragraph (line breaks and runs
+    /// of spaces become one space), folded into GSM-7 when only accents and typography stand
+    /// in the way.
+    pub fn render_sms(
+        &self,
+        locale: &str,
+        context: &InvitationContext,
+    ) -> Result<RenderedSms, TemplateProblems> {
+        let compiled = self.current()?;
+        let context = EmailContext::Invitation(context.clone());
+        let raw = render_part(
+            &compiled,
+            locale,
+            MessageKind::Invitation,
+            EmailPart::Sms,
+            &context,
+        )?;
+        Ok(RenderedSms {
+            locale: locale.to_owned(),
+            text: one_paragraph(&raw),
+        })
+    }
+
+    /// Each locale's invitation SMS rendered with the full sample, an accept URL of 40
+    /// characters (plus the secret) and an inviter's name of 20: its encoding and segments.
+    pub fn sms_lengths(&self) -> Vec<SmsMeasure> {
+        let Ok(compiled) = self.current() else {
+            return Vec::new();
+        };
+        compiled
+            .locales
+            .iter()
+            .filter_map(|locale| {
+                let EmailContext::Invitation(mut sample) =
+                    EmailContext::sample(MessageKind::Invitation, locale, true)
+                else {
+                    return None;
+                };
+                sample.inviter_name = "Ada Lovelace-Byron 1".to_owned();
+                sample.accept_url = format!(
+                    "{}#secret={}",
+                    "https://app.example.com/invitations/join",
+                    "A".repeat(43)
+                );
+                let name = template_name(locale, MessageKind::Invitation, EmailPart::Sms);
+                let file = compiled.files.get(&name)?.clone();
+                let sms = self.render_sms(locale, &sample).ok()?;
+                Some(SmsMeasure {
+                    locale: locale.clone(),
+                    file,
+                    length: SmsLength::of(&sms.text),
+                })
+            })
+            .collect()
+    }
+
     /// Renders one part, for previews.
     pub fn render_part(
         &self,
@@ -251,7 +340,7 @@ impl EmailTemplates {
         let mut problems = Vec::new();
         for locale in &compiled.locales {
             for kind in MessageKind::ALL {
-                for part in EmailPart::ALL {
+                for &part in EmailPart::of(kind) {
                     let name = template_name(locale, kind, part);
                     if !compiled.files.contains_key(&name) {
                         problems.push(TemplateProblem {
@@ -319,7 +408,7 @@ fn render_part(
     let name = template_name(locale, kind, part);
     let registry = match part {
         EmailPart::Html => &compiled.html,
-        EmailPart::Subject | EmailPart::Text => &compiled.text,
+        EmailPart::Subject | EmailPart::Text | EmailPart::Sms => &compiled.text,
     };
     registry.render(&name, context).map_err(|err| {
         let template = err.template_name.clone().unwrap_or_else(|| name.clone());
@@ -433,23 +522,36 @@ fn compile(override_dir: Option<&Path>) -> Result<Compiled, TemplateProblems> {
         let Some((kind, part)) = file_name.rsplit_once('.') else {
             continue;
         };
-        let (Some(_), Some(part)) = (
+        let (Some(kind), Some(part)) = (
             kind.parse::<MessageKind>().ok(),
             part.parse::<EmailPart>().ok(),
         ) else {
             problems.push(TemplateProblem {
                 file: source.file.clone(),
                 line: None,
-                message: "unknown kind or part: name files <locale>/<kind>.<subject|html|txt>.hbs"
-                    .to_owned(),
+                message:
+                    "unknown kind or part: name files <locale>/<kind>.<subject|html|txt|sms>.hbs"
+                        .to_owned(),
             });
             continue;
         };
+        if !EmailPart::of(kind).contains(&part) {
+            problems.push(TemplateProblem {
+                file: source.file.clone(),
+                line: None,
+                message: format!(
+                    "the {} message has no {} part (only the invitation has an SMS)",
+                    kind.as_str(),
+                    part.as_str()
+                ),
+            });
+            continue;
+        }
         locales.insert(locale.to_owned());
         files.insert(stem.to_owned(), source.file.clone());
         let registry = match part {
             EmailPart::Html => &mut html,
-            EmailPart::Subject | EmailPart::Text => &mut text,
+            EmailPart::Subject | EmailPart::Text | EmailPart::Sms => &mut text,
         };
         if let Err(err) = registry.register_template_string(stem, source.text.as_str()) {
             problems.push(report(err));
@@ -466,6 +568,12 @@ fn compile(override_dir: Option<&Path>) -> Result<Compiled, TemplateProblems> {
     } else {
         Err(TemplateProblems(problems))
     }
+}
+
+/// A text message's body: its words with single spaces, trimmed, then folded into GSM-7.
+fn one_paragraph(raw: &str) -> String {
+    let spaced = raw.split_whitespace().collect::<Vec<_>>().join(" ");
+    fold_to_gsm7(&spaced).into_owned()
 }
 
 /// Escapes the five characters that matter in HTML text and quoted attributes. (Handlebars'

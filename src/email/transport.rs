@@ -243,8 +243,9 @@ impl FileMailer {
     }
 }
 
-/// Deletes the `.eml` files in `dir` written more than `max_age` ago (each holds a live link
-/// until its invitation ends); returns how many went. A missing folder has nothing to prune.
+/// Deletes the `.eml` and `.sms` files in `dir` written more than `max_age` ago (each holds a
+/// live link until its invitation ends); returns how many went. A missing folder has nothing
+/// to prune.
 pub fn prune_outbox(dir: &Path, max_age: Duration) -> std::io::Result<usize> {
     let Some(cutoff) = SystemTime::now().checked_sub(max_age) else {
         return Ok(0);
@@ -261,7 +262,7 @@ pub fn prune_outbox(dir: &Path, max_age: Duration) -> std::io::Result<usize> {
             .metadata()
             .and_then(|meta| meta.modified())
             .is_ok_and(|modified| modified < cutoff);
-        if old && path.extension().is_some_and(|e| e == "eml") {
+        if old && path.extension().is_some_and(|e| e == "eml" || e == "sms") {
             std::fs::remove_file(&path)?;
             pruned += 1;
         }

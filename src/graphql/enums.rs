@@ -70,7 +70,19 @@ pub enum SortDirection {
     Desc,
 }
 
-/// What `createInvitation` does when a PENDING invitation for the same email and scope exists.
+/// How an invitation reaches its invitee.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[graphql(name = "InvitationChannel", remote = "domain::Channel")]
+pub enum Channel {
+    /// An email with the link.
+    #[default]
+    Email,
+    /// A text message with the link, to `phone`.
+    Sms,
+}
+
+/// What `createInvitation` does when a PENDING invitation for the same email (or phone) and
+/// scope exists.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[graphql(name = "InvitationOnDuplicate", remote = "service::OnDuplicate")]
 pub enum OnDuplicate {

@@ -3,14 +3,21 @@
 
 use async_graphql::{ID, InputObject};
 
-use super::enums::{InvitationState, OnDuplicate, SortDirection, SortField};
+use super::enums::{Channel, InvitationState, OnDuplicate, SortDirection, SortField};
 use super::scalars::{DateTime, Duration, Json};
 use crate::domain::ValidationError;
 use crate::service::{self, AcceptInput, CreateInvitation, SortKey};
 
 #[derive(InputObject, Debug, Clone)]
 pub struct CreateInvitationInput {
-    pub email: String,
+    /// The invitee's email: required for an EMAIL invitation, optional for an SMS one.
+    pub email: Option<String>,
+    /// The invitee's mobile number in international form (`+49 151 12345678`; kept in
+    /// E.164): required for an SMS invitation, optional for an EMAIL one.
+    pub phone: Option<String>,
+    /// How the invitation reaches the invitee.
+    #[graphql(default)]
+    pub channel: Channel,
     pub name: Option<String>,
     /// One of the configured invitee roles that your role may grant.
     pub role: String,
@@ -25,7 +32,7 @@ pub struct CreateInvitationInput {
     pub valid_for: Option<Duration>,
     /// Where the link points instead of the accept page; must match the allow-list.
     pub redirect_url: Option<String>,
-    /// False: no email; share `inviteUrl` yourself.
+    /// False: nothing is sent (no email, no text message); share `inviteUrl` yourself.
     #[graphql(default = true)]
     pub send_email: bool,
     #[graphql(default)]
@@ -36,6 +43,8 @@ impl From<CreateInvitationInput> for CreateInvitation {
     fn from(input: CreateInvitationInput) -> Self {
         Self {
             email: input.email,
+            phone: input.phone,
+            channel: input.channel.into(),
             name: input.name,
             role: input.role,
             groups: input.groups,
@@ -78,6 +87,11 @@ pub struct InvitationFilter {
     pub email: Option<String>,
     /// Part of the address, case-insensitive.
     pub email_contains: Option<String>,
+    /// Exactly this mobile number (compared in E.164).
+    pub phone: Option<String>,
+    /// Only invitations sent through one of these channels.
+    #[graphql(default)]
+    pub channels: Vec<Channel>,
     pub role: Option<String>,
     pub group: Option<String>,
     pub scope: Option<String>,
@@ -99,6 +113,8 @@ impl InvitationFilter {
             states: self.states.into_iter().map(Into::into).collect(),
             email: self.email,
             email_contains: self.email_contains,
+            phone: self.phone,
+            channels: self.channels.into_iter().map(Into::into).collect(),
             role: self.role,
             group: self.group,
             scope: self.scope,

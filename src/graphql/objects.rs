@@ -3,7 +3,7 @@
 use async_graphql::{ComplexObject, Context, ID, Object, SimpleObject};
 use chrono::Utc;
 
-use super::enums::{DeliveryStatus, EventActorKind, EventKind, InvitationState};
+use super::enums::{Channel, DeliveryStatus, EventActorKind, EventKind, InvitationState};
 use super::errors::IntoGraphql;
 use super::scalars::{DateTime, Duration, Json};
 use url::Url;
@@ -64,9 +64,19 @@ impl Invitation {
         ID(self.invitation.id.to_string())
     }
 
-    /// As typed; uniqueness uses a normalized form.
-    async fn email(&self) -> &str {
-        self.invitation.details.email.as_str()
+    /// As typed; uniqueness uses a normalized form. `null` for an SMS invitation without one.
+    async fn email(&self) -> Option<&str> {
+        self.invitation.details.contact.email().map(|e| e.as_str())
+    }
+
+    /// The mobile number in E.164; `null` when none was given.
+    async fn phone(&self) -> Option<&str> {
+        self.invitation.details.contact.phone().map(|p| p.as_str())
+    }
+
+    /// How the invitation reaches the invitee; `delivery` follows that channel.
+    async fn channel(&self) -> Channel {
+        self.invitation.details.contact.channel().into()
     }
 
     async fn name(&self) -> Option<&str> {
@@ -215,7 +225,17 @@ impl PublicInvitation {
 #[Object(name = "PublicInvitation")]
 impl PublicInvitation {
     async fn email(&self) -> Option<&str> {
-        self.open().map(|i| i.details.email.as_str())
+        self.open()?.details.contact.email().map(|e| e.as_str())
+    }
+
+    /// The mobile number, masked (`+49 •••••••••78`): the link's holder sees which phone it
+    /// was sent to, not the number.
+    async fn phone(&self) -> Option<String> {
+        self.open()?.details.contact.phone().map(|p| p.masked())
+    }
+
+    async fn channel(&self) -> Option<Channel> {
+        self.open().map(|i| i.details.contact.channel().into())
     }
 
     async fn name(&self) -> Option<&str> {

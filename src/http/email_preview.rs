@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use crate::domain::MessageKind;
-use crate::email::{EmailContext, RenderedEmail, TemplateProblems};
+use crate::email::{EmailContext, RenderedEmail, SmsLength, TemplateProblems};
 use crate::service::EmailSettings;
 
 #[derive(Debug, Deserialize)]
@@ -34,6 +34,8 @@ struct Preview {
     locale: String,
     locales: Vec<String>,
     rendered: Result<RenderedEmail, TemplateProblems>,
+    /// The invitation's text message and its length; `None` for other kinds.
+    sms: Option<Result<(String, SmsLength), TemplateProblems>>,
 }
 
 fn preview(state: &EmailSettings, query: PreviewQuery) -> Preview {
@@ -54,15 +56,26 @@ fn preview(state: &EmailSettings, query: PreviewQuery) -> Preview {
     let mut context = EmailContext::sample(kind, &locale, true);
     context.set_product_name(&state.product_name);
     let rendered = state.templates.render(&locale, &context);
+    let sms = match &context {
+        EmailContext::Invitation(invitation) => {
+            Some(state.templates.render_sms(&locale, invitation).map(|sms| {
+                let length = SmsLength::of(&sms.text);
+                (sms.text, length)
+            }))
+        }
+        EmailContext::InvitationAccepted(_) => None,
+    };
     Preview {
         kind,
         locale,
         locales,
         rendered,
+        sms,
     }
 }
 
-/// `{kinds, locales, kind, locale, subject, text}` or `{…, problem}`.
+/// `{kinds, locales, kind, locale, subject, text}` or `{…, problem}`; for the invitation also
+/// `sms` and `smsLength` (or `smsProblem`).
 pub(crate) async fn json(
     State(state): State<EmailSettings>,
     Query(query): Query<PreviewQuery>,
@@ -72,6 +85,7 @@ pub(crate) async fn json(
         locale,
         locales,
         rendered,
+        sms,
     } = preview(&state, query);
     let mut body = serde_json::json!({
         "kinds": MessageKind::ALL.iter().map(|k| k.as_str()).collect::<Vec<_>>(),
@@ -85,6 +99,14 @@ pub(crate) async fn json(
             body["text"] = email.text.into();
         }
         Err(problems) => body["problem"] = problems.to_string().into(),
+    }
+    match sms {
+        Some(Ok((text, length))) => {
+            body["sms"] = text.into();
+            body["smsLength"] = length.to_string().into();
+        }
+        Some(Err(problems)) => body["smsProblem"] = problems.to_string().into(),
+        None => {}
     }
     axum::Json(body).into_response()
 }
@@ -122,12 +144,25 @@ pub(crate) async fn page(
         locale,
         locales,
         rendered,
+        sms,
     } = preview(&state, query);
+    let sms = match sms {
+        Some(Ok((text, length))) => format!(
+            "<h2>Text message (SMS)</h2><pre>{}</pre><p>{}</p>",
+            escape(&text),
+            escape(&length.to_string())
+        ),
+        Some(Err(problems)) => format!(
+            "<h2>The text message does not render</h2><pre class=\"problem\">{}</pre>",
+            escape(&problems.to_string())
+        ),
+        None => String::new(),
+    };
     let body = match rendered {
         Ok(email) => format!(
             "<h2>Subject</h2><p class=\"subject\">{}</p>\
              <h2>HTML part</h2><iframe title=\"HTML part\" sandbox srcdoc=\"{}\"></iframe>\
-             <h2>Text part</h2><pre>{}</pre>",
+             <h2>Text part</h2><pre>{}</pre>{sms}",
             escape(&email.subject),
             escape(&email.html),
             escape(&email.text)

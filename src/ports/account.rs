@@ -8,8 +8,11 @@ use serde_json::{Map, Value};
 #[derive(Debug, Clone, PartialEq)]
 pub struct Account {
     pub id: String,
-    pub email: String,
-    pub email_normalized: String,
+    /// The email, if the account has one (an account made from an SMS invitation may not).
+    pub email: Option<String>,
+    pub email_normalized: Option<String>,
+    /// The mobile number in E.164, if the account has one.
+    pub phone: Option<String>,
     pub name: Option<String>,
     pub roles: Vec<String>,
     pub groups: Vec<String>,

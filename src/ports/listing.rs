@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::domain::{EmailAddress, Invitation, InvitationState};
+use crate::domain::{Channel, EmailAddress, Invitation, InvitationState, PhoneNumber};
 
 /// Which invitations to list. Empty or `None` fields do not filter. Strings compare against
 /// the normalized email; time bounds are half-open (`after` inclusive, `before` exclusive).
@@ -16,6 +16,10 @@ pub struct InvitationFilter {
     pub states: Vec<InvitationState>,
     pub email: Option<String>,
     pub email_contains: Option<String>,
+    /// A phone number, compared in E.164.
+    pub phone: Option<String>,
+    /// Any of these channels; empty: any.
+    pub channels: Vec<Channel>,
     pub role: Option<String>,
     pub group: Option<String>,
     pub scope: Option<String>,
@@ -31,13 +35,18 @@ pub struct InvitationFilter {
 
 impl InvitationFilter {
     /// Emails compare in the normalized form the stores index: `email` exactly,
-    /// `email_contains` as a case-insensitive part.
+    /// `email_contains` as a case-insensitive part; a phone in E.164.
     pub(crate) fn normalized(mut self) -> Self {
         self.email = self.email.map(|email| match EmailAddress::parse(&email) {
             Ok(parsed) => parsed.normalized().to_owned(),
             Err(_) => email.trim().to_lowercase(),
         });
         self.email_contains = self.email_contains.map(|part| part.trim().to_lowercase());
+        // A number that does not parse matches nothing, as it is.
+        self.phone = self.phone.map(|phone| match PhoneNumber::parse(&phone) {
+            Ok(parsed) => parsed.as_str().to_owned(),
+            Err(_) => phone.trim().to_owned(),
+        });
         self
     }
 }
@@ -124,9 +133,15 @@ impl Cursor {
             .map(|key| match key.field {
                 SortField::CreatedAt => SortValue::Millis(invitation.created_at.timestamp_millis()),
                 SortField::ExpiresAt => SortValue::Millis(invitation.expires_at.timestamp_millis()),
-                SortField::Email => {
-                    SortValue::Text(invitation.details.email.normalized().to_owned())
-                }
+                // An invitation without an email sorts as "", first.
+                SortField::Email => SortValue::Text(
+                    invitation
+                        .details
+                        .contact
+                        .email()
+                        .map(|email| email.normalized().to_owned())
+                        .unwrap_or_default(),
+                ),
                 SortField::State => SortValue::Text(invitation.state_at(now).as_str().to_owned()),
             })
             .collect();

@@ -14,6 +14,7 @@ mod listing;
 mod mailer;
 mod principal;
 mod provisioner;
+mod sms;
 mod store;
 mod token;
 mod webhook;
@@ -30,6 +31,7 @@ pub use listing::{
 pub use mailer::Mailer;
 pub use principal::Principal;
 pub use provisioner::{AcceptInput, AccountProvisioner, ProvisionPlan};
+pub use sms::SmsSender;
 pub use store::{
     AccountStore, Erasure, InvitationStore, Store, StoreError, StoreResult, TokenStore,
 };

@@ -21,9 +21,9 @@ use crate::error::{BoxError, Error};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// Another PENDING invitation holds this normalized email and scope. `existing` is `None`
-    /// when the holder changed state before it could be read back.
-    #[error("a pending invitation already exists for this email and scope")]
+    /// Another PENDING invitation holds this normalized email (or phone) and scope. `existing`
+    /// is `None` when the holder changed state before it could be read back.
+    #[error("a pending invitation already exists for this email or phone and scope")]
     DuplicatePending { existing: Option<InvitationId> },
     /// An account with this normalized email exists already.
     #[error("an account with this email already exists")]
@@ -104,10 +104,12 @@ pub trait InvitationStore: Send + Sync + Debug {
     /// Checks that the store answers (for `/readyz`).
     async fn ping(&self) -> StoreResult<()>;
 
-    /// Every invitation for this normalized email, in any state and scope: its id and scope.
-    async fn invitations_for_email(
+    /// Every invitation for this normalized email or this phone (E.164), in any state and
+    /// scope: its id and scope.
+    async fn invitations_for_person(
         &self,
-        email_normalized: &str,
+        email_normalized: Option<&str>,
+        phone: Option<&str>,
     ) -> StoreResult<Vec<(InvitationId, Option<String>)>>;
 
     /// Deletes the invitations `ids` with every trace they left in the store: the records
@@ -141,9 +143,14 @@ pub struct Erasure {
 /// Accounts of the standalone server's built-in provisioner.
 #[async_trait]
 pub trait AccountStore: Send + Sync + Debug {
-    async fn find_account_by_email(&self, email_normalized: &str) -> StoreResult<Option<Account>>;
+    /// The account with this normalized email, else the one with this phone (E.164).
+    async fn find_account(
+        &self,
+        email_normalized: Option<&str>,
+        phone: Option<&str>,
+    ) -> StoreResult<Option<Account>>;
 
-    /// `DuplicateAccount` when an account with the same normalized email exists.
+    /// `DuplicateAccount` when an account with the same normalized email or phone exists.
     async fn insert_account(&self, account: &Account) -> StoreResult<()>;
 
     /// Adds a role and groups to an account (set semantics: repeating it changes nothing).

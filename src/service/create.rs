@@ -122,7 +122,12 @@ impl InvitationService {
         );
         let invite_url = super::invite_url(&invitation, &secret, &self.settings.accept_url);
         if parsed.draft.send_email {
-            self.queue_invitation_email(&mut invitation, &invite_url, &parsed.request_locales, now);
+            self.queue_invitation_message(
+                &mut invitation,
+                &invite_url,
+                &parsed.request_locales,
+                now,
+            );
         }
         Ok(Minted {
             invitation,

@@ -1,13 +1,13 @@
-//! Writing the emails a change queues: the invitation (to the invitee) and the "accepted"
-//! notice (to the inviter). They are rendered when queued, because the invitation email holds
-//! the link and the raw secret exists only at that moment.
+//! Writing the messages a change queues: the invitation (to the invitee, by email or by text
+//! message) and the "accepted" notice (to the inviter, by email). They are rendered when
+//! queued, because the invitation holds the link and the raw secret exists only at that moment.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use url::Url;
 
 use super::InvitationService;
 use crate::domain::{
-    EmailAddress, Invitation, MessageBody, MessageDraft, MessageKeys, MessageKind, QueuedMessage,
+    Invitation, MessageBody, MessageDraft, MessageKeys, MessageKind, QueuedMessage, Recipient,
     RetryPolicy,
 };
 use crate::email::{
@@ -86,11 +86,12 @@ fn parse_weight(value: &str) -> Option<u16> {
 }
 
 impl InvitationService {
-    /// Writes the invitation email with `url` and queues it on `invitation`. The locale is the
-    /// invitation's own, else the one chosen for its earlier email, else the creating
-    /// request's `Accept-Language`, else the default. A template that fails to render marks
-    /// the delivery FAILED instead of failing the change.
-    pub(super) fn queue_invitation_email(
+    /// Writes the invitation message with `url` (an email, or a text message for an SMS
+    /// invitation) and queues it on `invitation`. The locale is the invitation's own, else the
+    /// one chosen for its earlier message, else the creating request's `Accept-Language`, else
+    /// the default. A template that fails to render marks the delivery FAILED instead of
+    /// failing the change.
+    pub(super) fn queue_invitation_message(
         &self,
         invitation: &mut Invitation,
         url: &Url,
@@ -109,11 +110,13 @@ impl InvitationService {
                 .collect(),
         };
         let locale = email.choose_locale(preferences);
-        let context = EmailContext::Invitation(InvitationContext {
+        let contact = &invitation.details.contact;
+        let context = InvitationContext {
             product_name: email.product_name.clone(),
             lang: locale.clone(),
             invitee_name: text(invitation.details.name.as_ref()),
-            invitee_email: invitation.details.email.as_str().to_owned(),
+            invitee_email: contact.email().map(|e| e.as_str().to_owned()),
+            invitee_phone: contact.phone().map(|p| p.as_str().to_owned()),
             inviter_name: invitation.invited_by.name.clone(),
             role: self
                 .settings
@@ -124,21 +127,50 @@ impl InvitationService {
             groups: invitation.details.groups.to_strings(),
             accept_url: url.to_string(),
             expires_at: format_date_time(invitation.expires_at, language(&locale)),
-        });
-        let rendered = email.templates.render(&locale, &context);
+        };
+        let to_name = invitation
+            .details
+            .name
+            .as_ref()
+            .map(|n| n.as_str().to_owned());
+        let rendered = match contact.recipient() {
+            Recipient::Email(to) => email
+                .templates
+                .render(&locale, &EmailContext::Invitation(context))
+                .map(|rendered| {
+                    let mut draft = draft(
+                        MessageKind::Invitation,
+                        Recipient::Email(to),
+                        to_name,
+                        rendered,
+                    );
+                    if email.reply_to_inviter {
+                        draft.body.reply_to = invitation
+                            .inviter_email
+                            .as_ref()
+                            .map(|e| e.as_str().to_owned());
+                    }
+                    draft
+                }),
+            Recipient::Phone(to) => {
+                email
+                    .templates
+                    .render_sms(&locale, &context)
+                    .map(|sms| MessageDraft {
+                        kind: MessageKind::Invitation,
+                        to: Recipient::Phone(to),
+                        to_name,
+                        locale: sms.locale,
+                        body: MessageBody::text_only(sms.text),
+                    })
+            }
+        };
         let queued = rendered
             .map_err(|problems| {
-                tracing::error!(invitation = %invitation.id, %locale, %problems, "the invitation email could not be rendered");
-                "the email template could not be rendered; fix it and resend"
+                tracing::error!(invitation = %invitation.id, %locale, channel = %contact.channel(), %problems, "the invitation message could not be rendered");
+                "the message template could not be rendered; fix it and resend"
             })
-            .and_then(|rendered| {
-                let to_name = invitation.details.name.as_ref().map(|n| n.as_str().to_owned());
-                let mut draft = draft(MessageKind::Invitation, invitation.details.email.clone(), to_name, rendered);
-                if email.reply_to_inviter {
-                    draft.body.reply_to = invitation.inviter_email.as_ref().map(|e| e.as_str().to_owned());
-                }
-                self.seal(draft, now)
-            });
+            .and_then(|draft| self.seal(draft, now));
         match queued {
             Ok(message) => invitation.queue_email(message),
             Err(reason) => invitation.email_not_written(&locale, reason.to_owned(), now),
@@ -159,7 +191,17 @@ impl InvitationService {
             lang: locale.clone(),
             inviter_name: invitation.invited_by.name.clone(),
             invitee_name: text(invitation.details.name.as_ref()),
-            invitee_email: invitation.details.email.as_str().to_owned(),
+            invitee_email: invitation
+                .details
+                .contact
+                .email()
+                .map(|e| e.as_str().to_owned()),
+            invitee_phone: invitation
+                .details
+                .contact
+                .phone()
+                .map(|p| p.as_str().to_owned()),
+            invitee_address: invitation.details.contact.display().to_owned(),
             role: self
                 .settings
                 .roles
@@ -176,7 +218,12 @@ impl InvitationService {
             }
         };
         let to_name = Some(invitation.invited_by.name.clone());
-        let draft = draft(MessageKind::InvitationAccepted, to, to_name, rendered);
+        let draft = draft(
+            MessageKind::InvitationAccepted,
+            Recipient::Email(to),
+            to_name,
+            rendered,
+        );
         if let Ok(message) = self.seal(draft, now) {
             invitation.queue_held_notice(message, now + email.lease);
         }
@@ -187,8 +234,8 @@ impl InvitationService {
     fn seal(&self, draft: MessageDraft, now: DateTime<Utc>) -> Result<QueuedMessage, &'static str> {
         let kind = draft.kind;
         draft.seal(&self.settings.email.keys, now).map_err(|err| {
-            tracing::error!(error = %err, %kind, "an email could not be sealed for the outbox");
-            "the email could not be sealed for the outbox; resend it"
+            tracing::error!(error = %err, %kind, "a message could not be sealed for the outbox");
+            "the message could not be sealed for the outbox; resend it"
         })
     }
 }
@@ -204,7 +251,7 @@ fn language(locale: &str) -> &str {
 
 fn draft(
     kind: MessageKind,
-    to: EmailAddress,
+    to: Recipient,
     to_name: Option<String>,
     rendered: RenderedEmail,
 ) -> MessageDraft {

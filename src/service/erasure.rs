@@ -5,12 +5,9 @@
 
 use super::InvitationService;
 use super::permissions::require_eraser;
-use crate::domain::{EmailAddress, EventActor, InvitationId, OutgoingEvent};
+use crate::domain::{EmailAddress, EventActor, InvitationId, OutgoingEvent, PhoneNumber};
 use crate::error::{Error, Result};
 use crate::ports::{Erasure, Principal};
-
-/// The longest E.164 number: `+` and 15 digits.
-const MAX_PHONE_DIGITS: usize = 15;
 
 impl InvitationService {
     /// Deletes one invitation, in any state, with everything stored about it. `false` when
@@ -50,19 +47,18 @@ impl InvitationService {
                 "give the email or the phone to erase",
             ));
         }
-        if let Some(phone) = phone {
-            check_phone(phone)?;
-        }
-        let mut targets = Vec::new();
-        if let Some(email) = email {
-            let email = EmailAddress::parse(email)?;
-            for (id, scope) in self.store.invitations_for_email(email.normalized()).await? {
-                if principal.reaches(scope.as_deref()) {
-                    targets.push((id, scope));
-                }
-            }
-        }
-        // Invitations carry no phone number yet: a phone finds nothing more.
+        let email = email.map(EmailAddress::parse).transpose()?;
+        let phone = phone.map(PhoneNumber::parse).transpose()?;
+        let targets: Vec<_> = self
+            .store
+            .invitations_for_person(
+                email.as_ref().map(EmailAddress::normalized),
+                phone.as_ref().map(PhoneNumber::as_str),
+            )
+            .await?
+            .into_iter()
+            .filter(|(_, scope)| principal.reaches(scope.as_deref()))
+            .collect();
         self.erase(principal, &targets, "eraseInvitee").await
     }
 
@@ -106,21 +102,5 @@ impl InvitationService {
             tracing::warn!(error = %err, code = %err.code(), "the invitation.deleted events were not published");
         }
         Ok(erased)
-    }
-}
-
-/// `+` and 2 to 15 digits, the first not 0 (E.164).
-fn check_phone(phone: &str) -> Result<()> {
-    let digits = phone.strip_prefix('+').unwrap_or_default();
-    let valid = (2..=MAX_PHONE_DIGITS).contains(&digits.len())
-        && digits.bytes().all(|b| b.is_ascii_digit())
-        && !digits.starts_with('0');
-    if valid {
-        Ok(())
-    } else {
-        Err(Error::validation(
-            "phone",
-            "use the E.164 form, e.g. +4915112345678",
-        ))
     }
 }

@@ -4,12 +4,13 @@ use serde_json::Value;
 
 use super::Settings;
 use crate::domain::{
-    EmailAddress, Groups, InvitationDetails, InvitationDraft, IsoDuration, Locale, Metadata,
-    PersonName, RedirectUrl, Role, Scope, ValidationError, ValidityPolicy,
+    Channel, Contact, EmailAddress, Groups, InvitationDetails, InvitationDraft, IsoDuration,
+    Locale, Metadata, PersonName, PhoneNumber, RedirectUrl, Role, Scope, ValidationError,
+    ValidityPolicy,
 };
 use crate::ports::Principal;
 
-/// What to do when a PENDING invitation for the same email and scope exists.
+/// What to do when a PENDING invitation for the same email (or phone) and scope exists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum OnDuplicate {
     /// Fail with DUPLICATE_PENDING_INVITATION naming the existing invitation.
@@ -22,7 +23,11 @@ pub enum OnDuplicate {
 /// A create request as a transport received it: nothing validated yet.
 #[derive(Debug, Clone)]
 pub struct CreateInvitation {
-    pub email: String,
+    /// Required for an email invitation; optional for an SMS one.
+    pub email: Option<String>,
+    /// Required for an SMS invitation (international form); optional for an email one.
+    pub phone: Option<String>,
+    pub channel: Channel,
     pub name: Option<String>,
     pub role: String,
     pub groups: Vec<String>,
@@ -31,6 +36,7 @@ pub struct CreateInvitation {
     pub scope: Option<String>,
     pub valid_for: Option<String>,
     pub redirect_url: Option<String>,
+    /// Send the invitation through its channel (false: the editor shares the link).
     pub send_email: bool,
     pub on_duplicate: OnDuplicate,
     /// The creating request's `Accept-Language` header: the email's locale when the
@@ -39,10 +45,12 @@ pub struct CreateInvitation {
 }
 
 impl CreateInvitation {
-    /// A request with only the required fields, sending an email.
+    /// An email invitation with only the required fields, sending the email.
     pub fn new(email: impl Into<String>, role: impl Into<String>) -> Self {
         Self {
-            email: email.into(),
+            email: Some(email.into()),
+            phone: None,
+            channel: Channel::Email,
             name: None,
             role: role.into(),
             groups: Vec::new(),
@@ -94,7 +102,11 @@ pub(crate) fn parse_create(
     principal: &Principal,
     settings: &Settings,
 ) -> Result<ParsedCreate, ValidationError> {
-    let email = EmailAddress::parse(&input.email)?;
+    let contact = Contact::new(
+        input.channel,
+        optional(input.email.as_deref(), EmailAddress::parse)?,
+        optional(input.phone.as_deref(), PhoneNumber::parse)?,
+    )?;
     let role = Role::parse(&input.role)?;
     if !settings
         .roles
@@ -130,7 +142,7 @@ pub(crate) fn parse_create(
         ));
     }
     let details = InvitationDetails {
-        email,
+        contact,
         name: optional(input.name.as_deref(), PersonName::parse)?,
         role,
         groups,

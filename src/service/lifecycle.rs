@@ -47,7 +47,7 @@ impl InvitationService {
                 let expires_at = now + validity.as_time_delta();
                 invitation.resend(now, secret.digest(), expires_at, principal.actor().clone())?;
                 let url = super::invite_url(invitation, &secret, &self.settings.accept_url);
-                self.queue_invitation_email(invitation, &url, &[], now);
+                self.queue_invitation_message(invitation, &url, &[], now);
                 Ok(())
             })
             .await?;

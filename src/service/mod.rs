@@ -36,7 +36,7 @@ pub use input::{CreateInvitation, OnDuplicate};
 pub use links::invite_url;
 pub use listing::{ListRequest, Listing, Total};
 pub use public::Accepted;
-pub use sender::DeliveryReport;
+pub use sender::{Couriers, DeliveryReport};
 pub use sweeper::SweepReport;
 pub use viewer::Viewer;
 pub use webhooks::{

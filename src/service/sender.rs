@@ -1,6 +1,7 @@
-//! The background sender: finds queued emails, claims each with a lease written through the
+//! The background sender: finds queued messages, claims each with a lease written through the
 //! store's revision check (so of several processes exactly one sends it), opens its sealed
-//! body, hands it to the [`Mailer`] outside any lock, and records the outcome on the invitation.
+//! body, hands it to its channel's courier (the [`Mailer`] or the [`SmsSender`]) outside any
+//! lock, and records the outcome on the invitation.
 
 use std::time::Duration;
 
@@ -8,9 +9,54 @@ use futures_util::StreamExt as _;
 use uuid::Uuid;
 
 use super::InvitationService;
-use crate::domain::{AfterFailure, Claim, Invitation};
+use crate::domain::{AfterFailure, Claim, DeliveryFailure, Invitation, Outgoing};
 use crate::error::Result;
-use crate::ports::Mailer;
+use crate::ports::{Mailer, SmsSender};
+
+/// Where the sender hands each message: emails to a [`Mailer`], text messages to an
+/// [`SmsSender`]. Without one, a text message fails for good, saying so.
+#[derive(Debug, Clone, Copy)]
+pub struct Couriers<'a> {
+    pub mail: &'a dyn Mailer,
+    pub sms: Option<&'a dyn SmsSender>,
+}
+
+impl<'a> Couriers<'a> {
+    pub fn new(mail: &'a dyn Mailer, sms: &'a dyn SmsSender) -> Self {
+        Self {
+            mail,
+            sms: Some(sms),
+        }
+    }
+
+    /// Messages at once: each courier's own concurrency, together.
+    fn concurrency(&self) -> usize {
+        self.mail.concurrency() + self.sms.map_or(0, |sms| sms.concurrency())
+    }
+
+    async fn send(&self, message: &Outgoing) -> std::result::Result<(), DeliveryFailure> {
+        match (message, self.sms) {
+            (Outgoing::Email(email), _) => self.mail.send(email).await,
+            (Outgoing::Sms(sms), Some(sender)) => sender.send(sms).await,
+            (Outgoing::Sms(_), None) => Err(DeliveryFailure::permanent(
+                "this server has no SMS gateway or outbox to send text messages through",
+            )),
+        }
+    }
+}
+
+/// A mailer alone: text messages fail for good.
+impl<'a, M: Mailer + 'a> From<&'a M> for Couriers<'a> {
+    fn from(mail: &'a M) -> Self {
+        Self { mail, sms: None }
+    }
+}
+
+impl<'a> From<&'a dyn Mailer> for Couriers<'a> {
+    fn from(mail: &'a dyn Mailer) -> Self {
+        Self { mail, sms: None }
+    }
+}
 
 /// How many invitations with due messages one round reads at a time.
 const BATCH: usize = 200;
@@ -37,9 +83,13 @@ enum Outcome {
 }
 
 impl InvitationService {
-    /// Delivers every message due now, `mailer.concurrency()` at a time, until none is left.
-    /// Store failures end the round with an error; the messages stay queued.
-    pub async fn deliver_due(&self, mailer: &dyn Mailer) -> Result<DeliveryReport> {
+    /// Delivers every message due now, as many at a time as the couriers take, until none is
+    /// left. Store failures end the round with an error; the messages stay queued.
+    pub async fn deliver_due<'a>(
+        &self,
+        couriers: impl Into<Couriers<'a>>,
+    ) -> Result<DeliveryReport> {
+        let couriers = couriers.into();
         let mut report = DeliveryReport::default();
         loop {
             let now = self.clock.now();
@@ -53,8 +103,8 @@ impl InvitationService {
                 })
                 .collect();
             let outcomes: Vec<Result<Outcome>> = futures_util::stream::iter(work)
-                .map(|(invitation, id)| self.deliver_one(invitation, id, mailer))
-                .buffer_unordered(mailer.concurrency().max(1))
+                .map(|(invitation, id)| self.deliver_one(invitation, id, couriers))
+                .buffer_unordered(couriers.concurrency().max(1))
                 .collect()
                 .await;
             let mut progressed = false;
@@ -81,7 +131,7 @@ impl InvitationService {
         &self,
         invitation: Invitation,
         id: Uuid,
-        mailer: &dyn Mailer,
+        couriers: Couriers<'_>,
     ) -> Result<Outcome> {
         let email = &self.settings.email;
         let claimed = self
@@ -99,16 +149,17 @@ impl InvitationService {
         };
         let invitation_id = invitation.id;
         let sent = match message.open(&email.keys) {
-            Ok(outgoing) => mailer.send(&outgoing).await,
+            Ok(outgoing) => couriers.send(&outgoing).await,
             Err(unopened) => Err(unopened),
         };
+        let channel = message.to.channel();
         match sent {
             Ok(()) => {
                 self.write_if(invitation, |invitation, now| {
                     Ok(invitation.message_sent(id, now).then_some(()))
                 })
                 .await?;
-                tracing::info!(invitation = %invitation_id, message_id = %id, kind = %message.kind, locale = %message.locale, attempt = message.schedule.attempts, "email sent");
+                tracing::info!(invitation = %invitation_id, message_id = %id, kind = %message.kind, %channel, locale = %message.locale, attempt = message.schedule.attempts, "message sent");
                 Ok(Outcome::Sent)
             }
             Err(failure) => {
@@ -120,11 +171,11 @@ impl InvitationService {
                     .await?;
                 match after {
                     Some((_, AfterFailure::RetryAt(at))) => {
-                        tracing::warn!(invitation = %invitation_id, message_id = %id, kind = %message.kind, attempt = message.schedule.attempts, error = %failure, retry_at = %at, "email not sent; will retry");
+                        tracing::warn!(invitation = %invitation_id, message_id = %id, kind = %message.kind, %channel, attempt = message.schedule.attempts, error = %failure, retry_at = %at, "message not sent; will retry");
                         Ok(Outcome::Retrying)
                     }
                     Some((_, AfterFailure::GiveUp)) => {
-                        tracing::error!(invitation = %invitation_id, message_id = %id, kind = %message.kind, attempt = message.schedule.attempts, permanent = failure.permanent, error = %failure, "email given up");
+                        tracing::error!(invitation = %invitation_id, message_id = %id, kind = %message.kind, %channel, attempt = message.schedule.attempts, permanent = failure.permanent, error = %failure, "message given up");
                         Ok(Outcome::Failed)
                     }
                     None => Ok(Outcome::Skipped),
@@ -163,15 +214,16 @@ impl InvitationService {
     /// Delivers due messages whenever a change queues one, and at least every `poll` (for
     /// retries that became due, and messages queued by other processes), until `shutdown`
     /// completes. A round in progress is finished first. Errors are logged, not fatal.
-    pub async fn run_sender(
+    pub async fn run_sender<'a>(
         &self,
-        mailer: &dyn Mailer,
+        couriers: impl Into<Couriers<'a>>,
         poll: Duration,
         shutdown: impl Future<Output = ()>,
     ) {
+        let couriers = couriers.into();
         tokio::pin!(shutdown);
         loop {
-            match self.deliver_due(mailer).await {
+            match self.deliver_due(couriers).await {
                 Ok(report) if report != DeliveryReport::default() => {
                     tracing::debug!(
                         sent = report.sent,

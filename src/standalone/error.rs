@@ -25,6 +25,9 @@ pub enum StartupError {
     /// The webhook HTTP client cannot be built.
     #[error("cannot set up webhook delivery: {0}")]
     Webhooks(String),
+    /// The SMS gateway's client cannot be built.
+    #[error("cannot set up SMS delivery: {0}")]
+    Sms(String),
     /// The bootstrap admin token cannot be made or stored.
     #[error("cannot make the bootstrap admin token: {0}")]
     Bootstrap(#[source] Error),

@@ -33,8 +33,9 @@ use crate::config::Config;
 use crate::domain::IsoDuration;
 use crate::email::{FileMailer, Sender, SmtpMailer, prune_outbox};
 use crate::http::{ConnectionLimits, ServerParts, server_router};
-use crate::ports::{Clock, Mailer, Store, StoreResult, SystemClock, WebhookTransport};
-use crate::service::{InvitationService, Settings};
+use crate::ports::{Clock, Mailer, SmsSender, Store, StoreResult, SystemClock, WebhookTransport};
+use crate::service::{Couriers, InvitationService, Settings};
+use crate::sms::{FileSmsSender, GatewaySettings, MessagesApiGateway};
 use crate::store::mongo::MongoStore;
 use crate::store::sqlite::SqliteStore;
 use crate::webhook::HttpWebhookTransport;
@@ -84,6 +85,29 @@ pub fn mailer(config: &Config) -> Result<Arc<dyn Mailer>, StartupError> {
     )
     .map_err(StartupError::Mailer)?;
     Ok(Arc::new(mailer))
+}
+
+/// The configured SMS gateway, else the `.sms` outbox folder under `data_dir`.
+pub fn sms_sender(config: &Config) -> Result<Arc<dyn SmsSender>, StartupError> {
+    let sms = &config.sms;
+    let Some(api_url) = &sms.sms_api_url else {
+        let outbox = config.store.data_dir.join(OUTBOX_DIR);
+        return Ok(Arc::new(FileSmsSender::new(outbox)));
+    };
+    let gateway = MessagesApiGateway::new(GatewaySettings {
+        api_url: api_url.clone(),
+        account: sms.sms_account.clone(),
+        token: sms
+            .sms_token
+            .as_ref()
+            .map(|token| token.expose().to_owned())
+            .unwrap_or_default(),
+        from: sms.sms_from.clone(),
+        timeout: std_duration(sms.sms_send_timeout),
+        concurrency: usize::try_from(sms.sms_concurrency).unwrap_or(1),
+    })
+    .map_err(StartupError::Sms)?;
+    Ok(Arc::new(gateway))
 }
 
 /// The webhook transport the configuration describes.
@@ -149,8 +173,9 @@ pub struct Server {
     router: axum::Router,
     service: InvitationService,
     mailer: Arc<dyn Mailer>,
+    sms: Arc<dyn SmsSender>,
     webhooks: Arc<dyn WebhookTransport>,
-    /// Without SMTP: the outbox folder and how long its files stay.
+    /// Without SMTP or an SMS gateway: the outbox folder and how long its files stay.
     outbox_pruning: Option<(PathBuf, Duration)>,
     sweep_interval: Duration,
     limits: ConnectionLimits,
@@ -182,9 +207,13 @@ impl Server {
         let tokens = tokens_on(config, store, clock);
         let bootstrap = bootstrap(&tokens, &bootstrap_token_path(data_dir)).await?;
         let mailer = mailer(config)?;
+        let sms = sms_sender(config)?;
         let webhooks = webhook_transport(config)?;
-        let outbox_pruning = match (&config.email.smtp_url, config.email.outbox_retention) {
-            (None, Some(retention)) => Some((data_dir.join(OUTBOX_DIR), std_duration(retention))),
+        let writes_files = config.email.smtp_url.is_none() || config.sms.sms_api_url.is_none();
+        let outbox_pruning = match config.email.outbox_retention {
+            Some(retention) if writes_files => {
+                Some((data_dir.join(OUTBOX_DIR), std_duration(retention)))
+            }
             _ => None,
         };
         let router = server_router(ServerParts {
@@ -216,6 +245,7 @@ impl Server {
             router,
             service,
             mailer,
+            sms,
             webhooks,
             outbox_pruning,
             sweep_interval: std_duration(config.store.sweep_interval),
@@ -252,13 +282,17 @@ impl Server {
                 .await;
         });
         let service = self.service.clone();
-        let mailer = self.mailer.clone();
+        let (mailer, sms) = (self.mailer.clone(), self.sms.clone());
         let mut sender_stop = stop_rx.clone();
         let sender = tokio::spawn(async move {
             service
-                .run_sender(mailer.as_ref(), SENDER_POLL, async move {
-                    let _ = sender_stop.wait_for(|stop| *stop).await;
-                })
+                .run_sender(
+                    Couriers::new(mailer.as_ref(), sms.as_ref()),
+                    SENDER_POLL,
+                    async move {
+                        let _ = sender_stop.wait_for(|stop| *stop).await;
+                    },
+                )
                 .await;
         });
         let mut background = Vec::new();
@@ -300,7 +334,10 @@ impl Server {
                     {
                         Ok(Ok(0)) => {}
                         Ok(Ok(pruned)) => {
-                            tracing::info!(pruned, "old .eml files removed from the outbox");
+                            tracing::info!(
+                                pruned,
+                                "old .eml and .sms files removed from the outbox"
+                            );
                         }
                         Ok(Err(err)) => tracing::warn!(error = %err, "cannot prune the outbox"),
                         Err(err) => tracing::warn!(error = %err, "the outbox pruner stopped"),

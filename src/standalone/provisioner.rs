@@ -44,14 +44,18 @@ impl AccountProvisioner for StoreProvisioner {
         if let Some(password) = input.password.as_deref() {
             password::check(password)?;
         }
+        let contact = &invitation.details.contact;
         match self
             .accounts
-            .find_account_by_email(invitation.details.email.normalized())
+            .find_account(
+                contact.email().map(|e| e.normalized()),
+                contact.phone().map(|p| p.as_str()),
+            )
             .await?
         {
             Some(_) if self.existing == ExistingAccountPolicy::Refuse => Err(Error::validation(
                 "email",
-                "an account with this email already exists; sign in instead",
+                "an account with this email or phone already exists; sign in instead",
             )),
             Some(account) => Ok(ProvisionPlan {
                 user_id: account.id,
@@ -94,10 +98,12 @@ impl AccountProvisioner for StoreProvisioner {
             .transpose()?
             .or_else(|| invitation.details.name.clone())
             .map(|n| n.as_str().to_owned());
+        let contact = &invitation.details.contact;
         let account = Account {
             id: plan.user_id.clone(),
-            email: invitation.details.email.as_str().to_owned(),
-            email_normalized: invitation.details.email.normalized().to_owned(),
+            email: contact.email().map(|e| e.as_str().to_owned()),
+            email_normalized: contact.email().map(|e| e.normalized().to_owned()),
+            phone: contact.phone().map(|p| p.as_str().to_owned()),
             name,
             roles: vec![invitation.details.role.as_str().to_owned()],
             groups,
@@ -108,7 +114,7 @@ impl AccountProvisioner for StoreProvisioner {
         };
         match self.accounts.insert_account(&account).await {
             Ok(_) => Ok(()),
-            // Another invitation for this email was accepted in the same instant: the accept is
+            // Another invitation for this email or phone was accepted in the same instant: the accept is
             // rolled back and a retry links the account that now exists.
             Err(StoreError::DuplicateAccount) => Err(Error::Unavailable(
                 "the account was created concurrently; try again".into(),

@@ -10,7 +10,7 @@ use std::path::Path;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::domain::Actor;
+use crate::domain::{Actor, Channel};
 use crate::error::{Error, ErrorCode};
 use crate::ports::Principal;
 use crate::service::{CreateInvitation, InvitationService, OnDuplicate};
@@ -102,7 +102,9 @@ pub async fn load(service: &InvitationService, path: &Path) -> Result<SeedReport
         .invitations
         .into_iter()
         .map(|entry| CreateInvitation {
-            email: entry.email,
+            email: Some(entry.email),
+            phone: None,
+            channel: Channel::Email,
             name: entry.name,
             role: entry.role,
             groups: entry.groups,

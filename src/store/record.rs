@@ -10,9 +10,10 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::domain::{
-    Actor, Delivery, EmailAddress, EventActor, EventKind, Groups, Invitation, InvitationDetails,
-    InvitationEvent, InvitationId, Locale, Metadata, OutgoingEvent, PersonName, QueuedMessage,
-    RedirectUrl, Role, Schedule, Scope, SealedBody, SecretDigest,
+    Actor, Channel, Contact, Delivery, EmailAddress, EventActor, EventKind, Groups, Invitation,
+    InvitationDetails, InvitationEvent, InvitationId, Locale, Metadata, OutgoingEvent, PersonName,
+    PhoneNumber, QueuedMessage, Recipient, RedirectUrl, Role, Schedule, Scope, SealedBody,
+    SecretDigest,
 };
 use crate::ports::{StoreError, StoreResult};
 
@@ -26,13 +27,17 @@ pub(crate) struct EventRecord {
     pub actor_name: Option<String>,
 }
 
-/// A queued email as both stores keep it: a JSON array in SQLite, an array of subdocuments
+/// A queued message as both stores keep it: a JSON array in SQLite, an array of subdocuments
 /// in MongoDB. The body is sealed; `Debug` shows no part of the message anyway.
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct MessageRecord {
     pub id: Uuid,
     pub kind: String,
+    /// `EMAIL` or `SMS`; messages queued before text messages existed have none: emails.
+    #[serde(default = "email_channel")]
+    pub channel: String,
+    /// The address of the channel: an email address or an E.164 number.
     pub to: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to_name: Option<String>,
@@ -62,6 +67,7 @@ impl From<&QueuedMessage> for MessageRecord {
         Self {
             id: m.id,
             kind: m.kind.as_str().to_owned(),
+            channel: m.to.channel().as_str().to_owned(),
             to: m.to.as_str().to_owned(),
             to_name: m.to_name.clone(),
             locale: m.locale.clone(),
@@ -82,7 +88,12 @@ impl MessageRecord {
                 .kind
                 .parse()
                 .map_err(bad("a queued message kind", id))?,
-            to: EmailAddress::parse(&self.to).map_err(bad("a queued message address", id))?,
+            to: self
+                .channel
+                .parse()
+                .ok()
+                .and_then(|channel| Recipient::from_stored(channel, &self.to))
+                .ok_or_else(|| corrupt("a queued message address", id))?,
             to_name: self.to_name,
             locale: self.locale,
             body: SealedBody::from_bytes(
@@ -178,11 +189,19 @@ pub(crate) fn actor_from_parts(
     }
 }
 
+fn email_channel() -> String {
+    Channel::Email.as_str().to_owned()
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct InvitationRecord {
     pub id: Uuid,
-    pub email: String,
-    pub email_normalized: String,
+    /// `EMAIL` or `SMS`.
+    pub channel: String,
+    pub email: Option<String>,
+    pub email_normalized: Option<String>,
+    /// E.164.
+    pub phone: Option<String>,
     pub name: Option<String>,
     pub role: String,
     pub groups: Vec<String>,
@@ -264,8 +283,14 @@ impl From<&Invitation> for InvitationRecord {
     fn from(inv: &Invitation) -> Self {
         Self {
             id: inv.id.as_uuid(),
-            email: inv.details.email.as_str().to_owned(),
-            email_normalized: inv.details.email.normalized().to_owned(),
+            channel: inv.details.contact.channel().as_str().to_owned(),
+            email: inv.details.contact.email().map(|e| e.as_str().to_owned()),
+            email_normalized: inv
+                .details
+                .contact
+                .email()
+                .map(|e| e.normalized().to_owned()),
+            phone: inv.details.contact.phone().map(|p| p.as_str().to_owned()),
             name: inv.details.name.as_ref().map(|n| n.as_str().to_owned()),
             role: inv.details.role.as_str().to_owned(),
             groups: inv.details.groups.to_strings(),
@@ -317,7 +342,20 @@ impl InvitationRecord {
         Ok(Invitation {
             id: InvitationId::from_uuid(id),
             details: InvitationDetails {
-                email: EmailAddress::parse(&self.email).map_err(bad("the email", id))?,
+                contact: Contact::new(
+                    self.channel.parse().map_err(bad("the channel", id))?,
+                    self.email
+                        .as_deref()
+                        .map(EmailAddress::parse)
+                        .transpose()
+                        .map_err(bad("the email", id))?,
+                    self.phone
+                        .as_deref()
+                        .map(|p| PhoneNumber::from_stored(p).ok_or(()))
+                        .transpose()
+                        .map_err(bad("the phone", id))?,
+                )
+                .map_err(bad("the contact", id))?,
                 name: self
                     .name
                     .as_deref()
@@ -403,14 +441,16 @@ impl InvitationRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{MessageBody, MessageDraft, MessageKey, MessageKeys, MessageKind};
+    use crate::domain::{
+        MessageBody, MessageDraft, MessageKey, MessageKeys, MessageKind, Outgoing,
+    };
 
     #[test]
     fn a_stored_message_holds_only_its_sealed_body_and_reads_back_the_same() {
         let keys = MessageKeys::new(MessageKey::from_bytes(&[7; 32]), Vec::new());
         let message = MessageDraft {
             kind: MessageKind::Invitation,
-            to: EmailAddress::parse("a@example.org").unwrap(),
+            to: Recipient::Email(EmailAddress::parse("a@example.org").unwrap()),
             to_name: None,
             locale: "en".into(),
             body: MessageBody {
@@ -431,7 +471,25 @@ mod tests {
         assert!(!format!("{record:?}").contains(&record.sealed_body));
         let read = record.clone().into_message(Uuid::now_v7()).unwrap();
         assert_eq!(read, message);
-        assert_eq!(read.open(&keys).unwrap().body.subject, "Join us");
+        let Outgoing::Email(email) = read.open(&keys).unwrap() else {
+            panic!("an email's message opens as an email");
+        };
+        assert_eq!(email.body.subject, "Join us");
+
+        // Written before text messages existed: no channel, so an email.
+        let mut old = serde_json::to_value(&record).unwrap();
+        old.as_object_mut().unwrap().remove("channel");
+        let old: MessageRecord = serde_json::from_value(old).unwrap();
+        assert_eq!(old.into_message(Uuid::now_v7()).unwrap(), message);
+        // A phone's message with an address that is no number is corrupt, not an email.
+        let misfiled = MessageRecord {
+            channel: "SMS".into(),
+            ..record.clone()
+        };
+        assert!(matches!(
+            misfiled.into_message(Uuid::now_v7()),
+            Err(StoreError::Corrupt(_))
+        ));
 
         let garbled = MessageRecord {
             sealed_body: "not base64!".into(),

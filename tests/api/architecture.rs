@@ -8,13 +8,15 @@ use std::path::Path;
 /// Each module and the modules it may use, bottom to top. `standalone` wires everything.
 const LAYERS: &[(&str, &[&str])] = &[
     ("fs", &[]),
+    ("net", &[]),
     ("domain", &[]),
     ("error", &["domain"]),
     ("config", &["domain"]),
     ("ports", &["domain", "error", "config"]),
     ("email", &["fs", "domain", "error", "ports"]),
     ("store", &["fs", "domain", "error", "ports"]),
-    ("webhook", &["domain", "error", "ports"]),
+    ("webhook", &["net", "domain", "error", "ports"]),
+    ("sms", &["fs", "net", "domain", "ports"]),
     ("service", &["domain", "error", "config", "ports", "email"]),
     (
         "graphql",
@@ -29,8 +31,8 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "standalone",
         &[
-            "fs", "domain", "error", "config", "ports", "email", "store", "webhook", "service",
-            "graphql", "http",
+            "fs", "domain", "error", "config", "ports", "email", "store", "webhook", "sms",
+            "service", "graphql", "http",
         ],
     ),
 ];

@@ -58,6 +58,11 @@ async fn editors_and_invitees_use_the_pages_in_chromium() {
             ("EXPIRED_SECRET", expired["secret"].as_str().unwrap()),
             ("SCREENSHOT_DIR", &screenshots),
             ("RECEIVER_URL", &receiver.url("")),
+            // No SMS gateway: text messages are written there as `.sms` files.
+            (
+                "SMS_OUTBOX",
+                &server.data_dir.join("outbox").display().to_string(),
+            ),
         ],
         Duration::from_secs(180),
     )

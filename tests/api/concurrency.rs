@@ -59,7 +59,7 @@ async fn fifty_simultaneous_accepts_of_one_secret_give_exactly_one_success(backe
     );
     let account = app
         .store
-        .find_account_by_email("popular@example.org")
+        .find_account(Some("popular@example.org"), None)
         .await
         .unwrap()
         .unwrap();

@@ -895,7 +895,7 @@ async fn two_server_processes_on_one_store_share_the_queue_and_send_each_message
     sink.wait_for(COUNT).await;
     let sent_by = |process: &ServerProcess| -> BTreeSet<String> {
         process
-            .logged("email sent")
+            .logged("message sent")
             .iter()
             .map(|line| line["message_id"].as_str().unwrap_or_default().to_owned())
             .collect()

@@ -11,6 +11,7 @@ fn golden_path(locale: &str, kind: MessageKind, part: EmailPart) -> PathBuf {
         EmailPart::Subject => "subject.txt",
         EmailPart::Html => "html",
         EmailPart::Text => "txt",
+        EmailPart::Sms => "sms.txt",
     };
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!(
         "fixtures/emails/{locale}/{}.{suffix}",
@@ -28,11 +29,21 @@ fn every_locale_kind_and_part_renders_as_its_golden_file() {
             let mut context = EmailContext::sample(kind, &locale, true);
             context.set_product_name("Acme CMS");
             let email = templates.render(&locale, &context).unwrap();
-            for (part, rendered) in [
-                (EmailPart::Subject, &email.subject),
-                (EmailPart::Html, &email.html),
-                (EmailPart::Text, &email.text),
-            ] {
+            // The invitation's text message too, as it is sent (one paragraph, folded).
+            let sms = match &context {
+                EmailContext::Invitation(invitation) => {
+                    Some(templates.render_sms(&locale, invitation).unwrap().text)
+                }
+                EmailContext::InvitationAccepted(_) => None,
+            };
+            let parts = [
+                (EmailPart::Subject, Some(&email.subject)),
+                (EmailPart::Html, Some(&email.html)),
+                (EmailPart::Text, Some(&email.text)),
+                (EmailPart::Sms, sms.as_ref()),
+            ];
+            for (part, rendered) in parts {
+                let Some(rendered) = rendered else { continue };
                 let path = golden_path(&locale, kind, part);
                 if rewrite {
                     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -51,7 +62,8 @@ fn every_locale_kind_and_part_renders_as_its_golden_file() {
         }
     }
     assert!(
-        rewrite || compared == 3 * 2 * 3,
+        // Three locales: three parts of two kinds, and the invitation's SMS.
+        rewrite || compared == 3 * (2 * 3 + 1),
         "compared {compared} golden files"
     );
 }
@@ -280,4 +292,78 @@ fn the_documented_variables_are_the_variables_of_each_context() {
         assert_eq!(fields, documented, "{}", kind.as_str());
     }
     crate::contracts::assert_marked_section(DOC, "variables", &table);
+}
+
+#[test]
+fn the_shipped_sms_fit_two_gsm7_segments_with_a_40_character_accept_url() {
+    let templates = EmailTemplates::builtin().unwrap();
+    let measures = templates.sms_lengths();
+    assert_eq!(measures.len(), 3, "{measures:?}");
+    for measure in measures {
+        assert_eq!(
+            measure.length.encoding,
+            cms_invitations::email::SmsEncoding::Gsm7,
+            "{measure:?}"
+        );
+        assert!(
+            measure.length.segments <= cms_invitations::email::SMS_SEGMENT_BUDGET,
+            "{measure:?}"
+        );
+    }
+}
+
+#[test]
+fn templates_check_reports_each_sms_and_warns_above_two_segments() {
+    let ok = crate::process::std_command()
+        .args(["templates", "check"])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&ok.stdout);
+    for locale in ["de", "en", "fr"] {
+        assert!(
+            said.contains(&format!("{locale}/invitation.sms.hbs: 2 GSM-7 segments")),
+            "{said}"
+        );
+    }
+    assert!(!said.contains("warning"), "{said}");
+    let dir = crate::helpers::temp_dir();
+    std::fs::create_dir_all(dir.join("en")).unwrap();
+    std::fs::write(
+        dir.join("en/invitation.sms.hbs"),
+        format!(
+            "{{{{inviter_name}}}} invited you. {} {{{{accept_url}}}}",
+            "Welcome! ".repeat(30)
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("en/invitation_accepted.sms.hbs"),
+        "{{inviter_name}}",
+    )
+    .unwrap();
+    let (status, report) = check_with(&dir);
+    assert_eq!(status, Some(1), "{report}");
+    assert!(
+        report.contains(
+            "invitation_accepted.sms.hbs: the invitation_accepted message has no sms part"
+        ),
+        "{report}"
+    );
+    std::fs::remove_file(dir.join("en/invitation_accepted.sms.hbs")).unwrap();
+    let warned = crate::process::std_command()
+        .args(["templates", "check"])
+        .env("INVITATIONS_EMAIL_TEMPLATES_DIR", &dir)
+        .output()
+        .unwrap();
+    assert!(
+        warned.status.success(),
+        "a long SMS warns, it does not fail"
+    );
+    let said = String::from_utf8_lossy(&warned.stdout);
+    assert!(
+        said.lines().any(|line| line.starts_with("warning: ")
+            && line.contains("en/invitation.sms.hbs: 3 GSM-7 segments")),
+        "{said}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
 }

@@ -242,6 +242,48 @@ async fn erasing_an_invitee_leaves_no_trace_of_them_in_any_table_or_collection(b
         ]
     );
 
+    // By phone: an SMS invitation and an email one that carries the number, in two scopes.
+    let number = "+4915155512345";
+    for input in [
+        json!({ "channel": "SMS", "phone": "+49 151 5551 2345", "role": "viewer", "scope": "team-a" }),
+        json!({ "email": "has-phone@example.org", "phone": number, "role": "viewer", "scope": "team-b" }),
+    ] {
+        let created = server
+            .gql(
+                "CreateInvitation",
+                json!({ "input": input }),
+                Some(&server.tokens.admin),
+            )
+            .await;
+        assert_eq!(
+            data(&created, "createInvitation")["phone"],
+            number,
+            "{created:#}"
+        );
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !traces_of(&server, number)
+        .await
+        .iter()
+        .any(|t| t.starts_with("webhook_deliveries"))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the events were never queued"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let by_phone = server
+        .gql(
+            "EraseInvitee",
+            json!({ "phone": "+49 (151) 555-12345" }),
+            Some(&server.tokens.admin),
+        )
+        .await;
+    assert_eq!(data(&by_phone, "eraseInvitee"), 2, "{by_phone:#}");
+    assert_eq!(traces_of(&server, number).await, Vec::<String>::new());
+    assert_eq!(traces_of(&server, "has-phone@").await, Vec::<String>::new());
+
     // Bad input: a clear error, nothing erased.
     for (variables, field) in [
         (json!({}), "email"),
@@ -264,7 +306,7 @@ async fn erasing_an_invitee_leaves_no_trace_of_them_in_any_table_or_collection(b
             "{variables}"
         );
     }
-    assert_eq!(server.store.erasures(10).await.unwrap().len(), 2);
+    assert_eq!(server.store.erasures(10).await.unwrap().len(), 3);
     server.cleanup().await;
 }
 

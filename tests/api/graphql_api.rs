@@ -61,7 +61,8 @@ async fn an_invitation_goes_from_create_to_lookup_to_accept(backend: Backend) {
     assert_eq!(
         public,
         &json!({
-            "email": "Ada@Example.org", "name": "Ada", "role": "author", "scope": "acme",
+            "email": "Ada@Example.org", "phone": null, "channel": "EMAIL", "name": "Ada",
+            "role": "author", "scope": "acme",
             "inviterName": "Test editor", "state": "PENDING", "expiresAt": created["expiresAt"],
             "locale": "de-AT",
         })

@@ -58,7 +58,7 @@ async fn accepting_creates_an_account_with_the_invited_role_groups_and_metadata(
     );
     let account = app
         .store
-        .find_account_by_email("new.user@example.org")
+        .find_account(Some("new.user@example.org"), None)
         .await
         .unwrap()
         .unwrap();
@@ -107,7 +107,7 @@ async fn accepting_links_an_existing_account_when_the_policy_attaches(backend: B
     assert_eq!(linked.user_id, created.user_id);
     let account = app
         .store
-        .find_account_by_email("member@example.org")
+        .find_account(Some("member@example.org"), None)
         .await
         .unwrap()
         .unwrap();
@@ -201,7 +201,7 @@ async fn accepting_an_expired_invitation_is_refused_before_the_sweeper_runs(back
     assert_eq!(found.stored_state, InvitationState::Pending);
     assert!(
         app.store
-            .find_account_by_email("late@example.org")
+            .find_account(Some("late@example.org"), None)
             .await
             .unwrap()
             .is_none()

@@ -7,6 +7,7 @@ mod helpers;
 mod mail;
 mod process;
 mod server;
+mod sms_gateway;
 
 mod accepting;
 mod architecture;
@@ -34,6 +35,7 @@ mod redaction;
 mod schema;
 mod scopes;
 mod sealing;
+mod sms;
 mod store_contract;
 mod tokens;
 mod validation;

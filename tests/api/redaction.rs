@@ -1,7 +1,7 @@
 //! Nothing that holds a secret, a link or a message body prints it through `Debug`, so a
 //! `{:?}` in a log line or an error cannot leak a usable invitation.
 
-use cms_invitations::domain::MessageKind;
+use cms_invitations::domain::{MessageKind, Outgoing};
 use cms_invitations::email::{EmailContext, EmailTemplates};
 
 use crate::helpers::{Backend, message_keys, spawn_app};
@@ -18,7 +18,9 @@ async fn debug_output_of_minted_invitations_and_queued_emails_holds_no_secret_or
         1,
         "the invitation email is queued with the link"
     );
-    let opened = stored.outbox[0].open(&message_keys()).unwrap();
+    let Outgoing::Email(opened) = stored.outbox[0].open(&message_keys()).unwrap() else {
+        panic!("an email invitation's message opens as an email");
+    };
     assert!(
         opened.body.text.contains(&secret),
         "the queued body does hold the link"

@@ -46,6 +46,11 @@ pub struct ServerOptions {
     pub refuse_private_webhooks: bool,
     /// `INVITATIONS_EMAIL_REPLY_TO_INVITER`.
     pub reply_to_inviter: bool,
+    /// `INVITATIONS_SMS_API_URL` (with a test account, token and sender); unset: `.sms`
+    /// files in `data_dir/outbox`.
+    pub sms_api_url: Option<String>,
+    /// `INVITATIONS_SMS_SEND_TIMEOUT`; unset: `PT5S`.
+    pub sms_send_timeout: Option<&'static str>,
 }
 
 /// API tokens for the default roles, and some limited to scopes.
@@ -141,6 +146,17 @@ pub async fn spawn_server_with(backend: Backend, options: ServerOptions) -> Test
             (
                 "INVITATIONS_MAX_CONNECTIONS",
                 options.max_connections.unwrap_or("1024"),
+            ),
+            (
+                "INVITATIONS_SMS_API_URL",
+                options.sms_api_url.as_deref().unwrap_or(""),
+            ),
+            ("INVITATIONS_SMS_ACCOUNT", crate::sms_gateway::ACCOUNT),
+            ("INVITATIONS_SMS_TOKEN", crate::sms_gateway::TOKEN),
+            ("INVITATIONS_SMS_FROM", crate::sms_gateway::FROM),
+            (
+                "INVITATIONS_SMS_SEND_TIMEOUT",
+                options.sms_send_timeout.unwrap_or("PT5S"),
             ),
             (
                 "INVITATIONS_EMAIL_TEMPLATES_RELOAD",

@@ -43,8 +43,14 @@ async fn a_stored_invitation_reads_back_field_for_field(backend: Backend) {
 
     for read in [&by_id, &by_secret] {
         assert_eq!(read.id, minted.invitation.id);
-        assert_eq!(read.details.email.as_str(), "Ada.Lovelace@Example.org");
-        assert_eq!(read.details.email.normalized(), "ada.lovelace@example.org");
+        assert_eq!(
+            read.details.contact.email().unwrap().as_str(),
+            "Ada.Lovelace@Example.org"
+        );
+        assert_eq!(
+            read.details.contact.email().unwrap().normalized(),
+            "ada.lovelace@example.org"
+        );
         assert_eq!(read.details.name.as_ref().unwrap().as_str(), "Ada Lovelace");
         assert_eq!(read.details.role.as_str(), "editor");
         assert_eq!(read.details.groups.to_strings(), ["engines", "poetry"]);
@@ -208,7 +214,7 @@ async fn every_filter_narrows_the_listing(backend: Backend) {
             assert_eq!(page.total_count, Some(page.items.len() as u64));
             page.items
                 .iter()
-                .map(|i| i.details.email.normalized().to_owned())
+                .map(|i| i.details.contact.email().unwrap().normalized().to_owned())
                 .collect::<Vec<_>>()
         }
     };
@@ -439,9 +445,11 @@ fn assert_sorted(
                 SortField::ExpiresAt => a.expires_at.cmp(&b.expires_at),
                 SortField::Email => a
                     .details
-                    .email
+                    .contact
+                    .email()
+                    .unwrap()
                     .normalized()
-                    .cmp(b.details.email.normalized()),
+                    .cmp(b.details.contact.email().unwrap().normalized()),
                 SortField::State => a.state_at(now).as_str().cmp(b.state_at(now).as_str()),
             };
             let ord = if key.direction == SortDirection::Desc {

@@ -14,7 +14,7 @@ async fn each_bad_input_names_its_field_and_stores_nothing(backend: Backend) {
         (
             "malformed email",
             CreateInvitation {
-                email: "not-an-email".into(),
+                email: Some("not-an-email".into()),
                 ..base()
             },
             "email",
@@ -131,7 +131,7 @@ async fn each_bad_input_names_its_field_and_stores_nothing(backend: Backend) {
             Some(&admin()),
             vec![
                 CreateInvitation {
-                    email: "bad".into(),
+                    email: Some("bad".into()),
                     ..base()
                 },
                 CreateInvitation {

@@ -7,6 +7,7 @@
 //   EXPIRED_SECRET   the secret of an invitation whose time has run out
 //   SCREENSHOT_DIR   where to save screenshots
 //   RECEIVER_URL     a webhook receiver (tests/events/receiver.mjs)
+//   SMS_OUTBOX       where the server writes text messages (<id>.sms), having no SMS gateway
 // Prints one line per step; exits non-zero on the first failure.
 
 import assert from "node:assert/strict";
@@ -21,8 +22,8 @@ const AXE = readFileSync(join(dirname(fileURLToPath(import.meta.url)), "node_mod
 /** Every page and state this run checked with axe-core, and what it found. */
 const audited = [];
 
-const { BASE_URL, ADMIN_TOKEN, TEAM_TOKEN, SMTP_DIR, EXPIRED_SECRET, SCREENSHOT_DIR, RECEIVER_URL } = process.env;
-for (const [name, value] of Object.entries({ BASE_URL, ADMIN_TOKEN, TEAM_TOKEN, SMTP_DIR, EXPIRED_SECRET, SCREENSHOT_DIR, RECEIVER_URL })) {
+const { BASE_URL, ADMIN_TOKEN, TEAM_TOKEN, SMTP_DIR, EXPIRED_SECRET, SCREENSHOT_DIR, RECEIVER_URL, SMS_OUTBOX } = process.env;
+for (const [name, value] of Object.entries({ BASE_URL, ADMIN_TOKEN, TEAM_TOKEN, SMTP_DIR, EXPIRED_SECRET, SCREENSHOT_DIR, RECEIVER_URL, SMS_OUTBOX })) {
   assert.ok(value, `${name} must be set`);
 }
 mkdirSync(SCREENSHOT_DIR, { recursive: true });
@@ -126,18 +127,18 @@ try {
 
   await step("a bad email is refused at the field", async () => {
     await page.getByRole("button", { name: "Invite", exact: true }).click();
-    await page.getByLabel("Email", { exact: true }).fill("not-an-email");
+    await page.getByRole("textbox", { name: "Email", exact: true }).fill("not-an-email");
     await page.getByLabel("Role").selectOption("viewer");
     await page.getByRole("button", { name: "Create invitation" }).click();
     const error = page.locator("#c-email-error");
     await error.waitFor();
     assert.match(await error.textContent(), /email/i);
-    assert.equal(await page.getByLabel("Email", { exact: true }).getAttribute("aria-invalid"), "true");
+    assert.equal(await page.getByRole("textbox", { name: "Email", exact: true }).getAttribute("aria-invalid"), "true");
     await shot("create-form");
   });
 
   await step("create an invitation; the detail shows the link once, the list a PENDING row", async () => {
-    await page.getByLabel("Email", { exact: true }).fill("ada@example.org");
+    await page.getByRole("textbox", { name: "Email", exact: true }).fill("ada@example.org");
     await page.getByLabel("Name").fill("Ada Lovelace");
     await page.getByLabel("Role").selectOption("author");
     await page.getByLabel("Groups").fill("docs, research");
@@ -164,7 +165,7 @@ try {
 
   await step("revoke from the list, after confirming", async () => {
     await page.getByRole("button", { name: "Invite", exact: true }).click();
-    await page.getByLabel("Email", { exact: true }).fill("bob@example.org");
+    await page.getByRole("textbox", { name: "Email", exact: true }).fill("bob@example.org");
     await page.getByRole("button", { name: "Create invitation" }).click();
     await page.locator("#c-role-error").getByText("Choose the role").waitFor();
     await page.getByLabel("Role").selectOption("viewer");
@@ -389,7 +390,7 @@ try {
     await page.getByRole("button", { name: "Invite", exact: true }).click();
     assert.match(await page.locator("label[for=c-scope]").textContent(), /yours: team-a/);
     assert.deepEqual(await page.locator("#c-scope option").allTextContents(), ["team-a"]);
-    await page.getByLabel("Email", { exact: true }).fill("teammate@example.org");
+    await page.getByRole("textbox", { name: "Email", exact: true }).fill("teammate@example.org");
     await page.getByLabel("Role").selectOption("viewer");
     await page.getByRole("button", { name: "Create invitation" }).click();
     await page.getByRole("heading", { name: /teammate@example\.org/ }).waitFor();
@@ -441,6 +442,40 @@ try {
     for (const [what, ratio] of Object.entries(ratios)) assert.ok(ratio >= 3, `${what}: ${ratio.toFixed(2)}:1`);
   });
 
+  await step("invite by SMS: choose the channel, give a mobile number, see the text go out and its link work", async () => {
+    await page.getByRole("button", { name: "Invite", exact: true }).click();
+    await page.getByRole("radio", { name: "Text message (SMS)" }).check();
+    // The phone is now the one that is required; without it the form says so at the field.
+    await page.getByRole("combobox", { name: "Role" }).selectOption("viewer");
+    await page.getByRole("button", { name: "Create invitation" }).click();
+    await page.locator("#c-phone-error").getByText("mobile number").waitFor();
+    assert.equal(await page.getByLabel(/Mobile number/).getAttribute("aria-invalid"), "true");
+    await page.getByLabel(/Mobile number/).fill("+49 151 2345 6789");
+    await page.getByRole("button", { name: "Create invitation" }).click();
+    await page.getByRole("heading", { name: /\+4915123456789/ }).waitFor();
+    await page.locator("#detail-minted").getByText("The text message is on its way").waitFor();
+    await shot("detail-sms");
+    await showList();
+    const sms = row("+4915123456789");
+    await sms.getByText("Sent · SMS").waitFor();
+    await page.getByLabel("Channel").selectOption("SMS");
+    await page.locator("#list-count").getByText("1 invitation", { exact: true }).waitFor();
+    await page.getByLabel("Channel").selectOption("");
+    // The text, as the server wrote it: the link in it opens the invitee's page.
+    const file = readdirSync(SMS_OUTBOX).find((f) => f.endsWith(".sms"));
+    const text = readFileSync(join(SMS_OUTBOX, file), "utf8");
+    assert.match(text, /^To: \+4915123456789\n\n/);
+    // The text's link points at the configured accept URL; this server serves that page.
+    const secret = /#secret=([A-Za-z0-9_-]+)/.exec(text)[1];
+    const invitee = await context.newPage();
+    await invitee.goto(`${BASE_URL}/accept#secret=${secret}`);
+    await invitee.getByText("+49 •••••••••89").waitFor();
+    assert.equal(await invitee.locator("#d-email").isHidden(), true, "no email to show");
+    await invitee.screenshot({ path: join(SCREENSHOT_DIR, "accept-sms.png"), fullPage: true });
+    await axe(invitee, "accept: an SMS invitation");
+    await invitee.close();
+  });
+
   await step("the admin UI speaks a German browser's language, switches to French and keeps it", async () => {
     const german = await browser.newContext({ locale: "de-DE", viewport: { width: 1280, height: 900 } });
     german.setDefaultTimeout(TIMEOUT);
@@ -461,7 +496,7 @@ try {
     await editor.locator("#list-count").getByText(/^\d+ Einladungen/).waitFor();
     const ada = editor.locator("#list-rows tr", { has: editor.getByRole("button", { name: "ada@example.org", exact: true }) });
     await ada.getByText("Angenommen", { exact: true }).waitFor();
-    assert.equal(await editor.locator("#list-table th").first().textContent(), "E-Mail");
+    assert.equal(await editor.locator("#list-table th").first().textContent(), "Eingeladen");
     await editor.screenshot({ path: join(SCREENSHOT_DIR, "admin-de.png"), fullPage: true });
     await axe(editor, "admin in German: list");
     await ada.getByRole("button", { name: "ada@example.org" }).click();
@@ -486,7 +521,7 @@ try {
 
   await step("axe-core found no WCAG 2.1 AA violation on any page and state it checked", async () => {
     console.log(`# axe-core checked ${audited.length} states: ${audited.join("; ")}`);
-    assert.ok(audited.length >= 20, `${audited.length} states`);
+    assert.ok(audited.length >= 22, `${audited.length} states`);
   });
 
   await step("nothing was loaded from elsewhere and no script failed", async () => {

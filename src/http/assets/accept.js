@@ -4,7 +4,7 @@
 const $ = (id) => document.getElementById(id);
 
 const LOOKUP = `query($secret: String!) { invitationBySecret(secret: $secret) {
-  email name role roleName scope inviterName state expiresAt locale } }`;
+  email phone name role roleName scope inviterName state expiresAt locale } }`;
 const ACCEPT = `mutation($secret: String!, $input: AcceptInvitationInput) {
   acceptInvitation(secret: $secret, input: $input) { existingUser invitation { state } } }`;
 const DECLINE = `mutation($secret: String!) { declineInvitation(secret: $secret) { state } }`;
@@ -123,7 +123,11 @@ async function main() {
   $("title").textContent = invitation.scope ? t("invited.scope", who) : t("invited", who);
   $("message").textContent = invitation.name ? t("welcome.name", who) : t("welcome");
   $("d-inviter").textContent = invitation.inviterName;
-  $("d-email").textContent = invitation.email;
+  // The address the invitation came to: the email, and the phone (masked) if it has one.
+  $("d-email").textContent = invitation.email ?? "";
+  $("d-email").hidden = $("d-email-label").hidden = !invitation.email;
+  $("d-phone").textContent = invitation.phone ?? "";
+  $("d-phone").hidden = $("d-phone-label").hidden = !invitation.phone;
   $("d-role").textContent = invitation.roleName ?? invitation.role;
   $("d-scope").textContent = invitation.scope ?? "";
   $("d-scope").hidden = $("d-scope-label").hidden = !invitation.scope;

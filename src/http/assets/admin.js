@@ -6,7 +6,7 @@ const LANGUAGE_KEY = "cmsi-admin-language";
 const PAGE_SIZE = 25;
 const $ = (id) => document.getElementById(id);
 
-const FIELDS = `id email name role groups locale scope state createdAt updatedAt expiresAt
+const FIELDS = `id email phone channel name role groups locale scope state createdAt updatedAt expiresAt
   acceptedAt revokedAt declinedAt sendCount lastSentAt invitedBy { name }
   delivery { status attempts lastError lastAttemptAt locale }
   isResendable isRevocable events { kind at actorKind actor { name } }`;
@@ -114,6 +114,7 @@ async function switchLanguage(code) {
   const kept = ["c-role", "c-locale", "c-validFor", "c-scope"].map((id) => [id, $(id).value]);
   fillCreateForm();
   for (const [id, value] of kept) $(id).value = value;
+  showChannel();
   fillWebhookForm();
   makeScopeFilter();
   if (state.view === "list") await loadList();
@@ -210,9 +211,15 @@ function badge(stateName) {
   return el("span", { class: `badge state-${stateName.toLowerCase()}` }, t(`state.${stateName}`));
 }
 
-function deliveryText(delivery) {
+function deliveryText(delivery, channel = "EMAIL") {
   const status = t(`delivery.${delivery.status}`);
-  return delivery.status === "QUEUED" && delivery.attempts > 0 ? plural("delivery.tries", delivery.attempts, { status }) : status;
+  const text = delivery.status === "QUEUED" && delivery.attempts > 0 ? plural("delivery.tries", delivery.attempts, { status }) : status;
+  return channel === "SMS" ? `${text} · ${t("channel.short.SMS")}` : text;
+}
+
+/** Whom an invitation is for, as editors recognize them: the email, else the phone. */
+function invitee(invitation) {
+  return invitation.email ?? invitation.phone;
 }
 
 /** A duration in seconds as words: "1 day 12 hours", "1 Tag 12 Stunden". */
@@ -270,7 +277,8 @@ function mintedPanel(invitation) {
       }
     },
   }, t("minted.copy"));
-  const note = invitation.delivery.status === "SKIPPED" ? t("minted.skipped") : t("minted.sent");
+  const note = invitation.delivery.status === "SKIPPED" ? t("minted.skipped")
+    : invitation.channel === "SMS" ? t("minted.sent.sms") : t("minted.sent");
   return el("div", { class: "minted card", role: "group", "aria-label": t("minted.label") },
     el("p", {}, note), el("div", { class: "copy" }, input, copy));
 }
@@ -292,9 +300,13 @@ function listVariables() {
   const stateFilter = $("filter-state").value;
   const emailContains = $("filter-email").value.trim();
   const scope = $("filter-scope").value.trim();
+  const channel = $("filter-channel").value;
   const [field, direction] = $("sort").value.split(":");
   return {
-    filter: { states: stateFilter ? [stateFilter] : [], emailContains: emailContains || null, scope: scope || null },
+    filter: {
+      states: stateFilter ? [stateFilter] : [], emailContains: emailContains || null, scope: scope || null,
+      channels: channel ? [channel] : [],
+    },
     sort: [{ field, direction }],
     first: PAGE_SIZE,
     after: state.cursors[state.page],
@@ -315,7 +327,8 @@ async function loadList() {
   $("list-count").textContent = totalCount > PAGE_SIZE ? t("list.count.page", { count, page: state.page + 1 }) : count;
   $("next-page").disabled = !pageInfo.hasNextPage;
   $("first-page").disabled = state.page === 0;
-  const filtered = $("filter-state").value || $("filter-email").value.trim() || $("filter-scope").value.trim();
+  const filtered = $("filter-state").value || $("filter-email").value.trim() || $("filter-scope").value.trim()
+    || $("filter-channel").value;
   const empty = $("list-empty");
   empty.hidden = nodes.length > 0;
   $("list-table").hidden = nodes.length === 0;
@@ -328,9 +341,9 @@ async function loadList() {
 }
 
 function row(invitation) {
-  const open = el("button", { type: "button", class: "link", onclick: () => openDetail(invitation.id) }, invitation.email);
+  const open = el("button", { type: "button", class: "link", onclick: () => openDetail(invitation.id) }, invitee(invitation));
   return el("tr", { "data-id": invitation.id },
-    el("td", { "data-label": t("column.email") }, open),
+    el("td", { "data-label": t("column.invitee") }, open),
     el("td", { "data-label": t("column.name") }, invitation.name ?? ""),
     el("td", { "data-label": t("column.role") }, roleName(invitation.role)),
     el("td", { "data-label": t("column.groups") }, invitation.groups.join(", ")),
@@ -338,7 +351,7 @@ function row(invitation) {
     el("td", { "data-label": t("column.expires") },
       el("time", { datetime: invitation.expiresAt, title: absolute(invitation.expiresAt) }, relative(invitation.expiresAt)),
       el("span", { class: "sub" }, absolute(invitation.expiresAt))),
-    el("td", { "data-label": t("column.delivery") }, deliveryText(invitation.delivery)),
+    el("td", { "data-label": t("column.delivery") }, deliveryText(invitation.delivery, invitation.channel)),
     el("td", { class: "row-actions" }, actionButtons(invitation, loadList)));
 }
 
@@ -366,7 +379,7 @@ async function openDetail(id, minted = null, focus = true) {
 }
 
 function renderDetail(invitation) {
-  $("detail-title").replaceChildren(invitation.email, " ", badge(invitation.state));
+  $("detail-title").replaceChildren(invitee(invitation), " ", badge(invitation.state));
   $("detail-minted").replaceChildren(mintedPanel(invitation) ?? "");
   const actions = actionButtons(invitation, () => openDetail(invitation.id));
   if (state.viewer.canErase) {
@@ -376,6 +389,8 @@ function renderDetail(invitation) {
   const delivery = invitation.delivery;
   const number = (n) => new Intl.NumberFormat(i18n.locale).format(n);
   const fields = [
+    ["channel", t(`channel.short.${invitation.channel}`)],
+    ...(invitation.email && invitation.phone ? [["phone", invitation.phone]] : []),
     ["name", invitation.name ?? "—"],
     ["role", roleName(invitation.role)],
     ["groups", invitation.groups.join(", ") || "—"],
@@ -387,7 +402,7 @@ function renderDetail(invitation) {
     ["revoked", absolute(invitation.revokedAt)],
     ["declined", absolute(invitation.declinedAt)],
     ["sendCount", number(invitation.sendCount)],
-    ["delivery", deliveryText(delivery)],
+    ["delivery", deliveryText(delivery, invitation.channel)],
     ["attempts", number(delivery.attempts)],
     ["lastAttempt", absolute(delivery.lastAttemptAt)],
     ["lastError", delivery.lastError ?? "—"],
@@ -405,7 +420,7 @@ async function resend(invitation, after) {
   try {
     const { resendInvitation } = await gql(Q.resend, { id: invitation.id });
     await openDetail(resendInvitation.id, resendInvitation);
-    say(t("resent", { email: resendInvitation.email }), "ok");
+    say(t("resent", { to: invitee(resendInvitation) }), "ok");
   } catch (error) {
     say(explain(error), "error");
     await after();
@@ -413,12 +428,12 @@ async function resend(invitation, after) {
 }
 
 async function revoke(invitation, after) {
-  const { email } = invitation;
-  const sure = await confirmAction(t("revoke.title"), t("revoke.text", { email }), t("action.revoke"));
+  const to = invitee(invitation);
+  const sure = await confirmAction(t("revoke.title"), t("revoke.text", { to }), t("action.revoke"));
   if (!sure) return;
   try {
     await gql(Q.revoke, { id: invitation.id });
-    say(t("revoked", { email }), "ok");
+    say(t("revoked", { to }), "ok");
   } catch (error) {
     say(explain(error), "error");
   }
@@ -426,8 +441,8 @@ async function revoke(invitation, after) {
 }
 
 async function remove(invitation) {
-  const { email } = invitation;
-  const sure = await confirmAction(t("delete.title"), t("delete.text", { email }), t("action.delete"));
+  const to = invitee(invitation);
+  const sure = await confirmAction(t("delete.title"), t("delete.text", { to }), t("action.delete"));
   if (!sure) return;
   let deleted;
   try {
@@ -438,7 +453,7 @@ async function remove(invitation) {
   }
   show("list");
   await loadList();
-  say(deleted ? t("deleted", { email }) : t("detail.gone"), deleted ? "ok" : "error");
+  say(deleted ? t("deleted", { to }) : t("detail.gone"), deleted ? "ok" : "error");
 }
 
 // ------------------------------------------------------------------------------------ create
@@ -514,9 +529,15 @@ async function submitCreate(event) {
   const form = event.target;
   clearFieldErrors(form);
   $("create-result").replaceChildren();
+  const channel = chosenChannel();
   const email = $("c-email").value.trim();
-  if (!email) {
+  const phone = $("c-phone").value.trim();
+  if (channel === "EMAIL" && !email) {
     fieldError("c", "email", t("create.missing.email"));
+    return;
+  }
+  if (channel === "SMS" && !phone) {
+    fieldError("c", "phone", t("create.missing.phone"));
     return;
   }
   if (!$("c-role").value) {
@@ -528,7 +549,9 @@ async function submitCreate(event) {
     return;
   }
   const input = {
-    email,
+    channel,
+    email: email || null,
+    phone: phone || null,
     name: $("c-name").value.trim() || null,
     role: $("c-role").value,
     groups: $("c-groups").value.split(",").map((g) => g.trim()).filter(Boolean),
@@ -541,8 +564,9 @@ async function submitCreate(event) {
     const { createInvitation } = await gql(Q.create, { input });
     form.reset();
     fillCreateForm();
+    showChannel();
     await openDetail(createInvitation.id, createInvitation);
-    say(t("created", { email: createInvitation.email }), "ok");
+    say(t("created", { to: invitee(createInvitation) }), "ok");
   } catch (error) {
     if (error.code === "VALIDATION_FAILED" && fieldError("c", error.field, error.message)) {
       say(t("form.correct"), "error");
@@ -553,6 +577,20 @@ async function submitCreate(event) {
       say(explain(error), "error");
     }
   }
+}
+
+/** EMAIL or SMS, as the create form's radio buttons say. */
+function chosenChannel() {
+  return $("c-channel-sms").checked ? "SMS" : "EMAIL";
+}
+
+/** The channel's own address is required, the other optional; the labels say which. */
+function showChannel() {
+  const sms = chosenChannel() === "SMS";
+  $("c-email-optional").hidden = !sms;
+  $("c-email").required = !sms;
+  $("c-phone").required = sms;
+  $("c-phone-optional").textContent = t(sms ? "create.phone.required" : "create.phone.optional");
 }
 
 // -------------------------------------------------------------------------------------- bulk
@@ -597,8 +635,9 @@ async function submitBulk(event) {
   }
   // A caller with a single scope need not repeat it on every line.
   const onlyScope = state.viewer.scopes?.length === 1 ? state.viewer.scopes[0] : null;
-  const inputs = rows.map(([email = "", name = "", role = "", groups = "", locale = "", scope = ""]) => ({
-    email, name: name || null, role: role || state.viewer.grantableRoles.at(-1) || "",
+  const inputs = rows.map(([email = "", name = "", role = "", groups = "", locale = "", scope = "", phone = "", channel = ""]) => ({
+    email: email || null, phone: phone || null, channel: channel.toUpperCase() === "SMS" ? "SMS" : "EMAIL",
+    name: name || null, role: role || state.viewer.grantableRoles.at(-1) || "",
     groups: groups.split(";").map((g) => g.trim()).filter(Boolean), locale: locale || null,
     scope: scope || onlyScope, sendEmail: $("bulk-send").checked,
   }));
@@ -617,7 +656,7 @@ async function submitBulk(event) {
     el("thead", {}, el("tr", {}, [line, email, column].map((h) => el("th", { scope: "col" }, h)))),
     el("tbody", {}, result.items.map((item) => el("tr", { class: item.error ? "failed" : "created" },
       el("td", { "data-label": line }, String(item.index + 1)),
-      el("td", { "data-label": email }, inputs[item.index].email),
+      el("td", { "data-label": email }, inputs[item.index].email ?? inputs[item.index].phone ?? ""),
       el("td", { "data-label": column }, item.error
         ? `${item.error.field ? `${item.error.field}: ` : ""}${explain(item.error)} (${item.error.code})`
         : t("bulk.created"))))));
@@ -646,6 +685,10 @@ async function loadPreview() {
   $("p-subject").textContent = preview.subject ?? "";
   $("p-problem").textContent = preview.problem ?? "";
   $("p-text").textContent = preview.text ?? "";
+  // The invitation's text message, for SMS invitations, with what it costs.
+  $("p-sms-figure").hidden = !("sms" in preview || "smsProblem" in preview);
+  $("p-sms").textContent = preview.sms ?? preview.smsProblem ?? "";
+  $("p-sms-length").textContent = preview.smsLength ?? "";
   $("p-html").src = `/email-preview/html?${new URLSearchParams({ kind: preview.kind, locale: preview.locale })}`;
 }
 
@@ -921,12 +964,13 @@ document.addEventListener("DOMContentLoaded", async () => {
     state.page = 0;
     await loadList();
   });
-  for (const id of ["filter-state", "sort"]) {
+  for (const id of ["filter-state", "filter-channel", "sort"]) {
     $(id).addEventListener("change", () => $("filters").requestSubmit());
   }
   $("next-page").addEventListener("click", async () => { state.page += 1; await loadList(); });
   $("first-page").addEventListener("click", async () => { state.page = 0; await loadList(); });
   $("create-form").addEventListener("submit", submitCreate);
+  for (const radio of document.querySelectorAll("input[name=channel]")) radio.addEventListener("change", showChannel);
   $("bulk-form").addEventListener("submit", submitBulk);
   $("bulk-file").addEventListener("change", async (event) => {
     const file = event.target.files[0];

@@ -35,6 +35,16 @@ pub(super) fn metadata(map: &Map<String, Value>) -> Bson {
     bson::to_bson(map).unwrap_or_else(|_| Bson::Document(Document::new()))
 }
 
+fn non_empty(value: String) -> Option<String> {
+    (!value.is_empty()).then_some(value)
+}
+
+fn insert_some(document: &mut Document, key: &str, value: Option<&str>) {
+    if let Some(value) = value {
+        document.insert(key, value);
+    }
+}
+
 pub(super) fn invitation_document(r: &InvitationRecord) -> Document {
     let events: Vec<Bson> = r
         .events
@@ -64,8 +74,7 @@ pub(super) fn invitation_document(r: &InvitationRecord) -> Document {
     }
     let mut document = doc! {
         "_id": uuid(r.id),
-        "email": &r.email,
-        "emailNorm": &r.email_normalized,
+        "channel": &r.channel,
         "name": opt_str(r.name.as_deref()),
         "role": &r.role,
         "groups": &r.groups,
@@ -98,6 +107,15 @@ pub(super) fn invitation_document(r: &InvitationRecord) -> Document {
         "pendingEvents": pending_events,
         "revision": r.revision,
     };
+    // An invitation without an email (an SMS one) keeps "" in the email fields: listings sort
+    // and page by `emailNorm`, which needs the field in every document; the one-pending index
+    // takes only non-empty ones. The phone is there only when there is one.
+    document.insert("email", r.email.as_deref().unwrap_or_default());
+    document.insert(
+        "emailNorm",
+        r.email_normalized.as_deref().unwrap_or_default(),
+    );
+    insert_some(&mut document, "phone", r.phone.as_deref());
     // As with messages: only records with events to publish carry the field.
     if let Some(at) = r.next_event_at {
         document.insert("nextEventAt", time(at));
@@ -283,8 +301,11 @@ pub(super) fn invitation_record(doc: &RawDocument) -> StoreResult<InvitationReco
     };
     Ok(InvitationRecord {
         id: r.uuid("_id")?,
-        email: r.str("email")?,
-        email_normalized: r.str("emailNorm")?,
+        // Written before SMS invitations: email ones.
+        channel: r.opt_str("channel")?.unwrap_or_else(|| "EMAIL".to_owned()),
+        email: non_empty(r.str("email")?),
+        email_normalized: non_empty(r.str("emailNorm")?),
+        phone: r.opt_str("phone")?,
         name: r.opt_str("name")?,
         role: r.str("role")?,
         groups: r.strings("groups")?,
@@ -322,10 +343,8 @@ pub(super) fn invitation_record(doc: &RawDocument) -> StoreResult<InvitationReco
 }
 
 pub(super) fn account_document(a: &Account) -> Document {
-    doc! {
+    let mut document = doc! {
         "_id": &a.id,
-        "email": &a.email,
-        "emailNorm": &a.email_normalized,
         "name": opt_str(a.name.as_deref()),
         "roles": &a.roles,
         "groups": &a.groups,
@@ -333,15 +352,20 @@ pub(super) fn account_document(a: &Account) -> Document {
         "passwordHash": opt_str(a.password_hash.as_deref()),
         "createdAt": time(a.created_at),
         "updatedAt": time(a.updated_at),
-    }
+    };
+    insert_some(&mut document, "email", a.email.as_deref());
+    insert_some(&mut document, "emailNorm", a.email_normalized.as_deref());
+    insert_some(&mut document, "phone", a.phone.as_deref());
+    document
 }
 
 pub(super) fn account(doc: &RawDocument) -> StoreResult<Account> {
     let r = Reader::new(doc, "account")?;
     Ok(Account {
         id: r.str("_id")?,
-        email: r.str("email")?,
-        email_normalized: r.str("emailNorm")?,
+        email: r.opt_str("email")?,
+        email_normalized: r.opt_str("emailNorm")?,
+        phone: r.opt_str("phone")?,
         name: r.opt_str("name")?,
         roles: r.strings("roles")?,
         groups: r.strings("groups")?,

@@ -10,12 +10,22 @@ use super::classify;
 use crate::domain::IsoDuration;
 use crate::ports::StoreResult;
 
-/// Names the unique partial index in duplicate-key errors.
-pub(super) const ONE_PENDING: &str = "one_pending_per_email_scope";
+/// What the names of the one-pending indexes (by email, by phone) start with, as duplicate-key
+/// errors name them.
+pub(super) const ONE_PENDING: &str = "one_pending_";
+const ONE_PENDING_EMAIL: &str = "one_pending_email_scope";
+const ONE_PENDING_PHONE: &str = "one_pending_phone_scope";
+/// Indexes earlier versions made and this one replaces: the one-pending index and the
+/// accounts' email index that took every document (an SMS invitation or account has no email).
+const REPLACED: [(&str, &str); 2] = [
+    ("invitations", "one_pending_per_email_scope"),
+    ("accounts", "email_unique"),
+];
 const FINISHED_TTL: &str = "finished_ttl";
 /// Server error codes: the index exists with other options; no such index.
 const INDEX_OPTIONS_CONFLICT: i32 = 85;
 const INDEX_NOT_FOUND: i32 = 27;
+const NAMESPACE_NOT_FOUND: i32 = 26;
 
 fn index(name: &str, keys: bson::Document, options: IndexOptions) -> IndexModel {
     let mut options = options;
@@ -30,16 +40,49 @@ pub(super) async fn ensure(
     retention: Option<IsoDuration>,
 ) -> StoreResult<()> {
     let unique = || IndexOptions::builder().unique(true).build();
+    // Unique among the documents whose `field` is a non-empty string, and with `more`
+    // conditions (an invitation without an email keeps "" there).
+    let unique_where = |field: &str, more: bson::Document| {
+        let mut filter = more;
+        filter.insert(field, doc! { "$gt": "" });
+        IndexOptions::builder()
+            .unique(true)
+            .partial_filter_expression(filter)
+            .build()
+    };
+    for (collection, name) in REPLACED {
+        let collection = if collection == "accounts" {
+            accounts
+        } else {
+            invitations
+        };
+        match collection.drop_index(name).await {
+            Ok(()) => tracing::info!(index = name, "replaced an index of an earlier version"),
+            Err(err)
+                if matches!(
+                    server_code(&err),
+                    Some(INDEX_NOT_FOUND | NAMESPACE_NOT_FOUND)
+                ) => {}
+            Err(err) => return Err(classify(err)),
+        }
+    }
     invitations
         .create_indexes([
             index("secret_digest", doc! { "secretDigest": 1 }, unique()),
             index(
-                ONE_PENDING,
+                ONE_PENDING_EMAIL,
                 doc! { "emailNorm": 1, "scope": 1 },
-                IndexOptions::builder()
-                    .unique(true)
-                    .partial_filter_expression(doc! { "state": "PENDING" })
-                    .build(),
+                unique_where("emailNorm", doc! { "state": "PENDING" }),
+            ),
+            index(
+                ONE_PENDING_PHONE,
+                doc! { "phone": 1, "scope": 1 },
+                unique_where("phone", doc! { "state": "PENDING" }),
+            ),
+            index(
+                "by_phone",
+                doc! { "phone": 1 },
+                IndexOptions::builder().sparse(true).build(),
             ),
             index(
                 "by_created",
@@ -76,7 +119,18 @@ pub(super) async fn ensure(
         .await
         .map_err(classify)?;
     accounts
-        .create_index(index("email_unique", doc! { "emailNorm": 1 }, unique()))
+        .create_indexes([
+            index(
+                "account_email_unique",
+                doc! { "emailNorm": 1 },
+                unique_where("emailNorm", doc! {}),
+            ),
+            index(
+                "account_phone_unique",
+                doc! { "phone": 1 },
+                unique_where("phone", doc! {}),
+            ),
+        ])
         .await
         .map_err(classify)?;
     tokens

@@ -4,7 +4,7 @@ use bson::{Bson, Document, doc};
 use chrono::{DateTime, Utc};
 
 use super::codec;
-use crate::domain::InvitationState;
+use crate::domain::{Channel, InvitationState};
 use crate::ports::SortValue;
 use crate::ports::{InvitationFilter, ListQuery, SortDirection, SortField};
 
@@ -52,6 +52,18 @@ pub(super) fn filter_document(filter: &InvitationFilter, now: DateTime<Utc>) -> 
     }
     if let Some(part) = &filter.email_contains {
         clauses.push(doc! { "emailNorm": { "$regex": regex_literal(part) } });
+    }
+    if let Some(phone) = &filter.phone {
+        clauses.push(doc! { "phone": phone });
+    }
+    if !filter.channels.is_empty() {
+        // Records from before SMS invitations have no channel: email ones.
+        let channels: Vec<&str> = filter.channels.iter().map(|c| c.as_str()).collect();
+        let mut channel = doc! { "channel": { "$in": &channels } };
+        if filter.channels.contains(&Channel::Email) {
+            channel = doc! { "$or": [channel, { "channel": { "$exists": false } }] };
+        }
+        clauses.push(channel);
     }
     if let Some(role) = &filter.role {
         clauses.push(doc! { "role": role });

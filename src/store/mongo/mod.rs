@@ -159,10 +159,7 @@ impl MongoStore {
     }
 
     async fn duplicate(&self, record: &InvitationRecord) -> StoreError {
-        match self
-            .holder(&record.email_normalized, record.scope.as_deref())
-            .await
-        {
+        match self.holder(record).await {
             Ok(holder) => StoreError::DuplicatePending {
                 existing: holder.map(|inv| inv.id),
             },
@@ -170,13 +167,16 @@ impl MongoStore {
         }
     }
 
-    async fn holder(
-        &self,
-        email_normalized: &str,
-        scope: Option<&str>,
-    ) -> StoreResult<Option<Invitation>> {
-        self.find_one(doc! { "emailNorm": email_normalized, "scope": scope, "state": "PENDING" })
-            .await
+    /// The PENDING invitation in `record`'s scope that holds its email or its phone.
+    async fn holder(&self, record: &InvitationRecord) -> StoreResult<Option<Invitation>> {
+        let Some(mut filter) = person(record.email_normalized.as_deref(), record.phone.as_deref())
+        else {
+            return Ok(None);
+        };
+        filter.insert("scope", record.scope.as_deref());
+        filter.insert("state", "PENDING");
+        filter.insert("_id", doc! { "$ne": codec::uuid(record.id) });
+        self.find_one(filter).await
     }
 
     /// Maps a write error: the one-pending rule names the holder; the rest is classified.
@@ -190,6 +190,18 @@ impl MongoStore {
             _ => classify(err),
         }
     }
+}
+
+/// Documents with this normalized email or this phone; `None` when neither is given.
+fn person(email_normalized: Option<&str>, phone: Option<&str>) -> Option<Document> {
+    let addresses: Vec<Document> = [
+        email_normalized.map(|email| doc! { "emailNorm": email }),
+        phone.map(|phone| doc! { "phone": phone }),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    (!addresses.is_empty()).then(|| doc! { "$or": addresses })
 }
 
 #[async_trait]
@@ -344,12 +356,16 @@ impl InvitationStore for MongoStore {
             .map(drop)
     }
 
-    async fn invitations_for_email(
+    async fn invitations_for_person(
         &self,
-        email_normalized: &str,
+        email_normalized: Option<&str>,
+        phone: Option<&str>,
     ) -> StoreResult<Vec<(InvitationId, Option<String>)>> {
+        let Some(filter) = person(email_normalized, phone) else {
+            return Ok(Vec::new());
+        };
         let cursor = raw(&self.invitations)
-            .find(doc! { "emailNorm": email_normalized })
+            .find(filter)
             .await
             .map_err(classify)?;
         Ok(self
@@ -426,15 +442,26 @@ impl InvitationStore for MongoStore {
 
 #[async_trait]
 impl AccountStore for MongoStore {
-    async fn find_account_by_email(&self, email_normalized: &str) -> StoreResult<Option<Account>> {
-        match raw(&self.accounts)
-            .find_one(doc! { "emailNorm": email_normalized })
-            .await
-            .map_err(classify)?
-        {
-            Some(document) => codec::account(&document).map(Some),
-            None => Ok(None),
+    async fn find_account(
+        &self,
+        email_normalized: Option<&str>,
+        phone: Option<&str>,
+    ) -> StoreResult<Option<Account>> {
+        // By email first: an email names one person more surely than a phone.
+        let lookups = [
+            email_normalized.map(|email| doc! { "emailNorm": email }),
+            phone.map(|phone| doc! { "phone": phone }),
+        ];
+        for filter in lookups.into_iter().flatten() {
+            if let Some(document) = raw(&self.accounts)
+                .find_one(filter)
+                .await
+                .map_err(classify)?
+            {
+                return codec::account(&document).map(Some);
+            }
         }
+        Ok(None)
     }
 
     async fn insert_account(&self, account: &Account) -> StoreResult<()> {

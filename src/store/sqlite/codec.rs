@@ -25,6 +25,10 @@ fn text(s: &str) -> Value {
     Value::Text(s.to_owned())
 }
 
+fn non_empty(value: String) -> Option<String> {
+    (!value.is_empty()).then_some(value)
+}
+
 fn to_time(ms: i64) -> rusqlite::Result<DateTime<Utc>> {
     DateTime::from_timestamp_millis(ms).ok_or(rusqlite::Error::IntegralValueOutOfRange(0, ms))
 }
@@ -70,8 +74,9 @@ pub(super) fn invitation_values(r: &InvitationRecord) -> Vec<Value> {
         .collect();
     vec![
         text(&r.id.hyphenated().to_string()),
-        text(&r.email),
-        text(&r.email_normalized),
+        // No email (an SMS invitation): "", as MongoDB keeps it.
+        text(r.email.as_deref().unwrap_or_default()),
+        text(r.email_normalized.as_deref().unwrap_or_default()),
         opt_text(r.name.as_deref()),
         text(&r.role),
         json_text(&r.groups),
@@ -104,6 +109,8 @@ pub(super) fn invitation_values(r: &InvitationRecord) -> Vec<Value> {
         opt_millis(r.next_message_at),
         json_text(&r.pending_events),
         opt_millis(r.next_event_at),
+        text(&r.channel),
+        opt_text(r.phone.as_deref()),
         Value::Integer(r.revision),
     ]
 }
@@ -116,8 +123,8 @@ pub(super) fn invitation_from_row(row: &Row<'_>) -> rusqlite::Result<InvitationR
     let events: Vec<StoredEvent> = json_column(row, 28)?;
     Ok(InvitationRecord {
         id,
-        email: row.get(1)?,
-        email_normalized: row.get(2)?,
+        email: non_empty(row.get(1)?),
+        email_normalized: non_empty(row.get(2)?),
         name: row.get(3)?,
         role: row.get(4)?,
         groups: json_column(row, 5)?,
@@ -161,11 +168,13 @@ pub(super) fn invitation_from_row(row: &Row<'_>) -> rusqlite::Result<InvitationR
         next_message_at: opt_time(row.get(32)?)?,
         pending_events: json_column(row, 33)?,
         next_event_at: opt_time(row.get(34)?)?,
-        revision: row.get(35)?,
+        channel: row.get(35)?,
+        phone: row.get(36)?,
+        revision: row.get(37)?,
     })
 }
 
-pub(super) const ACCOUNT_COLUMNS: &str = "id, email, email_normalized, name, roles, groups, metadata, password_hash, created_at, updated_at";
+pub(super) const ACCOUNT_COLUMNS: &str = "id, email, email_normalized, name, roles, groups, metadata, password_hash, created_at, updated_at, phone";
 
 pub(super) fn account_from_row(row: &Row<'_>) -> rusqlite::Result<Account> {
     let metadata: Map<String, serde_json::Value> = json_column(row, 6)?;
@@ -180,6 +189,7 @@ pub(super) fn account_from_row(row: &Row<'_>) -> rusqlite::Result<Account> {
         password_hash: row.get(7)?,
         created_at: to_time(row.get(8)?)?,
         updated_at: to_time(row.get(9)?)?,
+        phone: row.get(10)?,
     })
 }
 

@@ -87,6 +87,17 @@ fn filter_clauses(sql: &mut Sql, filter: &InvitationFilter) -> Vec<String> {
             sql.bind_text(part)
         ));
     }
+    if let Some(phone) = &filter.phone {
+        clauses.push(format!("phone = {}", sql.bind_text(phone)));
+    }
+    if !filter.channels.is_empty() {
+        let list: Vec<String> = filter
+            .channels
+            .iter()
+            .map(|channel| sql.bind_text(channel.as_str()))
+            .collect();
+        clauses.push(format!("channel IN ({})", list.join(", ")));
+    }
     if let Some(role) = &filter.role {
         clauses.push(format!("role = {}", sql.bind_text(role)));
     }

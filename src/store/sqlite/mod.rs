@@ -38,7 +38,7 @@ static INSERT: LazyLock<String> = LazyLock::new(|| {
         placeholders.join(", ")
     )
 });
-/// Binds the same values as INSERT: `?1` is the id, `?30` the revision that was read.
+/// Binds the same values as INSERT: `?1` is the id, the last the revision that was read.
 static UPDATE: LazyLock<String> = LazyLock::new(|| {
     let last = schema::COLUMNS.len();
     let assignments: Vec<String> = schema::COLUMNS[1..last - 1]
@@ -136,17 +136,21 @@ impl SqliteStore {
                 schema::VERSION
             )));
         }
+        // One transaction: a process stopped halfway (version 6 copies whole tables) leaves
+        // the database as it was.
+        let upgrade = writer.unchecked_transaction().map_err(classify)?;
         if version > 0 {
             for (to, statements) in schema::MIGRATIONS {
                 if version < *to {
-                    writer.execute_batch(statements).map_err(classify)?;
+                    upgrade.execute_batch(statements).map_err(classify)?;
                 }
             }
         }
-        writer.execute_batch(schema::SCHEMA).map_err(classify)?;
-        writer
+        upgrade.execute_batch(schema::SCHEMA).map_err(classify)?;
+        upgrade
             .pragma_update(None, "user_version", schema::VERSION)
             .map_err(classify)?;
+        upgrade.commit().map_err(classify)?;
         let readers = (0..READERS)
             .map(|_| open_connection(&path, true).map(Mutex::new))
             .collect::<rusqlite::Result<Vec<_>>>()
@@ -214,19 +218,23 @@ fn scope_key(scope: Option<&str>) -> Value {
     Value::Text(scope.unwrap_or_default().to_owned())
 }
 
-fn pending_holder(
-    conn: &Connection,
-    email_normalized: &str,
-    scope: Option<&str>,
-) -> StoreResult<Option<Invitation>> {
+/// The PENDING invitation in `record`'s scope that holds its email or its phone.
+fn pending_holder(conn: &Connection, record: &InvitationRecord) -> StoreResult<Option<Invitation>> {
     let sql = format!(
-        "{} WHERE email_normalized = ?1 AND IFNULL(scope, '') = ?2 AND state = 'PENDING'",
+        "{} WHERE (email_normalized = ?1 OR phone = ?2) AND IFNULL(scope, '') = ?3 \
+         AND state = 'PENDING' AND id <> ?4",
         *SELECT
     );
+    let text = |value: Option<&str>| value.map_or(Value::Null, |v| Value::Text(v.to_owned()));
     query_one(
         conn,
         &sql,
-        &[Value::Text(email_normalized.to_owned()), scope_key(scope)],
+        &[
+            text(record.email_normalized.as_deref()),
+            text(record.phone.as_deref()),
+            scope_key(record.scope.as_deref()),
+            Value::Text(record.id.hyphenated().to_string()),
+        ],
     )
 }
 
@@ -237,7 +245,7 @@ fn write_record(conn: &Connection, sql: &str, record: &InvitationRecord) -> Stor
     match statement.execute(params_from_iter(values)) {
         Ok(changed) => Ok(changed),
         Err(err) if is_one_pending_violation(&err) => {
-            let existing = pending_holder(conn, &record.email_normalized, record.scope.as_deref())?;
+            let existing = pending_holder(conn, record)?;
             Err(StoreError::DuplicatePending {
                 existing: existing.map(|inv| inv.id),
             })
@@ -396,17 +404,24 @@ impl InvitationStore for SqliteStore {
         .await
     }
 
-    async fn invitations_for_email(
+    async fn invitations_for_person(
         &self,
-        email_normalized: &str,
+        email_normalized: Option<&str>,
+        phone: Option<&str>,
     ) -> StoreResult<Vec<(InvitationId, Option<String>)>> {
-        let email = email_normalized.to_owned();
+        let (email, phone) = (
+            email_normalized.map(str::to_owned),
+            phone.map(str::to_owned),
+        );
         self.read(move |conn| {
             let mut stmt = conn
-                .prepare_cached("SELECT id, scope FROM invitations WHERE email_normalized = ?1")
+                .prepare_cached(
+                    "SELECT id, scope FROM invitations WHERE email_normalized = ?1 \
+                     UNION SELECT id, scope FROM invitations WHERE phone = ?2",
+                )
                 .map_err(classify)?;
             let rows = stmt
-                .query_map([email], |row| {
+                .query_map(params![email, phone], |row| {
                     Ok((row.get::<_, String>(0)?, row.get::<_, Option<String>>(1)?))
                 })
                 .map_err(classify)?;
@@ -502,15 +517,24 @@ impl InvitationStore for SqliteStore {
 
 #[async_trait]
 impl AccountStore for SqliteStore {
-    async fn find_account_by_email(&self, email_normalized: &str) -> StoreResult<Option<Account>> {
-        let email = email_normalized.to_owned();
+    async fn find_account(
+        &self,
+        email_normalized: Option<&str>,
+        phone: Option<&str>,
+    ) -> StoreResult<Option<Account>> {
+        let (email, phone) = (
+            email_normalized.map(str::to_owned),
+            phone.map(str::to_owned),
+        );
         self.read(move |conn| {
+            // By email first: an email names one person more surely than a phone.
             let sql = format!(
-                "SELECT {} FROM accounts WHERE email_normalized = ?1",
+                "SELECT {} FROM accounts WHERE email_normalized = ?1 OR phone = ?2 \
+                 ORDER BY email_normalized IS ?1 DESC LIMIT 1",
                 codec::ACCOUNT_COLUMNS
             );
             codec::rows(
-                conn.query_row(&sql, [email], codec::account_from_row)
+                conn.query_row(&sql, params![email, phone], codec::account_from_row)
                     .optional(),
             )
         })
@@ -522,7 +546,7 @@ impl AccountStore for SqliteStore {
         self.write(move |conn| {
             let inserted = conn.execute(
                 &format!(
-                    "INSERT INTO accounts ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                    "INSERT INTO accounts ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                     codec::ACCOUNT_COLUMNS
                 ),
                 params![
@@ -536,6 +560,7 @@ impl AccountStore for SqliteStore {
                     account.password_hash,
                     codec::time_value(account.created_at),
                     codec::time_value(account.updated_at),
+                    account.phone,
                 ],
             );
             match inserted {
@@ -699,22 +724,42 @@ mod tests {
     use super::*;
 
     /// Column names and index definitions, as SQLite reports them.
+    /// Each table's columns (name, type, NOT NULL, default) and each index with its
+    /// definition, as a database holds them.
     fn layout(path: &Path) -> (Vec<String>, Vec<String>) {
         let conn = Connection::open(path).unwrap();
         let mut columns = Vec::new();
-        for table in ["invitations", "api_tokens"] {
+        for table in ["invitations", "api_tokens", "accounts"] {
             let mut stmt = conn
-                .prepare(&format!("SELECT name FROM pragma_table_info('{table}')"))
+                .prepare(&format!(
+                    "SELECT name, type, \"notnull\", IFNULL(dflt_value, '') FROM pragma_table_info('{table}')"
+                ))
                 .unwrap();
-            let names = stmt.query_map([], |row| row.get::<_, String>(0)).unwrap();
-            columns.extend(names.map(|n| format!("{table}.{}", n.unwrap())));
+            let names = stmt
+                .query_map([], |row| {
+                    Ok(format!(
+                        "{table}.{} {} notnull={} default={}",
+                        row.get::<_, String>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, i64>(2)?,
+                        row.get::<_, String>(3)?
+                    ))
+                })
+                .unwrap();
+            columns.extend(names.map(Result::unwrap));
         }
         columns.sort();
         let mut stmt = conn
-            .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL ORDER BY name")
+            .prepare("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL ORDER BY name")
             .unwrap();
         let indexes = stmt
-            .query_map([], |row| row.get::<_, String>(0))
+            .query_map([], |row| {
+                Ok(format!(
+                    "{}: {}",
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?
+                ))
+            })
             .unwrap()
             .map(Result::unwrap)
             .collect();
@@ -774,6 +819,9 @@ mod tests {
             // Version 4.
             "pending_events",
             "next_event_at",
+            // Version 6: SMS invitations (columns and indexes).
+            "channel",
+            "phone",
         ];
         // Version 3 added the tokens' expiry, revocation and last use; version 5 their scopes.
         let v2 = schema::SCHEMA.replace(
@@ -788,7 +836,15 @@ mod tests {
             .replace(
                 "    created_at INTEGER NOT NULL,\n    email TEXT\n",
                 "    created_at INTEGER NOT NULL\n",
-            );
+            )
+            // Before version 6 the last columns were these, every account had an email, and
+            // the one-pending index took every PENDING row.
+            .replace("NOT NULL,\n) STRICT;", "NOT NULL\n) STRICT;")
+            .replace(
+                "    email TEXT,\n    email_normalized TEXT UNIQUE,",
+                "    email TEXT NOT NULL,\n    email_normalized TEXT NOT NULL UNIQUE,",
+            )
+            .replace(" AND email_normalized <> ''", "");
         let conn = Connection::open(path).unwrap();
         conn.execute_batch(&v1).unwrap();
         conn.pragma_update(None, "user_version", 1).unwrap();
@@ -836,7 +892,10 @@ mod tests {
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(read.details.email.as_str(), "Old@Example.org");
+        assert_eq!(
+            read.details.contact.email().unwrap().as_str(),
+            "Old@Example.org"
+        );
         assert_eq!(read.details.groups.to_strings(), ["news"]);
         assert_eq!(
             read.details.scope.as_ref().map(|s| s.as_str()),
@@ -878,9 +937,21 @@ mod tests {
         let old = dir.join("old.sqlite3");
         drop(version_1_database(&old));
         let (old_columns, _) = layout(&old);
-        assert!(!old_columns.contains(&"invitations.outbox".to_owned()));
-        assert!(!old_columns.contains(&"api_tokens.email".to_owned()));
-        assert!(!old_columns.contains(&"api_tokens.scopes".to_owned()));
+        let has = |column: &str| {
+            old_columns
+                .iter()
+                .any(|c| c.starts_with(&format!("{column} ")))
+        };
+        for later in [
+            "invitations.outbox",
+            "api_tokens.email",
+            "api_tokens.scopes",
+            "invitations.phone",
+            "accounts.phone",
+        ] {
+            assert!(!has(later), "{later} is not in a version 1 database");
+        }
+        assert!(old_columns.contains(&"accounts.email TEXT notnull=1 default=".to_owned()));
 
         drop(SqliteStore::open(&old).await.unwrap());
         let fresh = dir.join("fresh.sqlite3");

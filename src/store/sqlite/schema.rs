@@ -1,6 +1,6 @@
 //! The embedded store's tables and indexes. `user_version` records the schema version.
 
-pub(super) const VERSION: i64 = 5;
+pub(super) const VERSION: i64 = 6;
 
 /// Statements that bring a database of version `n - 1` to version `n`, run in order before
 /// [`SCHEMA`] (which creates whatever is still missing).
@@ -34,6 +34,38 @@ ALTER TABLE invitations ADD COLUMN next_event_at INTEGER;
         5,
         r"
 ALTER TABLE api_tokens ADD COLUMN scopes TEXT NOT NULL DEFAULT '[]';
+",
+    ),
+    // Invitations by SMS: an invitation may have a phone and no email ("" in the email
+    // columns, as MongoDB keeps it, so listings sort and page by email alike), and an account
+    // too (SQLite cannot drop NOT NULL from a column, so `accounts` is built again, rows
+    // copied). Indexes that changed are dropped here and made again by `SCHEMA`.
+    (
+        6,
+        r"
+ALTER TABLE invitations ADD COLUMN channel TEXT NOT NULL DEFAULT 'EMAIL';
+ALTER TABLE invitations ADD COLUMN phone TEXT;
+DROP INDEX IF EXISTS invitations_one_pending;
+CREATE TABLE accounts_v6 (
+    id TEXT PRIMARY KEY,
+    email TEXT,
+    email_normalized TEXT UNIQUE,
+    name TEXT,
+    roles TEXT NOT NULL,
+    groups TEXT NOT NULL,
+    metadata TEXT NOT NULL,
+    password_hash TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    phone TEXT UNIQUE
+) STRICT;
+INSERT INTO accounts_v6 (id, email, email_normalized, name, roles, groups, metadata,
+    password_hash, created_at, updated_at)
+SELECT id, email, email_normalized, name, roles, groups, metadata, password_hash, created_at,
+    updated_at
+FROM accounts;
+DROP TABLE accounts;
+ALTER TABLE accounts_v6 RENAME TO accounts;
 ",
     ),
 ];
@@ -75,10 +107,15 @@ CREATE TABLE IF NOT EXISTS invitations (
     next_message_at INTEGER,
     pending_events TEXT NOT NULL DEFAULT '[]',
     next_event_at INTEGER,
-    revision INTEGER NOT NULL
+    revision INTEGER NOT NULL,
+    channel TEXT NOT NULL DEFAULT 'EMAIL',
+    phone TEXT
 ) STRICT;
 CREATE UNIQUE INDEX IF NOT EXISTS invitations_one_pending
-    ON invitations (email_normalized, IFNULL(scope, '')) WHERE state = 'PENDING';
+    ON invitations (email_normalized, IFNULL(scope, '')) WHERE state = 'PENDING' AND email_normalized <> '';
+CREATE UNIQUE INDEX IF NOT EXISTS invitations_one_pending_phone
+    ON invitations (phone, IFNULL(scope, '')) WHERE state = 'PENDING' AND phone IS NOT NULL;
+CREATE INDEX IF NOT EXISTS invitations_by_phone ON invitations (phone) WHERE phone IS NOT NULL;
 CREATE INDEX IF NOT EXISTS invitations_by_created ON invitations (created_at, id);
 CREATE INDEX IF NOT EXISTS invitations_by_state_created ON invitations (state, created_at, id);
 CREATE INDEX IF NOT EXISTS invitations_by_state_expiry ON invitations (state, expires_at);
@@ -90,15 +127,16 @@ CREATE INDEX IF NOT EXISTS invitations_by_next_event ON invitations (next_event_
 
 CREATE TABLE IF NOT EXISTS accounts (
     id TEXT PRIMARY KEY,
-    email TEXT NOT NULL,
-    email_normalized TEXT NOT NULL UNIQUE,
+    email TEXT,
+    email_normalized TEXT UNIQUE,
     name TEXT,
     roles TEXT NOT NULL,
     groups TEXT NOT NULL,
     metadata TEXT NOT NULL,
     password_hash TEXT,
     created_at INTEGER NOT NULL,
-    updated_at INTEGER NOT NULL
+    updated_at INTEGER NOT NULL,
+    phone TEXT UNIQUE
 ) STRICT;
 
 CREATE TABLE IF NOT EXISTS api_tokens (
@@ -161,7 +199,7 @@ CREATE INDEX IF NOT EXISTS erasures_by_at ON erasures (at);
 ";
 
 /// Columns of `invitations`, in the order `codec` binds and reads them.
-pub(super) const COLUMNS: [&str; 36] = [
+pub(super) const COLUMNS: [&str; 38] = [
     "id",
     "email",
     "email_normalized",
@@ -197,6 +235,9 @@ pub(super) const COLUMNS: [&str; 36] = [
     "next_message_at",
     "pending_events",
     "next_event_at",
+    "channel",
+    "phone",
+    // Last: `UPDATE` binds the revision that was read here.
     "revision",
 ];
 
