@@ -67,7 +67,7 @@ enum TemplatesCommand {
     Check,
     /// Render a template with sample data.
     Preview {
-        /// invitation or invitation_accepted.
+        /// invitation, invitation_accepted or invitation_extended.
         #[arg(long)]
         kind: String,
         /// A locale that has templates, e.g. de.
@@ -367,15 +367,28 @@ fn templates(config: &Config, command: &TemplatesCommand) -> ExitCode {
             problems.extend(pages.check(&templates.locales()));
             if problems.is_empty() {
                 let locales = templates.locales();
+                let variants = templates.variants();
                 let mut report = format!(
-                    "ok: {} locale(s) ({}), {} kinds (the invitation with an SMS); accept page \
-                     messages in {}; admin UI messages in {}",
+                    "ok: {} locale(s) ({}), {} kinds (messages to the invitee with an SMS), \
+                     invitation variants: {}; accept page messages in {}; admin UI messages in {}",
                     locales.len(),
                     locales.join(", "),
                     MessageKind::ALL.len(),
+                    if variants.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        variants.join(", ")
+                    },
                     pages.locales(Page::Accept).join(", "),
                     pages.locales(Page::Admin).join(", ")
                 );
+                // A variant a locale lacks still renders, from another locale: worth a warning.
+                for (variant, locale, fallback) in templates.variant_fallbacks() {
+                    report.push_str(&format!(
+                        "\nwarning: {locale} has no variant {variant:?}; invitations in {locale} \
+                         with it are written in {fallback}"
+                    ));
+                }
                 // What each text message costs, with a 40-character accept URL (plus its
                 // secret) and a 20-character inviter's name; more than the budget warns.
                 for measure in templates.sms_lengths() {
@@ -402,7 +415,7 @@ fn templates(config: &Config, command: &TemplatesCommand) -> ExitCode {
         TemplatesCommand::Preview { kind, locale, part } => {
             let Some(kind) = kind.parse::<MessageKind>().ok() else {
                 return fail(&format!(
-                    "unknown kind {kind:?}; use invitation or invitation_accepted"
+                    "unknown kind {kind:?}; use invitation, invitation_accepted or invitation_extended"
                 ));
             };
             if !templates.locales().contains(locale) {
@@ -415,14 +428,9 @@ fn templates(config: &Config, command: &TemplatesCommand) -> ExitCode {
             context.set_product_name(&config.email.email_product_name);
             let rendered = match part.as_deref().map(|part| part.parse::<EmailPart>().ok()) {
                 Some(None) => return fail("unknown part; use subject, html, txt or sms"),
-                Some(Some(EmailPart::Sms)) => match &context {
-                    EmailContext::Invitation(invitation) => templates
-                        .render_sms(locale, invitation)
-                        .map(|sms| format!("{}\n--- {} ---", sms.text, SmsLength::of(&sms.text))),
-                    EmailContext::InvitationAccepted(_) => {
-                        return fail("only the invitation has an SMS part");
-                    }
-                },
+                Some(Some(EmailPart::Sms)) => templates
+                    .render_sms(locale, &context)
+                    .map(|sms| format!("{}\n--- {} ---", sms.text, SmsLength::of(&sms.text))),
                 Some(Some(part)) => templates.render_part(locale, part, &context),
                 None => templates.render(locale, &context).map(|email| {
                     format!(

@@ -32,6 +32,8 @@ string_enum! {
         Declined = "DECLINED",
         Revoked = "REVOKED",
         Expired = "EXPIRED",
+        /// The expiry moved later; the secret, and so the link, stayed.
+        Extended = "EXTENDED",
         /// Account provisioning failed after the accept was recorded; the invitation is PENDING
         /// again and the link still works.
         AcceptRolledBack = "ACCEPT_ROLLED_BACK",
@@ -80,6 +82,7 @@ impl EventType {
             EventKind::Declined => Self::Declined,
             EventKind::Revoked => Self::Revoked,
             EventKind::Expired => Self::Expired,
+            EventKind::Extended => Self::Extended,
             EventKind::AcceptRolledBack => return None,
         })
     }

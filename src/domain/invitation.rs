@@ -13,6 +13,7 @@ use super::{
     Actor, Contact, Delivery, DeliveryStatus, EmailAddress, EventActor, EventKind, EventType,
     Groups, InvitationEvent, InvitationId, InvitationState, Locale, MessageKind, Metadata,
     OutgoingEvent, PersonName, QueuedMessage, RedirectUrl, Role, Scope, SecretDigest,
+    TemplateVariant,
 };
 
 /// What an invitation says: whom it invites to what. Chosen by an editor, validated, and
@@ -28,6 +29,8 @@ pub struct InvitationDetails {
     pub locale: Option<Locale>,
     pub scope: Option<Scope>,
     pub redirect_url: Option<RedirectUrl>,
+    /// The variant of the invitation message; `None`: the base template.
+    pub template: Option<TemplateVariant>,
 }
 
 /// Everything an editor chooses when inviting someone: the details, and whether the module
@@ -307,6 +310,24 @@ impl Invitation {
             ..Delivery::skipped()
         };
         self.record(EventKind::Resent, EventActor::Editor(by), now);
+        Ok(())
+    }
+
+    /// PENDING or EXPIRED -> PENDING until `expires_at`, keeping the secret: the link the
+    /// invitee already has keeps working (or works again). Nothing is sent; the caller may
+    /// queue a notice. Refused once the invitation is accepted, revoked or declined.
+    pub fn extend(
+        &mut self,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+        by: Actor,
+    ) -> Result<(), TransitionRefused> {
+        if !self.is_resendable(now) {
+            return Err(TransitionRefused(self.state_at(now)));
+        }
+        self.stored_state = InvitationState::Pending;
+        self.expires_at = expires_at;
+        self.record(EventKind::Extended, EventActor::Editor(by), now);
         Ok(())
     }
 

@@ -12,6 +12,7 @@ enum Op {
     Decline,
     Revoke,
     Resend { valid_for_minutes: i64 },
+    Extend { valid_for_minutes: i64 },
     Expire,
     Wait { minutes: i64 },
 }
@@ -23,6 +24,7 @@ fn op() -> impl Strategy<Value = Op> {
         Just(Op::Decline),
         Just(Op::Revoke),
         (1i64..600).prop_map(|valid_for_minutes| Op::Resend { valid_for_minutes }),
+        (1i64..600).prop_map(|valid_for_minutes| Op::Extend { valid_for_minutes }),
         Just(Op::Expire),
         (0i64..240).prop_map(|minutes| Op::Wait { minutes }),
     ]
@@ -50,6 +52,7 @@ pub(super) fn fresh(now: DateTime<Utc>) -> Invitation {
         locale: None,
         scope: None,
         redirect_url: None,
+        template: None,
     };
     let draft = InvitationDraft {
         details,
@@ -115,6 +118,9 @@ proptest! {
                     let digest = Secret::generate().unwrap().digest();
                     inv.resend(now, digest, now + TimeDelta::minutes(valid_for_minutes), editor())
                 }
+                Op::Extend { valid_for_minutes } => {
+                    inv.extend(now, now + TimeDelta::minutes(valid_for_minutes), editor())
+                }
                 Op::Expire => inv.expire(now),
             };
             match (&op, &result) {
@@ -136,6 +142,14 @@ proptest! {
                             prop_assert!(matches!(effective_before, InvitationState::Pending | InvitationState::Expired), "resent from {}", effective_before);
                             prop_assert_ne!(inv.secret_digest, before.secret_digest);
                             prop_assert_eq!(inv.send_count, before.send_count + 1);
+                        }
+                        Op::Extend { valid_for_minutes } => {
+                            prop_assert!(matches!(effective_before, InvitationState::Pending | InvitationState::Expired), "extended from {}", effective_before);
+                            // The link stays: same secret, nothing sent.
+                            prop_assert_eq!(inv.secret_digest, before.secret_digest);
+                            prop_assert_eq!(inv.send_count, before.send_count);
+                            prop_assert_eq!(inv.expires_at, now + TimeDelta::minutes(valid_for_minutes));
+                            prop_assert_eq!(inv.state_at(now), InvitationState::Pending);
                         }
                         Op::Expire => {
                             prop_assert_eq!(before.stored_state, InvitationState::Pending);

@@ -49,7 +49,7 @@ pub use sealed::{
 };
 pub use secret::{MalformedSecret, REDACTED, Secret, SecretDigest};
 pub use state::InvitationState;
-pub use text::{GroupName, Groups, PersonName, Role, Scope};
+pub use text::{GroupName, Groups, PersonName, Role, Scope, TemplateVariant};
 pub use validation::ValidationError;
 pub use validity::ValidityPolicy;
 pub use vocabulary::UnknownValue;

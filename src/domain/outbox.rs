@@ -20,6 +20,9 @@ string_enum! {
         Invitation = "invitation",
         /// The notice to the inviter that their invitation was accepted.
         InvitationAccepted = "invitation_accepted",
+        /// The notice to the invitee that their invitation was extended: no link (the server
+        /// does not know the secret of a link it already sent).
+        InvitationExtended = "invitation_extended",
     }
 }
 

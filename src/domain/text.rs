@@ -122,3 +122,68 @@ mod tests {
         assert!(Groups::parse(&too_many).is_err());
     }
 }
+
+/// The name of a variant of the invitation message (`partner`): lowercase letters, digits,
+/// `-` and `_`, starting with a letter or digit, at most 40 characters, so that it is a folder
+/// name on every system (`email-templates/<locale>/<variant>/`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TemplateVariant(String);
+
+impl TemplateVariant {
+    pub const MAX_LEN: usize = 40;
+
+    pub fn parse(input: &str) -> Result<Self, ValidationError> {
+        let name = input.trim();
+        let valid = !name.is_empty()
+            && name.len() <= Self::MAX_LEN
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+            && name.starts_with(|c: char| c.is_ascii_alphanumeric());
+        if valid {
+            Ok(Self(name.to_owned()))
+        } else {
+            Err(ValidationError::new(
+                "template",
+                "a template variant is 1 to 40 lowercase letters, digits, '-' or '_', starting with a letter or digit",
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod variant_tests {
+    use super::*;
+
+    #[test]
+    fn a_variant_name_is_a_safe_folder_name() {
+        for good in ["partner", "crm_invite", "q3-2026", "7"] {
+            assert_eq!(TemplateVariant::parse(good).unwrap().as_str(), good);
+        }
+        for bad in [
+            "",
+            "Partner",
+            "../etc",
+            "a/b",
+            "-x",
+            "partner ",
+            &"x".repeat(41),
+            "é",
+        ] {
+            if bad == "partner " {
+                // Surrounding space is trimmed, as in every name.
+                assert!(TemplateVariant::parse(bad).is_ok());
+                continue;
+            }
+            assert_eq!(
+                TemplateVariant::parse(bad).unwrap_err().field(),
+                "template",
+                "{bad:?}"
+            );
+        }
+    }
+}

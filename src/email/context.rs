@@ -39,6 +39,17 @@ pub fn template_variables(kind: MessageKind) -> &'static [(&'static str, &'stati
             ),
             ("expires_at", "end of validity, formatted for the locale"),
         ],
+        MessageKind::InvitationExtended => &[
+            ("product_name", "the CMS's name"),
+            ("lang", "the chosen locale"),
+            ("invitee_name", "the invitee's name, if the editor gave one"),
+            ("inviter_name", "who sent the invitation"),
+            ("scope", "team, workspace or company, if any"),
+            (
+                "expires_at",
+                "the new end of validity, formatted for the locale",
+            ),
+        ],
         MessageKind::InvitationAccepted => &[
             ("product_name", "the CMS's name"),
             ("lang", "the chosen locale"),
@@ -78,7 +89,9 @@ impl EmailPart {
     /// The parts a locale has for `kind`: an email's three, and the invitation's text message.
     pub fn of(kind: MessageKind) -> &'static [EmailPart] {
         match kind {
-            MessageKind::Invitation => &[Self::Subject, Self::Html, Self::Text, Self::Sms],
+            MessageKind::Invitation | MessageKind::InvitationExtended => {
+                &[Self::Subject, Self::Html, Self::Text, Self::Sms]
+            }
             MessageKind::InvitationAccepted => &[Self::Subject, Self::Html, Self::Text],
         }
     }
@@ -126,12 +139,24 @@ pub struct AcceptedContext {
     pub accepted_at: String,
 }
 
-/// A context of either kind, ready to render.
+/// Context of the `invitation_extended` notice: no link, by design.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExtendedContext {
+    pub product_name: String,
+    pub lang: String,
+    pub invitee_name: Option<String>,
+    pub inviter_name: String,
+    pub scope: Option<String>,
+    pub expires_at: String,
+}
+
+/// A context of any kind, ready to render.
 #[derive(Debug, Clone, Serialize)]
 #[serde(untagged)]
 pub enum EmailContext {
     Invitation(InvitationContext),
     InvitationAccepted(AcceptedContext),
+    InvitationExtended(ExtendedContext),
 }
 
 impl EmailContext {
@@ -139,6 +164,7 @@ impl EmailContext {
         match self {
             Self::Invitation(_) => MessageKind::Invitation,
             Self::InvitationAccepted(_) => MessageKind::InvitationAccepted,
+            Self::InvitationExtended(_) => MessageKind::InvitationExtended,
         }
     }
 
@@ -146,6 +172,7 @@ impl EmailContext {
         match self {
             Self::Invitation(c) => name.clone_into(&mut c.product_name),
             Self::InvitationAccepted(c) => name.clone_into(&mut c.product_name),
+            Self::InvitationExtended(c) => name.clone_into(&mut c.product_name),
         }
     }
 
@@ -184,6 +211,14 @@ impl EmailContext {
                 },
                 accept_url: "https://cms.example.org/accept#secret=SAMPLE-SECRET-NOT-A-REAL-LINK"
                     .to_owned(),
+                expires_at: when,
+            }),
+            MessageKind::InvitationExtended => Self::InvitationExtended(ExtendedContext {
+                product_name,
+                lang: lang.to_owned(),
+                invitee_name: full.then(|| "Ada Lovelace".to_owned()),
+                inviter_name: "Grace Hopper".to_owned(),
+                scope: full.then(|| "Analytical Engines Ltd".to_owned()),
                 expires_at: when,
             }),
             MessageKind::InvitationAccepted => Self::InvitationAccepted(AcceptedContext {

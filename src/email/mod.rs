@@ -9,7 +9,8 @@ mod templates;
 mod transport;
 
 pub use context::{
-    AcceptedContext, EmailContext, EmailPart, InvitationContext, template_variables,
+    AcceptedContext, EmailContext, EmailPart, ExtendedContext, InvitationContext,
+    template_variables,
 };
 pub use dates::format_date_time;
 pub use page_messages::{Page, PageMessages};
@@ -27,18 +28,26 @@ mod tests {
 
     #[test]
     fn every_shipped_file_is_compiled_into_the_binary() {
-        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/email-templates");
-        let mut on_disk = Vec::new();
-        for dir in std::fs::read_dir(root).unwrap().flatten() {
-            if dir.path().is_dir() {
-                for file in std::fs::read_dir(dir.path()).unwrap().flatten() {
-                    let name = file.file_name().to_string_lossy().into_owned();
-                    if name.ends_with(".hbs") {
-                        on_disk.push(format!("{}/{name}", dir.file_name().to_string_lossy()));
-                    }
+        /// Every `.hbs` under `dir`, at any depth (variants are a folder deeper), as
+        /// `prefix/...`.
+        fn hbs(dir: &std::path::Path, prefix: &str, out: &mut Vec<String>) {
+            for entry in std::fs::read_dir(dir).unwrap().flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let path = if prefix.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{prefix}/{name}")
+                };
+                if entry.path().is_dir() {
+                    hbs(&entry.path(), &path, out);
+                } else if name.ends_with(".hbs") {
+                    out.push(path);
                 }
             }
         }
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/email-templates");
+        let mut on_disk = Vec::new();
+        hbs(std::path::Path::new(root), "", &mut on_disk);
         on_disk.sort();
         let mut built_in: Vec<String> = templates::BUILTIN
             .iter()

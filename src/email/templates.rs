@@ -8,7 +8,7 @@ use std::sync::{Arc, RwLock};
 
 use handlebars::Handlebars;
 
-use super::context::{EmailContext, EmailPart, InvitationContext};
+use super::context::{EmailContext, EmailPart};
 use super::sms::{SmsLength, fold_to_gsm7};
 use crate::domain::MessageKind;
 
@@ -22,6 +22,7 @@ macro_rules! builtin {
 pub(crate) const BUILTIN: &[(&str, &str)] = builtin!(
     "partials/layout_html.hbs",
     "partials/button.hbs",
+    "partials/layout_partner.hbs",
     "en/invitation.subject.hbs",
     "en/invitation.html.hbs",
     "en/invitation.txt.hbs",
@@ -29,6 +30,14 @@ pub(crate) const BUILTIN: &[(&str, &str)] = builtin!(
     "en/invitation_accepted.subject.hbs",
     "en/invitation_accepted.html.hbs",
     "en/invitation_accepted.txt.hbs",
+    "en/invitation_extended.subject.hbs",
+    "en/invitation_extended.html.hbs",
+    "en/invitation_extended.txt.hbs",
+    "en/invitation_extended.sms.hbs",
+    "en/partner/invitation.subject.hbs",
+    "en/partner/invitation.html.hbs",
+    "en/partner/invitation.txt.hbs",
+    "en/partner/invitation.sms.hbs",
     "de/invitation.subject.hbs",
     "de/invitation.html.hbs",
     "de/invitation.txt.hbs",
@@ -36,6 +45,14 @@ pub(crate) const BUILTIN: &[(&str, &str)] = builtin!(
     "de/invitation_accepted.subject.hbs",
     "de/invitation_accepted.html.hbs",
     "de/invitation_accepted.txt.hbs",
+    "de/invitation_extended.subject.hbs",
+    "de/invitation_extended.html.hbs",
+    "de/invitation_extended.txt.hbs",
+    "de/invitation_extended.sms.hbs",
+    "de/partner/invitation.subject.hbs",
+    "de/partner/invitation.html.hbs",
+    "de/partner/invitation.txt.hbs",
+    "de/partner/invitation.sms.hbs",
     "fr/invitation.subject.hbs",
     "fr/invitation.html.hbs",
     "fr/invitation.txt.hbs",
@@ -43,6 +60,14 @@ pub(crate) const BUILTIN: &[(&str, &str)] = builtin!(
     "fr/invitation_accepted.subject.hbs",
     "fr/invitation_accepted.html.hbs",
     "fr/invitation_accepted.txt.hbs",
+    "fr/invitation_extended.subject.hbs",
+    "fr/invitation_extended.html.hbs",
+    "fr/invitation_extended.txt.hbs",
+    "fr/invitation_extended.sms.hbs",
+    "fr/partner/invitation.subject.hbs",
+    "fr/partner/invitation.html.hbs",
+    "fr/partner/invitation.txt.hbs",
+    "fr/partner/invitation.sms.hbs",
 );
 
 /// A problem in a template file, with where it is.
@@ -128,6 +153,8 @@ struct Compiled {
     text: Handlebars<'static>,
     files: BTreeMap<String, String>,
     locales: BTreeSet<String>,
+    /// Each variant of the invitation message and the locales that have it.
+    variants: BTreeMap<String, BTreeSet<String>>,
     /// The override folder's files as they were when compiled.
     fingerprint: Fingerprint,
 }
@@ -246,9 +273,21 @@ impl EmailTemplates {
         locale: &str,
         context: &EmailContext,
     ) -> Result<RenderedEmail, TemplateProblems> {
+        self.render_with(locale, None, context)
+    }
+
+    /// Renders the three parts of `context`'s kind in `locale`, from `variant`'s templates
+    /// when given (`<locale>/<variant>/<kind>.<part>.hbs`).
+    pub fn render_with(
+        &self,
+        locale: &str,
+        variant: Option<&str>,
+        context: &EmailContext,
+    ) -> Result<RenderedEmail, TemplateProblems> {
         let compiled = self.current()?;
         let kind = context.kind();
-        let part = |part: EmailPart| render_part(&compiled, locale, kind, part, context);
+        let prefix = prefix(locale, variant);
+        let part = |part: EmailPart| render_part(&compiled, &prefix, kind, part, context);
         Ok(RenderedEmail {
             locale: locale.to_owned(),
             subject: part(EmailPart::Subject)?
@@ -262,22 +301,39 @@ impl EmailTemplates {
         })
     }
 
-    /// Renders the invitation's text message in `locale`: one paragraph (line breaks and runs
-    /// of spaces become one space), folded into GSM-7 when only accents and typography stand
-    /// in the way.
+    /// Renders the text message of `context`'s kind in `locale`: one paragraph (line breaks
+    /// and runs of spaces become one space), folded into GSM-7 when only accents and
+    /// typography stand in the way. A kind without a text message is a problem.
     pub fn render_sms(
         &self,
         locale: &str,
-        context: &InvitationContext,
+        context: &EmailContext,
+    ) -> Result<RenderedSms, TemplateProblems> {
+        self.render_sms_with(locale, None, context)
+    }
+
+    /// [`Self::render_sms`] from `variant`'s templates when given.
+    pub fn render_sms_with(
+        &self,
+        locale: &str,
+        variant: Option<&str>,
+        context: &EmailContext,
     ) -> Result<RenderedSms, TemplateProblems> {
         let compiled = self.current()?;
-        let context = EmailContext::Invitation(context.clone());
+        let kind = context.kind();
+        if !EmailPart::of(kind).contains(&EmailPart::Sms) {
+            return Err(TemplateProblems(vec![TemplateProblem {
+                file: format!("email-templates/{locale}/{}.sms.hbs", kind.as_str()),
+                line: None,
+                message: format!("the {} message has no sms part", kind.as_str()),
+            }]));
+        }
         let raw = render_part(
             &compiled,
-            locale,
-            MessageKind::Invitation,
+            &prefix(locale, variant),
+            kind,
             EmailPart::Sms,
-            &context,
+            context,
         )?;
         Ok(RenderedSms {
             locale: locale.to_owned(),
@@ -308,7 +364,9 @@ impl EmailTemplates {
                 );
                 let name = template_name(locale, MessageKind::Invitation, EmailPart::Sms);
                 let file = compiled.files.get(&name)?.clone();
-                let sms = self.render_sms(locale, &sample).ok()?;
+                let sms = self
+                    .render_sms(locale, &EmailContext::Invitation(sample))
+                    .ok()?;
                 Some(SmsMeasure {
                     locale: locale.clone(),
                     file,
@@ -316,6 +374,54 @@ impl EmailTemplates {
                 })
             })
             .collect()
+    }
+
+    /// The variants of the invitation message, by name.
+    pub fn variants(&self) -> Vec<String> {
+        self.current()
+            .map(|c| c.variants.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// The locale `variant` is rendered in for `preferences`: the first that has it, trying
+    /// each tag and then its language; else English, else any that has it. `None` when no
+    /// locale has the variant.
+    pub fn variant_locale<'a>(
+        &self,
+        variant: &str,
+        preferences: impl IntoIterator<Item = &'a str>,
+    ) -> Option<String> {
+        let compiled = self.current().ok()?;
+        let locales = compiled.variants.get(variant)?;
+        let find = |tag: &str| {
+            locales
+                .iter()
+                .find(|l| l.eq_ignore_ascii_case(tag))
+                .cloned()
+        };
+        preferences
+            .into_iter()
+            .find_map(|tag| find(tag).or_else(|| tag.split('-').next().and_then(find)))
+            .or_else(|| find("en"))
+            .or_else(|| locales.iter().next().cloned())
+    }
+
+    /// For each variant, each locale with email templates but not the variant, and the locale
+    /// it falls back to there: `(variant, locale, fallback)`. Not a problem (the variant still
+    /// renders), but a template author may want to translate it.
+    pub fn variant_fallbacks(&self) -> Vec<(String, String, String)> {
+        let Ok(compiled) = self.current() else {
+            return Vec::new();
+        };
+        let mut found = Vec::new();
+        for (variant, locales) in &compiled.variants {
+            for locale in compiled.locales.iter().filter(|l| !locales.contains(*l)) {
+                if let Some(fallback) = self.variant_locale(variant, [locale.as_str()]) {
+                    found.push((variant.clone(), locale.clone(), fallback));
+                }
+            }
+        }
+        found
     }
 
     /// Renders one part, for previews.
@@ -338,46 +444,57 @@ impl EmailTemplates {
             Err(problems) => return problems.0,
         };
         let mut problems = Vec::new();
-        for locale in &compiled.locales {
-            for kind in MessageKind::ALL {
-                for &part in EmailPart::of(kind) {
-                    let name = template_name(locale, kind, part);
-                    if !compiled.files.contains_key(&name) {
-                        problems.push(TemplateProblem {
-                            file: format!("email-templates/{name}.hbs"),
-                            line: None,
-                            message: format!(
-                                "missing: locale {locale} has no {} {} template",
-                                kind.as_str(),
-                                part.as_str()
-                            ),
-                        });
-                        continue;
-                    }
-                    for full in [true, false] {
-                        let sample = EmailContext::sample(kind, locale, full);
-                        match render_part(&compiled, locale, kind, part, &sample) {
-                            Err(found) => {
-                                for problem in found.0 {
-                                    if !problems.contains(&problem) {
-                                        problems.push(problem);
-                                    }
-                                }
-                            }
-                            Ok(html) if part == EmailPart::Html && preheader(&html) == Some("") => {
-                                let problem = TemplateProblem {
-                                    file: compiled.files.get(&name).cloned().unwrap_or_default(),
-                                    line: None,
-                                    message: "no preheader (the inbox preview): define \
-                                              {{#*inline \"preheader\"}}…{{/inline}}"
-                                        .into(),
-                                };
+        // The base templates of every locale, then each variant where it exists.
+        let base = compiled
+            .locales
+            .iter()
+            .flat_map(|locale| MessageKind::ALL.map(|kind| (locale.clone(), kind)));
+        let variants = compiled.variants.iter().flat_map(|(variant, locales)| {
+            locales
+                .iter()
+                .map(move |locale| (format!("{locale}/{variant}"), MessageKind::Invitation))
+        });
+        for (locale, kind) in base.chain(variants) {
+            let locale = &locale;
+            for &part in EmailPart::of(kind) {
+                let name = template_name(locale, kind, part);
+                if !compiled.files.contains_key(&name) {
+                    problems.push(TemplateProblem {
+                        file: format!("email-templates/{name}.hbs"),
+                        line: None,
+                        message: format!(
+                            "missing: {locale} has no {} {} template",
+                            kind.as_str(),
+                            part.as_str()
+                        ),
+                    });
+                    continue;
+                }
+                for full in [true, false] {
+                    // A variant's prefix is `<locale>/<variant>`: its sample is the locale's.
+                    let language = locale.split('/').next().unwrap_or(locale);
+                    let sample = EmailContext::sample(kind, language, full);
+                    match render_part(&compiled, locale, kind, part, &sample) {
+                        Err(found) => {
+                            for problem in found.0 {
                                 if !problems.contains(&problem) {
                                     problems.push(problem);
                                 }
                             }
-                            Ok(_) => {}
                         }
+                        Ok(html) if part == EmailPart::Html && preheader(&html) == Some("") => {
+                            let problem = TemplateProblem {
+                                file: compiled.files.get(&name).cloned().unwrap_or_default(),
+                                line: None,
+                                message: "no preheader (the inbox preview): define \
+                                              {{#*inline \"preheader\"}}…{{/inline}}"
+                                    .into(),
+                            };
+                            if !problems.contains(&problem) {
+                                problems.push(problem);
+                            }
+                        }
+                        Ok(_) => {}
                     }
                 }
             }
@@ -392,6 +509,14 @@ fn preheader(html: &str) -> Option<&str> {
     let start = html.find(MARK)? + MARK.len();
     let end = html[start..].find("</div>")?;
     Some(html[start..start + end].trim())
+}
+
+/// Where a locale's templates (or a variant's, `<locale>/<variant>`) are named from.
+fn prefix(locale: &str, variant: Option<&str>) -> String {
+    match variant {
+        Some(variant) => format!("{locale}/{variant}"),
+        None => locale.to_owned(),
+    }
 }
 
 fn template_name(locale: &str, kind: MessageKind, part: EmailPart) -> String {
@@ -497,6 +622,7 @@ fn compile(override_dir: Option<&Path>) -> Result<Compiled, TemplateProblems> {
     text.register_escape_fn(handlebars::no_escape);
     let mut files = BTreeMap::new();
     let mut locales = BTreeSet::new();
+    let mut variants: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut problems = Vec::new();
     for (path, source) in &sources {
         let Some(stem) = path.strip_suffix(".hbs") else {
@@ -519,6 +645,25 @@ fn compile(override_dir: Option<&Path>) -> Result<Compiled, TemplateProblems> {
         let Some((locale, file_name)) = stem.split_once('/') else {
             continue;
         };
+        // `<locale>/<variant>/<kind>.<part>`: a variant of the invitation message.
+        let (variant, file_name) = match file_name.split_once('/') {
+            Some((variant, rest)) => (Some(variant), rest),
+            None => (None, file_name),
+        };
+        if let Some(variant) = variant
+            && crate::domain::TemplateVariant::parse(variant)
+                .map(|v| v.as_str() != variant)
+                .unwrap_or(true)
+        {
+            problems.push(TemplateProblem {
+                file: source.file.clone(),
+                line: None,
+                message: format!(
+                    "the variant folder {variant:?} is no variant name: lowercase letters, digits, '-' or '_'"
+                ),
+            });
+            continue;
+        }
         let Some((kind, part)) = file_name.rsplit_once('.') else {
             continue;
         };
@@ -540,14 +685,35 @@ fn compile(override_dir: Option<&Path>) -> Result<Compiled, TemplateProblems> {
                 file: source.file.clone(),
                 line: None,
                 message: format!(
-                    "the {} message has no {} part (only the invitation has an SMS)",
+                    "the {} message has no {} part (only messages to the invitee have an SMS)",
                     kind.as_str(),
                     part.as_str()
                 ),
             });
             continue;
         }
-        locales.insert(locale.to_owned());
+        match variant {
+            Some(variant) if kind != MessageKind::Invitation => {
+                problems.push(TemplateProblem {
+                    file: source.file.clone(),
+                    line: None,
+                    message: format!(
+                        "only the invitation has variants; {} in the variant {variant:?} is never used",
+                        kind.as_str()
+                    ),
+                });
+                continue;
+            }
+            Some(variant) => {
+                variants
+                    .entry(variant.to_owned())
+                    .or_default()
+                    .insert(locale.to_owned());
+            }
+            None => {
+                locales.insert(locale.to_owned());
+            }
+        }
         files.insert(stem.to_owned(), source.file.clone());
         let registry = match part {
             EmailPart::Html => &mut html,
@@ -563,6 +729,7 @@ fn compile(override_dir: Option<&Path>) -> Result<Compiled, TemplateProblems> {
             text,
             files,
             locales,
+            variants,
             fingerprint,
         })
     } else {

@@ -38,6 +38,8 @@ pub enum EventKind {
     Declined,
     Revoked,
     Expired,
+    /// The expiry moved later with `extendInvitation`; the link stayed the same.
+    Extended,
     /// Account provisioning failed after an accept; the invitation is PENDING again.
     AcceptRolledBack,
 }

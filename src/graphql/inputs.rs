@@ -32,6 +32,9 @@ pub struct CreateInvitationInput {
     pub valid_for: Option<Duration>,
     /// Where the link points instead of the accept page; must match the allow-list.
     pub redirect_url: Option<String>,
+    /// A variant of the invitation message (`invitationViewer.templateVariants`); unset: the
+    /// base template. An unknown one is VALIDATION_FAILED on `template`.
+    pub template: Option<String>,
     /// False: nothing is sent (no email, no text message); share `inviteUrl` yourself.
     #[graphql(default = true)]
     pub send_email: bool,
@@ -53,6 +56,7 @@ impl From<CreateInvitationInput> for CreateInvitation {
             scope: input.scope,
             valid_for: input.valid_for.map(|d| d.as_str().to_owned()),
             redirect_url: input.redirect_url,
+            template: input.template,
             send_email: input.send_email,
             on_duplicate: input.on_duplicate.into(),
             accept_language: None,

@@ -106,6 +106,33 @@ impl InvitationsMutation {
         Ok(Invitation::minted(minted, module.service.now()))
     }
 
+    /// Moves the expiry of a PENDING or EXPIRED invitation to now + `validFor` (else the
+    /// default), within the configured bounds and not earlier than it is, keeping the secret: the
+    /// link already sent keeps working, or works again. Nothing is sent unless `notify`, which
+    /// sends the invitee a short notice without a link through the invitation's channel.
+    /// Refused with the state's code once accepted, revoked or declined.
+    async fn extend_invitation(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        valid_for: Option<Duration>,
+        #[graphql(default = false)] notify: bool,
+    ) -> async_graphql::Result<Invitation> {
+        let (module, caller) = (InvitationsModule::of(ctx)?, Caller::of(ctx));
+        let id = InvitationId::parse(&id).map_err(Error::from).gql()?;
+        let extended = module
+            .service
+            .extend(
+                caller.principal.as_ref(),
+                id,
+                valid_for.as_ref().map(Duration::as_str),
+                notify,
+            )
+            .await
+            .gql()?;
+        Ok(Invitation::new(extended, module.service.now()))
+    }
+
     /// PENDING -> REVOKED: the link stops working. INVITATION_EXPIRED once it has expired.
     async fn revoke_invitation(
         &self,

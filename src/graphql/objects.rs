@@ -88,6 +88,16 @@ impl Invitation {
         self.invitation.details.role.as_str()
     }
 
+    /// The variant of the invitation message it was created with; `null`: the base template.
+    /// A resend uses it again.
+    async fn template(&self) -> Option<&str> {
+        self.invitation
+            .details
+            .template
+            .as_ref()
+            .map(|t| t.as_str())
+    }
+
     async fn groups(&self) -> Vec<&str> {
         self.invitation.details.groups.iter().collect()
     }
@@ -462,6 +472,8 @@ pub struct InvitationViewer {
     /// Every invitee role with its display name in the language `invitationViewer` was asked
     /// for, in the configured order.
     pub role_names: Vec<RoleName>,
+    /// The variants of the invitation message a create may name in `template`.
+    pub template_variants: Vec<String>,
 }
 
 /// A role's identifier and the name people read.
@@ -493,6 +505,7 @@ impl From<service::Viewer> for InvitationViewer {
                 .into_iter()
                 .map(|(role, name)| RoleName { role, name })
                 .collect(),
+            template_variants: viewer.template_variants,
         }
     }
 }

@@ -10,13 +10,15 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use crate::domain::MessageKind;
-use crate::email::{EmailContext, RenderedEmail, SmsLength, TemplateProblems};
+use crate::email::{EmailContext, EmailPart, RenderedEmail, SmsLength, TemplateProblems};
 use crate::service::EmailSettings;
 
 #[derive(Debug, Deserialize)]
 pub(crate) struct PreviewQuery {
     kind: Option<String>,
     locale: Option<String>,
+    /// A variant of the invitation message; unknown ones and other kinds show the base.
+    variant: Option<String>,
 }
 
 fn escape(text: &str) -> String {
@@ -53,18 +55,31 @@ fn preview(state: &EmailSettings, query: PreviewQuery) -> Preview {
                 .templates
                 .choose_locale([state.default_locale.as_str()], "en")
         });
+    // A variant is shown in the locale it would be written in for this one.
+    let variant = query
+        .variant
+        .filter(|v| kind == MessageKind::Invitation && state.templates.variants().contains(v));
+    let locale = match &variant {
+        Some(variant) => state
+            .templates
+            .variant_locale(variant, [locale.as_str()])
+            .unwrap_or(locale),
+        None => locale,
+    };
+    let variant = variant.as_deref();
     let mut context = EmailContext::sample(kind, &locale, true);
     context.set_product_name(&state.product_name);
-    let rendered = state.templates.render(&locale, &context);
-    let sms = match &context {
-        EmailContext::Invitation(invitation) => {
-            Some(state.templates.render_sms(&locale, invitation).map(|sms| {
+    let rendered = state.templates.render_with(&locale, variant, &context);
+    // Messages to the invitee have a text message too.
+    let sms = EmailPart::of(kind).contains(&EmailPart::Sms).then(|| {
+        state
+            .templates
+            .render_sms_with(&locale, variant, &context)
+            .map(|sms| {
                 let length = SmsLength::of(&sms.text);
                 (sms.text, length)
-            }))
-        }
-        EmailContext::InvitationAccepted(_) => None,
-    };
+            })
+    });
     Preview {
         kind,
         locale,
@@ -89,6 +104,7 @@ pub(crate) async fn json(
     } = preview(&state, query);
     let mut body = serde_json::json!({
         "kinds": MessageKind::ALL.iter().map(|k| k.as_str()).collect::<Vec<_>>(),
+        "variants": state.templates.variants(),
         "locales": locales,
         "kind": kind.as_str(),
         "locale": locale,

@@ -11,8 +11,8 @@ use crate::domain::{
     RetryPolicy,
 };
 use crate::email::{
-    AcceptedContext, EmailContext, EmailTemplates, InvitationContext, PageMessages, RenderedEmail,
-    format_date_time,
+    AcceptedContext, EmailContext, EmailTemplates, ExtendedContext, InvitationContext,
+    PageMessages, RenderedEmail, format_date_time,
 };
 
 /// Most language tags taken from one `Accept-Language` header.
@@ -109,7 +109,22 @@ impl InvitationService {
                 .chain(request_locales.iter().map(String::as_str))
                 .collect(),
         };
-        let locale = email.choose_locale(preferences);
+        // A variant is written in the first preferred locale that has it (then English, then
+        // any); a variant gone from the templates since the create fails the delivery below.
+        let variant = invitation.details.template.as_ref().map(|t| t.as_str());
+        let locale = match variant {
+            None => email.choose_locale(preferences),
+            Some(variant) => email
+                .templates
+                .variant_locale(
+                    variant,
+                    preferences
+                        .iter()
+                        .copied()
+                        .chain([email.default_locale.as_str()]),
+                )
+                .unwrap_or_else(|| email.choose_locale(preferences)),
+        };
         let contact = &invitation.details.contact;
         let context = InvitationContext {
             product_name: email.product_name.clone(),
@@ -136,7 +151,7 @@ impl InvitationService {
         let rendered = match contact.recipient() {
             Recipient::Email(to) => email
                 .templates
-                .render(&locale, &EmailContext::Invitation(context))
+                .render_with(&locale, variant, &EmailContext::Invitation(context))
                 .map(|rendered| {
                     let mut draft = draft(
                         MessageKind::Invitation,
@@ -152,18 +167,16 @@ impl InvitationService {
                     }
                     draft
                 }),
-            Recipient::Phone(to) => {
-                email
-                    .templates
-                    .render_sms(&locale, &context)
-                    .map(|sms| MessageDraft {
-                        kind: MessageKind::Invitation,
-                        to: Recipient::Phone(to),
-                        to_name,
-                        locale: sms.locale,
-                        body: MessageBody::text_only(sms.text),
-                    })
-            }
+            Recipient::Phone(to) => email
+                .templates
+                .render_sms_with(&locale, variant, &EmailContext::Invitation(context))
+                .map(|sms| MessageDraft {
+                    kind: MessageKind::Invitation,
+                    to: Recipient::Phone(to),
+                    to_name,
+                    locale: sms.locale,
+                    body: MessageBody::text_only(sms.text),
+                }),
         };
         let queued = rendered
             .map_err(|problems| {
@@ -226,6 +239,64 @@ impl InvitationService {
         );
         if let Ok(message) = self.seal(draft, now) {
             invitation.queue_held_notice(message, now + email.lease);
+        }
+    }
+
+    /// Queues the "extended" notice to the invitee, through the invitation's channel, in the
+    /// locale its invitation was written in. It carries no link. A template that fails to
+    /// render is logged and the notice left out: the extension itself stands.
+    pub(super) fn queue_extended_notice(&self, invitation: &mut Invitation, now: DateTime<Utc>) {
+        let email = &self.settings.email;
+        let preferences: Vec<&str> = invitation
+            .details
+            .locale
+            .as_ref()
+            .map(|l| l.as_str())
+            .into_iter()
+            .chain(invitation.delivery.locale.as_deref())
+            .collect();
+        let locale = email.choose_locale(preferences);
+        let context = EmailContext::InvitationExtended(ExtendedContext {
+            product_name: email.product_name.clone(),
+            lang: locale.clone(),
+            invitee_name: text(invitation.details.name.as_ref()),
+            inviter_name: invitation.invited_by.name.clone(),
+            scope: text(invitation.details.scope.as_ref()),
+            expires_at: format_date_time(invitation.expires_at, language(&locale)),
+        });
+        let to_name = invitation
+            .details
+            .name
+            .as_ref()
+            .map(|n| n.as_str().to_owned());
+        let kind = MessageKind::InvitationExtended;
+        let rendered = match invitation.details.contact.recipient() {
+            to @ Recipient::Email(_) => email
+                .templates
+                .render(&locale, &context)
+                .map(|rendered| draft(kind, to, to_name, rendered)),
+            to @ Recipient::Phone(_) => {
+                email
+                    .templates
+                    .render_sms(&locale, &context)
+                    .map(|sms| MessageDraft {
+                        kind,
+                        to,
+                        to_name,
+                        locale: sms.locale,
+                        body: MessageBody::text_only(sms.text),
+                    })
+            }
+        };
+        match rendered {
+            Ok(draft) => {
+                if let Ok(message) = self.seal(draft, now) {
+                    invitation.queue_email(message);
+                }
+            }
+            Err(problems) => {
+                tracing::error!(invitation = %invitation.id, %locale, %problems, "the extended notice could not be rendered; not sent");
+            }
         }
     }
 

@@ -5,8 +5,8 @@ use serde_json::Value;
 use super::Settings;
 use crate::domain::{
     Channel, Contact, EmailAddress, Groups, InvitationDetails, InvitationDraft, IsoDuration,
-    Locale, Metadata, PersonName, PhoneNumber, RedirectUrl, Role, Scope, ValidationError,
-    ValidityPolicy,
+    Locale, Metadata, PersonName, PhoneNumber, RedirectUrl, Role, Scope, TemplateVariant,
+    ValidationError, ValidityPolicy,
 };
 use crate::ports::Principal;
 
@@ -36,6 +36,8 @@ pub struct CreateInvitation {
     pub scope: Option<String>,
     pub valid_for: Option<String>,
     pub redirect_url: Option<String>,
+    /// A variant of the invitation message (`partner`); `None`: the base template.
+    pub template: Option<String>,
     /// Send the invitation through its channel (false: the editor shares the link).
     pub send_email: bool,
     pub on_duplicate: OnDuplicate,
@@ -59,6 +61,7 @@ impl CreateInvitation {
             scope: None,
             valid_for: None,
             redirect_url: None,
+            template: None,
             send_email: true,
             on_duplicate: OnDuplicate::Error,
             accept_language: None,
@@ -94,6 +97,26 @@ pub(crate) fn resolve_valid_for(
     policy: &ValidityPolicy,
 ) -> Result<IsoDuration, ValidationError> {
     policy.resolve(optional(value, IsoDuration::parse)?)
+}
+
+/// `name` as a variant the templates have: an unknown one is refused now, at create, rather
+/// than failing the delivery later.
+fn known_variant(name: &str, known: &[String]) -> Result<TemplateVariant, ValidationError> {
+    let variant = TemplateVariant::parse(name)?;
+    if known.iter().any(|k| k == variant.as_str()) {
+        return Ok(variant);
+    }
+    Err(ValidationError::new(
+        "template",
+        if known.is_empty() {
+            format!("unknown template variant {name:?}: there are none")
+        } else {
+            format!(
+                "unknown template variant {name:?}; there are: {}",
+                known.join(", ")
+            )
+        },
+    ))
 }
 
 /// Validates every field; the first problem is returned, naming its field.
@@ -151,6 +174,9 @@ pub(crate) fn parse_create(
         scope: optional(input.scope.as_deref(), Scope::parse)?,
         redirect_url: optional(input.redirect_url.as_deref(), |url| {
             RedirectUrl::parse(url, &settings.redirect_allow_list)
+        })?,
+        template: optional(input.template.as_deref(), |name| {
+            known_variant(name, &settings.email.templates.variants())
         })?,
     };
     let draft = InvitationDraft {

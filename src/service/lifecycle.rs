@@ -60,6 +60,54 @@ impl InvitationService {
         })
     }
 
+    /// PENDING or EXPIRED -> PENDING until now + `valid_for` (else the default validity),
+    /// keeping the secret: the link already sent keeps working, or works again. With
+    /// `notify`, the invitee gets a short notice through the invitation's channel, without a
+    /// link (the server no longer knows it). The new expiry may not be earlier than the
+    /// current one; the permission rules are resend's.
+    pub async fn extend(
+        &self,
+        principal: Option<&Principal>,
+        id: InvitationId,
+        valid_for: Option<&str>,
+        notify: bool,
+    ) -> Result<Invitation> {
+        let principal = require_manager(principal)?;
+        let validity = resolve_valid_for(valid_for, &self.settings.validity)?;
+        if notify {
+            self.email_quota
+                .take(&principal.actor().id, 1, self.clock.now())?;
+        }
+        let invitation = self
+            .transition(id, |invitation: &mut Invitation, now| {
+                require_reach(principal, invitation)?;
+                require_grant(principal, &invitation.details.role)?;
+                require_groups(principal, invitation)?;
+                let expires_at = now + validity.as_time_delta();
+                if invitation.is_resendable(now) && expires_at < invitation.expires_at {
+                    return Err(Error::validation(
+                        "validFor",
+                        format!(
+                            "the invitation is valid until {} already; give a longer validFor",
+                            invitation
+                                .expires_at
+                                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                        ),
+                    ));
+                }
+                invitation.extend(now, expires_at, principal.actor().clone())?;
+                if notify {
+                    self.queue_extended_notice(invitation, now);
+                }
+                Ok(())
+            })
+            .await?;
+        if notify {
+            self.wake_sender();
+        }
+        Ok(invitation)
+    }
+
     /// PENDING -> REVOKED. The link stops working; the invitation stays listed.
     pub async fn revoke(
         &self,

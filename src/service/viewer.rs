@@ -31,6 +31,8 @@ pub struct Viewer {
     pub grantable_groups: Option<Vec<String>>,
     /// Every invitee role and its display name in the asked locale, in the configured order.
     pub role_names: Vec<(String, String)>,
+    /// The variants of the invitation message.
+    pub template_variants: Vec<String>,
 }
 
 impl InvitationService {
@@ -75,6 +77,7 @@ impl InvitationService {
                     )
                 })
                 .collect(),
+            template_variants: settings.email.templates.variants(),
         })
     }
 }

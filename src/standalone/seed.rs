@@ -34,6 +34,8 @@ struct SeedInvitation {
     scope: Option<String>,
     valid_for: Option<String>,
     redirect_url: Option<String>,
+    /// A variant of the invitation message.
+    template: Option<String>,
     #[serde(default)]
     send_email: bool,
 }
@@ -113,6 +115,7 @@ pub async fn load(service: &InvitationService, path: &Path) -> Result<SeedReport
             scope: entry.scope,
             valid_for: entry.valid_for,
             redirect_url: entry.redirect_url,
+            template: entry.template,
             send_email: entry.send_email,
             on_duplicate: OnDuplicate::Error,
             accept_language: None,

@@ -13,7 +13,7 @@ use crate::domain::{
     Actor, Channel, Contact, Delivery, EmailAddress, EventActor, EventKind, Groups, Invitation,
     InvitationDetails, InvitationEvent, InvitationId, Locale, Metadata, OutgoingEvent, PersonName,
     PhoneNumber, QueuedMessage, Recipient, RedirectUrl, Role, Schedule, Scope, SealedBody,
-    SecretDigest,
+    SecretDigest, TemplateVariant,
 };
 use crate::ports::{StoreError, StoreResult};
 
@@ -209,6 +209,8 @@ pub(crate) struct InvitationRecord {
     pub locale: Option<String>,
     pub scope: Option<String>,
     pub redirect_url: Option<String>,
+    /// The variant of the invitation message.
+    pub template: Option<String>,
     pub invited_by_id: String,
     pub invited_by_name: String,
     pub inviter_email: Option<String>,
@@ -302,6 +304,7 @@ impl From<&Invitation> for InvitationRecord {
                 .redirect_url
                 .as_ref()
                 .map(|u| u.as_str().to_owned()),
+            template: inv.details.template.as_ref().map(|t| t.as_str().to_owned()),
             invited_by_id: inv.invited_by.id.clone(),
             invited_by_name: inv.invited_by.name.clone(),
             inviter_email: inv.inviter_email.as_ref().map(|e| e.as_str().to_owned()),
@@ -384,6 +387,12 @@ impl InvitationRecord {
                             .ok_or_else(|| corrupt("the redirect URL", id))?,
                     ),
                 },
+                template: self
+                    .template
+                    .as_deref()
+                    .map(TemplateVariant::parse)
+                    .transpose()
+                    .map_err(bad("the template variant", id))?,
             },
             invited_by: Actor {
                 id: self.invited_by_id,

@@ -893,24 +893,7 @@ async fn two_server_processes_on_one_store_share_the_queue_and_send_each_message
         "{bulk:#}"
     );
     sink.wait_for(COUNT).await;
-    let sent_by = |process: &ServerProcess| -> BTreeSet<String> {
-        process
-            .logged("message sent")
-            .iter()
-            .map(|line| line["message_id"].as_str().unwrap_or_default().to_owned())
-            .collect()
-    };
-    // Each process logs a message it sent right after recording it SENT; wait for both
-    // logs to account for every message.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while sent_by(&first).len() + sent_by(&second).len() < COUNT {
-        assert!(
-            Instant::now() < deadline,
-            "the processes logged fewer sends than arrived"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    let (by_first, by_second) = (sent_by(&first), sent_by(&second));
+    let (by_first, by_second) = ServerProcess::sends_of_both(&first, &second, COUNT).await;
     assert!(
         !by_first.is_empty() && !by_second.is_empty(),
         "both processes sent: {} and {}",

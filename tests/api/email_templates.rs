@@ -19,6 +19,24 @@ fn golden_path(locale: &str, kind: MessageKind, part: EmailPart) -> PathBuf {
     ))
 }
 
+/// Compares `rendered` with the golden file at `path` (with `rewrite`, writes it instead);
+/// whether it compared.
+fn golden(path: &std::path::Path, rendered: &str, rewrite: bool) -> bool {
+    if rewrite {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, rendered).unwrap();
+        return false;
+    }
+    let golden =
+        std::fs::read_to_string(path).unwrap_or_else(|err| panic!("{}: {err}", path.display()));
+    assert!(
+        golden == rendered,
+        "{} drifted from the templates; rerun with UPDATE_CONTRACTS=1 and review the diff",
+        path.display()
+    );
+    true
+}
+
 #[test]
 fn every_locale_kind_and_part_renders_as_its_golden_file() {
     let templates = EmailTemplates::builtin().unwrap();
@@ -30,12 +48,9 @@ fn every_locale_kind_and_part_renders_as_its_golden_file() {
             context.set_product_name("Acme CMS");
             let email = templates.render(&locale, &context).unwrap();
             // The invitation's text message too, as it is sent (one paragraph, folded).
-            let sms = match &context {
-                EmailContext::Invitation(invitation) => {
-                    Some(templates.render_sms(&locale, invitation).unwrap().text)
-                }
-                EmailContext::InvitationAccepted(_) => None,
-            };
+            let sms = EmailPart::of(kind)
+                .contains(&EmailPart::Sms)
+                .then(|| templates.render_sms(&locale, &context).unwrap().text);
             let parts = [
                 (EmailPart::Subject, Some(&email.subject)),
                 (EmailPart::Html, Some(&email.html)),
@@ -44,26 +59,40 @@ fn every_locale_kind_and_part_renders_as_its_golden_file() {
             ];
             for (part, rendered) in parts {
                 let Some(rendered) = rendered else { continue };
-                let path = golden_path(&locale, kind, part);
-                if rewrite {
-                    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-                    std::fs::write(&path, rendered).unwrap();
-                    continue;
-                }
-                let golden = std::fs::read_to_string(&path)
-                    .unwrap_or_else(|err| panic!("{}: {err}", path.display()));
-                assert!(
-                    &golden == rendered,
-                    "{} drifted from the templates; rerun with UPDATE_CONTRACTS=1 and review the diff",
-                    path.display()
-                );
-                compared += 1;
+                compared +=
+                    usize::from(golden(&golden_path(&locale, kind, part), rendered, rewrite));
+            }
+        }
+    }
+    // Each variant in each locale that has it, all four parts.
+    for variant in templates.variants() {
+        for locale in templates.locales() {
+            let mut context = EmailContext::sample(MessageKind::Invitation, &locale, true);
+            context.set_product_name("Acme CMS");
+            let email = templates
+                .render_with(&locale, Some(&variant), &context)
+                .unwrap();
+            let sms = templates
+                .render_sms_with(&locale, Some(&variant), &context)
+                .unwrap()
+                .text;
+            for (part, rendered) in [
+                ("subject.txt", &email.subject),
+                ("html", &email.html),
+                ("txt", &email.text),
+                ("sms.txt", &sms),
+            ] {
+                let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!(
+                    "fixtures/emails/{locale}/{variant}/invitation.{part}"
+                ));
+                compared += usize::from(golden(&path, rendered, rewrite));
             }
         }
     }
     assert!(
-        // Three locales: three parts of two kinds, and the invitation's SMS.
-        rewrite || compared == 3 * (2 * 3 + 1),
+        // Three locales: three parts of three kinds, the two text messages to the invitee, and
+        // the four parts of the partner variant.
+        rewrite || compared == 3 * (3 * 3 + 2 + 4),
         "compared {compared} golden files"
     );
 }

@@ -160,6 +160,39 @@ impl ServerProcess {
             .collect()
     }
 
+    /// The ids of the messages this process logged as sent ("message sent").
+    pub fn sent_message_ids(&self) -> std::collections::BTreeSet<String> {
+        self.logged("message sent")
+            .iter()
+            .map(|line| line["message_id"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+
+    /// Waits (at most 30 s) until `first` and `second` together logged `count` sends; the ids
+    /// each sent. Each logs a message right after recording it sent.
+    pub async fn sends_of_both(
+        first: &Self,
+        second: &Self,
+        count: usize,
+    ) -> (
+        std::collections::BTreeSet<String>,
+        std::collections::BTreeSet<String>,
+    ) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let (a, b) = (first.sent_message_ids(), second.sent_message_ids());
+            if a.len() + b.len() >= count {
+                return (a, b);
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the processes logged {} sends of {count}",
+                a.len() + b.len()
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
     /// A GraphQL request with an optional bearer token; the JSON answer.
     pub async fn gql(&self, query: &str, variables: Value, token: Option<&str>) -> Value {
         let mut request = reqwest::Client::new()

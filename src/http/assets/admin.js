@@ -6,14 +6,14 @@ const LANGUAGE_KEY = "cmsi-admin-language";
 const PAGE_SIZE = 25;
 const $ = (id) => document.getElementById(id);
 
-const FIELDS = `id email phone channel name role groups locale scope state createdAt updatedAt expiresAt
+const FIELDS = `id email phone channel name role groups locale scope template state createdAt updatedAt expiresAt
   acceptedAt revokedAt declinedAt sendCount lastSentAt invitedBy { name }
   delivery { status attempts lastError lastAttemptAt locale }
   isResendable isRevocable events { kind at actorKind actor { name } }`;
 
 const Q = {
   viewer: `query($locale: String) { invitationViewer(locale: $locale) { name canRead grantableRoles emailLocales defaultLocale
-    defaultValidity minValidity maxValidity canManageWebhooks canErase eventTypes scopes grantableGroups
+    defaultValidity minValidity maxValidity canManageWebhooks canErase eventTypes scopes grantableGroups templateVariants
     roleNames { role name } } }`,
   list: `query($filter: InvitationFilter, $sort: [InvitationSort!], $first: Int, $after: String) {
     invitations(filter: $filter, sort: $sort, first: $first, after: $after) {
@@ -24,6 +24,7 @@ const Q = {
   bulk: `mutation($inputs: [CreateInvitationInput!]!) { createInvitations(inputs: $inputs) {
     created failed items { index invitation { id email state } error { code message field } } } }`,
   resend: `mutation($id: ID!) { resendInvitation(id: $id) { ${FIELDS} inviteUrl } }`,
+  extend: `mutation($id: ID!, $notify: Boolean!) { extendInvitation(id: $id, notify: $notify) { ${FIELDS} } }`,
   revoke: `mutation($id: ID!) { revokeInvitation(id: $id) { ${FIELDS} } }`,
   remove: `mutation($id: ID!) { deleteInvitation(id: $id) }`,
   endpoints: `query { webhookEndpoints { id url description eventTypes enabled disabledReason
@@ -111,7 +112,7 @@ async function switchLanguage(code) {
     say(explain(error), "error");
   }
   greet();
-  const kept = ["c-role", "c-locale", "c-validFor", "c-scope"].map((id) => [id, $(id).value]);
+  const kept = ["c-role", "c-locale", "c-validFor", "c-scope", "c-template"].map((id) => [id, $(id).value]);
   fillCreateForm();
   for (const [id, value] of kept) $(id).value = value;
   showChannel();
@@ -222,6 +223,12 @@ function invitee(invitation) {
   return invitation.email ?? invitation.phone;
 }
 
+/** The seconds of an ISO 8601 duration as the API writes them (`P7D`, `PT12H`, `P1DT6H`). */
+function seconds(iso) {
+  const m = /^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$/.exec(iso) ?? [];
+  return ((+m[1] || 0) * 86400) + ((+m[2] || 0) * 3600) + ((+m[3] || 0) * 60) + (+m[4] || 0);
+}
+
 /** A duration in seconds as words: "1 day 12 hours", "1 Tag 12 Stunden". */
 function duration(total) {
   const parts = [[Math.floor(total / 86400), "day"], [Math.floor(total % 86400 / 3600), "hour"],
@@ -249,12 +256,22 @@ function show(view) {
 }
 
 function confirmAction(title, text, ok) {
+  return ask(title, text, ok, null).then((answer) => answer !== null);
+}
+
+/** The confirmation dialog with a checkbox labelled `option` (none when null): `null` when
+ * cancelled, else whether the box was ticked. `tone` styles the confirming button. */
+function ask(title, text, ok, option, tone = "danger") {
   const dialog = $("confirm");
   $("confirm-title").textContent = title;
   $("confirm-text").textContent = text;
   $("confirm-ok").textContent = ok;
+  $("confirm-ok").className = tone;
+  $("confirm-option").hidden = option === null;
+  $("confirm-option-text").textContent = option ?? "";
+  $("confirm-option-box").checked = false;
   return new Promise((resolve) => {
-    dialog.addEventListener("close", () => resolve(dialog.returnValue === "ok"), { once: true });
+    dialog.addEventListener("close", () => resolve(dialog.returnValue === "ok" ? $("confirm-option-box").checked : null), { once: true });
     dialog.returnValue = "cancel";
     dialog.showModal();
   });
@@ -287,6 +304,7 @@ function actionButtons(invitation, after) {
   const buttons = [];
   if (invitation.isResendable) {
     buttons.push(el("button", { type: "button", onclick: () => resend(invitation, after) }, t("action.resend")));
+    buttons.push(el("button", { type: "button", onclick: () => extend(invitation, after) }, t("action.extend")));
   }
   if (invitation.isRevocable) {
     buttons.push(el("button", { type: "button", class: "danger", onclick: () => revoke(invitation, after) }, t("action.revoke")));
@@ -395,6 +413,7 @@ function renderDetail(invitation) {
     ["role", roleName(invitation.role)],
     ["groups", invitation.groups.join(", ") || "—"],
     ["scope", invitation.scope ?? "—"],
+    ["template", invitation.template ?? t("create.template.base")],
     ["invitedBy", invitation.invitedBy.name],
     ["created", absolute(invitation.createdAt)],
     ["expires", `${absolute(invitation.expiresAt)} (${relative(invitation.expiresAt)})`],
@@ -421,6 +440,22 @@ async function resend(invitation, after) {
     const { resendInvitation } = await gql(Q.resend, { id: invitation.id });
     await openDetail(resendInvitation.id, resendInvitation);
     say(t("resent", { to: invitee(resendInvitation) }), "ok");
+  } catch (error) {
+    say(explain(error), "error");
+    await after();
+  }
+}
+
+/** A later expiry, the same link: the default validity from now. */
+async function extend(invitation, after) {
+  const to = invitee(invitation);
+  const until = absolute(new Date(Date.now() + seconds(state.viewer.defaultValidity) * 1000).toISOString());
+  const notify = await ask(t("extend.title"), t("extend.text", { to, until }), t("action.extend"), t("extend.notify"), "primary");
+  if (notify === null) return;
+  try {
+    const { extendInvitation } = await gql(Q.extend, { id: invitation.id, notify });
+    await openDetail(extendInvitation.id, extendInvitation);
+    say(t("extended", { to, until: absolute(extendInvitation.expiresAt) }), "ok");
   } catch (error) {
     say(explain(error), "error");
     await after();
@@ -489,13 +524,13 @@ function fillCreateForm() {
   // No role is preselected: what an invitee may do is always a deliberate choice.
   $("c-role").replaceChildren(el("option", { value: "" }, t("create.role.choose")),
     ...viewer.grantableRoles.map((role) => el("option", { value: role }, roleName(role))));
+  // The variants of the invitation message, when the templates have any.
+  $("c-template-field").hidden = viewer.templateVariants.length === 0;
+  $("c-template").replaceChildren(el("option", { value: "" }, t("create.template.base")),
+    ...viewer.templateVariants.map((name) => el("option", { value: name }, name)));
   $("c-locale").replaceChildren(
     el("option", { value: "" }, t("create.locale.automatic", { locale: viewer.defaultLocale })),
     ...viewer.emailLocales.map((locale) => el("option", { value: locale }, locale)));
-  const seconds = (iso) => {
-    const m = /^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$/.exec(iso) ?? [];
-    return ((+m[1] || 0) * 86400) + ((+m[2] || 0) * 3600) + ((+m[3] || 0) * 60) + (+m[4] || 0);
-  };
   const [min, max, fallback] = [seconds(viewer.minValidity), seconds(viewer.maxValidity), viewer.defaultValidity];
   const choices = VALIDITIES.filter((iso) => seconds(iso) >= min && seconds(iso) <= max);
   if (!choices.includes(fallback)) choices.push(fallback);
@@ -557,6 +592,7 @@ async function submitCreate(event) {
     groups: $("c-groups").value.split(",").map((g) => g.trim()).filter(Boolean),
     locale: $("c-locale").value || null,
     scope: $("c-scope").value.trim() || null,
+    template: $("c-template").value || null,
     validFor: $("c-validFor").value,
     sendEmail: $("c-sendEmail").checked,
   };
@@ -635,7 +671,8 @@ async function submitBulk(event) {
   }
   // A caller with a single scope need not repeat it on every line.
   const onlyScope = state.viewer.scopes?.length === 1 ? state.viewer.scopes[0] : null;
-  const inputs = rows.map(([email = "", name = "", role = "", groups = "", locale = "", scope = "", phone = "", channel = ""]) => ({
+  const inputs = rows.map(([email = "", name = "", role = "", groups = "", locale = "", scope = "", phone = "", channel = "", template = ""]) => ({
+    template: template || null,
     email: email || null, phone: phone || null, channel: channel.toUpperCase() === "SMS" ? "SMS" : "EMAIL",
     name: name || null, role: role || state.viewer.grantableRoles.at(-1) || "",
     groups: groups.split(";").map((g) => g.trim()).filter(Boolean), locale: locale || null,
@@ -666,7 +703,9 @@ async function submitBulk(event) {
 // ----------------------------------------------------------------------------------- preview
 
 async function loadPreview() {
-  const params = new URLSearchParams({ kind: $("p-kind").value || "invitation", locale: $("p-locale").value || "" });
+  const params = new URLSearchParams({
+    kind: $("p-kind").value || "invitation", locale: $("p-locale").value || "", variant: $("p-variant").value || "",
+  });
   let preview;
   try {
     preview = await (await fetch(`/email-preview.json?${params}`)).json();
@@ -682,6 +721,12 @@ async function loadPreview() {
   };
   fill($("p-kind"), preview.kinds, preview.kind);
   fill($("p-locale"), preview.locales, preview.locale);
+  // Variants are of the invitation only.
+  $("p-variant-field").hidden = preview.variants.length === 0 || preview.kind !== "invitation";
+  if ($("p-variant").options.length !== preview.variants.length + 1) {
+    $("p-variant").replaceChildren(el("option", { value: "" }, t("create.template.base")),
+      ...preview.variants.map((v) => el("option", { value: v }, v)));
+  }
   $("p-subject").textContent = preview.subject ?? "";
   $("p-problem").textContent = preview.problem ?? "";
   $("p-text").textContent = preview.text ?? "";
@@ -689,7 +734,7 @@ async function loadPreview() {
   $("p-sms-figure").hidden = !("sms" in preview || "smsProblem" in preview);
   $("p-sms").textContent = preview.sms ?? preview.smsProblem ?? "";
   $("p-sms-length").textContent = preview.smsLength ?? "";
-  $("p-html").src = `/email-preview/html?${new URLSearchParams({ kind: preview.kind, locale: preview.locale })}`;
+  $("p-html").src = `/email-preview/html?${new URLSearchParams({ kind: preview.kind, locale: preview.locale, variant: $("p-variant").value })}`;
 }
 
 // ---------------------------------------------------------------------------------- webhooks

@@ -111,6 +111,7 @@ pub(super) fn invitation_values(r: &InvitationRecord) -> Vec<Value> {
         opt_millis(r.next_event_at),
         text(&r.channel),
         opt_text(r.phone.as_deref()),
+        opt_text(r.template.as_deref()),
         Value::Integer(r.revision),
     ]
 }
@@ -170,7 +171,8 @@ pub(super) fn invitation_from_row(row: &Row<'_>) -> rusqlite::Result<InvitationR
         next_event_at: opt_time(row.get(34)?)?,
         channel: row.get(35)?,
         phone: row.get(36)?,
-        revision: row.get(37)?,
+        template: row.get(37)?,
+        revision: row.get(38)?,
     })
 }
 

@@ -819,9 +819,10 @@ mod tests {
             // Version 4.
             "pending_events",
             "next_event_at",
-            // Version 6: SMS invitations (columns and indexes).
+            // Version 6: SMS invitations (columns and indexes); 7: template variants.
             "channel",
             "phone",
+            "template",
         ];
         // Version 3 added the tokens' expiry, revocation and last use; version 5 their scopes.
         let v2 = schema::SCHEMA.replace(

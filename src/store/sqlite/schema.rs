@@ -1,6 +1,6 @@
 //! The embedded store's tables and indexes. `user_version` records the schema version.
 
-pub(super) const VERSION: i64 = 6;
+pub(super) const VERSION: i64 = 7;
 
 /// Statements that bring a database of version `n - 1` to version `n`, run in order before
 /// [`SCHEMA`] (which creates whatever is still missing).
@@ -68,6 +68,12 @@ DROP TABLE accounts;
 ALTER TABLE accounts_v6 RENAME TO accounts;
 ",
     ),
+    (
+        7,
+        r"
+ALTER TABLE invitations ADD COLUMN template TEXT;
+",
+    ),
 ];
 
 pub(super) const SCHEMA: &str = r"
@@ -109,7 +115,8 @@ CREATE TABLE IF NOT EXISTS invitations (
     next_event_at INTEGER,
     revision INTEGER NOT NULL,
     channel TEXT NOT NULL DEFAULT 'EMAIL',
-    phone TEXT
+    phone TEXT,
+    template TEXT
 ) STRICT;
 CREATE UNIQUE INDEX IF NOT EXISTS invitations_one_pending
     ON invitations (email_normalized, IFNULL(scope, '')) WHERE state = 'PENDING' AND email_normalized <> '';
@@ -199,7 +206,7 @@ CREATE INDEX IF NOT EXISTS erasures_by_at ON erasures (at);
 ";
 
 /// Columns of `invitations`, in the order `codec` binds and reads them.
-pub(super) const COLUMNS: [&str; 38] = [
+pub(super) const COLUMNS: [&str; 39] = [
     "id",
     "email",
     "email_normalized",
@@ -237,6 +244,7 @@ pub(super) const COLUMNS: [&str; 38] = [
     "next_event_at",
     "channel",
     "phone",
+    "template",
     // Last: `UPDATE` binds the revision that was read here.
     "revision",
 ];
