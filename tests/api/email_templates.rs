@@ -396,3 +396,73 @@ fn templates_check_reports_each_sms_and_warns_above_two_segments() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn templates_check_covers_every_variant_and_warns_where_a_locale_falls_back() {
+    let dir = crate::helpers::temp_dir();
+    let campaign = dir.join("en/campaign");
+    std::fs::create_dir_all(&campaign).unwrap();
+    // Broken: a misspelt variable, three parts missing.
+    std::fs::write(
+        campaign.join("invitation.subject.hbs"),
+        "{{inviter_name}} has news for {{campain}}\n",
+    )
+    .unwrap();
+    let (status, report) = check_with(&dir);
+    assert_eq!(status, Some(1), "{report}");
+    assert!(report.contains("campain"), "{report}");
+    for part in ["html", "txt", "sms"] {
+        assert!(
+            report.contains(&format!(
+                "missing: en/campaign has no invitation {part} template"
+            )),
+            "{report}"
+        );
+    }
+    // Whole, in English only: it passes, and the locales without it are named with their
+    // fallback.
+    for part in ["subject", "txt", "sms"] {
+        std::fs::write(
+            campaign.join(format!("invitation.{part}.hbs")),
+            "Spring news from {{inviter_name}}: {{accept_url}}",
+        )
+        .unwrap();
+    }
+    std::fs::write(
+        campaign.join("invitation.html.hbs"),
+        "{{#> layout_html title=\"Spring\"}}{{#*inline \"preheader\"}}Spring{{/inline~}}<p>{{accept_url}}</p>{{/layout_html}}",
+    )
+    .unwrap();
+    let ok = crate::process::std_command()
+        .args(["templates", "check"])
+        .env("INVITATIONS_EMAIL_TEMPLATES_DIR", &dir)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&ok.stdout);
+    assert!(ok.status.success(), "{said}");
+    assert!(
+        said.contains("invitation variants: campaign, partner"),
+        "{said}"
+    );
+    for locale in ["de", "fr"] {
+        assert!(
+            said.contains(&format!(
+                "warning: {locale} has no variant \"campaign\"; invitations in {locale} with it are written in en"
+            )),
+            "{said}"
+        );
+    }
+    // A variant folder that is no variant name, and a variant of a notice, are problems.
+    std::fs::create_dir_all(dir.join("en/Bad Name")).unwrap();
+    std::fs::write(dir.join("en/Bad Name/invitation.subject.hbs"), "x").unwrap();
+    std::fs::create_dir_all(dir.join("en/notice")).unwrap();
+    std::fs::write(dir.join("en/notice/invitation_accepted.subject.hbs"), "x").unwrap();
+    let (status, report) = check_with(&dir);
+    assert_eq!(status, Some(1), "{report}");
+    assert!(report.contains("is no variant name"), "{report}");
+    assert!(
+        report.contains("only the invitation has variants"),
+        "{report}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
