@@ -702,10 +702,14 @@ async function submitBulk(event) {
 
 // ----------------------------------------------------------------------------------- preview
 
+/** Counts preview requests: an answer that arrives after a later request's is dropped. */
+let previewRequests = 0;
+
 async function loadPreview() {
   const params = new URLSearchParams({
     kind: $("p-kind").value || "invitation", locale: $("p-locale").value || "", variant: $("p-variant").value || "",
   });
+  const request = ++previewRequests;
   let preview;
   try {
     preview = await (await fetch(`/email-preview.json?${params}`)).json();
@@ -713,6 +717,7 @@ async function loadPreview() {
     say(t("preview.failed"), "error");
     return;
   }
+  if (request !== previewRequests) return;
   const fill = (select, values, selected) => {
     if (select.options.length !== values.length) {
       select.replaceChildren(...values.map((v) => el("option", { value: v }, v)));
