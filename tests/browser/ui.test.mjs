@@ -27,7 +27,8 @@ for (const [name, value] of Object.entries({ BASE_URL, ADMIN_TOKEN, TEAM_TOKEN, 
   assert.ok(value, `${name} must be set`);
 }
 mkdirSync(SCREENSHOT_DIR, { recursive: true });
-const TIMEOUT = 10_000;
+// Generous: the suite runs this beside its load and fault tests on two cores.
+const TIMEOUT = 20_000;
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
