@@ -12,7 +12,7 @@ use crate::domain::{
 };
 use crate::email::{
     AcceptedContext, EmailContext, EmailTemplates, ExtendedContext, InvitationContext,
-    PageMessages, RenderedEmail, format_date_time,
+    PageMessages, RenderedEmail, TemplateProblems, format_date_time,
 };
 
 /// Most language tags taken from one `Accept-Language` header.
@@ -148,36 +148,24 @@ impl InvitationService {
             .name
             .as_ref()
             .map(|n| n.as_str().to_owned());
-        let rendered = match contact.recipient() {
-            Recipient::Email(to) => email
-                .templates
-                .render_with(&locale, variant, &EmailContext::Invitation(context))
-                .map(|rendered| {
-                    let mut draft = draft(
-                        MessageKind::Invitation,
-                        Recipient::Email(to),
-                        to_name,
-                        rendered,
-                    );
-                    if email.reply_to_inviter {
-                        draft.body.reply_to = invitation
-                            .inviter_email
-                            .as_ref()
-                            .map(|e| e.as_str().to_owned());
-                    }
-                    draft
-                }),
-            Recipient::Phone(to) => email
-                .templates
-                .render_sms_with(&locale, variant, &EmailContext::Invitation(context))
-                .map(|sms| MessageDraft {
-                    kind: MessageKind::Invitation,
-                    to: Recipient::Phone(to),
-                    to_name,
-                    locale: sms.locale,
-                    body: MessageBody::text_only(sms.text),
-                }),
-        };
+        let rendered = message_draft(
+            &email.templates,
+            contact.recipient(),
+            to_name,
+            &locale,
+            variant,
+            &EmailContext::Invitation(context),
+        )
+        .map(|mut draft| {
+            // Replies to an email reach the inviter, when so configured; a text has no Reply-To.
+            if email.reply_to_inviter && matches!(draft.to, Recipient::Email(_)) {
+                draft.body.reply_to = invitation
+                    .inviter_email
+                    .as_ref()
+                    .map(|e| e.as_str().to_owned());
+            }
+            draft
+        });
         let queued = rendered
             .map_err(|problems| {
                 tracing::error!(invitation = %invitation.id, %locale, channel = %contact.channel(), %problems, "the invitation message could not be rendered");
@@ -269,25 +257,14 @@ impl InvitationService {
             .name
             .as_ref()
             .map(|n| n.as_str().to_owned());
-        let kind = MessageKind::InvitationExtended;
-        let rendered = match invitation.details.contact.recipient() {
-            to @ Recipient::Email(_) => email
-                .templates
-                .render(&locale, &context)
-                .map(|rendered| draft(kind, to, to_name, rendered)),
-            to @ Recipient::Phone(_) => {
-                email
-                    .templates
-                    .render_sms(&locale, &context)
-                    .map(|sms| MessageDraft {
-                        kind,
-                        to,
-                        to_name,
-                        locale: sms.locale,
-                        body: MessageBody::text_only(sms.text),
-                    })
-            }
-        };
+        let rendered = message_draft(
+            &email.templates,
+            invitation.details.contact.recipient(),
+            to_name,
+            &locale,
+            None,
+            &context,
+        );
         match rendered {
             Ok(draft) => {
                 if let Ok(message) = self.seal(draft, now) {
@@ -318,6 +295,33 @@ fn text<T: AsRef<str>>(value: Option<&T>) -> Option<String> {
 
 fn language(locale: &str) -> &str {
     locale.split('-').next().unwrap_or(locale)
+}
+
+/// `context`'s message for `to`, through its channel: an email's three parts for an address,
+/// the text message for a phone; from `variant`'s templates when given.
+fn message_draft(
+    templates: &EmailTemplates,
+    to: Recipient,
+    to_name: Option<String>,
+    locale: &str,
+    variant: Option<&str>,
+    context: &EmailContext,
+) -> Result<MessageDraft, TemplateProblems> {
+    let kind = context.kind();
+    match to {
+        Recipient::Email(_) => templates
+            .render_with(locale, variant, context)
+            .map(|rendered| draft(kind, to, to_name, rendered)),
+        Recipient::Phone(_) => templates
+            .render_sms_with(locale, variant, context)
+            .map(|sms| MessageDraft {
+                kind,
+                to,
+                to_name,
+                locale: sms.locale,
+                body: MessageBody::text_only(sms.text),
+            }),
+    }
 }
 
 fn draft(
