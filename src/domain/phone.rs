@@ -14,8 +14,6 @@ const MAX_TYPED_LEN: usize = 40;
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct PhoneNumber {
     e164: String,
-    /// Digits of the country calling code (`49` for Germany).
-    country_code_len: usize,
 }
 
 impl PhoneNumber {
@@ -49,17 +47,23 @@ impl PhoneNumber {
         if !phonenumber::is_valid(&number) {
             return invalid("the phone number does not exist in its country's numbering plan");
         }
-        let e164 = number.format().mode(phonenumber::Mode::E164).to_string();
         Ok(Self {
-            country_code_len: number.code().value().to_string().len(),
-            e164,
+            e164: number.format().mode(phonenumber::Mode::E164).to_string(),
         })
     }
 
-    /// The number from a store, already checked when it was written; `None` if it is not
-    /// E.164 any more.
+    /// The number from a store, checked against the numbering plan when it was written: here
+    /// only its E.164 shape is checked (`+`, then 2 to 15 digits, the first not 0), so that
+    /// reading invitations does not run the numbering-plan parser on each one. `None` for
+    /// anything else.
     pub fn from_stored(e164: &str) -> Option<Self> {
-        Self::parse(e164).ok().filter(|number| number.e164 == e164)
+        let digits = e164.strip_prefix('+')?;
+        let shaped = (2..=15).contains(&digits.len())
+            && digits.bytes().all(|b| b.is_ascii_digit())
+            && !digits.starts_with('0');
+        shaped.then(|| Self {
+            e164: e164.to_owned(),
+        })
     }
 
     /// `+4915112345678`.
@@ -71,7 +75,13 @@ impl PhoneNumber {
     /// and the last two digits (`+49 ••••••••••78`).
     pub fn masked(&self) -> String {
         let digits = &self.e164[1..];
-        let (country, national) = digits.split_at(self.country_code_len);
+        // The country code's length, from the numbering plan (1 to 3 digits); worked out only
+        // here, where a number is shown.
+        let country_code_len = phonenumber::parse(None, &self.e164)
+            .map(|number| number.code().value().to_string().len())
+            .unwrap_or(1)
+            .min(digits.len());
+        let (country, national) = digits.split_at(country_code_len);
         let shown = national.len().min(2);
         let hidden = national.len() - shown;
         format!("+{country} {}{}", "•".repeat(hidden), &national[hidden..])
@@ -144,5 +154,10 @@ mod tests {
         assert!(PhoneNumber::from_stored("+4915112345678").is_some());
         assert!(PhoneNumber::from_stored("+49 151 12345678").is_none());
         assert!(PhoneNumber::from_stored("nonsense").is_none());
+        assert!(PhoneNumber::from_stored("+049151").is_none());
+        // Read back, it shows as it did when written.
+        let stored = PhoneNumber::from_stored("+4915112345678").unwrap();
+        assert_eq!(stored, PhoneNumber::parse("+49 151 12345678").unwrap());
+        assert_eq!(stored.masked(), "+49 •••••••••78");
     }
 }
