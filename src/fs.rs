@@ -1,10 +1,23 @@
 //! Files and folders only their owner may read: the data folder (0700), the embedded database
-//! and the `.eml` outbox (0600), the bootstrap token file. Another local user of the machine
+//! and the `.eml` and `.sms` outbox (0600), the bootstrap token file. Another local user of the machine
 //! reads none of them, whatever the process's umask.
 
 use std::fs::{File, OpenOptions};
-use std::io;
-use std::path::Path;
+use std::io::{self, Write as _};
+use std::path::{Path, PathBuf};
+
+/// Writes `bytes` to `dir/name`, the owner's alone, whole: to a temporary name first, then
+/// renamed, so that a reader never sees half a file. Runs on the blocking pool.
+pub(crate) async fn write_whole(dir: PathBuf, name: String, bytes: Vec<u8>) -> io::Result<()> {
+    tokio::task::spawn_blocking(move || {
+        private_dir(&dir)?;
+        let partial = dir.join(format!(".{name}.partial"));
+        private_file(&partial)?.write_all(&bytes)?;
+        std::fs::rename(&partial, dir.join(&name))
+    })
+    .await
+    .unwrap_or_else(|stopped| Err(io::Error::other(stopped)))
+}
 
 /// Creates `dir` (and its parents) if needed and makes it the owner's alone (0700).
 pub(crate) fn private_dir(dir: &Path) -> io::Result<()> {

@@ -1,7 +1,6 @@
 //! Text messages out: an HTTP gateway speaking the Twilio Messages API (Twilio itself, or any
 //! gateway that copies its shape), or `.sms` files in a folder when none is configured.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -216,25 +215,16 @@ impl FileSmsSender {
 #[async_trait]
 impl SmsSender for FileSmsSender {
     async fn send(&self, sms: &OutgoingSms) -> Result<(), DeliveryFailure> {
-        let dir = self.dir.clone();
-        let name = format!("{}.sms", sms.id);
         let content = format!("To: {}\n\n{}\n", sms.to.as_str(), sms.text);
-        let written = tokio::task::spawn_blocking(move || {
-            crate::fs::private_dir(&dir)?;
-            let partial = dir.join(format!(".{name}.partial"));
-            crate::fs::private_file(&partial)?.write_all(content.as_bytes())?;
-            std::fs::rename(&partial, dir.join(&name))
+        crate::fs::write_whole(
+            self.dir.clone(),
+            format!("{}.sms", sms.id),
+            content.into_bytes(),
+        )
+        .await
+        .map_err(|err| {
+            DeliveryFailure::transient(format!("cannot write to the outbox folder: {err}"))
         })
-        .await;
-        match written {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(err)) => Err(DeliveryFailure::transient(format!(
-                "cannot write to the outbox folder: {err}"
-            ))),
-            Err(err) => Err(DeliveryFailure::transient(format!(
-                "the outbox writer stopped: {err}"
-            ))),
-        }
     }
 }
 

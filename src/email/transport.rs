@@ -1,7 +1,6 @@
 //! Where queued messages go: an SMTP server through one pooled lettre transport, or `.eml`
 //! files in an outbox folder when no SMTP server is configured.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
@@ -274,23 +273,10 @@ pub fn prune_outbox(dir: &Path, max_age: Duration) -> std::io::Result<usize> {
 impl Mailer for FileMailer {
     async fn send(&self, email: &OutgoingEmail) -> Result<(), DeliveryFailure> {
         let bytes = self.sender.build(email)?.formatted();
-        let dir = self.dir.clone();
-        let name = format!("{}.eml", email.id);
-        let written = tokio::task::spawn_blocking(move || {
-            crate::fs::private_dir(&dir)?;
-            let partial = dir.join(format!(".{name}.partial"));
-            crate::fs::private_file(&partial)?.write_all(&bytes)?;
-            std::fs::rename(&partial, dir.join(&name))
-        })
-        .await;
-        match written {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(err)) => Err(DeliveryFailure::transient(format!(
-                "cannot write to the outbox folder: {err}"
-            ))),
-            Err(err) => Err(DeliveryFailure::transient(format!(
-                "the outbox writer stopped: {err}"
-            ))),
-        }
+        crate::fs::write_whole(self.dir.clone(), format!("{}.eml", email.id), bytes)
+            .await
+            .map_err(|err| {
+                DeliveryFailure::transient(format!("cannot write to the outbox folder: {err}"))
+            })
     }
 }
