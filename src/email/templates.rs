@@ -383,6 +383,11 @@ impl EmailTemplates {
             .unwrap_or_default()
     }
 
+    /// Whether some locale has the variant `name`.
+    pub fn has_variant(&self, name: &str) -> bool {
+        self.current().is_ok_and(|c| c.variants.contains_key(name))
+    }
+
     /// The locale `variant` is rendered in for `preferences`: the first that has it, trying
     /// each tag and then its language; else English, else any that has it. `None` when no
     /// locale has the variant.
@@ -391,19 +396,7 @@ impl EmailTemplates {
         variant: &str,
         preferences: impl IntoIterator<Item = &'a str>,
     ) -> Option<String> {
-        let compiled = self.current().ok()?;
-        let locales = compiled.variants.get(variant)?;
-        let find = |tag: &str| {
-            locales
-                .iter()
-                .find(|l| l.eq_ignore_ascii_case(tag))
-                .cloned()
-        };
-        preferences
-            .into_iter()
-            .find_map(|tag| find(tag).or_else(|| tag.split('-').next().and_then(find)))
-            .or_else(|| find("en"))
-            .or_else(|| locales.iter().next().cloned())
+        variant_locale(&*self.current().ok()?, variant, preferences)
     }
 
     /// For each variant, each locale with email templates but not the variant, and the locale
@@ -416,7 +409,7 @@ impl EmailTemplates {
         let mut found = Vec::new();
         for (variant, locales) in &compiled.variants {
             for locale in compiled.locales.iter().filter(|l| !locales.contains(*l)) {
-                if let Some(fallback) = self.variant_locale(variant, [locale.as_str()]) {
+                if let Some(fallback) = variant_locale(&compiled, variant, [locale.as_str()]) {
                     found.push((variant.clone(), locale.clone(), fallback));
                 }
             }
@@ -509,6 +502,26 @@ fn preheader(html: &str) -> Option<&str> {
     let start = html.find(MARK)? + MARK.len();
     let end = html[start..].find("</div>")?;
     Some(html[start..start + end].trim())
+}
+
+/// See [`EmailTemplates::variant_locale`].
+fn variant_locale<'a>(
+    compiled: &Compiled,
+    variant: &str,
+    preferences: impl IntoIterator<Item = &'a str>,
+) -> Option<String> {
+    let locales = compiled.variants.get(variant)?;
+    let find = |tag: &str| {
+        locales
+            .iter()
+            .find(|l| l.eq_ignore_ascii_case(tag))
+            .cloned()
+    };
+    preferences
+        .into_iter()
+        .find_map(|tag| find(tag).or_else(|| tag.split('-').next().and_then(find)))
+        .or_else(|| find("en"))
+        .or_else(|| locales.iter().next().cloned())
 }
 
 /// Where a locale's templates (or a variant's, `<locale>/<variant>`) are named from.

@@ -58,7 +58,7 @@ fn preview(state: &EmailSettings, query: PreviewQuery) -> Preview {
     // A variant is shown in the locale it would be written in for this one.
     let variant = query
         .variant
-        .filter(|v| kind == MessageKind::Invitation && state.templates.variants().contains(v));
+        .filter(|v| kind == MessageKind::Invitation && state.templates.has_variant(v));
     let locale = match &variant {
         Some(variant) => state
             .templates

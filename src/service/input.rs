@@ -8,6 +8,7 @@ use crate::domain::{
     Locale, Metadata, PersonName, PhoneNumber, RedirectUrl, Role, Scope, TemplateVariant,
     ValidationError, ValidityPolicy,
 };
+use crate::email::EmailTemplates;
 use crate::ports::Principal;
 
 /// What to do when a PENDING invitation for the same email (or phone) and scope exists.
@@ -101,11 +102,15 @@ pub(crate) fn resolve_valid_for(
 
 /// `name` as a variant the templates have: an unknown one is refused now, at create, rather
 /// than failing the delivery later.
-fn known_variant(name: &str, known: &[String]) -> Result<TemplateVariant, ValidationError> {
+fn known_variant(
+    name: &str,
+    templates: &EmailTemplates,
+) -> Result<TemplateVariant, ValidationError> {
     let variant = TemplateVariant::parse(name)?;
-    if known.iter().any(|k| k == variant.as_str()) {
+    if templates.has_variant(variant.as_str()) {
         return Ok(variant);
     }
+    let known = templates.variants();
     Err(ValidationError::new(
         "template",
         if known.is_empty() {
@@ -176,7 +181,7 @@ pub(crate) fn parse_create(
             RedirectUrl::parse(url, &settings.redirect_allow_list)
         })?,
         template: optional(input.template.as_deref(), |name| {
-            known_variant(name, &settings.email.templates.variants())
+            known_variant(name, &settings.email.templates)
         })?,
     };
     let draft = InvitationDraft {

@@ -881,17 +881,7 @@ async fn two_server_processes_on_one_store_share_the_queue_and_send_each_message
     let inputs: Vec<Value> = (0..COUNT)
         .map(|i| json!({ "email": format!("race{i:03}@example.org"), "role": "viewer" }))
         .collect();
-    let bulk = first
-        .gql(
-            "mutation($inputs: [CreateInvitationInput!]!) { createInvitations(inputs: $inputs) { created } }",
-            json!({ "inputs": inputs }),
-            Some(&token),
-        )
-        .await;
-    assert_eq!(
-        bulk["data"]["createInvitations"]["created"], COUNT,
-        "{bulk:#}"
-    );
+    first.create_all(&token, inputs).await;
     sink.wait_for(COUNT).await;
     let (by_first, by_second) = ServerProcess::sends_of_both(&first, &second, COUNT).await;
     assert!(

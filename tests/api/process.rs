@@ -160,6 +160,22 @@ impl ServerProcess {
             .collect()
     }
 
+    /// Creates `inputs` in one `createInvitations` call as `token`; asserts every one was.
+    pub async fn create_all(&self, token: &str, inputs: Vec<Value>) {
+        let count = inputs.len();
+        let bulk = self
+            .gql(
+                "mutation($inputs: [CreateInvitationInput!]!) { createInvitations(inputs: $inputs) { created } }",
+                serde_json::json!({ "inputs": inputs }),
+                Some(token),
+            )
+            .await;
+        assert_eq!(
+            bulk["data"]["createInvitations"]["created"], count,
+            "{bulk:#}"
+        );
+    }
+
     /// The ids of the messages this process logged as sent ("message sent").
     pub fn sent_message_ids(&self) -> std::collections::BTreeSet<String> {
         self.logged("message sent")

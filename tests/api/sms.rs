@@ -462,17 +462,7 @@ async fn two_server_processes_send_each_text_once(backend: Backend) {
     let inputs: Vec<Value> = (0..COUNT)
         .map(|n| json!({ "phone": number(5000 + n), "channel": "SMS", "role": "viewer" }))
         .collect();
-    let bulk = first
-        .gql(
-            "mutation($inputs: [CreateInvitationInput!]!) { createInvitations(inputs: $inputs) { created } }",
-            json!({ "inputs": inputs }),
-            Some(&token),
-        )
-        .await;
-    assert_eq!(
-        bulk["data"]["createInvitations"]["created"], COUNT,
-        "{bulk:#}"
-    );
+    first.create_all(&token, inputs).await;
     gateway.wait_for(COUNT).await;
     let (by_first, by_second) = ServerProcess::sends_of_both(&first, &second, COUNT).await;
     assert!(by_first.is_disjoint(&by_second), "a text was sent by both");
