@@ -108,5 +108,7 @@ case "${1:-start}" in
   stop) stop ;;
   install) install ;;
   uri) echo "$uri" ;;
-  *) echo "usage: $0 start|stop|running|install|uri" >&2; exit 2 ;;
+  bin) echo "$mongod" ;;
+  pylib) install_pymongo; echo "$pylib" ;;
+  *) echo "usage: $0 start|stop|running|install|uri|bin|pylib" >&2; exit 2 ;;
 esac

@@ -11,7 +11,8 @@
 #     hostile-client suite in it: tests/api/hostile/), and prints the hostile suite's counts,
 #   - scans every log line the suite's servers wrote for tokens, secrets, links, passwords
 #     and query strings (scripts/scan_logs.py),
-#   - stops mongod again.
+#   - stops mongod again, and the three-member replica set the failover tests start
+#     (scripts/mongod-replset.sh).
 # Idempotent: a second run reuses the installed mongod and the build cache in target/.
 set -euo pipefail
 
@@ -29,6 +30,8 @@ cleanup() {
   if [ "$started_here" = 1 ]; then
     bash scripts/mongod.sh stop || true
   fi
+  # The failover tests start a three-member replica set on demand (scripts/mongod-replset.sh).
+  bash scripts/mongod-replset.sh stop || true
 }
 trap cleanup EXIT
 

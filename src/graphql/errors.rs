@@ -2,7 +2,8 @@
 //! GraphQL's own errors (syntax, unknown fields, limits) a code too.
 //!
 //! Every error in a response carries `extensions.code`; VALIDATION_FAILED adds `field`,
-//! DUPLICATE_PENDING_INVITATION adds `invitationId`, RATE_LIMITED adds `retryAfterSeconds`.
+//! DUPLICATE_PENDING_INVITATION adds `invitationId`; RATE_LIMITED and UNAVAILABLE add
+//! `retryAfterSeconds` (the HTTP layer turns it into `Retry-After`).
 //! Messages are the `Display` of [`Error`], written to be shown to people: no driver message,
 //! stack or secret. The cause chain of UNAVAILABLE and INTERNAL goes to the log, once, here.
 
@@ -12,6 +13,9 @@ use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, N
 use async_graphql::{ErrorExtensionValues, Response, Value};
 
 use crate::error::{Error, ErrorCode};
+
+/// The retry hint on UNAVAILABLE: a replica set elects a new primary within a few seconds.
+pub const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 1;
 
 /// Turns a service error into the GraphQL error a client sees.
 pub fn to_graphql_error(err: &Error) -> async_graphql::Error {
@@ -28,6 +32,9 @@ pub fn to_graphql_error(err: &Error) -> async_graphql::Error {
         Error::RateLimited { retry_after_secs } => {
             extensions.set("retryAfterSeconds", *retry_after_secs);
         }
+        // A store that cannot answer now (a replica set electing a primary, a busy SQLite
+        // file) usually can within a second or two.
+        Error::Unavailable(_) => extensions.set("retryAfterSeconds", UNAVAILABLE_RETRY_AFTER_SECS),
         _ => {}
     }
     async_graphql::Error {

@@ -319,3 +319,45 @@ async fn make_store_unavailable_and_call(server: &TestServer, app_name: &str) ->
 fn server_location(server: &TestServer) -> &Location {
     server.location.as_ref().unwrap()
 }
+
+/// A replica set between primaries: every write is refused with NotWritablePrimary (10107),
+/// also the driver's one retry. The client gets UNAVAILABLE with a retry hint, in the error's
+/// extensions and as `Retry-After`, and nothing from the driver's message.
+#[tokio::test]
+async fn a_replica_set_without_a_primary_is_unavailable_with_a_retry_hint() {
+    let app_name = format!("no-primary-{}", uuid::Uuid::now_v7().simple());
+    let server = spawn_server_with(
+        Backend::Mongo,
+        ServerOptions {
+            mongo_app_name: Some(app_name.clone()),
+            ..ServerOptions::default()
+        },
+    )
+    .await;
+    let fail_point = crate::helpers::FailPoint::set(
+        "alwaysOn",
+        bson::doc! { "failCommands": ["insert"], "errorCode": 10107, "appName": app_name },
+    )
+    .await;
+    let response = server
+        .http()
+        .post(server.url("/graphql"))
+        .bearer_auth(&server.tokens.editor)
+        .json(&json!({
+            "query": "mutation { createInvitation(input: {email: \"between@example.org\", role: \"viewer\"}) { id } }"
+        }))
+        .send()
+        .await
+        .unwrap();
+    fail_point.off().await;
+    assert_eq!(response.headers()["retry-after"], "1");
+    let body: Value = response.json().await.unwrap();
+    let mut seen = Seen {
+        codes: BTreeSet::new(),
+    };
+    seen.expect(&body, ErrorCode::Unavailable);
+    assert_eq!(
+        body["errors"][0]["extensions"]["retryAfterSeconds"], 1,
+        "{body:#}"
+    );
+}

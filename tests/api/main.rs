@@ -26,6 +26,7 @@ mod erasure;
 mod error_codes;
 mod events;
 mod extending;
+mod failover;
 mod graphql_api;
 mod host;
 mod hostile;

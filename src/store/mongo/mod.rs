@@ -49,15 +49,51 @@ pub(super) async fn all_of(
         .map_err(classify)
 }
 
-/// Network trouble and a missing primary are `Unavailable`; the rest is `Other`.
-pub(super) fn classify(err: mongodb::error::Error) -> StoreError {
+/// Server error codes that mean "no primary to take this right now": the replica set is
+/// electing, the member stepped down or is shutting down, or a majority did not confirm in
+/// time. The same write may succeed a moment later, on the new primary.
+const REPLICATION_STATE_CODES: [i32; 12] = [
+    64,    // WriteConcernFailed (a majority did not confirm within wtimeout)
+    91,    // ShutdownInProgress
+    189,   // PrimarySteppedDown
+    262,   // ExceededTimeLimit
+    10058, // LegacyNotPrimary
+    10107, // NotWritablePrimary
+    11600, // InterruptedAtShutdown
+    11602, // InterruptedDueToReplStateChange
+    13435, // NotPrimaryNoSecondaryOk
+    13436, // NotPrimaryOrSecondary
+    6,     // HostUnreachable
+    89,    // NetworkTimeout
+];
+
+/// The server's error code, wherever the error kind keeps it.
+fn server_code(err: &mongodb::error::Error) -> Option<i32> {
     match err.kind.as_ref() {
+        ErrorKind::Command(command) => Some(command.code),
+        ErrorKind::Write(WriteFailure::WriteError(e)) => Some(e.code),
+        ErrorKind::Write(WriteFailure::WriteConcernError(e)) => Some(e.code),
+        ErrorKind::InsertMany(e) => e.write_concern_error.as_ref().map(|wce| wce.code),
+        _ => None,
+    }
+}
+
+/// Network trouble, a missing primary and a replica set changing its primary are
+/// `Unavailable` (the caller may retry: UNAVAILABLE with a retry hint); the rest is `Other`.
+pub(super) fn classify(err: mongodb::error::Error) -> StoreError {
+    let unavailable = matches!(
+        err.kind.as_ref(),
         ErrorKind::ServerSelection { .. }
-        | ErrorKind::Io(_)
-        | ErrorKind::ConnectionPoolCleared { .. }
-        | ErrorKind::DnsResolve { .. }
-        | ErrorKind::Authentication { .. } => StoreError::Unavailable(Box::new(err)),
-        _ => StoreError::Other(Box::new(err)),
+            | ErrorKind::Io(_)
+            | ErrorKind::ConnectionPoolCleared { .. }
+            | ErrorKind::DnsResolve { .. }
+            | ErrorKind::Authentication { .. }
+    ) || err.contains_label("RetryableWriteError")
+        || server_code(&err).is_some_and(|code| REPLICATION_STATE_CODES.contains(&code));
+    if unavailable {
+        StoreError::Unavailable(Box::new(err))
+    } else {
+        StoreError::Other(Box::new(err))
     }
 }
 
@@ -91,9 +127,19 @@ impl MongoStore {
         options
             .app_name
             .get_or_insert_with(|| "cms-invitations".to_owned());
+        // Failover, deliberately (docs/deployment.md): a write or read that meets a primary
+        // stepping down or gone is retried once on the new one, which the driver waits for up
+        // to the server selection timeout. Every write here is safe to retry: inserts carry
+        // their own ids and unique keys, and updates check the record's revision; a retried
+        // write the server already applied is answered from its transaction table, not done
+        // twice. A connection string may still say otherwise.
+        options.retry_writes.get_or_insert(true);
+        options.retry_reads.get_or_insert(true);
+        // An election takes 2 to 12 s (`electionTimeoutMillis`, 10 s by default, plus the vote);
+        // a request waits that long for a new primary, then gets UNAVAILABLE with a retry hint.
         options
             .server_selection_timeout
-            .get_or_insert(Duration::from_secs(10));
+            .get_or_insert(Duration::from_secs(15));
         let client = Client::with_options(options).map_err(classify)?;
         Self::open(client.database(database), retention).await
     }
