@@ -471,7 +471,7 @@ async fn failover(fault: Fault) {
         .count();
     let create_errors = creates.iter().filter(|(_, a)| a.outcome.is_err()).count();
 
-    println!(
+    let summary = format!(
         "failover ({fault:?}): {} creates acknowledged, {create_errors} refused (UNAVAILABLE, \
          retry hint 1 s), {unacknowledged_but_stored} refused but stored; lost 0; {} created \
          events logged; {} accepts won of {} invitations (none twice); {} emails sent for {} \
@@ -487,6 +487,7 @@ async fn failover(fault: Fault) {
         elected.as_secs_f64(),
         first_ack_after_fault.as_secs_f64(),
     );
+    append_summary(&summary);
     assert!(
         first_ack_after_fault < Duration::from_secs(15),
         "the first write after the fault took {first_ack_after_fault:?}"
@@ -504,6 +505,19 @@ async fn failover(fault: Fault) {
     for dir in dirs {
         let _ = std::fs::remove_dir_all(dir);
     }
+}
+
+/// The figures of each run, in `failover-summary.txt` of the suite's log folder (printed by
+/// `scripts/test.sh`).
+fn append_summary(line: &str) {
+    use std::io::Write as _;
+    let path = crate::process::suite_log_dir().join("failover-summary.txt");
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
+    writeln!(file, "{line}").unwrap();
 }
 
 fn uuid_of(value: &bson::Bson) -> String {
