@@ -79,6 +79,23 @@ pub trait InvitationStore: Send + Sync + Debug {
     /// make a second PENDING invitation for the same email and scope.
     async fn update(&self, invitation: &Invitation) -> StoreResult<u64>;
 
+    /// Writes each of `invitations` as [`Self::update`] would, together where the store can
+    /// (one round trip, one commit for the batch): for each, in order, its new revision, or
+    /// `None` when its stored revision moved on or it is gone (the caller reads it again).
+    /// An error says nothing of which were written; each revision check still holds, so the
+    /// caller may read them again and decide again. The default writes them one by one.
+    async fn update_many(&self, invitations: &[Invitation]) -> StoreResult<Vec<Option<u64>>> {
+        let mut written = Vec::with_capacity(invitations.len());
+        for invitation in invitations {
+            written.push(match self.update(invitation).await {
+                Ok(revision) => Some(revision),
+                Err(StoreError::Conflict) => None,
+                Err(err) => return Err(err),
+            });
+        }
+        Ok(written)
+    }
+
     /// One page of invitations matching the filter, in the requested order. `now` decides
     /// which PENDING invitations read as EXPIRED.
     async fn list(&self, query: &ListQuery, now: DateTime<Utc>) -> StoreResult<Page>;

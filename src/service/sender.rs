@@ -9,7 +9,14 @@ use futures_util::StreamExt as _;
 use uuid::Uuid;
 
 use super::InvitationService;
-use crate::domain::{AfterFailure, Claim, DeliveryFailure, Invitation, Outgoing};
+use std::collections::HashMap;
+
+use chrono::{DateTime, TimeDelta, Utc};
+
+use crate::domain::{
+    AfterFailure, Claim, DeliveryFailure, Invitation, InvitationId, Outgoing, QueuedMessage,
+    RetryPolicy,
+};
 use crate::error::Result;
 use crate::ports::{Mailer, SmsSender};
 
@@ -58,8 +65,18 @@ impl<'a> From<&'a dyn Mailer> for Couriers<'a> {
     }
 }
 
-/// How many invitations with due messages one round reads at a time.
+/// The most invitations with due messages one round reads (and claims together).
 const BATCH: usize = 200;
+
+/// A round claims what its couriers can send in a few turns (their concurrency times this),
+/// at least [`MIN_CLAIM`]: enough to make the claim one write for many messages, few enough
+/// that other instances find messages to share when the couriers are slow.
+const CLAIM_AHEAD: usize = 4;
+const MIN_CLAIM: usize = 16;
+
+/// The most attempts whose outcomes are recorded in one write. Outcomes that arrive together
+/// are recorded together; one alone is recorded at once.
+const RECORD_BATCH: usize = 64;
 
 /// What one delivery round did in this process.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -73,117 +90,256 @@ pub struct DeliveryReport {
     pub cancelled: u64,
 }
 
-enum Outcome {
+/// One claimed message: its invitation and the copy to send.
+type Claimed = (InvitationId, Box<QueuedMessage>);
+
+/// One attempt at a claimed message, with the jitter its retry uses (drawn once, so that a
+/// record written again after a lost race decides the same).
+struct Attempt {
+    invitation: InvitationId,
+    message: Box<QueuedMessage>,
+    sent: std::result::Result<(), DeliveryFailure>,
+    jitter: f64,
+}
+
+/// What recording an attempt did to its message.
+enum Recorded {
     Sent,
-    Retrying,
-    Failed,
-    Cancelled,
-    /// Taken by another sender, superseded, or not due after all.
-    Skipped,
+    RetryAt(DateTime<Utc>),
+    GaveUp,
+    /// No longer queued: superseded by a resend, or recorded by another sender.
+    Gone,
+}
+
+/// Claims every message of `invitation` that is due at `now`, until `now + lease`.
+fn claim_due(invitation: &mut Invitation, now: DateTime<Utc>, lease: TimeDelta) -> Vec<Claim> {
+    let ids: Vec<Uuid> = invitation.due_messages(now).collect();
+    ids.into_iter()
+        .map(|id| invitation.claim_message(id, now, lease))
+        .filter(|claim| !matches!(claim, Claim::NotDue))
+        .collect()
+}
+
+/// Records `attempt` on `invitation`.
+fn record(
+    invitation: &mut Invitation,
+    attempt: &Attempt,
+    now: DateTime<Utc>,
+    retry: &RetryPolicy,
+) -> Recorded {
+    let id = attempt.message.id;
+    match &attempt.sent {
+        Ok(()) if invitation.message_sent(id, now) => Recorded::Sent,
+        Ok(()) => Recorded::Gone,
+        Err(failure) => match invitation.message_failed(id, now, failure, retry, attempt.jitter) {
+            Some(AfterFailure::RetryAt(at)) => Recorded::RetryAt(at),
+            Some(AfterFailure::GiveUp) => Recorded::GaveUp,
+            None => Recorded::Gone,
+        },
+    }
 }
 
 impl InvitationService {
     /// Delivers every message due now, as many at a time as the couriers take, until none is
-    /// left. Store failures end the round with an error; the messages stay queued.
+    /// left. Each round claims the due messages of several invitations in one write,
+    /// sends them, and records the outcomes that arrive together in one write: on MongoDB an
+    /// invitation costs its insert and a share of two batch writes, not three writes of its
+    /// own. Store failures end the round with an error; the messages stay queued (a claimed
+    /// one until its lease ends).
     pub async fn deliver_due<'a>(
         &self,
         couriers: impl Into<Couriers<'a>>,
     ) -> Result<DeliveryReport> {
         let couriers = couriers.into();
         let mut report = DeliveryReport::default();
+        let limit = (couriers.concurrency() * CLAIM_AHEAD).clamp(MIN_CLAIM, BATCH);
         loop {
             let now = self.clock.now();
-            let due = self.store.due_messages(now, BATCH).await?;
+            let due = self.store.due_messages(now, limit).await?;
             let batch = due.len();
-            let work: Vec<(Invitation, Uuid)> = due
-                .into_iter()
-                .flat_map(|invitation| {
-                    let ids: Vec<Uuid> = invitation.due_messages(now).collect();
-                    ids.into_iter().map(move |id| (invitation.clone(), id))
-                })
-                .collect();
-            let outcomes: Vec<Result<Outcome>> = futures_util::stream::iter(work)
-                .map(|(invitation, id)| self.deliver_one(invitation, id, couriers))
-                .buffer_unordered(couriers.concurrency().max(1))
-                .collect()
-                .await;
-            let mut progressed = false;
-            for outcome in outcomes {
-                let counter = match outcome? {
-                    Outcome::Sent => &mut report.sent,
-                    Outcome::Retrying => &mut report.retrying,
-                    Outcome::Failed => &mut report.failed,
-                    Outcome::Cancelled => &mut report.cancelled,
-                    Outcome::Skipped => continue,
-                };
-                *counter += 1;
-                progressed = true;
-            }
-            if batch < BATCH || !progressed {
+            let before = report;
+            let (copies, to_send, lost) = self.claim_all(due, now, &mut report).await?;
+            self.send_and_record(copies, to_send, couriers, &mut report)
+                .await?;
+            // A batch lost to another sender is not the end: the next read skips what it took.
+            if batch < limit || (report == before && lost == 0) {
                 return Ok(report);
             }
         }
     }
 
-    /// Claims message `id` of `invitation` (a copy just read), sends it and records how it
-    /// went.
-    async fn deliver_one(
+    /// Claims the due messages of `due` (copies just read) in memory and writes the claims
+    /// together. A copy that changed meanwhile is read again and claimed alone. Returns the
+    /// written copies, the messages to send, and how many invitations another sender claimed
+    /// first.
+    async fn claim_all(
         &self,
-        invitation: Invitation,
-        id: Uuid,
-        couriers: Couriers<'_>,
-    ) -> Result<Outcome> {
-        let email = &self.settings.email;
-        let claimed = self
-            .write_if(invitation, |invitation, now| {
-                Ok(match invitation.claim_message(id, now, email.lease) {
-                    Claim::NotDue => None,
-                    claim => Some(claim),
-                })
-            })
-            .await?;
-        let (invitation, message) = match claimed {
-            None | Some((_, Claim::NotDue)) => return Ok(Outcome::Skipped),
-            Some((_, Claim::Cancelled)) => return Ok(Outcome::Cancelled),
-            Some((invitation, Claim::Send(message))) => (invitation, message),
-        };
-        let invitation_id = invitation.id;
-        let sent = match message.open(&email.keys) {
-            Ok(outgoing) => couriers.send(&outgoing).await,
-            Err(unopened) => Err(unopened),
-        };
-        let channel = message.to.channel();
-        match sent {
-            Ok(()) => {
-                self.write_if(invitation, |invitation, now| {
-                    Ok(invitation.message_sent(id, now).then_some(()))
-                })
-                .await?;
-                tracing::info!(invitation = %invitation_id, message_id = %id, kind = %message.kind, %channel, locale = %message.locale, attempt = message.schedule.attempts, "message sent");
-                Ok(Outcome::Sent)
+        due: Vec<Invitation>,
+        now: DateTime<Utc>,
+        report: &mut DeliveryReport,
+    ) -> Result<(HashMap<InvitationId, Invitation>, Vec<Claimed>, usize)> {
+        let lease = self.settings.email.lease;
+        let mut changed = Vec::with_capacity(due.len());
+        let mut claims = Vec::with_capacity(due.len());
+        for mut invitation in due {
+            let made = claim_due(&mut invitation, now, lease);
+            if !made.is_empty() {
+                changed.push(invitation);
+                claims.push(made);
             }
-            Err(failure) => {
-                let jitter = jitter();
-                let after = self
-                    .write_if(invitation, |invitation, now| {
-                        Ok(invitation.message_failed(id, now, &failure, &email.retry, jitter))
-                    })
-                    .await?;
-                match after {
-                    Some((_, AfterFailure::RetryAt(at))) => {
-                        tracing::warn!(invitation = %invitation_id, message_id = %id, kind = %message.kind, %channel, attempt = message.schedule.attempts, error = %failure, retry_at = %at, "message not sent; will retry");
-                        Ok(Outcome::Retrying)
-                    }
-                    Some((_, AfterFailure::GiveUp)) => {
-                        tracing::error!(invitation = %invitation_id, message_id = %id, kind = %message.kind, %channel, attempt = message.schedule.attempts, permanent = failure.permanent, error = %failure, "message given up");
-                        Ok(Outcome::Failed)
-                    }
-                    None => Ok(Outcome::Skipped),
+        }
+        let written = self.store.update_many(&changed).await?;
+        let mut copies = HashMap::with_capacity(changed.len());
+        let mut to_send = Vec::new();
+        let mut lost = 0;
+        for ((mut invitation, made), revision) in changed.into_iter().zip(claims).zip(written) {
+            let (invitation, made) = match revision {
+                Some(revision) => {
+                    invitation.revision = revision;
+                    self.announce(&invitation);
+                    (invitation, made)
+                }
+                None => {
+                    let Some(fresh) = self.store.get(invitation.id).await? else {
+                        continue;
+                    };
+                    let alone = self
+                        .write_if(fresh, |invitation, now| {
+                            let made = claim_due(invitation, now, lease);
+                            Ok((!made.is_empty()).then_some(made))
+                        })
+                        .await?;
+                    let Some(alone) = alone else {
+                        lost += 1;
+                        continue;
+                    };
+                    alone
+                }
+            };
+            for claim in made {
+                match claim {
+                    Claim::Send(message) => to_send.push((invitation.id, message)),
+                    Claim::Cancelled => report.cancelled += 1,
+                    Claim::NotDue => {}
+                }
+            }
+            copies.insert(invitation.id, invitation);
+        }
+        Ok((copies, to_send, lost))
+    }
+
+    /// Sends the claimed messages, as many at a time as the couriers take, and records the
+    /// outcomes that are ready together. A failed record does not stop the sends in flight;
+    /// the first store error is returned once they are all recorded or given back.
+    async fn send_and_record(
+        &self,
+        mut copies: HashMap<InvitationId, Invitation>,
+        to_send: Vec<Claimed>,
+        couriers: Couriers<'_>,
+        report: &mut DeliveryReport,
+    ) -> Result<()> {
+        let keys = &self.settings.email.keys;
+        let mut attempts = futures_util::stream::iter(to_send)
+            .map(|(invitation, message)| async move {
+                let sent = match message.open(keys) {
+                    Ok(outgoing) => couriers.send(&outgoing).await,
+                    Err(unopened) => Err(unopened),
+                };
+                Attempt {
+                    invitation,
+                    message,
+                    jitter: if sent.is_ok() { 0.5 } else { jitter() },
+                    sent,
+                }
+            })
+            .buffer_unordered(couriers.concurrency().max(1))
+            .ready_chunks(RECORD_BATCH);
+        let mut first_error = None;
+        while let Some(ready) = attempts.next().await {
+            if let Err(err) = self.record_all(&mut copies, ready, report).await {
+                tracing::warn!(error = %err, code = %err.code(), "could not record sent messages; they are sent again when their lease ends");
+                first_error.get_or_insert(err);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// Records `ready` attempts on their invitations' copies, one write for all of them. A
+    /// copy that changed meanwhile is read again and its attempts recorded alone.
+    async fn record_all(
+        &self,
+        copies: &mut HashMap<InvitationId, Invitation>,
+        ready: Vec<Attempt>,
+        report: &mut DeliveryReport,
+    ) -> Result<()> {
+        let now = self.clock.now();
+        let retry = &self.settings.email.retry;
+        let mut by_invitation: Vec<(Invitation, Vec<Attempt>)> = Vec::new();
+        for attempt in ready {
+            match by_invitation
+                .iter_mut()
+                .find(|(invitation, _)| invitation.id == attempt.invitation)
+            {
+                Some((_, attempts)) => attempts.push(attempt),
+                None => {
+                    let Some(copy) = copies.get(&attempt.invitation) else {
+                        continue;
+                    };
+                    by_invitation.push((copy.clone(), vec![attempt]));
                 }
             }
         }
+        let mut changed = Vec::with_capacity(by_invitation.len());
+        let mut recorded = Vec::with_capacity(by_invitation.len());
+        for (invitation, attempts) in &by_invitation {
+            let mut next = invitation.clone();
+            recorded.push(
+                attempts
+                    .iter()
+                    .map(|attempt| record(&mut next, attempt, now, retry))
+                    .collect::<Vec<_>>(),
+            );
+            changed.push(next);
+        }
+        let written = self.store.update_many(&changed).await?;
+        for (((read, attempts), mut next), (revision, mut outcomes)) in by_invitation
+            .into_iter()
+            .zip(changed)
+            .zip(written.into_iter().zip(recorded))
+        {
+            match revision {
+                Some(revision) => {
+                    next.revision = revision;
+                    self.announce(&next);
+                    copies.insert(next.id, next);
+                }
+                None => {
+                    // Changed meanwhile (an edit, a resend): record on what is stored now.
+                    let alone = self
+                        .write_if(read, |invitation, now| {
+                            Ok(Some(
+                                attempts
+                                    .iter()
+                                    .map(|attempt| record(invitation, attempt, now, retry))
+                                    .collect::<Vec<_>>(),
+                            ))
+                        })
+                        .await?;
+                    match alone {
+                        Some((written, again)) => {
+                            outcomes = again;
+                            copies.insert(written.id, written);
+                        }
+                        None => outcomes = attempts.iter().map(|_| Recorded::Gone).collect(),
+                    }
+                }
+            }
+            for (attempt, outcome) in attempts.iter().zip(outcomes) {
+                log_attempt(attempt, &outcome, report);
+            }
+        }
+        Ok(())
     }
-
     /// Lets the "accepted" notice of a successful accept go, and wakes the sender. A failure
     /// here only delays the notice until its hold ends, so it is logged, not returned.
     pub(super) async fn release_notice(&self, accepted: Invitation) -> Invitation {
@@ -244,6 +400,35 @@ impl InvitationService {
                 () = tokio::time::sleep(poll) => {}
             }
         }
+    }
+}
+
+/// Counts an attempt and logs it, as sent, to be retried or given up. A message sent whose
+/// record found it gone (another sender recorded it, or a resend replaced it) still went out.
+fn log_attempt(attempt: &Attempt, outcome: &Recorded, report: &mut DeliveryReport) {
+    let message = &attempt.message;
+    let (invitation, id, kind, locale) = (
+        attempt.invitation,
+        message.id,
+        message.kind,
+        &message.locale,
+    );
+    let channel = message.to.channel();
+    let attempt_number = message.schedule.attempts;
+    match (&attempt.sent, outcome) {
+        (Ok(()), _) => {
+            report.sent += 1;
+            tracing::info!(%invitation, message_id = %id, %kind, %channel, %locale, attempt = attempt_number, "message sent");
+        }
+        (Err(failure), Recorded::RetryAt(at)) => {
+            report.retrying += 1;
+            tracing::warn!(%invitation, message_id = %id, %kind, %channel, attempt = attempt_number, error = %failure, retry_at = %at, "message not sent; will retry");
+        }
+        (Err(failure), Recorded::GaveUp) => {
+            report.failed += 1;
+            tracing::error!(%invitation, message_id = %id, %kind, %channel, attempt = attempt_number, permanent = failure.permanent, error = %failure, "message given up");
+        }
+        (Err(_), Recorded::Sent | Recorded::Gone) => {}
     }
 }
 

@@ -393,22 +393,23 @@ async fn failover(fault: Fault) {
         .collect();
     let lost: Vec<&String> = acked_ids.difference(&stored).collect();
     assert!(lost.is_empty(), "acknowledged and lost: {lost:?}");
-    let created_events = wait_for("every acknowledged invitation's created event", || async {
-        let logged: BTreeSet<String> = db
-            .collection::<bson::Document>("invitation_events")
-            .find(doc! { "type": "invitation.created" })
-            .projection(doc! { "invitationId": 1 })
-            .await
-            .ok()?
-            .try_collect::<Vec<_>>()
-            .await
-            .ok()?
-            .iter()
-            .map(|d| uuid_of(d.get("invitationId").unwrap()))
-            .collect();
-        acked_ids.is_subset(&logged).then_some(logged)
-    })
-    .await;
+    let created_events =
+        crate::helpers::wait_until("every acknowledged invitation's created event", || async {
+            let logged: BTreeSet<String> = db
+                .collection::<bson::Document>("invitation_events")
+                .find(doc! { "type": "invitation.created" })
+                .projection(doc! { "invitationId": 1 })
+                .await
+                .ok()?
+                .try_collect::<Vec<_>>()
+                .await
+                .ok()?
+                .iter()
+                .map(|d| uuid_of(d.get("invitationId").unwrap()))
+                .collect();
+            acked_ids.is_subset(&logged).then_some(logged)
+        })
+        .await;
 
     // No accept won twice, and a won accept is what the store says.
     let mut accepted_invitations = 0;
@@ -448,7 +449,7 @@ async fn failover(fault: Fault) {
         .filter(|id| !pre_created.contains(*id))
         .cloned()
         .collect();
-    let sends = wait_for("every stored invitation's email sent", || async {
+    let sends = crate::helpers::wait_until("every stored invitation's email sent", || async {
         let mut per_invitation: BTreeMap<String, usize> = BTreeMap::new();
         for server in [&first, &second] {
             for line in server.logged("message sent") {
@@ -526,21 +527,5 @@ fn uuid_of(value: &bson::Bson) -> String {
         // The event log keeps ids as text.
         bson::Bson::String(id) => id.clone(),
         other => panic!("not a UUID: {other:?}"),
-    }
-}
-
-/// Polls `check` until it gives a value (at most 60 s).
-async fn wait_for<T, F, Fut>(what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "waited 60 s for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

@@ -37,6 +37,7 @@ mod redaction;
 mod schema;
 mod scopes;
 mod sealing;
+mod sending;
 mod sms;
 mod store_contract;
 mod tokens;

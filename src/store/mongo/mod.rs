@@ -12,7 +12,7 @@ use std::future::IntoFuture;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use bson::{Document, RawDocumentBuf, doc};
+use bson::{Bson, Document, RawDocumentBuf, doc};
 use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
 use mongodb::error::{ErrorKind, WriteFailure};
@@ -48,6 +48,10 @@ pub(super) async fn all_of(
         .await
         .map_err(classify)
 }
+
+/// The field a batch of replacements marks its documents with (see `update_many`). Reads
+/// ignore it; the next single write drops it.
+const WRITE_TOKEN: &str = "writeToken";
 
 /// Server error codes that mean "no primary to take this right now": the replica set is
 /// electing, the member stepped down or is shutting down, or a majority did not confirm in
@@ -338,6 +342,86 @@ impl InvitationStore for MongoStore {
         }
     }
 
+    async fn update_many(&self, invitations: &[Invitation]) -> StoreResult<Vec<Option<u64>>> {
+        match invitations {
+            [] => return Ok(Vec::new()),
+            [one] => {
+                return match self.update(one).await {
+                    Ok(revision) => Ok(vec![Some(revision)]),
+                    Err(StoreError::Conflict) => Ok(vec![None]),
+                    Err(err) => Err(err),
+                };
+            }
+            _ => {}
+        }
+        // One `update` command with a replacement per invitation, each under its revision
+        // check: one round trip and one journal commit for the batch (the driver's bulk write
+        // needs MongoDB 8). Its answer counts matches but does not say which, so every
+        // replacement carries this write's token: when some did not match, the documents that
+        // hold the token are the ones written.
+        let token = Bson::String(uuid::Uuid::new_v4().simple().to_string());
+        let mut updates = Vec::with_capacity(invitations.len());
+        let mut ids = Vec::with_capacity(invitations.len());
+        for invitation in invitations {
+            let mut record = InvitationRecord::from(invitation);
+            let read_revision = record.revision;
+            record.revision += 1;
+            let mut replacement = codec::invitation_document(&record);
+            replacement.insert(WRITE_TOKEN, token.clone());
+            ids.push(codec::uuid(record.id));
+            updates.push(Bson::Document(doc! {
+                "q": { "_id": codec::uuid(record.id), "revision": read_revision },
+                "u": replacement,
+            }));
+        }
+        let answer = self
+            .database
+            .run_command(doc! {
+                "update": self.invitations.name(),
+                "updates": updates,
+                "ordered": false,
+                "writeConcern": { "w": "majority", "j": true },
+            })
+            .await
+            .map_err(classify)?;
+        if let Ok(concern) = answer.get_document("writeConcernError") {
+            return Err(StoreError::Unavailable(
+                format!("a batch of invitation writes was not confirmed by a majority: {concern}")
+                    .into(),
+            ));
+        }
+        // A statement a unique index refused (`writeErrors`) matched nothing and reads as not
+        // written below: the caller writes it again alone, which says why.
+        let matched = answer
+            .get_i32("n")
+            .ok()
+            .and_then(|n| usize::try_from(n).ok())
+            .unwrap_or(0);
+        if matched == invitations.len() {
+            return Ok(invitations.iter().map(|i| Some(i.revision + 1)).collect());
+        }
+        let written: std::collections::HashSet<Vec<u8>> = all_of(
+            self.invitations
+                .find(doc! { "_id": { "$in": ids }, WRITE_TOKEN: &token })
+                .projection(doc! { "_id": 1 }),
+        )
+        .await?
+        .iter()
+        .filter_map(|found| match found.get("_id") {
+            Some(Bson::Binary(id)) => Some(id.bytes.clone()),
+            _ => None,
+        })
+        .collect();
+        Ok(invitations
+            .iter()
+            .map(|invitation| {
+                written
+                    .contains(invitation.id.as_uuid().as_bytes().as_slice())
+                    .then(|| invitation.revision + 1)
+            })
+            .collect())
+    }
+
     async fn list(&self, query: &ListQuery, now: DateTime<Utc>) -> StoreResult<Page> {
         let cursor = self
             .invitations
@@ -431,7 +515,7 @@ impl InvitationStore for MongoStore {
     ) -> StoreResult<u64> {
         // The records first: once they are gone nothing publishes their events any more (a
         // publish in flight erases what it logged, see `remove_published`).
-        let keys: Vec<bson::Bson> = ids.iter().map(|id| codec::uuid(id.as_uuid())).collect();
+        let keys: Vec<Bson> = ids.iter().map(|id| codec::uuid(id.as_uuid())).collect();
         let deleted = self
             .invitations
             .delete_many(doc! { "_id": { "$in": keys } })

@@ -325,6 +325,28 @@ impl InvitationStore for SqliteStore {
         .await
     }
 
+    async fn update_many(&self, invitations: &[Invitation]) -> StoreResult<Vec<Option<u64>>> {
+        let records: Vec<(InvitationRecord, u64)> = invitations
+            .iter()
+            .map(|invitation| (InvitationRecord::from(invitation), invitation.revision + 1))
+            .collect();
+        self.write(move |conn| {
+            // One transaction, one commit (one sync of the log) for the batch.
+            let tx = conn.transaction().map_err(classify)?;
+            let mut written = Vec::with_capacity(records.len());
+            for (record, next) in &records {
+                written.push(match write_record(&tx, &UPDATE, record) {
+                    Ok(0) | Err(StoreError::Conflict) => None,
+                    Ok(_) => Some(*next),
+                    Err(err) => return Err(err),
+                });
+            }
+            tx.commit().map_err(classify)?;
+            Ok(written)
+        })
+        .await
+    }
+
     async fn list(&self, query: &ListQuery, now: DateTime<Utc>) -> StoreResult<Page> {
         let page_sql = listing::page(query, &schema::COLUMNS.join(", "), now);
         let first = query.first;
