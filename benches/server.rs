@@ -13,6 +13,8 @@
 
 #[path = "server/events.rs"]
 mod events;
+#[path = "server/scale.rs"]
+mod scale;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -232,13 +234,18 @@ struct Server {
 impl Server {
     /// Starts the release binary on `store_env` and waits for its first GraphQL answer.
     async fn start(store_env: &[(&str, String)]) -> Self {
+        let data_dir = std::env::temp_dir().join(format!("cmsi-bench-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&data_dir).unwrap();
+        Self::start_in(store_env, data_dir).await
+    }
+
+    /// The same, on the data folder `data_dir` (which may hold a SQLite store already).
+    async fn start_in(store_env: &[(&str, String)], data_dir: PathBuf) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
-        let data_dir = std::env::temp_dir().join(format!("cmsi-bench-{}", uuid::Uuid::now_v7()));
-        std::fs::create_dir_all(&data_dir).unwrap();
         let started = Instant::now();
         let mut command = Command::new(env!("CARGO_BIN_EXE_cms-invitations"));
         command
@@ -739,6 +746,16 @@ fn main() {
     // `cargo bench --bench server -- --events`: the events passes alone (about 3 minutes), to
     // compare the cost of a webhook endpoint across runs without the main passes' 10.
     let events_only = std::env::args().any(|arg| arg == "--events");
+    // `cargo bench --bench server -- --scale 1000000`: the scale passes alone (see
+    // `server/scale.rs`).
+    let scale: Option<usize> = std::env::args()
+        .skip_while(|arg| arg != "--scale")
+        .nth(1)
+        .map(|count| {
+            count
+                .parse()
+                .expect("--scale takes a number of invitations")
+        });
     let sizes = if full { &FULL } else { &SMOKE };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -746,6 +763,10 @@ fn main() {
         .unwrap();
     runtime.block_on(async {
         let uri = mongo_uri();
+        if let Some(count) = scale {
+            scale::run(&uri, count).await;
+            return;
+        }
         let main_passes = if events_only {
             None
         } else {

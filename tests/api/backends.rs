@@ -105,3 +105,46 @@ async fn the_mongodb_ttl_index_follows_the_configured_retention() {
 
     store.database().drop().await.unwrap();
 }
+
+/// Invitations stored before the email search index existed (no `emailGrams`) are given
+/// their trigrams when a server starts on the database, and are found by a search.
+#[tokio::test]
+async fn mongodb_gives_earlier_invitations_their_search_trigrams_at_start() {
+    use cms_invitations::ports::InvitationStore as _;
+
+    let app = crate::helpers::spawn_app(Backend::Mongo).await;
+    let crate::helpers::Location::Mongo(store) = &app.location else {
+        unreachable!()
+    };
+    let database = store.database().name().to_owned();
+    app.invite("grace.hopper@example.org").await;
+    let invitations = store.database().collection::<bson::Document>("invitations");
+    invitations
+        .update_many(bson::doc! {}, bson::doc! { "$unset": { "emailGrams": "" } })
+        .await
+        .unwrap();
+    let search = cms_invitations::ports::InvitationFilter {
+        email_contains: Some("hopper".into()),
+        ..Default::default()
+    };
+    assert_eq!(store.count(&search, chrono::Utc::now()).await.unwrap(), 0);
+
+    let restarted = MongoStore::connect(&mongodb_uri(), &database, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        restarted.count(&search, chrono::Utc::now()).await.unwrap(),
+        1
+    );
+    let stored = invitations.find_one(bson::doc! {}).await.unwrap().unwrap();
+    let mut grams: Vec<&str> = stored
+        .get_array("emailGrams")
+        .unwrap()
+        .iter()
+        .map(|g| g.as_str().unwrap())
+        .collect();
+    grams.sort_unstable();
+    assert_eq!(grams.first(), Some(&".ho"));
+    assert!(grams.contains(&"hop") && grams.contains(&"org"));
+    app.cleanup().await;
+}

@@ -24,6 +24,16 @@ pub(super) fn uuid(id: uuid::Uuid) -> Bson {
     Bson::from(id)
 }
 
+/// The distinct three-character pieces of `text` (in characters, not bytes), sorted: what the
+/// `emailGrams` index holds, and what a search of three characters or more looks up.
+pub(super) fn trigrams(text: &str) -> Vec<String> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut grams: Vec<String> = chars.windows(3).map(|w| w.iter().collect()).collect();
+    grams.sort_unstable();
+    grams.dedup();
+    grams
+}
+
 pub(super) fn digest(bytes: &[u8]) -> Bson {
     Bson::Binary(Binary {
         subtype: BinarySubtype::Generic,
@@ -115,6 +125,11 @@ pub(super) fn invitation_document(r: &InvitationRecord) -> Document {
     document.insert(
         "emailNorm",
         r.email_normalized.as_deref().unwrap_or_default(),
+    );
+    // The email's trigrams, for `emailContains` through an index (see `listing`).
+    document.insert(
+        "emailGrams",
+        trigrams(r.email_normalized.as_deref().unwrap_or_default()),
     );
     insert_some(&mut document, "phone", r.phone.as_deref());
     // As with messages: only records with events to publish carry the field.

@@ -17,9 +17,11 @@ const ONE_PENDING_EMAIL: &str = "one_pending_email_scope";
 const ONE_PENDING_PHONE: &str = "one_pending_phone_scope";
 /// Indexes earlier versions made and this one replaces: the one-pending index and the
 /// accounts' email index that took every document (an SMS invitation or account has no email).
-const REPLACED: [(&str, &str); 2] = [
+/// And the email index without the `_id` that makes it serve a sorted page.
+const REPLACED: [(&str, &str); 3] = [
     ("invitations", "one_pending_per_email_scope"),
     ("accounts", "email_unique"),
+    ("invitations", "by_email"),
 ];
 const FINISHED_TTL: &str = "finished_ttl";
 /// Server error codes: the index exists with other options; no such index.
@@ -99,7 +101,23 @@ pub(super) async fn ensure(
                 doc! { "state": 1, "expiresAt": 1 },
                 IndexOptions::default(),
             ),
-            index("by_email", doc! { "emailNorm": 1 }, IndexOptions::default()),
+            // Every sort order's first page walks an index (`_id` breaks ties), whichever
+            // direction: created, expiry, email. By state is a computed order (see docs).
+            index(
+                "by_email_id",
+                doc! { "emailNorm": 1, "_id": 1 },
+                IndexOptions::default(),
+            ),
+            index(
+                "by_expiry_id",
+                doc! { "expiresAt": 1, "_id": 1 },
+                IndexOptions::default(),
+            ),
+            index(
+                "by_email_grams",
+                doc! { "emailGrams": 1 },
+                IndexOptions::default(),
+            ),
             index(
                 "by_next_message",
                 doc! { "nextMessageAt": 1 },
@@ -137,7 +155,33 @@ pub(super) async fn ensure(
         .create_index(index("digest_unique", doc! { "digest": 1 }, unique()))
         .await
         .map_err(classify)?;
+    backfill_email_grams(invitations).await?;
     ensure_retention(invitations, retention).await
+}
+
+/// Gives documents written before `emailGrams` existed their trigrams, computed by the server
+/// in one pipeline update (the same pieces as `codec::trigrams`). Finds them through the
+/// index: a missing field is indexed as null.
+async fn backfill_email_grams(invitations: &Collection<bson::Document>) -> StoreResult<()> {
+    let trigrams = doc! { "$setUnion": [{ "$map": {
+        "input": { "$range": [0, { "$max": [0, { "$subtract": [{ "$strLenCP": "$emailNorm" }, 2] }] }] },
+        "as": "at",
+        "in": { "$substrCP": ["$emailNorm", "$$at", 3] },
+    } }] };
+    let result = invitations
+        .update_many(
+            doc! { "emailGrams": { "$exists": false } },
+            vec![doc! { "$set": { "emailGrams": trigrams } }],
+        )
+        .await
+        .map_err(classify)?;
+    if result.modified_count > 0 {
+        tracing::info!(
+            invitations = result.modified_count,
+            "indexed the emails of earlier invitations for search"
+        );
+    }
+    Ok(())
 }
 
 /// The TTL index purges finished invitations; its period follows the configuration.

@@ -51,6 +51,12 @@ pub(super) fn filter_document(filter: &InvitationFilter, now: DateTime<Utc>) -> 
         clauses.push(doc! { "emailNorm": email });
     }
     if let Some(part) = &filter.email_contains {
+        // Three characters or more: every trigram of the part is in `emailGrams` (one index
+        // predicate each, so the planner can start from the rarest), and the regular
+        // expression then checks they stand together. Shorter parts scan every email.
+        for gram in codec::trigrams(part) {
+            clauses.push(doc! { "emailGrams": gram });
+        }
         clauses.push(doc! { "emailNorm": { "$regex": regex_literal(part) } });
     }
     if let Some(phone) = &filter.phone {

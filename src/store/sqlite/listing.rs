@@ -82,10 +82,21 @@ fn filter_clauses(sql: &mut Sql, filter: &InvitationFilter) -> Vec<String> {
         clauses.push(format!("email_normalized = {}", sql.bind_text(email)));
     }
     if let Some(part) = &filter.email_contains {
-        clauses.push(format!(
-            "instr(email_normalized, {}) > 0",
-            sql.bind_text(part)
-        ));
+        if part.chars().count() >= 3 {
+            // The trigram index: a phrase of three characters or more matches where the text
+            // holds it (case-insensitive); `"` is doubled inside an FTS5 string.
+            let phrase = format!("\"{}\"", part.replace('"', "\"\""));
+            clauses.push(format!(
+                "rowid IN (SELECT rowid FROM invitation_email_grams \
+                 WHERE invitation_email_grams MATCH {})",
+                sql.bind_text(&phrase)
+            ));
+        } else {
+            clauses.push(format!(
+                "instr(email_normalized, {}) > 0",
+                sql.bind_text(part)
+            ));
+        }
     }
     if let Some(phone) = &filter.phone {
         clauses.push(format!("phone = {}", sql.bind_text(phone)));

@@ -147,6 +147,11 @@ impl SqliteStore {
             }
         }
         upgrade.execute_batch(schema::SCHEMA).map_err(classify)?;
+        if version > 0 && version < 8 {
+            upgrade
+                .execute_batch(schema::REBUILD_EMAIL_GRAMS)
+                .map_err(classify)?;
+        }
         upgrade
             .pragma_update(None, "user_version", schema::VERSION)
             .map_err(classify)?;
