@@ -3,7 +3,10 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+
 use super::InvitationService;
+use crate::domain::Invitation;
 use crate::error::Result;
 
 /// How many due invitations one round reads at a time.
@@ -25,15 +28,12 @@ impl InvitationService {
     pub async fn sweep(&self) -> Result<SweepReport> {
         let mut report = SweepReport::default();
         loop {
-            let due = self.store.due_for_expiry(self.clock.now(), BATCH).await?;
-            let mut progressed = false;
+            let now = self.clock.now();
+            let due = self.store.due_for_expiry(now, BATCH).await?;
             let batch = due.len();
-            for invitation in due {
-                if self.expire_one(invitation).await? {
-                    report.expired += 1;
-                    progressed = true;
-                }
-            }
+            let expired = self.expire_all(due, now).await?;
+            report.expired += expired;
+            let progressed = expired > 0;
             // Stop when the batch was short, or when every item was taken by someone else.
             if batch < BATCH || !progressed {
                 break;
@@ -50,6 +50,36 @@ impl InvitationService {
         }
         report.purged_events = self.purge_events().await?;
         Ok(report)
+    }
+
+    /// Expires `due` (copies just read) in one batch write; a copy that changed meanwhile is
+    /// read again and expired alone. How many this process expired.
+    async fn expire_all(&self, due: Vec<Invitation>, now: DateTime<Utc>) -> Result<u64> {
+        let (mut expired, mut read) = (Vec::with_capacity(due.len()), Vec::new());
+        for invitation in due {
+            let mut next = invitation.clone();
+            if next.expire(now).is_ok() {
+                expired.push(next);
+                read.push(invitation);
+            }
+        }
+        let written = self.store.update_many(&expired).await?;
+        let mut count = 0;
+        for ((mut next, read), revision) in expired.into_iter().zip(read).zip(written) {
+            match revision {
+                Some(revision) => {
+                    next.revision = revision;
+                    self.announce(&next);
+                    count += 1;
+                }
+                None if self.expire_one(read).await? => count += 1,
+                None => {}
+            }
+        }
+        if count > 0 {
+            self.counts_changed();
+        }
+        Ok(count)
     }
 
     /// Sweeps every `interval` until `shutdown` completes. Errors are logged, not fatal: the

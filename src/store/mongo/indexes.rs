@@ -102,10 +102,16 @@ pub(super) async fn ensure(
                 IndexOptions::default(),
             ),
             // Every sort order's first page walks an index (`_id` breaks ties), whichever
-            // direction: created, expiry, email. By state is a computed order (see docs).
+            // direction: created, expiry, email; by state, each stored state's piece (see
+            // `listing::by_state_pipeline`).
             index(
                 "by_email_id",
                 doc! { "emailNorm": 1, "_id": 1 },
+                IndexOptions::default(),
+            ),
+            index(
+                "by_state_id",
+                doc! { "state": 1, "_id": 1 },
                 IndexOptions::default(),
             ),
             index(

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use super::codec;
 use crate::domain::{Channel, InvitationState};
 use crate::ports::SortValue;
-use crate::ports::{InvitationFilter, ListQuery, SortDirection, SortField};
+use crate::ports::{InvitationFilter, ListQuery, SortDirection, SortField, SortKey};
 
 /// The computed field that holds the effective state when a listing sorts by state.
 const EFFECTIVE_STATE: &str = "effectiveState";
@@ -53,11 +53,17 @@ pub(super) fn filter_document(filter: &InvitationFilter, now: DateTime<Utc>) -> 
     if let Some(part) = &filter.email_contains {
         // Three characters or more: every trigram of the part is in `emailGrams` (one index
         // predicate each, so the planner can start from the rarest), and the regular
-        // expression then checks they stand together. Shorter parts scan every email.
-        for gram in codec::trigrams(part) {
+        // expression then checks they stand together. A part of exactly three characters is
+        // its own trigram: the index alone answers (a count reads no document). Shorter parts
+        // scan every email.
+        let grams = codec::trigrams(part);
+        let whole = grams.len() == 1 && part.chars().count() == 3;
+        for gram in grams {
             clauses.push(doc! { "emailGrams": gram });
         }
-        clauses.push(doc! { "emailNorm": { "$regex": regex_literal(part) } });
+        if !whole {
+            clauses.push(doc! { "emailNorm": { "$regex": regex_literal(part) } });
+        }
     }
     if let Some(phone) = &filter.phone {
         clauses.push(doc! { "phone": phone });
@@ -129,10 +135,24 @@ fn beyond(direction: SortDirection) -> &'static str {
 
 fn keyset(query: &ListQuery) -> Option<Document> {
     let cursor = query.after.as_ref()?;
-    let mut keys: Vec<(&str, SortDirection, Bson)> = query
-        .sort
+    Some(keyset_after(
+        &query.sort,
+        &cursor.values,
+        cursor.id,
+        query.id_direction(),
+    ))
+}
+
+/// Past `values` of `sort`, then past `id` in `id_direction`.
+fn keyset_after(
+    sort: &[SortKey],
+    values: &[SortValue],
+    id: uuid::Uuid,
+    id_direction: SortDirection,
+) -> Document {
+    let mut keys: Vec<(&str, SortDirection, Bson)> = sort
         .iter()
-        .zip(&cursor.values)
+        .zip(values)
         .map(|(key, value)| {
             let value = match value {
                 SortValue::Millis(ms) => Bson::DateTime(bson::DateTime::from_millis(*ms)),
@@ -141,7 +161,7 @@ fn keyset(query: &ListQuery) -> Option<Document> {
             (sort_path(key.field), key.direction, value)
         })
         .collect();
-    keys.push(("_id", query.id_direction(), codec::uuid(cursor.id)));
+    keys.push(("_id", id_direction, codec::uuid(id)));
     let alternatives: Vec<Document> = (0..keys.len())
         .map(|i| {
             let mut alternative = Document::new();
@@ -153,12 +173,19 @@ fn keyset(query: &ListQuery) -> Option<Document> {
             alternative
         })
         .collect();
-    Some(doc! { "$or": alternatives })
+    doc! { "$or": alternatives }
 }
 
 /// `$match` filter, the effective state when sorting by it, keyset, sort, limit (one extra row
-/// tells whether another page follows).
-pub(super) fn page_pipeline(query: &ListQuery, now: DateTime<Utc>) -> Vec<Document> {
+/// tells whether another page follows). Sorted by state first: see [`by_state_pipeline`].
+pub(super) fn page_pipeline(
+    query: &ListQuery,
+    now: DateTime<Utc>,
+    collection: &str,
+) -> Vec<Document> {
+    if query.sort.first().map(|key| key.field) == Some(SortField::State) {
+        return by_state_pipeline(query, now, collection);
+    }
     let mut pipeline = vec![doc! { "$match": filter_document(&query.filter, now) }];
     let by_state = query.sort.iter().any(|key| key.field == SortField::State);
     if by_state {
@@ -181,6 +208,94 @@ pub(super) fn page_pipeline(query: &ListQuery, now: DateTime<Utc>) -> Vec<Docume
     if by_state {
         pipeline.push(doc! { "$project": { EFFECTIVE_STATE: 0 } });
     }
+    pipeline
+}
+
+/// The stored conditions of each effective state, in the order a listing sorted by state shows
+/// them (ascending): EXPIRED is two pieces, a stored EXPIRED and a PENDING past its expiry.
+fn state_pieces(now: &Bson) -> [(InvitationState, Document); 6] {
+    [
+        (InvitationState::Accepted, doc! { "state": "ACCEPTED" }),
+        (InvitationState::Declined, doc! { "state": "DECLINED" }),
+        (InvitationState::Expired, doc! { "state": "EXPIRED" }),
+        (
+            InvitationState::Expired,
+            doc! { "state": "PENDING", "expiresAt": { "$lte": now.clone() } },
+        ),
+        (
+            InvitationState::Pending,
+            doc! { "state": "PENDING", "expiresAt": { "$gt": now.clone() } },
+        ),
+        (InvitationState::Revoked, doc! { "state": "REVOKED" }),
+    ]
+}
+
+/// A page sorted by state first, without sorting every match by a computed field: one piece
+/// per stored condition (see [`state_pieces`]), each a page of its own in the remaining order
+/// that an index serves (`state, _id` or `state, createdAt, _id`), joined with `$unionWith`;
+/// then only those few rows are sorted by effective state. Pieces before the cursor's state are
+/// left out, the piece of its state continues after it.
+fn by_state_pipeline(query: &ListQuery, now: DateTime<Utc>, collection: &str) -> Vec<Document> {
+    let direction = query.sort[0].direction;
+    let rest = &query.sort[1..];
+    let id_direction = query.id_direction();
+    let limit = i64::try_from(query.first + 1).unwrap_or(i64::MAX);
+    let filter = filter_document(&query.filter, now);
+    let now_bson = codec::time(now);
+    let mut pieces = state_pieces(&now_bson).to_vec();
+    if direction == SortDirection::Desc {
+        pieces.reverse();
+    }
+    let cursor_state = query
+        .after
+        .as_ref()
+        .and_then(|cursor| match cursor.values.first() {
+            Some(SortValue::Text(state)) => Some(state.as_str()),
+            _ => None,
+        });
+    let mut sort = Document::new();
+    for key in rest {
+        sort.insert(sort_path(key.field), order(key.direction));
+    }
+    sort.insert("_id", order(id_direction));
+    let mut before_cursor = cursor_state.is_some();
+    let mut sub_pipelines: Vec<Vec<Document>> = Vec::new();
+    for (state, condition) in pieces {
+        let mut clauses = vec![filter.clone(), condition];
+        if let (Some(at), Some(cursor)) = (cursor_state, &query.after) {
+            if state.as_str() == at {
+                before_cursor = false;
+                clauses.push(keyset_after(
+                    rest,
+                    &cursor.values[1..],
+                    cursor.id,
+                    id_direction,
+                ));
+            } else if before_cursor {
+                continue;
+            }
+        }
+        sub_pipelines.push(vec![
+            doc! { "$match": { "$and": clauses } },
+            doc! { "$sort": sort.clone() },
+            doc! { "$limit": limit },
+        ]);
+    }
+    let mut pieces = sub_pipelines.into_iter();
+    let mut pipeline = pieces.next().unwrap_or_default();
+    for piece in pieces {
+        pipeline.push(doc! { "$unionWith": { "coll": collection, "pipeline": piece } });
+    }
+    pipeline.push(doc! { "$addFields": { EFFECTIVE_STATE: { "$cond": [
+        { "$and": [ { "$eq": ["$state", "PENDING"] }, { "$lte": ["$expiresAt", now_bson] } ] },
+        "EXPIRED",
+        "$state",
+    ] } } });
+    let mut all = doc! { EFFECTIVE_STATE: order(direction) };
+    all.extend(sort);
+    pipeline.push(doc! { "$sort": all });
+    pipeline.push(doc! { "$limit": limit });
+    pipeline.push(doc! { "$project": { EFFECTIVE_STATE: 0 } });
     pipeline
 }
 

@@ -425,7 +425,7 @@ impl InvitationStore for MongoStore {
     async fn list(&self, query: &ListQuery, now: DateTime<Utc>) -> StoreResult<Page> {
         let cursor = self
             .invitations
-            .aggregate(listing::page_pipeline(query, now))
+            .aggregate(listing::page_pipeline(query, now, self.invitations.name()))
             .with_type::<RawDocumentBuf>()
             .await
             .map_err(classify)?;

@@ -5,7 +5,7 @@ use rusqlite::types::Value;
 
 use crate::domain::InvitationState;
 use crate::ports::SortValue;
-use crate::ports::{InvitationFilter, ListQuery, SortDirection, SortField};
+use crate::ports::{InvitationFilter, ListQuery, SortDirection, SortField, SortKey};
 
 /// SQL text with its positional parameters.
 pub(super) struct Sql {
@@ -173,10 +173,26 @@ fn beyond(direction: SortDirection) -> &'static str {
 /// `(k1 > v1) OR (k1 = v1 AND k2 > v2) OR ... OR (all equal AND id > last_id)`.
 fn keyset_clause(sql: &mut Sql, query: &ListQuery) -> Option<String> {
     let cursor = query.after.as_ref()?;
-    let mut keys: Vec<(String, SortDirection, Value)> = query
-        .sort
+    Some(keyset_after(
+        sql,
+        &query.sort,
+        &cursor.values,
+        cursor.id,
+        query.id_direction(),
+    ))
+}
+
+/// Past `values` of `sort`, then past `id` in `id_direction`.
+fn keyset_after(
+    sql: &mut Sql,
+    sort: &[SortKey],
+    values: &[SortValue],
+    id: uuid::Uuid,
+    id_direction: SortDirection,
+) -> String {
+    let mut keys: Vec<(String, SortDirection, Value)> = sort
         .iter()
-        .zip(&cursor.values)
+        .zip(values)
         .map(|(key, value)| {
             let value = match value {
                 SortValue::Millis(ms) => Value::Integer(*ms),
@@ -187,8 +203,8 @@ fn keyset_clause(sql: &mut Sql, query: &ListQuery) -> Option<String> {
         .collect();
     keys.push((
         "id".to_owned(),
-        query.id_direction(),
-        Value::Text(cursor.id.hyphenated().to_string()),
+        id_direction,
+        Value::Text(id.hyphenated().to_string()),
     ));
     let placeholders: Vec<String> = keys.iter().map(|(_, _, v)| sql.bind(v.clone())).collect();
     let alternatives: Vec<String> = (0..keys.len())
@@ -205,7 +221,7 @@ fn keyset_clause(sql: &mut Sql, query: &ListQuery) -> Option<String> {
             format!("({})", parts.join(" AND "))
         })
         .collect();
-    Some(format!("({})", alternatives.join(" OR ")))
+    format!("({})", alternatives.join(" OR "))
 }
 
 fn where_text(clauses: &[String]) -> String {
@@ -224,6 +240,9 @@ fn where_text(clauses: &[String]) -> String {
 /// the rows it meets stops after one page (0.3 ms). Counting keeps the range scan, on a
 /// covering index.
 pub(super) fn page(query: &ListQuery, columns: &str, now: DateTime<Utc>) -> Sql {
+    if query.sort.first().map(|key| key.field) == Some(SortField::State) {
+        return by_state_page(query, columns, now);
+    }
     let mut sql = Sql {
         expires_at: "+expires_at",
         ..Sql::new(now)
@@ -247,6 +266,95 @@ pub(super) fn page(query: &ListQuery, columns: &str, now: DateTime<Utc>) -> Sql 
         where_text(&clauses),
         order.join(", "),
         query.first + 1
+    );
+    sql
+}
+
+/// A page sorted by state first, without sorting every match by a computed value: one piece
+/// per stored condition of an effective state (EXPIRED is two: a stored EXPIRED, and a PENDING
+/// past its expiry), each a page of its own in the remaining order, which an index serves
+/// (`state, id` or `state, created_at, id`); only those few rows are then sorted by effective
+/// state. Pieces before the cursor's state are left out, the piece of its state continues after
+/// it.
+fn by_state_page(query: &ListQuery, columns: &str, now: DateTime<Utc>) -> Sql {
+    let mut sql = Sql {
+        expires_at: "+expires_at",
+        ..Sql::new(now)
+    };
+    let direction = query.sort[0].direction;
+    let rest = &query.sort[1..];
+    let id_direction = query.id_direction();
+    let filter = filter_clauses(&mut sql, &query.filter);
+    let at = sql.now();
+    let effective = sort_expression(&mut sql, SortField::State);
+    // The PENDING past expiry are few (the sweeper records them EXPIRED): that piece ranges over
+    // the expiry index; the others walk the sort order and check expiry on the rows they meet.
+    let mut pieces = vec![
+        (InvitationState::Accepted, "state = 'ACCEPTED'".to_owned()),
+        (InvitationState::Declined, "state = 'DECLINED'".to_owned()),
+        (InvitationState::Expired, "state = 'EXPIRED'".to_owned()),
+        (
+            InvitationState::Expired,
+            format!("state = 'PENDING' AND expires_at <= {at}"),
+        ),
+        (
+            InvitationState::Pending,
+            format!("state = 'PENDING' AND +expires_at > {at}"),
+        ),
+        (InvitationState::Revoked, "state = 'REVOKED'".to_owned()),
+    ];
+    if direction == SortDirection::Desc {
+        pieces.reverse();
+    }
+    let cursor_state = query
+        .after
+        .as_ref()
+        .and_then(|cursor| match cursor.values.first() {
+            Some(SortValue::Text(state)) => Some(state.clone()),
+            _ => None,
+        });
+    let mut order: Vec<String> = rest
+        .iter()
+        .map(|key| {
+            format!(
+                "{} {}",
+                sort_expression(&mut sql, key.field),
+                keyword(key.direction)
+            )
+        })
+        .collect();
+    order.push(format!("id {}", keyword(id_direction)));
+    let order = order.join(", ");
+    let limit = query.first + 1;
+    let mut before_cursor = cursor_state.is_some();
+    let mut selects = Vec::new();
+    for (state, condition) in pieces {
+        let mut clauses = filter.clone();
+        clauses.push(condition);
+        if let (Some(at_state), Some(cursor)) = (&cursor_state, &query.after) {
+            if state.as_str() == at_state {
+                before_cursor = false;
+                clauses.push(keyset_after(
+                    &mut sql,
+                    rest,
+                    &cursor.values[1..],
+                    cursor.id,
+                    id_direction,
+                ));
+            } else if before_cursor {
+                continue;
+            }
+        }
+        selects.push(format!(
+            "SELECT * FROM (SELECT {columns}, {effective} AS effective_state FROM invitations{} \
+             ORDER BY {order} LIMIT {limit})",
+            where_text(&clauses)
+        ));
+    }
+    sql.text = format!(
+        "SELECT {columns} FROM ({}) ORDER BY effective_state {}, {order} LIMIT {limit}",
+        selects.join(" UNION ALL "),
+        keyword(direction)
     );
     sql
 }

@@ -137,6 +137,7 @@ CREATE INDEX IF NOT EXISTS invitations_by_state_created ON invitations (state, c
 CREATE INDEX IF NOT EXISTS invitations_by_state_expiry ON invitations (state, expires_at);
 CREATE INDEX IF NOT EXISTS invitations_by_email_id ON invitations (email_normalized, id);
 CREATE INDEX IF NOT EXISTS invitations_by_expiry_id ON invitations (expires_at, id);
+CREATE INDEX IF NOT EXISTS invitations_by_state_id ON invitations (state, id);
 CREATE VIRTUAL TABLE IF NOT EXISTS invitation_email_grams USING fts5(
     email_normalized, content='invitations', content_rowid='rowid', tokenize='trigram'
 );
