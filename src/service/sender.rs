@@ -74,8 +74,7 @@ const BATCH: usize = 200;
 const CLAIM_AHEAD: usize = 4;
 const MIN_CLAIM: usize = 16;
 
-/// The most attempts whose outcomes are recorded in one write. Outcomes that arrive together
-/// are recorded together; one alone is recorded at once.
+/// The most attempts whose outcomes are recorded in one write.
 const RECORD_BATCH: usize = 64;
 
 /// What one delivery round did in this process.
@@ -228,9 +227,10 @@ impl InvitationService {
         Ok((copies, to_send, lost))
     }
 
-    /// Sends the claimed messages, as many at a time as the couriers take, and records the
-    /// outcomes that are ready together. A failed record does not stop the sends in flight;
-    /// the first store error is returned once they are all recorded or given back.
+    /// Sends the claimed messages, as many at a time as the couriers take, then records the
+    /// outcomes, [`RECORD_BATCH`] to a write. A round holds only a few turns of the couriers
+    /// (see [`CLAIM_AHEAD`]), so an outcome waits at most that long to be recorded. A failed
+    /// record does not stop the others; the first store error is returned at the end.
     async fn send_and_record(
         &self,
         mut copies: HashMap<InvitationId, Invitation>,
@@ -239,7 +239,7 @@ impl InvitationService {
         report: &mut DeliveryReport,
     ) -> Result<()> {
         let keys = &self.settings.email.keys;
-        let mut attempts = futures_util::stream::iter(to_send)
+        let mut attempts: Vec<Attempt> = futures_util::stream::iter(to_send)
             .map(|(invitation, message)| async move {
                 let sent = match message.open(keys) {
                     Ok(outgoing) => couriers.send(&outgoing).await,
@@ -253,9 +253,12 @@ impl InvitationService {
                 }
             })
             .buffer_unordered(couriers.concurrency().max(1))
-            .ready_chunks(RECORD_BATCH);
+            .collect()
+            .await;
         let mut first_error = None;
-        while let Some(ready) = attempts.next().await {
+        while !attempts.is_empty() {
+            let rest = attempts.split_off(attempts.len().min(RECORD_BATCH));
+            let ready = std::mem::replace(&mut attempts, rest);
             if let Err(err) = self.record_all(&mut copies, ready, report).await {
                 tracing::warn!(error = %err, code = %err.code(), "could not record sent messages; they are sent again when their lease ends");
                 first_error.get_or_insert(err);

@@ -20,7 +20,56 @@ crate::on_both_backends!(
     finished_invitations_are_purged_after_the_retention_period,
     total_count_shows_own_changes_at_once_and_others_within_its_max_age,
     email_search_finds_exactly_the_addresses_holding_the_part,
+    a_batch_write_says_which_copies_it_wrote,
 );
+
+/// `update_many` writes the copies whose revision is still the stored one, says which, and
+/// leaves the others (changed meanwhile) as they are stored.
+async fn a_batch_write_says_which_copies_it_wrote(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let mut copies = Vec::new();
+    for email in [
+        "one@batch.example",
+        "two@batch.example",
+        "three@batch.example",
+    ] {
+        copies.push(app.invite(email).await.invitation);
+    }
+    // The second changes after it was read.
+    app.service
+        .revoke(Some(&admin()), copies[1].id)
+        .await
+        .unwrap();
+    let mut changed = copies.clone();
+    for copy in &mut changed {
+        copy.details.name = Some(cms_invitations::domain::PersonName::parse("Batch").unwrap());
+    }
+    let written = app.store.update_many(&changed).await.unwrap();
+    assert_eq!(
+        written,
+        vec![
+            Some(copies[0].revision + 1),
+            None,
+            Some(copies[2].revision + 1)
+        ]
+    );
+    for (copy, was_written) in copies.iter().zip([true, false, true]) {
+        let stored = app.store.get(copy.id).await.unwrap().unwrap();
+        assert_eq!(stored.details.name.is_some(), was_written, "{}", copy.id);
+        if was_written {
+            assert_eq!(stored.revision, copy.revision + 1);
+        } else {
+            assert_eq!(stored.state_at(app.now()), InvitationState::Revoked);
+        }
+    }
+    // A batch of one, and an empty one.
+    assert_eq!(
+        app.store.update_many(&changed[..1]).await.unwrap(),
+        vec![None]
+    );
+    assert!(app.store.update_many(&[]).await.unwrap().is_empty());
+    app.cleanup().await;
+}
 
 /// `emailContains` through the trigram index (three characters or more) or a scan (fewer)
 /// finds exactly what a plain substring test finds: case, regular-expression and FTS
