@@ -19,11 +19,12 @@ from pymongo.errors import OperationFailure, PyMongoError
 ALREADY_INITIALIZED = 23
 
 
-def wait_for_primary(client: MongoClient, what: str) -> None:
+def wait_for_hello(client: MongoClient, field: str, what: str) -> None:
+    """Waits (at most 60 s) until the server's `hello` answer has `field` set."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            if client.admin.command("hello").get("primary"):
+            if client.admin.command("hello").get(field):
                 return
         except PyMongoError:
             pass
@@ -43,15 +44,7 @@ def initiate(port: int) -> None:
     except OperationFailure as err:
         if err.code != ALREADY_INITIALIZED:
             raise
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if client.admin.command("hello").get("isWritablePrimary"):
-                return
-        except PyMongoError:
-            pass
-        time.sleep(0.1)
-    sys.exit("mongo_admin.py: the replica set did not elect a primary within 60 s")
+    wait_for_hello(client, "isWritablePrimary", "the replica set")
 
 
 def initiate_set(port: int, name: str, ports: list[int]) -> None:
@@ -75,7 +68,7 @@ def initiate_set(port: int, name: str, ports: list[int]) -> None:
     set_client = MongoClient(
         f"mongodb://{seed}/?replicaSet={name}", serverSelectionTimeoutMS=60000
     )
-    wait_for_primary(set_client, f"the replica set {name}")
+    wait_for_hello(set_client, "primary", f"the replica set {name}")
     # Every member up and in sync before a test kills one.
     deadline = time.monotonic() + 60
     states = []

@@ -117,6 +117,14 @@ pub struct Page {
 }
 
 impl ListQuery {
+    /// The state the cursor stopped at, when the listing is sorted by state first.
+    pub fn cursor_state(&self) -> Option<&str> {
+        match self.after.as_ref()?.values.first()? {
+            SortValue::Text(state) => Some(state),
+            SortValue::Millis(_) => None,
+        }
+    }
+
     /// The id tie-breaker's direction.
     pub fn id_direction(&self) -> SortDirection {
         self.sort

@@ -246,13 +246,7 @@ fn by_state_pipeline(query: &ListQuery, now: DateTime<Utc>, collection: &str) ->
     if direction == SortDirection::Desc {
         pieces.reverse();
     }
-    let cursor_state = query
-        .after
-        .as_ref()
-        .and_then(|cursor| match cursor.values.first() {
-            Some(SortValue::Text(state)) => Some(state.as_str()),
-            _ => None,
-        });
+    let cursor_state = query.cursor_state();
     let mut sort = Document::new();
     for key in rest {
         sort.insert(sort_path(key.field), order(key.direction));

@@ -170,6 +170,22 @@ fn beyond(direction: SortDirection) -> &'static str {
     }
 }
 
+/// `k1 ASC, k2 DESC, ..., id ASC`: the keys, then the id in `id_direction`.
+fn order_by(sql: &mut Sql, keys: &[SortKey], id_direction: SortDirection) -> String {
+    let mut order: Vec<String> = keys
+        .iter()
+        .map(|key| {
+            format!(
+                "{} {}",
+                sort_expression(sql, key.field),
+                keyword(key.direction)
+            )
+        })
+        .collect();
+    order.push(format!("id {}", keyword(id_direction)));
+    order.join(", ")
+}
+
 /// `(k1 > v1) OR (k1 = v1 AND k2 > v2) OR ... OR (all equal AND id > last_id)`.
 fn keyset_clause(sql: &mut Sql, query: &ListQuery) -> Option<String> {
     let cursor = query.after.as_ref()?;
@@ -249,22 +265,11 @@ pub(super) fn page(query: &ListQuery, columns: &str, now: DateTime<Utc>) -> Sql 
     };
     let mut clauses = filter_clauses(&mut sql, &query.filter);
     clauses.extend(keyset_clause(&mut sql, query));
-    let mut order: Vec<String> = query
-        .sort
-        .iter()
-        .map(|key| {
-            format!(
-                "{} {}",
-                sort_expression(&mut sql, key.field),
-                keyword(key.direction)
-            )
-        })
-        .collect();
-    order.push(format!("id {}", keyword(query.id_direction())));
+    let order = order_by(&mut sql, &query.sort, query.id_direction());
     sql.text = format!(
         "SELECT {columns} FROM invitations{} ORDER BY {} LIMIT {}",
         where_text(&clauses),
-        order.join(", "),
+        order,
         query.first + 1
     );
     sql
@@ -306,25 +311,8 @@ fn by_state_page(query: &ListQuery, columns: &str, now: DateTime<Utc>) -> Sql {
     if direction == SortDirection::Desc {
         pieces.reverse();
     }
-    let cursor_state = query
-        .after
-        .as_ref()
-        .and_then(|cursor| match cursor.values.first() {
-            Some(SortValue::Text(state)) => Some(state.clone()),
-            _ => None,
-        });
-    let mut order: Vec<String> = rest
-        .iter()
-        .map(|key| {
-            format!(
-                "{} {}",
-                sort_expression(&mut sql, key.field),
-                keyword(key.direction)
-            )
-        })
-        .collect();
-    order.push(format!("id {}", keyword(id_direction)));
-    let order = order.join(", ");
+    let cursor_state = query.cursor_state().map(str::to_owned);
+    let order = order_by(&mut sql, rest, id_direction);
     let limit = query.first + 1;
     let mut before_cursor = cursor_state.is_some();
     let mut selects = Vec::new();
