@@ -107,7 +107,7 @@ impl ErrorCode {
                 "persisted queries are off on this server (`persisted_query_cache_bytes = 0`); send the query itself"
             }
             Self::Unavailable => {
-                "the store cannot be reached or is busy; retry shortly (the cause is logged, not shown)"
+                "the store cannot be reached, is busy, or its replica set is electing a primary; retry after `extensions.retryAfterSeconds` (the cause is logged, not shown)"
             }
             Self::Internal => "a bug or corrupted data; the cause is logged, not shown",
         }

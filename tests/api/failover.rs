@@ -314,8 +314,10 @@ async fn failover(fault: Fault) {
     }
 
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let fault_at = Instant::now();
+    // Timed from when the fault is done (a step-down returns once the member stepped down),
+    // so that no write the old primary took counts as one after it.
     let old_primary = set.fail(fault).await;
+    let fault_at = Instant::now();
     // Load goes on until the new primary has taken writes for a while (bounded).
     let deadline = fault_at + Duration::from_secs(45);
     let elected = loop {
