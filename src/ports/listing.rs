@@ -110,6 +110,17 @@ pub struct ListQuery {
     pub after: Option<Cursor>,
 }
 
+/// Where one piece of a listing sorted by state starts; see [`ListQuery::state_pieces`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PieceStart {
+    /// Before the cursor's state: nothing of it is on this page.
+    Skip,
+    /// The cursor's state: past the cursor's remaining sort values and id.
+    AfterCursor,
+    /// After the cursor's state, or no cursor: from its first row.
+    Whole,
+}
+
 #[derive(Debug, Clone)]
 pub struct Page {
     pub items: Vec<Invitation>,
@@ -117,12 +128,26 @@ pub struct Page {
 }
 
 impl ListQuery {
-    /// The state the cursor stopped at, when the listing is sorted by state first.
-    pub fn cursor_state(&self) -> Option<&str> {
-        match self.after.as_ref()?.values.first()? {
-            SortValue::Text(state) => Some(state),
-            SortValue::Millis(_) => None,
-        }
+    /// For a listing sorted by state first and read in pieces, one per stored condition of an
+    /// effective state (`pieces`, in listing order): whether each piece is read whole, read
+    /// past the cursor (the piece of the cursor's state), or left out (before the cursor).
+    pub fn state_pieces(&self, pieces: &[InvitationState]) -> Vec<PieceStart> {
+        let at = match self.after.as_ref().and_then(|c| c.values.first()) {
+            Some(SortValue::Text(state)) => Some(state.as_str()),
+            _ => None,
+        };
+        let mut before_cursor = at.is_some();
+        pieces
+            .iter()
+            .map(|state| match at {
+                Some(at) if state.as_str() == at => {
+                    before_cursor = false;
+                    PieceStart::AfterCursor
+                }
+                _ if before_cursor => PieceStart::Skip,
+                _ => PieceStart::Whole,
+            })
+            .collect()
     }
 
     /// The id tie-breaker's direction.

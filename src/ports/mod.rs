@@ -26,7 +26,8 @@ pub use events::{
     EventStore, FeedPosition, FeedStream, InvitationListener, LoggedEvent, SharedEventFeed,
 };
 pub use listing::{
-    Cursor, InvitationFilter, ListQuery, Page, SortDirection, SortField, SortKey, SortValue,
+    Cursor, InvitationFilter, ListQuery, Page, PieceStart, SortDirection, SortField, SortKey,
+    SortValue,
 };
 pub use mailer::Mailer;
 pub use principal::Principal;

@@ -325,15 +325,7 @@ fn server_location(server: &TestServer) -> &Location {
 /// extensions and as `Retry-After`, and nothing from the driver's message.
 #[tokio::test]
 async fn a_replica_set_without_a_primary_is_unavailable_with_a_retry_hint() {
-    let app_name = format!("no-primary-{}", uuid::Uuid::now_v7().simple());
-    let server = spawn_server_with(
-        Backend::Mongo,
-        ServerOptions {
-            mongo_app_name: Some(app_name.clone()),
-            ..ServerOptions::default()
-        },
-    )
-    .await;
+    let (server, app_name) = crate::server::spawn_mongo_server_named("no-primary").await;
     let fail_point = crate::helpers::FailPoint::set(
         "alwaysOn",
         bson::doc! { "failCommands": ["insert"], "errorCode": 10107, "appName": app_name },

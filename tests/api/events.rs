@@ -1425,15 +1425,7 @@ async fn an_email_that_gives_up_is_a_delivery_failed_event(backend: Backend) {
 /// from the last event seen: the subscriber misses nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_lost_change_stream_is_opened_again_and_misses_nothing() {
-    let app_name = format!("feed-{}", uuid::Uuid::now_v7().simple());
-    let server = spawn_server_with(
-        Backend::Mongo,
-        ServerOptions {
-            mongo_app_name: Some(app_name.clone()),
-            ..ServerOptions::default()
-        },
-    )
-    .await;
+    let (server, app_name) = crate::server::spawn_mongo_server_named("feed").await;
     let mut subscriber = Subscriber::start(
         &server,
         "graphql-transport-ws",

@@ -86,6 +86,21 @@ pub async fn spawn_server(backend: Backend) -> TestServer {
     spawn_server_with(backend, ServerOptions::default()).await
 }
 
+/// A server on MongoDB whose client names itself with a fresh app name starting with `prefix`,
+/// so that a fail point can aim at its commands alone; the server and the name.
+pub async fn spawn_mongo_server_named(prefix: &str) -> (TestServer, String) {
+    let app_name = format!("{prefix}-{}", uuid::Uuid::now_v7().simple());
+    let server = spawn_server_with(
+        Backend::Mongo,
+        ServerOptions {
+            mongo_app_name: Some(app_name.clone()),
+            ..ServerOptions::default()
+        },
+    )
+    .await;
+    (server, app_name)
+}
+
 pub async fn spawn_server_with(backend: Backend, options: ServerOptions) -> TestServer {
     crate::helpers::capture_logs();
     let data_dir = crate::helpers::temp_dir();

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use super::codec;
 use crate::domain::{Channel, InvitationState};
 use crate::ports::SortValue;
-use crate::ports::{InvitationFilter, ListQuery, SortDirection, SortField, SortKey};
+use crate::ports::{InvitationFilter, ListQuery, PieceStart, SortDirection, SortField, SortKey};
 
 /// The computed field that holds the effective state when a listing sorts by state.
 const EFFECTIVE_STATE: &str = "effectiveState";
@@ -213,7 +213,7 @@ pub(super) fn page_pipeline(
 
 /// The stored conditions of each effective state, in the order a listing sorted by state shows
 /// them (ascending): EXPIRED is two pieces, a stored EXPIRED and a PENDING past its expiry.
-fn state_pieces(now: &Bson) -> [(InvitationState, Document); 6] {
+fn state_conditions(now: &Bson) -> [(InvitationState, Document); 6] {
     [
         (InvitationState::Accepted, doc! { "state": "ACCEPTED" }),
         (InvitationState::Declined, doc! { "state": "DECLINED" }),
@@ -231,7 +231,7 @@ fn state_pieces(now: &Bson) -> [(InvitationState, Document); 6] {
 }
 
 /// A page sorted by state first, without sorting every match by a computed field: one piece
-/// per stored condition (see [`state_pieces`]), each a page of its own in the remaining order
+/// per stored condition (see [`state_conditions`]), each a page of its own in the remaining order
 /// that an index serves (`state, _id` or `state, createdAt, _id`), joined with `$unionWith`;
 /// then only those few rows are sorted by effective state. Pieces before the cursor's state are
 /// left out, the piece of its state continues after it.
@@ -242,32 +242,28 @@ fn by_state_pipeline(query: &ListQuery, now: DateTime<Utc>, collection: &str) ->
     let limit = i64::try_from(query.first + 1).unwrap_or(i64::MAX);
     let filter = filter_document(&query.filter, now);
     let now_bson = codec::time(now);
-    let mut pieces = state_pieces(&now_bson).to_vec();
+    let mut pieces = state_conditions(&now_bson).to_vec();
     if direction == SortDirection::Desc {
         pieces.reverse();
     }
-    let cursor_state = query.cursor_state();
     let mut sort = Document::new();
     for key in rest {
         sort.insert(sort_path(key.field), order(key.direction));
     }
     sort.insert("_id", order(id_direction));
-    let mut before_cursor = cursor_state.is_some();
+    let states: Vec<InvitationState> = pieces.iter().map(|(state, _)| *state).collect();
     let mut sub_pipelines: Vec<Vec<Document>> = Vec::new();
-    for (state, condition) in pieces {
+    for ((_, condition), start) in pieces.into_iter().zip(query.state_pieces(&states)) {
         let mut clauses = vec![filter.clone(), condition];
-        if let (Some(at), Some(cursor)) = (cursor_state, &query.after) {
-            if state.as_str() == at {
-                before_cursor = false;
-                clauses.push(keyset_after(
-                    rest,
-                    &cursor.values[1..],
-                    cursor.id,
-                    id_direction,
-                ));
-            } else if before_cursor {
-                continue;
-            }
+        match (start, &query.after) {
+            (PieceStart::Skip, _) => continue,
+            (PieceStart::AfterCursor, Some(cursor)) => clauses.push(keyset_after(
+                rest,
+                &cursor.values[1..],
+                cursor.id,
+                id_direction,
+            )),
+            _ => {}
         }
         sub_pipelines.push(vec![
             doc! { "$match": { "$and": clauses } },

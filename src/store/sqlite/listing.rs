@@ -5,7 +5,7 @@ use rusqlite::types::Value;
 
 use crate::domain::InvitationState;
 use crate::ports::SortValue;
-use crate::ports::{InvitationFilter, ListQuery, SortDirection, SortField, SortKey};
+use crate::ports::{InvitationFilter, ListQuery, PieceStart, SortDirection, SortField, SortKey};
 
 /// SQL text with its positional parameters.
 pub(super) struct Sql {
@@ -311,27 +311,23 @@ fn by_state_page(query: &ListQuery, columns: &str, now: DateTime<Utc>) -> Sql {
     if direction == SortDirection::Desc {
         pieces.reverse();
     }
-    let cursor_state = query.cursor_state().map(str::to_owned);
     let order = order_by(&mut sql, rest, id_direction);
     let limit = query.first + 1;
-    let mut before_cursor = cursor_state.is_some();
+    let states: Vec<InvitationState> = pieces.iter().map(|(state, _)| *state).collect();
     let mut selects = Vec::new();
-    for (state, condition) in pieces {
+    for ((_, condition), start) in pieces.into_iter().zip(query.state_pieces(&states)) {
         let mut clauses = filter.clone();
         clauses.push(condition);
-        if let (Some(at_state), Some(cursor)) = (&cursor_state, &query.after) {
-            if state.as_str() == at_state {
-                before_cursor = false;
-                clauses.push(keyset_after(
-                    &mut sql,
-                    rest,
-                    &cursor.values[1..],
-                    cursor.id,
-                    id_direction,
-                ));
-            } else if before_cursor {
-                continue;
-            }
+        match (start, &query.after) {
+            (PieceStart::Skip, _) => continue,
+            (PieceStart::AfterCursor, Some(cursor)) => clauses.push(keyset_after(
+                &mut sql,
+                rest,
+                &cursor.values[1..],
+                cursor.id,
+                id_direction,
+            )),
+            _ => {}
         }
         selects.push(format!(
             "SELECT * FROM (SELECT {columns}, {effective} AS effective_state FROM invitations{} \
