@@ -490,7 +490,8 @@ async fn failover(fault: Fault) {
         elected.as_secs_f64(),
         first_ack_after_fault.as_secs_f64(),
     );
-    append_summary(&summary);
+    // Printed by `scripts/test.sh`.
+    crate::process::append_to_suite_file("failover-summary.txt", &format!("{summary}\n"));
     assert!(
         first_ack_after_fault < Duration::from_secs(15),
         "the first write after the fault took {first_ack_after_fault:?}"
@@ -508,19 +509,6 @@ async fn failover(fault: Fault) {
     for dir in dirs {
         let _ = std::fs::remove_dir_all(dir);
     }
-}
-
-/// The figures of each run, in `failover-summary.txt` of the suite's log folder (printed by
-/// `scripts/test.sh`).
-fn append_summary(line: &str) {
-    use std::io::Write as _;
-    let path = crate::process::suite_log_dir().join("failover-summary.txt");
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .unwrap();
-    writeln!(file, "{line}").unwrap();
 }
 
 fn uuid_of(value: &bson::Bson) -> String {

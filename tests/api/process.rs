@@ -51,6 +51,17 @@ pub fn suite_log_dir() -> PathBuf {
     dir
 }
 
+/// Appends `text` to `file` in the suite's log folder (summaries `scripts/test.sh` prints).
+pub fn append_to_suite_file(file: &str, text: &str) {
+    use std::io::Write as _;
+    let mut out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(suite_log_dir().join(file))
+        .unwrap();
+    out.write_all(text.as_bytes()).unwrap();
+}
+
 pub struct ServerProcess {
     pub address: SocketAddr,
     pub data_dir: PathBuf,

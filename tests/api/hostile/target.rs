@@ -189,14 +189,7 @@ impl Target {
 }
 
 fn append_summary(line: &str) {
-    use std::io::Write as _;
-    let path = crate::process::suite_log_dir().join("hostile-summary.txt");
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .unwrap();
-    file.write_all(line.as_bytes()).unwrap();
+    crate::process::append_to_suite_file("hostile-summary.txt", line);
 }
 
 /// The start of an input, printable, for a failure message.
