@@ -59,7 +59,14 @@ stop() {
       local pid
       pid="$(cat "$(pid_file "$member")")"
       kill "$pid"
-      for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      # A primary shutting down waits up to 10 s for a secondary to catch up: wait for the
+      # process to be gone (its port free) before saying so, and kill it after a minute.
+      for _ in $(seq 1 600); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      if kill -0 "$pid" 2>/dev/null; then
+        log "member $member did not stop within 60 s; killing it"
+        kill -KILL "$pid"
+        while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+      fi
       log "stopped member $member"
     fi
     rm -f "$(pid_file "$member")"
