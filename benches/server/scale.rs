@@ -116,7 +116,9 @@ async fn fill(store: Arc<dyn Store>, count: usize) -> Filled {
         let mut chunk = Vec::with_capacity(CHUNK);
         for i in start..(start + CHUNK).min(count) {
             let (invitation, secret) = invitation(i, now);
-            if i % (count / 100).max(1) == 50 {
+            // A hundred secrets spread over the data (one per stride), for the lookups.
+            let stride = (count / 100).max(1);
+            if i % stride == stride / 2 {
                 secrets.push(secret.expose().to_owned());
             }
             chunk.push(invitation);
