@@ -143,11 +143,7 @@ impl InvitationService {
             accept_url: url.to_string(),
             expires_at: format_date_time(invitation.expires_at, language(&locale)),
         };
-        let to_name = invitation
-            .details
-            .name
-            .as_ref()
-            .map(|n| n.as_str().to_owned());
+        let to_name = invitee_name(invitation);
         let rendered = message_draft(
             &email.templates,
             contact.recipient(),
@@ -252,11 +248,7 @@ impl InvitationService {
             scope: text(invitation.details.scope.as_ref()),
             expires_at: format_date_time(invitation.expires_at, language(&locale)),
         });
-        let to_name = invitation
-            .details
-            .name
-            .as_ref()
-            .map(|n| n.as_str().to_owned());
+        let to_name = invitee_name(invitation);
         let rendered = message_draft(
             &email.templates,
             invitation.details.contact.recipient(),
@@ -342,6 +334,15 @@ fn draft(
             reply_to: None,
         },
     }
+}
+
+/// The invitee's name for the message's `To:`, when the invitation has one.
+fn invitee_name(invitation: &Invitation) -> Option<String> {
+    invitation
+        .details
+        .name
+        .as_ref()
+        .map(|name| name.as_str().to_owned())
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use bson::doc;
 use mongodb::options::IndexOptions;
 use mongodb::{Collection, IndexModel};
 
-use super::classify;
+use super::{classify, server_code};
 use crate::domain::IsoDuration;
 use crate::ports::StoreResult;
 
@@ -225,12 +225,5 @@ async fn ensure_retention(
             Ok(())
         }
         Err(err) => Err(classify(err)),
-    }
-}
-
-fn server_code(err: &mongodb::error::Error) -> Option<i32> {
-    match err.kind.as_ref() {
-        mongodb::error::ErrorKind::Command(command) => Some(command.code),
-        _ => None,
     }
 }

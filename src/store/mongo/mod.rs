@@ -72,7 +72,7 @@ const REPLICATION_STATE_CODES: [i32; 12] = [
 ];
 
 /// The server's error code, wherever the error kind keeps it.
-fn server_code(err: &mongodb::error::Error) -> Option<i32> {
+pub(super) fn server_code(err: &mongodb::error::Error) -> Option<i32> {
     match err.kind.as_ref() {
         ErrorKind::Command(command) => Some(command.code),
         ErrorKind::Write(WriteFailure::WriteError(e)) => Some(e.code),
@@ -139,8 +139,8 @@ impl MongoStore {
         // twice. A connection string may still say otherwise.
         options.retry_writes.get_or_insert(true);
         options.retry_reads.get_or_insert(true);
-        // An election takes 2 to 12 s (`electionTimeoutMillis`, 10 s by default, plus the vote);
-        // a request waits that long for a new primary, then gets UNAVAILABLE with a retry hint.
+        // An election takes `electionTimeoutMillis` (10 s by default) plus the vote; a request
+        // waits up to this long for a new primary, then gets UNAVAILABLE with a retry hint.
         options
             .server_selection_timeout
             .get_or_insert(Duration::from_secs(15));
