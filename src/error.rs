@@ -79,11 +79,13 @@ impl ErrorCode {
                 "no principal: an editor operation without a token, or a token that is not valid (HTTP 401)"
             }
             Self::Forbidden => {
-                "the principal may not do this: read without read permission, create/resend/revoke without a grantable role, or manage an invitation whose role it may not grant"
+                "the principal may not do this: read without read permission, create/resend/revoke without a grantable role, manage an invitation whose role it may not grant, or edit email templates without the `templates` permission"
             }
-            Self::NotFound => "no invitation with this id (resend, revoke)",
+            Self::NotFound => {
+                "no invitation with this id (resend, revoke), or no such webhook endpoint, delivery, template or template version"
+            }
             Self::ValidationFailed => {
-                "an input is not acceptable; `extensions.field` names it. Also malformed GraphQL, unknown fields, and the depth, complexity and body-size limits"
+                "an input is not acceptable; `extensions.field` names it. A template that would not render adds `extensions.problems` (`line:column: message` each). Also malformed GraphQL, unknown fields, and the depth, complexity and body-size limits"
             }
             Self::DuplicatePendingInvitation => {
                 "a PENDING invitation exists for this email (or phone) and scope; `extensions.invitationId` names it (create with `onDuplicate: RESEND` to resend it instead)"
@@ -133,6 +135,10 @@ pub enum Error {
     NoSuch(&'static str),
     #[error("{}", .0.message())]
     Validation(#[from] ValidationError),
+    /// A template that would not render: VALIDATION_FAILED on `source`, each problem as
+    /// `line:column: message` in `extensions.problems`.
+    #[error("the template has {} problem{}: {}", .0.len(), if .0.len() == 1 { "" } else { "s" }, .0.join("; "))]
+    TemplateRejected(Vec<String>),
     #[error("a pending invitation for this email (or phone) and scope already exists")]
     DuplicatePending { existing: InvitationId },
     #[error("this invitation link is not valid")]
@@ -163,7 +169,7 @@ impl Error {
             Self::Unauthenticated => ErrorCode::Unauthenticated,
             Self::Forbidden(_) => ErrorCode::Forbidden,
             Self::NotFound | Self::NoSuch(_) => ErrorCode::NotFound,
-            Self::Validation(_) => ErrorCode::ValidationFailed,
+            Self::Validation(_) | Self::TemplateRejected(_) => ErrorCode::ValidationFailed,
             Self::DuplicatePending { .. } => ErrorCode::DuplicatePendingInvitation,
             Self::InvalidSecret => ErrorCode::InvalidSecret,
             Self::InvitationState(InvitationState::Expired) => ErrorCode::InvitationExpired,
@@ -182,6 +188,7 @@ impl Error {
     pub fn field(&self) -> Option<&str> {
         match self {
             Self::Validation(err) => Some(err.field()),
+            Self::TemplateRejected(_) => Some("source"),
             _ => None,
         }
     }

@@ -25,10 +25,16 @@ pub struct RolePermissions {
     /// `eraseInvitee`).
     #[serde(default)]
     pub erase: bool,
+    /// May edit, revert and delete the stored email templates (`saveEmailTemplate` and the
+    /// rest). Everyone who may read may list and preview them.
+    #[serde(default)]
+    pub templates: bool,
 }
 
 /// The configured roles. The defaults: `admin` may grant every role, `editor` may grant
-/// `author` and `viewer`, `author` and `viewer` invite nobody, and all four may read.
+/// `author` and `viewer`, `author` and `viewer` invite nobody, and all four may read;
+/// `designer` edits the email templates (as `admin` may), reads no invitation and invites
+/// nobody.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RolePolicy {
     invitee_roles: Vec<String>,
@@ -58,6 +64,14 @@ const DEFAULT_NAMES: &[(&str, [(&str, &str); 3])] = &[
     (
         "viewer",
         [("en", "Viewer"), ("de", "Leser"), ("fr", "Lecteur")],
+    ),
+    (
+        "designer",
+        [
+            ("en", "Template designer"),
+            ("de", "Vorlagengestalter"),
+            ("fr", "Concepteur de modèles"),
+        ],
     ),
 ];
 
@@ -199,7 +213,7 @@ impl RolePolicy {
 
 impl Default for RolePolicy {
     fn default() -> Self {
-        let all: BTreeSet<String> = ["admin", "editor", "author", "viewer"]
+        let all: BTreeSet<String> = ["admin", "editor", "author", "viewer", "designer"]
             .map(String::from)
             .into();
         let grants = |roles: &[&str]| roles.iter().map(|r| (*r).to_owned()).collect();
@@ -212,6 +226,7 @@ impl Default for RolePolicy {
                     webhooks: true,
                     groups: None,
                     erase: true,
+                    templates: true,
                 },
             ),
             (
@@ -222,6 +237,7 @@ impl Default for RolePolicy {
                     webhooks: false,
                     groups: None,
                     erase: false,
+                    templates: false,
                 },
             ),
             (
@@ -232,6 +248,7 @@ impl Default for RolePolicy {
                     webhooks: false,
                     groups: None,
                     erase: false,
+                    templates: false,
                 },
             ),
             (
@@ -242,6 +259,18 @@ impl Default for RolePolicy {
                     webhooks: false,
                     groups: None,
                     erase: false,
+                    templates: false,
+                },
+            ),
+            (
+                "designer".to_owned(),
+                RolePermissions {
+                    read: false,
+                    grants: BTreeSet::new(),
+                    webhooks: false,
+                    groups: None,
+                    erase: false,
+                    templates: true,
                 },
             ),
         ]);
@@ -278,6 +307,10 @@ mod tests {
                 .contains("admin")
         );
         assert!(policy.permissions("viewer").unwrap().read);
+        let designer = policy.permissions("designer").unwrap();
+        assert!(designer.templates && !designer.read && designer.grants.is_empty());
+        assert!(policy.permissions("admin").unwrap().templates);
+        assert!(!policy.permissions("editor").unwrap().templates);
     }
 
     #[test]
@@ -317,6 +350,7 @@ mod tests {
                     webhooks: false,
                     groups: None,
                     erase: false,
+                    templates: false,
                 },
             ),
             (
@@ -327,6 +361,7 @@ mod tests {
                     webhooks: false,
                     groups: None,
                     erase: false,
+                    templates: false,
                 },
             ),
         ]);

@@ -4,6 +4,7 @@ mod contact;
 mod delivery;
 mod duration;
 mod email;
+mod email_template;
 mod event;
 mod id;
 mod invitation;
@@ -28,6 +29,10 @@ pub use contact::{Channel, Contact, Recipient};
 pub use delivery::{Delivery, DeliveryStatus};
 pub use duration::IsoDuration;
 pub use email::EmailAddress;
+pub use email_template::{
+    EmailPart, MAX_TEMPLATE_BYTES, MAX_TEMPLATE_COMMENT_CHARS, TemplateKey, TemplateVersion,
+    template_body, template_comment,
+};
 pub use event::{
     ACCEPT_HOLD, Actor, EVENT_CLAIM, EventActor, EventKind, EventType, InvitationEvent,
     OutgoingEvent,

@@ -6,7 +6,8 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::domain::{MessageKind, REDACTED, string_enum};
+pub use crate::domain::EmailPart;
+use crate::domain::{MessageKind, REDACTED};
 
 /// The variables a template of `kind` may use, for the docs and `templates check`.
 pub fn template_variables(kind: MessageKind) -> &'static [(&'static str, &'static str)] {
@@ -74,27 +75,41 @@ pub fn template_variables(kind: MessageKind) -> &'static [(&'static str, &'stati
     }
 }
 
-string_enum! {
-    /// The parts of a message: subject line, HTML body, plain-text body, and the text message
-    /// an SMS invitation sends. The text is the file name suffix before `.hbs`.
-    pub enum EmailPart ("email part") {
-        Subject = "subject",
-        Html = "html",
-        Text = "txt",
-        Sms = "sms",
-    }
+/// A variable a template of one kind may use, with what the full sample gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateVariable {
+    pub name: &'static str,
+    pub description: &'static str,
+    /// The sample's value as a template would print it (a list as its items joined by `, `);
+    /// `None` when the sample leaves it out.
+    pub sample: Option<String>,
 }
 
-impl EmailPart {
-    /// The parts a locale has for `kind`: an email's three, and the invitation's text message.
-    pub fn of(kind: MessageKind) -> &'static [EmailPart] {
-        match kind {
-            MessageKind::Invitation | MessageKind::InvitationExtended => {
-                &[Self::Subject, Self::Html, Self::Text, Self::Sms]
-            }
-            MessageKind::InvitationAccepted => &[Self::Subject, Self::Html, Self::Text],
-        }
-    }
+/// The variables of `kind` with their values in the full sample for `locale`.
+pub fn template_variable_samples(kind: MessageKind, locale: &str) -> Vec<TemplateVariable> {
+    let sample = serde_json::to_value(EmailContext::sample(kind, locale, true)).unwrap_or_default();
+    template_variables(kind)
+        .iter()
+        .map(|&(name, description)| TemplateVariable {
+            name,
+            description,
+            sample: match sample.get(name) {
+                None | Some(serde_json::Value::Null) => None,
+                Some(serde_json::Value::String(text)) => Some(text.clone()),
+                Some(serde_json::Value::Array(items)) => Some(
+                    items
+                        .iter()
+                        .map(|item| {
+                            item.as_str()
+                                .map_or_else(|| item.to_string(), str::to_owned)
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                ),
+                Some(other) => Some(other.to_string()),
+            },
+        })
+        .collect()
 }
 
 /// Context of the `invitation` email. `accept_url` holds the secret, so `Debug` hides it.

@@ -9,15 +9,15 @@ mod templates;
 mod transport;
 
 pub use context::{
-    AcceptedContext, EmailContext, EmailPart, ExtendedContext, InvitationContext,
-    template_variables,
+    AcceptedContext, EmailContext, EmailPart, ExtendedContext, InvitationContext, TemplateVariable,
+    template_variable_samples, template_variables,
 };
 pub use dates::format_date_time;
 pub use page_messages::{Page, PageMessages};
 pub use sms::{SmsEncoding, SmsLength, fold_to_gsm7};
 pub use templates::{
-    EmailTemplates, RenderedEmail, RenderedSms, SMS_SEGMENT_BUDGET, SmsMeasure, TemplateProblem,
-    TemplateProblems,
+    DraftPreview, EmailTemplates, RenderedEmail, RenderedSms, SMS_SEGMENT_BUDGET, SmsMeasure,
+    StoredTemplates, TemplateInfo, TemplateOrigin, TemplateProblem, TemplateProblems, author_line,
 };
 pub use transport::{FileMailer, Sender, SmtpMailer, prune_outbox};
 
@@ -141,5 +141,139 @@ mod tests {
             "without reload the templates stay as loaded"
         );
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    fn key(locale: &str, part: EmailPart) -> crate::domain::TemplateKey {
+        crate::domain::TemplateKey::new(MessageKind::Invitation, locale, None, part).unwrap()
+    }
+
+    fn stored(revision: u64, name: &str, version: u32, text: &str) -> StoredTemplates {
+        StoredTemplates {
+            revision,
+            bodies: [(name.to_owned(), (version, text.to_owned()))].into(),
+        }
+    }
+
+    #[test]
+    fn a_stored_version_replaces_the_built_in_until_it_is_taken_away() {
+        let templates = EmailTemplates::builtin().unwrap();
+        let context = EmailContext::sample(MessageKind::Invitation, "de", true);
+        let shipped = templates.render("de", &context).unwrap().subject;
+        templates
+            .apply_stored(stored(
+                1,
+                "de/invitation.subject",
+                3,
+                "Willkommen, {{invitee_email}}",
+            ))
+            .unwrap();
+        assert_eq!(templates.stored_revision(), 1);
+        assert_eq!(
+            templates.render("de", &context).unwrap().subject,
+            "Willkommen, ada@example.org"
+        );
+        let info = templates.get(&key("de", EmailPart::Subject)).unwrap();
+        assert_eq!(info.origin, TemplateOrigin::Stored { version: 3 });
+        assert_eq!(
+            templates
+                .get(&key("en", EmailPart::Subject))
+                .unwrap()
+                .origin,
+            TemplateOrigin::BuiltIn
+        );
+        // A clone shares the set: the sender and the preview see the same templates.
+        let clone = templates.clone();
+        clone
+            .apply_stored(StoredTemplates {
+                revision: 2,
+                bodies: Default::default(),
+            })
+            .unwrap();
+        assert_eq!(templates.render("de", &context).unwrap().subject, shipped);
+    }
+
+    #[test]
+    fn a_stored_version_adds_no_template_the_files_do_not_have() {
+        let templates = EmailTemplates::builtin().unwrap();
+        templates
+            .apply_stored(stored(1, "es/invitation.subject", 1, "Hola"))
+            .unwrap();
+        assert_eq!(templates.locales(), ["de", "en", "fr"]);
+        let spanish = crate::domain::TemplateKey::new(
+            MessageKind::Invitation,
+            "es",
+            None,
+            EmailPart::Subject,
+        )
+        .unwrap();
+        assert!(templates.get(&spanish).is_none());
+        let refused = templates.check_draft(&spanish, "Hola");
+        assert!(
+            refused.problems[0]
+                .message
+                .contains("no template es/invitation.subject")
+        );
+    }
+
+    #[test]
+    fn a_draft_is_checked_with_its_line_and_column_and_changes_nothing() {
+        let templates = EmailTemplates::builtin().unwrap();
+        let subject = key("en", EmailPart::Subject);
+        let unclosed = templates.check_draft(&subject, "Hello\n{{#if invitee_name}}x");
+        assert_eq!(unclosed.problems.len(), 1, "{unclosed:?}");
+        let problem = &unclosed.problems[0];
+        assert!(
+            problem.line.is_some() && problem.column.is_some(),
+            "{problem:?}"
+        );
+        let unknown = templates.check_draft(&subject, "Hi\n  {{inviter_nam}}");
+        assert_eq!(
+            author_line(&unknown.problems[0])
+                .split(':')
+                .take(2)
+                .collect::<Vec<_>>(),
+            ["2", "3"],
+            "the column of its `{{`"
+        );
+        assert!(unknown.problems[0].message.contains("inviter_nam"));
+        let partial = templates.check_draft(&key("en", EmailPart::Html), "{{> no_such_partial}}");
+        assert!(
+            partial.problems[0].message.contains("no_such_partial"),
+            "{partial:?}"
+        );
+        let good = templates.check_draft(&subject, "{{inviter_name}} invites you");
+        assert!(good.problems.is_empty(), "{good:?}");
+        assert_eq!(good.subject.as_deref(), Some("Grace Hopper invites you"));
+        assert!(
+            good.html.unwrap().contains("Grace Hopper"),
+            "the other parts render too"
+        );
+        let context = EmailContext::sample(MessageKind::Invitation, "en", true);
+        assert_ne!(
+            templates.render("en", &context).unwrap().subject,
+            "Grace Hopper invites you",
+            "a draft is never in force"
+        );
+    }
+
+    #[test]
+    fn an_html_draft_without_its_preheader_and_a_long_text_message_are_named() {
+        let templates = EmailTemplates::builtin().unwrap();
+        let html = templates.check_draft(
+            &key("en", EmailPart::Html),
+            "{{#> layout_html title=\"Hi\"}}<p>{{inviter_name}}</p>{{/layout_html}}",
+        );
+        assert!(
+            html.problems
+                .iter()
+                .any(|p| p.message.contains("preheader")),
+            "{html:?}"
+        );
+        let long = templates.check_draft(
+            &key("en", EmailPart::Sms),
+            &format!("{} {{{{accept_url}}}}", "word ".repeat(80)),
+        );
+        assert!(long.problems.is_empty(), "{long:?}");
+        assert!(long.warnings[0].message.contains("segments"), "{long:?}");
     }
 }

@@ -165,6 +165,7 @@ impl PageMessages {
                 problems.push(TemplateProblem {
                     file: format!("email-templates/{locale}/{}", Page::Accept.file_name()),
                     line: None,
+                    column: None,
                     message: format!(
                         "missing: locale {locale} has emails but no {}",
                         Page::Accept.described()
@@ -189,6 +190,7 @@ fn check_page(loaded: &Loaded, page: Page) -> Vec<TemplateProblem> {
         problems.push(TemplateProblem {
             file: format!("email-templates/{REFERENCE}/{}", page.file_name()),
             line: None,
+            column: None,
             message: format!(
                 "missing: the English {} every locale is checked against",
                 page.described()
@@ -200,6 +202,7 @@ fn check_page(loaded: &Loaded, page: Page) -> Vec<TemplateProblem> {
         let problem = |message: String| TemplateProblem {
             file: catalog.file.clone(),
             line: None,
+            column: None,
             message,
         };
         for (key, text) in reference.messages.iter() {
@@ -259,6 +262,7 @@ fn parse(text: &str, file: &str) -> Result<Messages, TemplateProblem> {
     serde_json::from_str::<Messages>(text).map_err(|err| TemplateProblem {
         file: file.to_owned(),
         line: Some(err.line()),
+        column: None,
         message: format!("not a JSON object of message texts: {err}"),
     })
 }
@@ -300,6 +304,7 @@ impl Loaded {
             .map_err(|err| TemplateProblem {
                 file: file.clone(),
                 line: None,
+                column: None,
                 message: format!("cannot read: {err}"),
             })
             .and_then(|text| parse(&text, &file));

@@ -1,6 +1,8 @@
 //! The template set: built-in files compiled into the binary, replaced by name by files in an
-//! optional override folder, compiled into two strict Handlebars registries: one that escapes
-//! HTML (for the html part) and one that does not (subject and text parts).
+//! optional override folder, and those replaced by the versions template authors saved in the
+//! store; compiled into two strict Handlebars registries: one that escapes HTML (for the html
+//! part) and one that does not (subject and text parts). The set is compiled once per change
+//! of its sources and shared by every render until the next change.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -10,7 +12,7 @@ use handlebars::Handlebars;
 
 use super::context::{EmailContext, EmailPart};
 use super::sms::{SmsLength, fold_to_gsm7};
-use crate::domain::MessageKind;
+use crate::domain::{MessageKind, TemplateKey};
 
 macro_rules! builtin {
     ($($path:literal),* $(,)?) => {
@@ -76,14 +78,18 @@ pub struct TemplateProblem {
     /// `email-templates/de/invitation.html.hbs`, or the override file's path.
     pub file: String,
     pub line: Option<usize>,
+    pub column: Option<usize>,
     pub message: String,
 }
 
 impl std::fmt::Display for TemplateProblem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.line {
-            Some(line) => write!(f, "{}:{line}: {}", self.file, self.message),
-            None => write!(f, "{}: {}", self.file, self.message),
+        match (self.line, self.column) {
+            (Some(line), Some(column)) => {
+                write!(f, "{}:{line}:{column}: {}", self.file, self.message)
+            }
+            (Some(line), None) => write!(f, "{}:{line}: {}", self.file, self.message),
+            _ => write!(f, "{}: {}", self.file, self.message),
         }
     }
 }
@@ -140,11 +146,76 @@ pub struct SmsMeasure {
     pub length: SmsLength,
 }
 
+/// Which layer a template's text comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TemplateOrigin {
+    /// The file shipped in the binary.
+    BuiltIn,
+    /// A file in the override folder.
+    Folder,
+    /// A version saved in the store.
+    Stored { version: u32 },
+}
+
+/// The stored versions in force: the current text and version of each stored template, by
+/// name (`de/invitation.subject`), as read at one store revision.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoredTemplates {
+    pub revision: u64,
+    pub bodies: BTreeMap<String, (u32, String)>,
+}
+
+/// One template of the set as a template author sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateInfo {
+    pub kind: MessageKind,
+    pub locale: String,
+    pub variant: Option<String>,
+    pub part: EmailPart,
+    pub origin: TemplateOrigin,
+    /// The Handlebars source in force.
+    pub body: String,
+}
+
+impl TemplateInfo {
+    /// `de/invitation.subject`, `de/partner/invitation.html`.
+    pub fn name(&self) -> String {
+        template_name(
+            &prefix(&self.locale, self.variant.as_deref()),
+            self.kind,
+            self.part,
+        )
+    }
+}
+
+/// A message rendered from a set with one template replaced, for a template author's preview.
+/// `problems` holds what would refuse the save; `warnings` what would not (a text message
+/// longer than its budget).
+#[derive(Clone, PartialEq, Eq)]
+pub struct DraftPreview {
+    pub subject: Option<String>,
+    pub html: Option<String>,
+    pub text: Option<String>,
+    pub sms: Option<String>,
+    pub problems: Vec<TemplateProblem>,
+    pub warnings: Vec<TemplateProblem>,
+}
+
+impl std::fmt::Debug for DraftPreview {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DraftPreview")
+            .field("problems", &self.problems)
+            .field("warnings", &self.warnings)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Where each template came from, to name files in problems.
 #[derive(Debug, Clone)]
 struct Source {
     text: String,
     file: String,
+    origin: TemplateOrigin,
 }
 
 #[derive(Debug)]
@@ -155,6 +226,8 @@ struct Compiled {
     locales: BTreeSet<String>,
     /// Each variant of the invitation message and the locales that have it.
     variants: BTreeMap<String, BTreeSet<String>>,
+    /// Every message template (partials left out) by name, as a template author sees it.
+    templates: BTreeMap<String, TemplateInfo>,
     /// The override folder's files as they were when compiled.
     fingerprint: Fingerprint,
 }
@@ -192,24 +265,58 @@ fn hbs_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     Ok(())
 }
 
+/// What `lock` holds (a panic while it was held poisons it, but every writer swaps in a whole
+/// value, so what it holds is still whole).
+fn read_lock<T>(lock: &RwLock<Arc<T>>) -> Arc<T> {
+    lock.read()
+        .map(|c| c.clone())
+        .unwrap_or_else(|poisoned| poisoned.into_inner().clone())
+}
+
 /// The email templates, ready to render. Cheap to share.
 #[derive(Debug, Clone)]
 pub struct EmailTemplates {
     override_dir: Option<PathBuf>,
     reload: bool,
     compiled: Arc<RwLock<Arc<Compiled>>>,
+    /// The stored layer the set was last compiled with.
+    stored: Arc<RwLock<Arc<StoredTemplates>>>,
 }
 
 impl EmailTemplates {
     /// The built-in templates, replaced by name by the `*.hbs` files under `override_dir`.
     /// With `reload`, the folder is read again before every render (for template authors).
     pub fn load(override_dir: Option<&Path>, reload: bool) -> Result<Self, TemplateProblems> {
-        let compiled = compile(override_dir)?;
+        let stored = Arc::new(StoredTemplates::default());
+        let compiled = compile(override_dir, &stored)?;
         Ok(Self {
             override_dir: override_dir.map(Path::to_path_buf),
             reload,
             compiled: Arc::new(RwLock::new(Arc::new(compiled))),
+            stored: Arc::new(RwLock::new(stored)),
         })
+    }
+
+    /// The store revision of the stored layer in force.
+    pub fn stored_revision(&self) -> u64 {
+        read_lock(&self.stored).revision
+    }
+
+    /// Compiles the set again with `stored` above the folder and built-in files, and renders
+    /// from it from now on. A stored template whose name the files do not have (a locale or
+    /// variant since removed from the folder) is left out. When the set does not compile the
+    /// set in force stays, and the problems are returned; `stored` is remembered either way,
+    /// so the same revision is not compiled twice.
+    pub fn apply_stored(&self, stored: StoredTemplates) -> Result<(), TemplateProblems> {
+        let stored = Arc::new(stored);
+        if let Ok(mut slot) = self.stored.write() {
+            *slot = stored.clone();
+        }
+        let fresh = Arc::new(compile(self.override_dir.as_deref(), &stored)?);
+        if let Ok(mut slot) = self.compiled.write() {
+            *slot = fresh;
+        }
+        Ok(())
     }
 
     /// The built-in templates alone.
@@ -220,15 +327,12 @@ impl EmailTemplates {
     /// The compiled set; with `reload`, compiled again first if a file in the override folder
     /// was added, removed or changed since (checked by size and modification time).
     fn current(&self) -> Result<Arc<Compiled>, TemplateProblems> {
-        let cached = self
-            .compiled
-            .read()
-            .map(|c| c.clone())
-            .unwrap_or_else(|poisoned| poisoned.into_inner().clone());
+        let cached = read_lock(&self.compiled);
         if !self.reload || cached.fingerprint == fingerprint(self.override_dir.as_deref()) {
             return Ok(cached);
         }
-        let fresh = Arc::new(compile(self.override_dir.as_deref())?);
+        let stored = read_lock(&self.stored);
+        let fresh = Arc::new(compile(self.override_dir.as_deref(), &stored)?);
         if let Ok(mut slot) = self.compiled.write() {
             *slot = fresh.clone();
         }
@@ -290,12 +394,7 @@ impl EmailTemplates {
         let part = |part: EmailPart| render_part(&compiled, &prefix, kind, part, context);
         Ok(RenderedEmail {
             locale: locale.to_owned(),
-            subject: part(EmailPart::Subject)?
-                .lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty())
-                .collect::<Vec<_>>()
-                .join(" "),
+            subject: subject_line(&part(EmailPart::Subject)?),
             html: part(EmailPart::Html)?,
             text: part(EmailPart::Text)?,
         })
@@ -325,6 +424,7 @@ impl EmailTemplates {
             return Err(TemplateProblems(vec![TemplateProblem {
                 file: format!("email-templates/{locale}/{}.sms.hbs", kind.as_str()),
                 line: None,
+                column: None,
                 message: format!("the {} message has no sms part", kind.as_str()),
             }]));
         }
@@ -455,6 +555,7 @@ impl EmailTemplates {
                     problems.push(TemplateProblem {
                         file: format!("email-templates/{name}.hbs"),
                         line: None,
+                        column: None,
                         message: format!(
                             "missing: {locale} has no {} {} template",
                             kind.as_str(),
@@ -479,6 +580,7 @@ impl EmailTemplates {
                             let problem = TemplateProblem {
                                 file: compiled.files.get(&name).cloned().unwrap_or_default(),
                                 line: None,
+                                column: None,
                                 message: "no preheader (the inbox preview): define \
                                               {{#*inline \"preheader\"}}…{{/inline}}"
                                     .into(),
@@ -493,6 +595,234 @@ impl EmailTemplates {
             }
         }
         problems
+    }
+
+    /// Every message template in force (partials left out), by name.
+    pub fn list(&self) -> Vec<TemplateInfo> {
+        self.current()
+            .map(|c| c.templates.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// The template `key` names; `None` when the set has no such template (stored versions
+    /// replace templates the files have; they add no locale, variant or part).
+    pub fn get(&self, key: &TemplateKey) -> Option<TemplateInfo> {
+        self.current().ok()?.templates.get(&key.name()).cloned()
+    }
+
+    /// Renders `key`'s message with `context`, `body` standing in for `key`'s template, and
+    /// says what is wrong with it. Nothing is changed.
+    pub fn preview_draft(
+        &self,
+        key: &TemplateKey,
+        body: &str,
+        context: &EmailContext,
+    ) -> DraftPreview {
+        let mut preview = DraftPreview {
+            subject: None,
+            html: None,
+            text: None,
+            sms: None,
+            problems: Vec::new(),
+            warnings: Vec::new(),
+        };
+        let compiled = match self.current() {
+            Ok(compiled) => compiled,
+            Err(problems) => {
+                preview.problems = problems.0;
+                return preview;
+            }
+        };
+        let draft = match Draft::new(&compiled, key, body) {
+            Ok(draft) => draft,
+            Err(problem) => {
+                preview.problems.push(problem);
+                return preview;
+            }
+        };
+        let prefix = prefix(
+            key.locale.as_str(),
+            key.variant.as_ref().map(|v| v.as_str()),
+        );
+        for &part in EmailPart::of(key.kind) {
+            match draft.render(&prefix, key.kind, part, context) {
+                Ok(rendered) => {
+                    let slot = match part {
+                        EmailPart::Subject => &mut preview.subject,
+                        EmailPart::Html => &mut preview.html,
+                        EmailPart::Text => &mut preview.text,
+                        EmailPart::Sms => &mut preview.sms,
+                    };
+                    *slot = Some(match part {
+                        EmailPart::Subject => subject_line(&rendered),
+                        EmailPart::Sms => one_paragraph(&rendered),
+                        EmailPart::Html | EmailPart::Text => rendered,
+                    });
+                }
+                Err(found) => push_new(&mut preview.problems, found.0),
+            }
+        }
+        preview
+    }
+
+    /// What refuses saving `body` as `key`'s template, as `templates check` would find it:
+    /// it must compile, render in strict mode with the full and the minimal sample (no
+    /// unknown variable, no missing partial), and an HTML body must keep its preheader. A text
+    /// message longer than [`SMS_SEGMENT_BUDGET`] segments (measured as
+    /// [`Self::sms_lengths`] does) is a warning, which does not refuse the save.
+    pub fn check_draft(&self, key: &TemplateKey, body: &str) -> DraftPreview {
+        let language = key.locale.as_str();
+        let mut found =
+            self.preview_draft(key, body, &EmailContext::sample(key.kind, language, false));
+        let full = self.preview_draft(key, body, &EmailContext::sample(key.kind, language, true));
+        push_new(&mut found.problems, full.problems);
+        if key.part == EmailPart::Html
+            && let Some(html) = &full.html
+            && preheader(html) == Some("")
+        {
+            found.problems.push(TemplateProblem {
+                file: draft_label(key),
+                line: None,
+                column: None,
+                message: "no preheader (the inbox preview): define                           {{#*inline \"preheader\"}}…{{/inline}}"
+                    .into(),
+            });
+        }
+        if key.part == EmailPart::Sms
+            && key.kind == MessageKind::Invitation
+            && found.problems.is_empty()
+            && let EmailContext::Invitation(mut sample) =
+                EmailContext::sample(MessageKind::Invitation, language, true)
+        {
+            sample.inviter_name = "Ada Lovelace-Byron 1".to_owned();
+            sample.accept_url = format!(
+                "{}#secret={}",
+                "https://app.example.com/invitations/join",
+                "A".repeat(43)
+            );
+            let measured = self.preview_draft(key, body, &EmailContext::Invitation(sample));
+            if let Some(sms) = measured.sms {
+                let length = SmsLength::of(&sms);
+                if length.segments > SMS_SEGMENT_BUDGET {
+                    found.warnings.push(TemplateProblem {
+                        file: draft_label(key),
+                        line: None,
+                        column: None,
+                        message: format!(
+                            "{length}, more than {SMS_SEGMENT_BUDGET} segments: each costs a message"
+                        ),
+                    });
+                }
+            }
+        }
+        found.subject = full.subject;
+        found.html = full.html;
+        found.text = full.text;
+        found.sms = full.sms;
+        found
+    }
+}
+
+/// How problems name a template author's unsaved text.
+fn draft_label(key: &TemplateKey) -> String {
+    format!("{DRAFT} {}", key.name())
+}
+
+const DRAFT: &str = "draft";
+
+/// A problem as a template author reads it: `line:column: message` when it is in the text
+/// they are editing, else with the file it is in (a partial) first.
+pub fn author_line(problem: &TemplateProblem) -> String {
+    let in_draft = problem
+        .file
+        .strip_prefix(DRAFT)
+        .is_some_and(|rest| rest.starts_with(' '));
+    if !in_draft {
+        return problem.to_string();
+    }
+    match (problem.line, problem.column) {
+        (Some(line), Some(column)) => format!("{line}:{column}: {}", problem.message),
+        (Some(line), None) => format!("{line}: {}", problem.message),
+        _ => problem.message.clone(),
+    }
+}
+
+/// Adds each of `found` that `problems` does not hold yet.
+fn push_new(problems: &mut Vec<TemplateProblem>, found: Vec<TemplateProblem>) {
+    for problem in found {
+        if !problems.contains(&problem) {
+            problems.push(problem);
+        }
+    }
+}
+
+/// The compiled set with one template replaced by unsaved text: the registry of that part is
+/// copied, the other shared.
+struct Draft<'a> {
+    compiled: &'a Compiled,
+    registry: Handlebars<'static>,
+    /// The part whose registry was copied.
+    escapes_html: bool,
+    files: BTreeMap<String, String>,
+}
+
+impl<'a> Draft<'a> {
+    fn new(compiled: &'a Compiled, key: &TemplateKey, body: &str) -> Result<Self, TemplateProblem> {
+        let name = key.name();
+        let label = draft_label(key);
+        if !compiled.templates.contains_key(&name) {
+            return Err(TemplateProblem {
+                file: label,
+                line: None,
+                column: None,
+                message: format!(
+                    "there is no template {name}: stored versions replace the templates the \
+                     files have, and add no locale, variant or part"
+                ),
+            });
+        }
+        let escapes_html = key.part == EmailPart::Html;
+        let mut registry = if escapes_html {
+            compiled.html.clone()
+        } else {
+            compiled.text.clone()
+        };
+        registry
+            .register_template_string(&name, body)
+            .map_err(|err| TemplateProblem {
+                file: label.clone(),
+                line: err.pos().map(|(line, _)| line),
+                column: err.pos().map(|(_, column)| column),
+                message: err.reason().to_string(),
+            })?;
+        let mut files = compiled.files.clone();
+        files.insert(name, label);
+        Ok(Self {
+            compiled,
+            registry,
+            escapes_html,
+            files,
+        })
+    }
+
+    fn render(
+        &self,
+        prefix: &str,
+        kind: MessageKind,
+        part: EmailPart,
+        context: &EmailContext,
+    ) -> Result<String, TemplateProblems> {
+        let registry = match (part == EmailPart::Html, self.escapes_html) {
+            (true, true) | (false, false) => &self.registry,
+            (true, false) => &self.compiled.html,
+            (false, true) => &self.compiled.text,
+        };
+        render_in(
+            registry,
+            &self.files,
+            &template_name(prefix, kind, part),
+            context,
+        )
     }
 }
 
@@ -543,27 +873,45 @@ fn render_part(
     part: EmailPart,
     context: &EmailContext,
 ) -> Result<String, TemplateProblems> {
-    let name = template_name(locale, kind, part);
     let registry = match part {
         EmailPart::Html => &compiled.html,
         EmailPart::Subject | EmailPart::Text | EmailPart::Sms => &compiled.text,
     };
-    registry.render(&name, context).map_err(|err| {
-        let template = err.template_name.clone().unwrap_or_else(|| name.clone());
+    render_in(
+        registry,
+        &compiled.files,
+        &template_name(locale, kind, part),
+        context,
+    )
+}
+
+/// Renders the template `name` of `registry`; a problem names the file it is in, by `files`.
+fn render_in(
+    registry: &Handlebars<'static>,
+    files: &BTreeMap<String, String>,
+    name: &str,
+    context: &EmailContext,
+) -> Result<String, TemplateProblems> {
+    registry.render(name, context).map_err(|err| {
+        let template = err.template_name.clone().unwrap_or_else(|| name.to_owned());
         TemplateProblems(vec![TemplateProblem {
-            file: compiled
-                .files
+            file: files
                 .get(&template)
                 .cloned()
                 .unwrap_or_else(|| format!("email-templates/{template}.hbs")),
             line: err.line_no,
+            column: err.column_no,
             message: err.reason().to_string(),
         }])
     })
 }
 
-/// Collects the built-ins and the override folder's files, keyed by path under the root.
-fn sources(override_dir: Option<&Path>) -> Result<BTreeMap<String, Source>, TemplateProblems> {
+/// Collects the built-ins, the override folder's files and the stored versions (of templates
+/// the files have), keyed by path under the root.
+fn sources(
+    override_dir: Option<&Path>,
+    stored: &StoredTemplates,
+) -> Result<BTreeMap<String, Source>, TemplateProblems> {
     let mut sources: BTreeMap<String, Source> = BUILTIN
         .iter()
         .map(|(path, text)| {
@@ -572,6 +920,7 @@ fn sources(override_dir: Option<&Path>) -> Result<BTreeMap<String, Source>, Temp
                 Source {
                     text: (*text).to_owned(),
                     file: format!("email-templates/{path}"),
+                    origin: TemplateOrigin::BuiltIn,
                 },
             )
         })
@@ -583,7 +932,21 @@ fn sources(override_dir: Option<&Path>) -> Result<BTreeMap<String, Source>, Temp
             return Err(TemplateProblems(problems));
         }
     }
+    for (name, (version, text)) in &stored.bodies {
+        if let Some(source) = sources.get_mut(&format!("{name}.hbs")) {
+            *source = Source {
+                text: text.clone(),
+                file: stored_label(name, *version),
+                origin: TemplateOrigin::Stored { version: *version },
+            };
+        }
+    }
     Ok(sources)
+}
+
+/// How problems name a stored version.
+fn stored_label(name: &str, version: u32) -> String {
+    format!("stored {name} (version {version})")
 }
 
 fn collect_dir(
@@ -596,6 +959,7 @@ fn collect_dir(
         problems.push(TemplateProblem {
             file: root.display().to_string(),
             line: None,
+            column: None,
             message: format!("cannot read the template folder: {err}"),
         });
         return;
@@ -612,21 +976,26 @@ fn collect_dir(
                     Source {
                         text,
                         file: path.display().to_string(),
+                        origin: TemplateOrigin::Folder,
                     },
                 );
             }
             Err(err) => problems.push(TemplateProblem {
                 file: path.display().to_string(),
                 line: None,
+                column: None,
                 message: format!("cannot read: {err}"),
             }),
         }
     }
 }
 
-fn compile(override_dir: Option<&Path>) -> Result<Compiled, TemplateProblems> {
+fn compile(
+    override_dir: Option<&Path>,
+    stored: &StoredTemplates,
+) -> Result<Compiled, TemplateProblems> {
     let fingerprint = fingerprint(override_dir);
-    let sources = sources(override_dir)?;
+    let sources = sources(override_dir, stored)?;
     let mut html = Handlebars::new();
     html.set_strict_mode(true);
     html.register_escape_fn(escape_html);
@@ -636,6 +1005,7 @@ fn compile(override_dir: Option<&Path>) -> Result<Compiled, TemplateProblems> {
     let mut files = BTreeMap::new();
     let mut locales = BTreeSet::new();
     let mut variants: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut templates = BTreeMap::new();
     let mut problems = Vec::new();
     for (path, source) in &sources {
         let Some(stem) = path.strip_suffix(".hbs") else {
@@ -644,6 +1014,7 @@ fn compile(override_dir: Option<&Path>) -> Result<Compiled, TemplateProblems> {
         let report = |err: handlebars::TemplateError| TemplateProblem {
             file: source.file.clone(),
             line: err.pos().map(|(line, _)| line),
+            column: err.pos().map(|(_, column)| column),
             message: err.reason().to_string(),
         };
         if let Some(partial) = stem.strip_prefix("partials/") {
@@ -671,6 +1042,7 @@ fn compile(override_dir: Option<&Path>) -> Result<Compiled, TemplateProblems> {
             problems.push(TemplateProblem {
                 file: source.file.clone(),
                 line: None,
+                column: None,
                 message: format!(
                     "the variant folder {variant:?} is no variant name: lowercase letters, digits, '-' or '_'"
                 ),
@@ -687,6 +1059,7 @@ fn compile(override_dir: Option<&Path>) -> Result<Compiled, TemplateProblems> {
             problems.push(TemplateProblem {
                 file: source.file.clone(),
                 line: None,
+                column: None,
                 message:
                     "unknown kind or part: name files <locale>/<kind>.<subject|html|txt|sms>.hbs"
                         .to_owned(),
@@ -697,6 +1070,7 @@ fn compile(override_dir: Option<&Path>) -> Result<Compiled, TemplateProblems> {
             problems.push(TemplateProblem {
                 file: source.file.clone(),
                 line: None,
+                column: None,
                 message: format!(
                     "the {} message has no {} part (only messages to the invitee have an SMS)",
                     kind.as_str(),
@@ -710,6 +1084,7 @@ fn compile(override_dir: Option<&Path>) -> Result<Compiled, TemplateProblems> {
                 problems.push(TemplateProblem {
                     file: source.file.clone(),
                     line: None,
+                    column: None,
                     message: format!(
                         "only the invitation has variants; {} in the variant {variant:?} is never used",
                         kind.as_str()
@@ -728,6 +1103,17 @@ fn compile(override_dir: Option<&Path>) -> Result<Compiled, TemplateProblems> {
             }
         }
         files.insert(stem.to_owned(), source.file.clone());
+        templates.insert(
+            stem.to_owned(),
+            TemplateInfo {
+                kind,
+                locale: locale.to_owned(),
+                variant: variant.map(str::to_owned),
+                part,
+                origin: source.origin,
+                body: source.text.clone(),
+            },
+        );
         let registry = match part {
             EmailPart::Html => &mut html,
             EmailPart::Subject | EmailPart::Text | EmailPart::Sms => &mut text,
@@ -743,11 +1129,21 @@ fn compile(override_dir: Option<&Path>) -> Result<Compiled, TemplateProblems> {
             files,
             locales,
             variants,
+            templates,
             fingerprint,
         })
     } else {
         Err(TemplateProblems(problems))
     }
+}
+
+/// A subject on one line: its lines trimmed, blank ones left out, joined by a space.
+fn subject_line(raw: &str) -> String {
+    raw.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// A text message's body: its words with single spaces, trimmed, then folded into GSM-7.

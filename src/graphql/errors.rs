@@ -2,7 +2,7 @@
 //! GraphQL's own errors (syntax, unknown fields, limits) a code too.
 //!
 //! Every error in a response carries `extensions.code`; VALIDATION_FAILED adds `field`,
-//! DUPLICATE_PENDING_INVITATION adds `invitationId`; RATE_LIMITED and UNAVAILABLE add
+//! a refused template adds `problems`; DUPLICATE_PENDING_INVITATION adds `invitationId`; RATE_LIMITED and UNAVAILABLE add
 //! `retryAfterSeconds` (the HTTP layer turns it into `Retry-After`).
 //! Messages are the `Display` of [`Error`], written to be shown to people: no driver message,
 //! stack or secret. The cause chain of UNAVAILABLE and INTERNAL goes to the log, once, here.
@@ -35,6 +35,7 @@ pub fn to_graphql_error(err: &Error) -> async_graphql::Error {
         // A store that cannot answer now (a replica set electing a primary, a busy SQLite
         // file) usually can within a second or two.
         Error::Unavailable(_) => extensions.set("retryAfterSeconds", UNAVAILABLE_RETRY_AFTER_SECS),
+        Error::TemplateRejected(problems) => extensions.set("problems", problems.clone()),
         _ => {}
     }
     async_graphql::Error {

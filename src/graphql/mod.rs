@@ -16,6 +16,7 @@ mod query;
 mod rate_limit;
 mod scalars;
 mod subscription;
+mod templates;
 mod webhooks;
 
 use std::net::IpAddr;
@@ -33,6 +34,7 @@ pub use limits::{Checked, MAX_DEPTH, MAX_INTROSPECTION_DEPTH, OperationLimits, c
 pub use mutation::InvitationsMutation;
 pub use query::InvitationsQuery;
 pub use subscription::InvitationsSubscription;
+pub use templates::{EmailTemplatesMutation, EmailTemplatesQuery};
 pub use webhooks::{WebhooksMutation, WebhooksQuery};
 
 use crate::domain::Secret;
@@ -44,12 +46,16 @@ use rate_limit::{RateKey, RateLimiter};
 /// The standalone server's root query type: the module's queries alone, named `Query`.
 #[derive(MergedObject, Debug, Default)]
 #[graphql(name = "Query")]
-pub struct StandaloneQuery(InvitationsQuery, WebhooksQuery);
+pub struct StandaloneQuery(InvitationsQuery, WebhooksQuery, EmailTemplatesQuery);
 
 /// The standalone server's root mutation type, named `Mutation`.
 #[derive(MergedObject, Debug, Default)]
 #[graphql(name = "Mutation")]
-pub struct StandaloneMutation(InvitationsMutation, WebhooksMutation);
+pub struct StandaloneMutation(
+    InvitationsMutation,
+    WebhooksMutation,
+    EmailTemplatesMutation,
+);
 
 /// The standalone server's root subscription type, named `Subscription`.
 #[derive(MergedSubscription, Debug, Default)]

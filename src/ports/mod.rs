@@ -16,6 +16,7 @@ mod principal;
 mod provisioner;
 mod sms;
 mod store;
+mod templates;
 mod token;
 mod webhook;
 
@@ -36,5 +37,6 @@ pub use sms::SmsSender;
 pub use store::{
     AccountStore, Erasure, InvitationStore, Store, StoreError, StoreResult, TokenStore,
 };
+pub use templates::TemplateStore;
 pub use token::ApiTokenRecord;
 pub use webhook::{WebhookRequest, WebhookResponse, WebhookTransport};

@@ -19,6 +19,7 @@ pub struct Principal {
     scopes: Option<BTreeSet<String>>,
     manages_webhooks: bool,
     may_erase: bool,
+    edits_templates: bool,
 }
 
 impl Principal {
@@ -37,6 +38,7 @@ impl Principal {
             scopes: None,
             manages_webhooks: false,
             may_erase: false,
+            edits_templates: false,
         }
     }
 
@@ -49,6 +51,18 @@ impl Principal {
 
     pub fn may_erase(&self) -> bool {
         self.may_erase
+    }
+
+    /// May save, revert and delete stored email templates.
+    #[must_use]
+    pub fn with_templates(mut self, edits_templates: bool) -> Self {
+        self.edits_templates = edits_templates;
+        self
+    }
+
+    /// Templates hold no invitation's data, so scopes do not limit this.
+    pub fn edits_templates(&self) -> bool {
+        self.edits_templates
     }
 
     /// Limits the principal to invitations in `scopes`: it reads, lists, counts, resends,
@@ -114,6 +128,7 @@ impl Principal {
             Self::new(actor, permissions.read, permissions.grants.iter().cloned())
                 .with_webhooks(permissions.webhooks)
                 .with_erasure(permissions.erase)
+                .with_templates(permissions.templates)
                 .with_grantable_groups(permissions.groups.clone()),
         )
     }

@@ -203,6 +203,12 @@ pub trait TokenStore: Send + Sync + Debug {
 }
 
 /// What the service and the standalone server need from persistence.
-pub trait Store: InvitationStore + AccountStore + TokenStore + super::EventStore {}
+pub trait Store:
+    InvitationStore + AccountStore + TokenStore + super::EventStore + super::TemplateStore
+{
+}
 
-impl<T: InvitationStore + AccountStore + TokenStore + super::EventStore> Store for T {}
+impl<T> Store for T where
+    T: InvitationStore + AccountStore + TokenStore + super::EventStore + super::TemplateStore
+{
+}

@@ -126,23 +126,7 @@ impl InvitationService {
                 .unwrap_or_else(|| email.choose_locale(preferences)),
         };
         let contact = &invitation.details.contact;
-        let context = InvitationContext {
-            product_name: email.product_name.clone(),
-            lang: locale.clone(),
-            invitee_name: text(invitation.details.name.as_ref()),
-            invitee_email: contact.email().map(|e| e.as_str().to_owned()),
-            invitee_phone: contact.phone().map(|p| p.as_str().to_owned()),
-            inviter_name: invitation.invited_by.name.clone(),
-            role: self
-                .settings
-                .roles
-                .display_name(invitation.details.role.as_str(), &locale)
-                .to_owned(),
-            scope: text(invitation.details.scope.as_ref()),
-            groups: invitation.details.groups.to_strings(),
-            accept_url: url.to_string(),
-            expires_at: format_date_time(invitation.expires_at, language(&locale)),
-        };
+        let context = self.invitation_context(invitation, url, &locale);
         let to_name = invitee_name(invitation);
         let rendered = message_draft(
             &email.templates,
@@ -174,6 +158,76 @@ impl InvitationService {
         }
     }
 
+    /// What the invitation message of `invitation` says in `locale`, linking to `url`.
+    pub(super) fn invitation_context(
+        &self,
+        invitation: &Invitation,
+        url: &Url,
+        locale: &str,
+    ) -> InvitationContext {
+        let contact = &invitation.details.contact;
+        InvitationContext {
+            product_name: self.settings.email.product_name.clone(),
+            lang: locale.to_owned(),
+            invitee_name: text(invitation.details.name.as_ref()),
+            invitee_email: contact.email().map(|e| e.as_str().to_owned()),
+            invitee_phone: contact.phone().map(|p| p.as_str().to_owned()),
+            inviter_name: invitation.invited_by.name.clone(),
+            role: self
+                .settings
+                .roles
+                .display_name(invitation.details.role.as_str(), locale)
+                .to_owned(),
+            scope: text(invitation.details.scope.as_ref()),
+            groups: invitation.details.groups.to_strings(),
+            accept_url: url.to_string(),
+            expires_at: format_date_time(invitation.expires_at, language(locale)),
+        }
+    }
+
+    /// What the "accepted" notice of `invitation` says in `locale` (accepted at `now` when it
+    /// has not been).
+    pub(super) fn accepted_context(
+        &self,
+        invitation: &Invitation,
+        locale: &str,
+        now: DateTime<Utc>,
+    ) -> AcceptedContext {
+        let contact = &invitation.details.contact;
+        AcceptedContext {
+            product_name: self.settings.email.product_name.clone(),
+            lang: locale.to_owned(),
+            inviter_name: invitation.invited_by.name.clone(),
+            invitee_name: text(invitation.details.name.as_ref()),
+            invitee_email: contact.email().map(|e| e.as_str().to_owned()),
+            invitee_phone: contact.phone().map(|p| p.as_str().to_owned()),
+            invitee_address: contact.display().to_owned(),
+            role: self
+                .settings
+                .roles
+                .display_name(invitation.details.role.as_str(), locale)
+                .to_owned(),
+            scope: text(invitation.details.scope.as_ref()),
+            accepted_at: format_date_time(invitation.accepted_at.unwrap_or(now), language(locale)),
+        }
+    }
+
+    /// What the "extended" notice of `invitation` says in `locale`.
+    pub(super) fn extended_context(
+        &self,
+        invitation: &Invitation,
+        locale: &str,
+    ) -> ExtendedContext {
+        ExtendedContext {
+            product_name: self.settings.email.product_name.clone(),
+            lang: locale.to_owned(),
+            invitee_name: text(invitation.details.name.as_ref()),
+            inviter_name: invitation.invited_by.name.clone(),
+            scope: text(invitation.details.scope.as_ref()),
+            expires_at: format_date_time(invitation.expires_at, language(locale)),
+        }
+    }
+
     /// Queues the "accepted" notice to the inviter, in the default locale, when the inviter
     /// has a known address. It is held until the account is provisioned (see
     /// [`Invitation::queue_held_notice`]).
@@ -183,30 +237,8 @@ impl InvitationService {
         };
         let email = &self.settings.email;
         let locale = email.choose_locale([]);
-        let context = EmailContext::InvitationAccepted(AcceptedContext {
-            product_name: email.product_name.clone(),
-            lang: locale.clone(),
-            inviter_name: invitation.invited_by.name.clone(),
-            invitee_name: text(invitation.details.name.as_ref()),
-            invitee_email: invitation
-                .details
-                .contact
-                .email()
-                .map(|e| e.as_str().to_owned()),
-            invitee_phone: invitation
-                .details
-                .contact
-                .phone()
-                .map(|p| p.as_str().to_owned()),
-            invitee_address: invitation.details.contact.display().to_owned(),
-            role: self
-                .settings
-                .roles
-                .display_name(invitation.details.role.as_str(), &locale)
-                .to_owned(),
-            scope: text(invitation.details.scope.as_ref()),
-            accepted_at: format_date_time(invitation.accepted_at.unwrap_or(now), language(&locale)),
-        });
+        let context =
+            EmailContext::InvitationAccepted(self.accepted_context(invitation, &locale, now));
         let rendered = match email.templates.render(&locale, &context) {
             Ok(rendered) => rendered,
             Err(problems) => {
@@ -240,14 +272,7 @@ impl InvitationService {
             .chain(invitation.delivery.locale.as_deref())
             .collect();
         let locale = email.choose_locale(preferences);
-        let context = EmailContext::InvitationExtended(ExtendedContext {
-            product_name: email.product_name.clone(),
-            lang: locale.clone(),
-            invitee_name: text(invitation.details.name.as_ref()),
-            inviter_name: invitation.invited_by.name.clone(),
-            scope: text(invitation.details.scope.as_ref()),
-            expires_at: format_date_time(invitation.expires_at, language(&locale)),
-        });
+        let context = EmailContext::InvitationExtended(self.extended_context(invitation, &locale));
         let to_name = invitee_name(invitation);
         let rendered = message_draft(
             &email.templates,

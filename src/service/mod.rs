@@ -18,6 +18,7 @@ mod public;
 mod quota;
 mod sender;
 mod sweeper;
+mod templates;
 mod viewer;
 mod webhooks;
 
@@ -27,6 +28,11 @@ use chrono::{DateTime, TimeDelta, Utc};
 use tokio::sync::Notify;
 use url::Url;
 
+/// What template authors read, as the service's clients see it.
+pub use crate::email::{
+    DraftPreview, TemplateInfo, TemplateOrigin, TemplateProblem, TemplateVariable,
+    template_variable_samples,
+};
 /// The listing vocabulary and the caller, as the service's clients speak them.
 pub use crate::ports::{
     AcceptInput, InvitationFilter, Principal, SortDirection, SortField, SortKey,
@@ -38,6 +44,9 @@ pub use listing::{ListRequest, Listing, Total};
 pub use public::Accepted;
 pub use sender::{Couriers, DeliveryReport};
 pub use sweeper::SweepReport;
+pub use templates::{
+    MAX_TEMPLATE_VERSIONS, SaveTemplate, TEMPLATE_POLL, TemplateRef, problem_line,
+};
 pub use viewer::Viewer;
 pub use webhooks::{
     EndpointInput, EndpointWithSecret, MAX_DELIVERY_PAGE, MAX_ENDPOINTS, WebhookReport,

@@ -55,6 +55,30 @@ pub(crate) fn require_webhook_admin(principal: Option<&Principal>) -> Result<&Pr
     require(principal, Principal::manages_webhooks, refusal)
 }
 
+/// FORBIDDEN without the `templates` permission, and for any principal limited to scopes.
+pub(crate) fn require_template_editor(principal: Option<&Principal>) -> Result<&Principal> {
+    let refusal = if principal.is_some_and(|p| p.scopes().is_some()) {
+        "a principal limited to scopes may not edit email templates: every scope's messages use them"
+    } else {
+        "your role may not edit email templates"
+    };
+    require(
+        principal,
+        |p| p.edits_templates() && p.scopes().is_none(),
+        refusal,
+    )
+}
+
+/// FORBIDDEN unless it may read invitations or edit templates: both may list and preview the
+/// templates.
+pub(crate) fn require_template_reader(principal: Option<&Principal>) -> Result<&Principal> {
+    require(
+        principal,
+        |p| p.can_read() || p.edits_templates(),
+        "your role may not read the email templates",
+    )
+}
+
 /// Resending or revoking an invitation needs the right to grant its role.
 pub(crate) fn require_grant(principal: &Principal, role: &Role) -> Result<()> {
     if principal.may_grant(role) {

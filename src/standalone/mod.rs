@@ -204,6 +204,10 @@ impl Server {
             source,
         })?;
         let service = service_on(config, store.clone(), clock.clone())?;
+        // The stored templates are in force from the first request (the watcher keeps them so).
+        if let Err(err) = service.refresh_templates().await {
+            tracing::warn!(error = %err, "could not read the stored email templates; retrying in the background");
+        }
         let tokens = tokens_on(config, store, clock);
         let bootstrap = bootstrap(&tokens, &bootstrap_token_path(data_dir)).await?;
         let mailer = mailer(config)?;
@@ -320,6 +324,15 @@ impl Server {
         background.push(tokio::spawn(async move {
             service
                 .run_shared_feed(async move {
+                    let _ = stop.wait_for(|stop| *stop).await;
+                })
+                .await;
+        }));
+        let service = self.service.clone();
+        let mut stop = stop_rx.clone();
+        background.push(tokio::spawn(async move {
+            service
+                .run_template_watcher(async move {
                     let _ = stop.wait_for(|stop| *stop).await;
                 })
                 .await;

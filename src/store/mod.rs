@@ -5,4 +5,5 @@
 pub mod mongo;
 mod record;
 pub mod sqlite;
+mod template_record;
 mod webhook_record;

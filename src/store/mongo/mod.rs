@@ -7,6 +7,7 @@ mod codec;
 mod events;
 mod indexes;
 mod listing;
+mod templates;
 
 use std::future::IntoFuture;
 use std::time::Duration;
@@ -36,6 +37,7 @@ pub struct MongoStore {
     tokens: Collection<Document>,
     erasures: Collection<Document>,
     event_collections: events::EventCollections,
+    template_versions: Collection<Document>,
 }
 
 /// Runs a `find` and reads every document it returns.
@@ -163,7 +165,10 @@ impl MongoStore {
         let accounts = database.collection_with_options("accounts", durable.clone());
         let tokens = database.collection_with_options("api_tokens", durable.clone());
         let erasures = database.collection_with_options("erasures", durable.clone());
+        let template_versions =
+            database.collection_with_options("email_template_versions", durable.clone());
         indexes::ensure(&invitations, &accounts, &tokens, retention).await?;
+        templates::ensure_indexes(&template_versions).await?;
         let event_collections = events::EventCollections {
             events: database.collection_with_options("invitation_events", durable.clone()),
             endpoints: database.collection_with_options("webhook_endpoints", durable.clone()),
@@ -177,6 +182,7 @@ impl MongoStore {
             tokens,
             erasures,
             event_collections,
+            template_versions,
         })
     }
 

@@ -7,6 +7,7 @@ mod codec;
 mod events;
 mod listing;
 mod schema;
+mod templates;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -849,7 +850,7 @@ mod tests {
             // Version 6: SMS invitations (columns and indexes); 7: template variants.
             "channel",
             "phone",
-            "template",
+            "    template TEXT",
         ];
         // Version 3 added the tokens' expiry, revocation and last use; version 5 their scopes.
         let v2 = schema::SCHEMA.replace(

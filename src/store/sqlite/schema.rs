@@ -195,6 +195,14 @@ CREATE TABLE IF NOT EXISTS invitation_events (
 ) STRICT;
 CREATE INDEX IF NOT EXISTS invitation_events_by_at ON invitation_events (at);
 
+CREATE TABLE IF NOT EXISTS email_template_versions (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    UNIQUE (name, version)
+) STRICT;
+
 CREATE TABLE IF NOT EXISTS webhook_endpoints (
     id TEXT PRIMARY KEY,
     revision INTEGER NOT NULL,

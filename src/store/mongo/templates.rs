@@ -1,0 +1,100 @@
+//! Stored template versions in MongoDB: one document per version, unique by template name and
+//! version number.
+
+use async_trait::async_trait;
+use bson::{Document, doc};
+use mongodb::options::IndexOptions;
+use mongodb::{Collection, IndexModel};
+use uuid::Uuid;
+
+use super::{MongoStore, all_of, classify, duplicate_key_message};
+use crate::domain::{TemplateKey, TemplateVersion};
+use crate::ports::{StoreError, StoreResult, TemplateStore};
+use crate::store::template_record::TemplateVersionRecord;
+
+pub(super) async fn ensure_indexes(versions: &Collection<Document>) -> StoreResult<()> {
+    versions
+        .create_index(
+            IndexModel::builder()
+                .keys(doc! { "name": 1, "version": -1 })
+                .options(
+                    IndexOptions::builder()
+                        .name("one_number_per_version".to_owned())
+                        .unique(true)
+                        .build(),
+                )
+                .build(),
+        )
+        .await
+        .map(drop)
+        .map_err(classify)
+}
+
+fn from_document(mut document: Document) -> StoreResult<TemplateVersion> {
+    document.remove("_id");
+    bson::from_document::<TemplateVersionRecord>(document)
+        .map_err(|_| StoreError::Corrupt("a stored template version".to_owned()))?
+        .into_version()
+}
+
+#[async_trait]
+impl TemplateStore for MongoStore {
+    async fn insert_template_version(&self, version: &TemplateVersion) -> StoreResult<()> {
+        let record = TemplateVersionRecord::from(version);
+        let mut document =
+            bson::to_document(&record).map_err(|err| StoreError::Other(Box::new(err)))?;
+        document.insert("_id", record.id.hyphenated().to_string());
+        match self.template_versions.insert_one(document).await {
+            Ok(_) => Ok(()),
+            Err(err) if duplicate_key_message(&err).is_some() => Err(StoreError::Conflict),
+            Err(err) => Err(classify(err)),
+        }
+    }
+
+    async fn template_versions(
+        &self,
+        key: &TemplateKey,
+        limit: usize,
+    ) -> StoreResult<Vec<TemplateVersion>> {
+        all_of(
+            self.template_versions
+                .find(doc! { "name": key.name() })
+                .sort(doc! { "version": -1 })
+                .limit(i64::try_from(limit).unwrap_or(i64::MAX)),
+        )
+        .await?
+        .into_iter()
+        .map(from_document)
+        .collect()
+    }
+
+    async fn template_version(&self, id: Uuid) -> StoreResult<Option<TemplateVersion>> {
+        self.template_versions
+            .find_one(doc! { "_id": id.hyphenated().to_string() })
+            .await
+            .map_err(classify)?
+            .map(from_document)
+            .transpose()
+    }
+
+    async fn current_template_versions(&self) -> StoreResult<Vec<TemplateVersion>> {
+        let pipeline = [
+            doc! { "$sort": { "name": 1, "version": -1 } },
+            doc! { "$group": { "_id": "$name", "latest": { "$first": "$$ROOT" } } },
+            doc! { "$replaceWith": "$latest" },
+            doc! { "$sort": { "name": 1 } },
+        ];
+        all_of(self.template_versions.aggregate(pipeline))
+            .await?
+            .into_iter()
+            .map(from_document)
+            .collect()
+    }
+
+    async fn template_revision(&self) -> StoreResult<u64> {
+        self.template_versions
+            .count_documents(doc! {})
+            .await
+            .map_err(classify)
+    }
+}
