@@ -60,6 +60,8 @@ cat "$INVITATIONS_TEST_LOG_DIR/hostile-summary.txt"
 cat "$INVITATIONS_TEST_LOG_DIR/clients-summary.json"
 # What the primary failovers cost (tests/api/failover.rs).
 cat "$INVITATIONS_TEST_LOG_DIR/failover-summary.txt"
+# How soon a saved template reached another server process (tests/api/stored_templates.rs).
+cat "$INVITATIONS_TEST_LOG_DIR/stored-templates-summary.txt"
 # No log line of the whole suite may carry a token, a secret, a link, a password or a query
 # string (the scanner first proves it catches each of them).
 python3 scripts/scan_logs.py --self-test

@@ -306,7 +306,7 @@ impl EmailTemplates {
     /// from it from now on. A stored template whose name the files do not have (a locale or
     /// variant since removed from the folder) is left out. When the set does not compile the
     /// set in force stays, and the problems are returned; `stored` is remembered either way,
-    /// so the same revision is not compiled twice.
+    /// so the same revision is not compiled twice. Callers apply one revision at a time.
     pub fn apply_stored(&self, stored: StoredTemplates) -> Result<(), TemplateProblems> {
         let stored = Arc::new(stored);
         if let Ok(mut slot) = self.stored.write() {
@@ -901,7 +901,7 @@ fn render_in(
                 .unwrap_or_else(|| format!("email-templates/{template}.hbs")),
             line: err.line_no,
             column: err.column_no,
-            message: err.reason().to_string(),
+            message: render_problem(err.reason()),
         }])
     })
 }
@@ -1134,6 +1134,19 @@ fn compile(
         })
     } else {
         Err(TemplateProblems(problems))
+    }
+}
+
+/// What a template author reads for a render error: the strict-mode and partial errors in
+/// words, the rest as Handlebars says them.
+fn render_problem(reason: &handlebars::RenderErrorReason) -> String {
+    use handlebars::RenderErrorReason as Reason;
+    match reason {
+        Reason::MissingVariable(Some(name)) => {
+            format!("unknown variable {name:?}: this message has no such variable")
+        }
+        Reason::PartialNotFound(name) => format!("no partial named {name:?}"),
+        other => other.to_string(),
     }
 }
 

@@ -462,6 +462,8 @@ pub struct InvitationViewer {
     pub can_manage_webhooks: bool,
     /// May delete invitations and erase invitees (admins; within their scopes).
     pub can_erase: bool,
+    /// May save, revert and delete stored email templates (admins and designers, unscoped).
+    pub can_edit_templates: bool,
     /// The event types webhook endpoints and the subscription can ask for.
     pub event_types: Vec<String>,
     /// The scopes the caller is limited to: it sees, manages and creates invitations in
@@ -497,6 +499,7 @@ impl From<service::Viewer> for InvitationViewer {
             max_validity: viewer.max_validity.into(),
             can_manage_webhooks: viewer.can_manage_webhooks,
             can_erase: viewer.can_erase,
+            can_edit_templates: viewer.can_edit_templates,
             event_types: viewer.event_types,
             scopes: viewer.scopes,
             grantable_groups: viewer.grantable_groups,

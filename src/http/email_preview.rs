@@ -127,6 +127,21 @@ pub(crate) async fn json(
     axum::Json(body).into_response()
 }
 
+/// What an email's html may do where the admin page shows it: inline styles and inline images,
+/// no scripts, nothing fetched, framed by this server's pages only.
+const EMAIL_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'self'";
+
+/// An empty page with the email's policy: the admin page frames it (sandboxed, without
+/// scripts) and moves a rendered html part into it, so that a preview of unsaved text gets
+/// the same policy as a stored one.
+pub(crate) async fn frame() -> Response {
+    crate::http::ui::static_asset(
+        "text/html; charset=utf-8",
+        EMAIL_CSP,
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Email</title></head><body></body></html>",
+    )
+}
+
 /// The html part alone, to be framed by the admin page: no scripts, inline styles only.
 pub(crate) async fn html(
     State(state): State<EmailSettings>,
@@ -138,13 +153,11 @@ pub(crate) async fn html(
     };
     (
         [
-            (CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8")),
             (
-                CONTENT_SECURITY_POLICY,
-                HeaderValue::from_static(
-                    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'self'",
-                ),
+                CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
             ),
+            (CONTENT_SECURITY_POLICY, HeaderValue::from_static(EMAIL_CSP)),
         ],
         body,
     )

@@ -94,6 +94,7 @@ pub fn server_router(parts: ServerParts) -> Router {
                 .route("/email-preview", get(email_preview::page))
                 .route("/email-preview.json", get(email_preview::json))
                 .route("/email-preview/html", get(email_preview::html))
+                .route("/email-preview/frame", get(email_preview::frame))
                 .route(
                     "/accept/messages",
                     get(|state, query| ui::messages(Page::Accept, state, query)),

@@ -178,6 +178,8 @@ pub struct InvitationService {
     total_counts: Arc<TotalCounts>,
     email_quota: Arc<EmailQuota>,
     events: Arc<events::EventRuntime>,
+    /// Held while the stored templates are read and compiled (see `refresh_templates`).
+    template_refresh: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl InvitationService {
@@ -200,6 +202,7 @@ impl InvitationService {
             )),
             settings: Arc::new(settings),
             outbox_ready: Arc::new(Notify::new()),
+            template_refresh: Arc::new(tokio::sync::Mutex::new(())),
         }
     }
 

@@ -15,7 +15,9 @@ use crate::domain::{
     EmailPart, InvitationId, MessageKind, TemplateKey, TemplateVersion, template_body,
     template_comment,
 };
-use crate::email::{DraftPreview, EmailContext, StoredTemplates, TemplateInfo, TemplateProblem};
+use crate::email::{
+    DraftPreview, EmailContext, StoredTemplates, TemplateInfo, TemplateOrigin, TemplateProblem,
+};
 use crate::error::{Error, Result};
 use crate::ports::{Principal, StoreError};
 
@@ -112,18 +114,15 @@ impl InvitationService {
         self.template_in_force(&key)?;
         let templates = &self.settings.email.templates;
         let Some(id) = invitation else {
-            let mut preview = templates.check_draft(&key, body);
-            if preview.problems.is_empty() {
-                // The sample as this server's emails would show it.
-                let mut context = EmailContext::sample(key.kind, key.locale.as_str(), true);
-                context.set_product_name(&self.settings.email.product_name);
-                let named = templates.preview_draft(&key, body, &context);
-                preview.subject = named.subject;
-                preview.html = named.html;
-                preview.text = named.text;
-                preview.sms = named.sms;
-            }
-            return Ok(preview);
+            // The sample as this server's emails would show it, and what a save would refuse.
+            let mut context = EmailContext::sample(key.kind, key.locale.as_str(), true);
+            context.set_product_name(&self.settings.email.product_name);
+            let checked = templates.check_draft(&key, body);
+            return Ok(DraftPreview {
+                problems: checked.problems,
+                warnings: checked.warnings,
+                ..templates.preview_draft(&key, body, &context)
+            });
         };
         // A real invitation's data: only for those who may read it.
         let invitation = self.get(Some(principal), id).await?;
@@ -228,6 +227,8 @@ impl InvitationService {
     /// cannot make, but a change to the folder under it can) is logged, and the set in force
     /// stays.
     pub async fn refresh_templates(&self) -> Result<bool> {
+        // One at a time, so an older read never replaces a newer one.
+        let _one = self.template_refresh.lock().await;
         let templates = &self.settings.email.templates;
         let revision = self.store.template_revision().await?;
         if revision == templates.stored_revision() {
@@ -329,7 +330,15 @@ impl InvitationService {
                 Ok(()) => {
                     tracing::info!(template = %key.name(), version = version.version, by = %principal.actor().id, deleted = body.is_none(), "email template saved");
                     self.refresh_templates().await?;
-                    return self.template_in_force(&key);
+                    let mut saved = self.template_in_force(&key)?;
+                    // What this save made, even when another author's save came right after.
+                    if let Some(body) = version.body {
+                        saved.origin = TemplateOrigin::Stored {
+                            version: version.version,
+                        };
+                        saved.body = body;
+                    }
+                    return Ok(saved);
                 }
                 Err(StoreError::Conflict) => continue,
                 Err(err) => return Err(err.into()),

@@ -23,6 +23,8 @@ pub struct Viewer {
     pub can_manage_webhooks: bool,
     /// May delete invitations and erase invitees.
     pub can_erase: bool,
+    /// May save, revert and delete stored email templates.
+    pub can_edit_templates: bool,
     /// The event types webhook endpoints and subscriptions can ask for.
     pub event_types: Vec<String>,
     /// The scopes the caller is limited to, in order; `None`: every scope.
@@ -59,6 +61,7 @@ impl InvitationService {
             max_validity: settings.validity.max(),
             can_manage_webhooks: principal.manages_webhooks(),
             can_erase: principal.may_erase(),
+            can_edit_templates: principal.edits_templates() && principal.scopes().is_none(),
             event_types: crate::domain::EventType::published()
                 .map(|t| t.as_str().to_owned())
                 .collect(),

@@ -273,7 +273,7 @@ async fn an_editor_cannot_grant_or_manage_a_role_above_its_own(backend: Backend)
 #[tokio::test]
 async fn the_viewer_query_tells_each_caller_what_it_may_do() {
     let server = spawn_server(Backend::Sqlite).await;
-    let query = "{ invitationViewer { name canRead grantableRoles emailLocales defaultLocale defaultValidity minValidity maxValidity } }";
+    let query = "{ invitationViewer { name canRead canEditTemplates grantableRoles emailLocales defaultLocale defaultValidity minValidity maxValidity } }";
     let anonymous = server.query(query, json!({}), None).await;
     assert_eq!(data(&anonymous, "invitationViewer"), &Value::Null);
     let ask = |token: String| {
@@ -295,8 +295,16 @@ async fn the_viewer_query_tells_each_caller_what_it_may_do() {
     let admin = ask(server.tokens.admin.clone()).await;
     assert_eq!(
         admin["grantableRoles"],
-        json!(["admin", "author", "editor", "viewer"])
+        json!(["admin", "author", "designer", "editor", "viewer"])
     );
+    assert_eq!(admin["canEditTemplates"], true);
+    assert_eq!(editor["canEditTemplates"], false);
+    let designer = ask(server.token("designer", "Dana Designer", None).await).await;
+    assert_eq!(designer["canRead"], false);
+    assert_eq!(designer["canEditTemplates"], true);
+    assert_eq!(designer["grantableRoles"], json!([]));
+    let scoped_admin = ask(server.tokens.team_a_admin.clone()).await;
+    assert_eq!(scoped_admin["canEditTemplates"], false);
     assert_eq!(admin["emailLocales"], json!(["de", "en", "fr"]));
     assert_eq!(admin["defaultLocale"], "en");
     assert_eq!(

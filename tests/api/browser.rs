@@ -44,6 +44,8 @@ async fn editors_and_invitees_use_the_pages_in_chromium() {
 
     // The webhook receiver the admin UI's Webhooks section points an endpoint at.
     let receiver = Receiver::start(0).await;
+    // A template author: edits the email templates, reads and invites nobody.
+    let designer = server.token("designer", "Dana Designer", None).await;
     let screenshots = format!("{ROOT}/target/browser-screenshots");
     let _ = std::fs::remove_dir_all(&screenshots);
     let output = run_node(
@@ -54,6 +56,7 @@ async fn editors_and_invitees_use_the_pages_in_chromium() {
             ("BASE_URL", &server.url("")),
             ("ADMIN_TOKEN", &server.tokens.admin),
             ("TEAM_TOKEN", &server.tokens.team_a_editor),
+            ("DESIGNER_TOKEN", &designer),
             ("SMTP_DIR", &sink.dir.display().to_string()),
             ("EXPIRED_SECRET", expired["secret"].as_str().unwrap()),
             ("SCREENSHOT_DIR", &screenshots),
@@ -87,6 +90,9 @@ async fn editors_and_invitees_use_the_pages_in_chromium() {
         "accept-de",
         "accepted-de",
         "accept-unknown-fr",
+        "templates",
+        "templates-error",
+        "templates-history",
     ] {
         assert!(
             std::path::Path::new(&format!("{screenshots}/{shot}.png")).exists(),

@@ -301,6 +301,10 @@ pub fn viewer() -> Principal {
     principal("viewer")
 }
 
+pub fn designer() -> Principal {
+    principal("designer")
+}
+
 /// Generates, for each named `async fn NAME(backend: Backend)`, one test per backend:
 /// `sqlite::NAME` and `mongo::NAME`.
 #[macro_export]

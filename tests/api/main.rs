@@ -40,6 +40,7 @@ mod sealing;
 mod sending;
 mod sms;
 mod store_contract;
+mod stored_templates;
 mod tokens;
 mod validation;
 mod variants;

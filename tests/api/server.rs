@@ -337,6 +337,29 @@ impl TestServer {
         data(&response, "createInvitation").clone()
     }
 
+    /// The text of the `.eml` in the outbox that holds `needle`, waiting at most 30 s.
+    pub async fn mail_with(&self, needle: &str) -> String {
+        let outbox = self.data_dir.join("outbox");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let found = std::fs::read_dir(&outbox).ok().and_then(|entries| {
+                entries
+                    .flatten()
+                    .filter(|f| f.path().extension().is_some_and(|e| e == "eml"))
+                    .map(|f| std::fs::read_to_string(f.path()).unwrap_or_default())
+                    .find(|text| text.contains(needle))
+            });
+            if let Some(mail) = found {
+                return mail;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no email with {needle:?}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+    }
+
     /// Runs a GraphQL document given inline.
     pub async fn query(&self, document: &str, variables: Value, token: Option<&str>) -> Value {
         let mut request = self

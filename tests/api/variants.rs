@@ -2,8 +2,6 @@
 //! invitee's locale or the nearest that has the variant, kept by a resend; an unknown one is
 //! refused at create, never a failed delivery later.
 
-use std::time::{Duration, Instant};
-
 use serde_json::{Value, json};
 
 use crate::helpers::Backend;
@@ -35,26 +33,6 @@ async fn server_with_campaign(backend: Backend) -> TestServer {
     .await
 }
 
-/// The text of the `.eml` in the outbox that holds `needle`, waiting at most 30 s.
-async fn mail_with(server: &TestServer, needle: &str) -> String {
-    let outbox = server.data_dir.join("outbox");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let found = std::fs::read_dir(&outbox).ok().and_then(|entries| {
-            entries
-                .flatten()
-                .filter(|f| f.path().extension().is_some_and(|e| e == "eml"))
-                .map(|f| std::fs::read_to_string(f.path()).unwrap_or_default())
-                .find(|text| text.contains(needle))
-        });
-        if let Some(mail) = found {
-            return mail;
-        }
-        assert!(Instant::now() < deadline, "no email with {needle:?}");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
-
 async fn a_variant_is_written_in_the_invitees_locale_or_the_nearest_that_has_it(backend: Backend) {
     let server = server_with_campaign(backend).await;
     let editor = server.tokens.editor.clone();
@@ -77,7 +55,7 @@ async fn a_variant_is_written_in_the_invitees_locale_or_the_nearest_that_has_it(
         )
         .await;
     assert_eq!(partner["template"], "partner");
-    let mail = mail_with(&server, "partner@example.org").await;
+    let mail = server.mail_with("partner@example.org").await;
     assert!(
         mail.contains("Partnerbereich"),
         "the German partner text: {mail}"
@@ -89,7 +67,7 @@ async fn a_variant_is_written_in_the_invitees_locale_or_the_nearest_that_has_it(
             json!({ "email": "spring@example.org", "role": "viewer", "locale": "de", "template": "campaign" }),
         )
         .await;
-    let mail = mail_with(&server, "spring@example.org").await;
+    let mail = server.mail_with("spring@example.org").await;
     assert!(mail.contains("SPRING-CAMPAIGN"), "{mail}");
     let delivery = server
         .gql("Invitation", json!({ "id": campaign["id"] }), Some(&editor))
@@ -105,7 +83,7 @@ async fn a_variant_is_written_in_the_invitees_locale_or_the_nearest_that_has_it(
         .await;
     let resent = data(&resent, "resendInvitation");
     let new_secret = resent["secret"].as_str().unwrap();
-    let mail = mail_with(&server, new_secret).await;
+    let mail = server.mail_with(new_secret).await;
     assert!(mail.contains("Partnerbereich"), "{mail}");
     server.cleanup().await;
 }

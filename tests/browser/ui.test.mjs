@@ -3,6 +3,7 @@
 //   BASE_URL         the server, e.g. http://127.0.0.1:41234
 //   ADMIN_TOKEN      an admin API token
 //   TEAM_TOKEN       an editor token limited to the scope team-a
+//   DESIGNER_TOKEN   a template author's token (role designer)
 //   SMTP_DIR         where the SMTP server keeps messages (<n>.json with decoded parts)
 //   EXPIRED_SECRET   the secret of an invitation whose time has run out
 //   SCREENSHOT_DIR   where to save screenshots
@@ -22,8 +23,8 @@ const AXE = readFileSync(join(dirname(fileURLToPath(import.meta.url)), "node_mod
 /** Every page and state this run checked with axe-core, and what it found. */
 const audited = [];
 
-const { BASE_URL, ADMIN_TOKEN, TEAM_TOKEN, SMTP_DIR, EXPIRED_SECRET, SCREENSHOT_DIR, RECEIVER_URL, SMS_OUTBOX } = process.env;
-for (const [name, value] of Object.entries({ BASE_URL, ADMIN_TOKEN, TEAM_TOKEN, SMTP_DIR, EXPIRED_SECRET, SCREENSHOT_DIR, RECEIVER_URL, SMS_OUTBOX })) {
+const { BASE_URL, ADMIN_TOKEN, TEAM_TOKEN, DESIGNER_TOKEN, SMTP_DIR, EXPIRED_SECRET, SCREENSHOT_DIR, RECEIVER_URL, SMS_OUTBOX } = process.env;
+for (const [name, value] of Object.entries({ BASE_URL, ADMIN_TOKEN, TEAM_TOKEN, DESIGNER_TOKEN, SMTP_DIR, EXPIRED_SECRET, SCREENSHOT_DIR, RECEIVER_URL, SMS_OUTBOX })) {
   assert.ok(value, `${name} must be set`);
 }
 mkdirSync(SCREENSHOT_DIR, { recursive: true });
@@ -79,6 +80,7 @@ async function axe(target, state) {
   audited.push(state);
   assert.deepEqual(violations, [], `axe-core on ${state}`);
 }
+const templatesView = page.locator("#view-templates");
 const row = (email) => page.locator("#list-rows tr", { has: page.getByRole("button", { name: email, exact: true }) });
 const status = page.locator("#status");
 
@@ -223,13 +225,74 @@ try {
 
   await step("the email preview shows html and text side by side", async () => {
     await page.getByRole("button", { name: "Email preview" }).click();
-    await page.getByLabel("Language", { exact: true }).selectOption("de");
+    await page.locator("#view-preview").getByLabel("Language", { exact: true }).selectOption("de");
     await page.locator("#p-subject").getByText("eingeladen").waitFor();
     const frame = page.frameLocator("#p-html");
     // The body's text (the hidden preheader above it says the same, unseen).
     await frame.locator("p strong", { hasText: "Grace Hopper" }).waitFor();
     assert.match(await page.locator("#p-text").textContent(), /Grace Hopper/);
     await shot("email-preview");
+  });
+
+  await step("email templates: a broken edit is shown at its line, the fix previews live, saves, and the next email uses it", async () => {
+    await page.getByRole("button", { name: "Email templates" }).click();
+    await templatesView.getByLabel("Kind").selectOption("INVITATION");
+    await templatesView.getByLabel("Language", { exact: true }).selectOption("en");
+    await templatesView.getByLabel("Part").selectOption("SUBJECT");
+    await page.locator("#view-templates[aria-busy=false]").waitFor();
+    await page.locator("#t-origin").getByText("built-in").waitFor();
+    const editor = templatesView.getByLabel("Template text (Handlebars)");
+    await editor.fill("Welcome aboard\n{{inviter_nam}} saved this");
+    // The unknown variable is marked at line 2 and listed with its place.
+    await page.locator("#t-lines .bad").getByText("2").waitFor();
+    await page.locator("#t-problems").getByText(/Line 2, column 1: .*inviter_nam/).waitFor();
+    assert.equal(await editor.getAttribute("aria-invalid"), "true");
+    await templatesView.getByRole("button", { name: "Save" }).click();
+    await status.getByText("Not saved").waitFor();
+    await shot("templates-error");
+    await editor.fill("Welcome aboard: {{inviter_name}} saved this");
+    await page.locator("#t-subject").getByText("Welcome aboard: Grace Hopper saved this").waitFor();
+    await page.locator("#t-problems li").waitFor({ state: "detached" });
+    assert.equal(await editor.getAttribute("aria-invalid"), "false");
+    await page.frameLocator("#t-html").locator("p strong", { hasText: "Grace Hopper" }).waitFor();
+    await templatesView.getByLabel(/What changed/).fill("a warmer subject");
+    await templatesView.getByRole("button", { name: "Save" }).click();
+    await status.getByText("Saved as version 1").waitFor();
+    await page.locator("#t-origin").getByText("saved version 1").waitFor();
+    await shot("templates");
+    // The next invitation's email has the saved subject.
+    await page.getByRole("button", { name: "Invite", exact: true }).click();
+    await page.getByRole("textbox", { name: "Email", exact: true }).fill("templated@example.org");
+    await page.getByLabel("Role").selectOption("viewer");
+    await page.getByRole("button", { name: "Create invitation" }).click();
+    await page.getByRole("heading", { name: /templated@example\.org/ }).waitFor();
+    const [mail] = await waitForMails("templated@example.org", 1);
+    assert.equal(mail.subject, "Welcome aboard: Test admin saved this");
+  });
+
+  await step("email templates: a second version, its changes, and a revert to the first", async () => {
+    await page.getByRole("button", { name: "Email templates" }).click();
+    await templatesView.getByLabel("Kind").selectOption("INVITATION");
+    await templatesView.getByLabel("Language", { exact: true }).selectOption("en");
+    await templatesView.getByLabel("Part").selectOption("SUBJECT");
+    await page.locator("#view-templates[aria-busy=false]").waitFor();
+    const editor = templatesView.getByLabel("Template text (Handlebars)");
+    await page.locator("#t-origin").getByText("saved version 1").waitFor();
+    await editor.fill("Second take: {{inviter_name}}");
+    await templatesView.getByRole("button", { name: "Save" }).click();
+    await status.getByText("Saved as version 2").waitFor();
+    const versions = page.locator("#t-versions tr");
+    await versions.nth(1).waitFor();
+    assert.match(await versions.nth(1).textContent(), /a warmer subject/);
+    await versions.first().getByRole("button", { name: "Changes" }).click();
+    await page.locator("#t-diff del").getByText("- Welcome aboard: {{inviter_name}} saved this").waitFor();
+    await page.locator("#t-diff ins").getByText("+ Second take: {{inviter_name}}").waitFor();
+    await versions.nth(1).getByRole("button", { name: "Revert to this" }).click();
+    await page.getByRole("dialog").getByRole("button", { name: "Revert to this" }).click();
+    await status.getByText("Saved as version 3").waitFor();
+    assert.equal(await editor.inputValue(), "Welcome aboard: {{inviter_name}} saved this");
+    await page.locator("#t-versions tr").first().getByText("Reverted to version 1").waitFor();
+    await shot("templates-history");
   });
 
   await step("open the link from the email, accept on /accept, and see the row turn ACCEPTED", async () => {
@@ -414,6 +477,28 @@ try {
     await page.locator("#list-count").getByText("1 invitation").waitFor();
     await row("teammate@example.org").getByText("Pending").waitFor();
     await shot("list-team");
+  });
+
+  await step("a template designer sees the templates only, and may put the file back", async () => {
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.getByLabel("API token").fill(DESIGNER_TOKEN);
+    await page.keyboard.press("Enter");
+    await page.getByText("Signed in as Dana Designer").waitFor();
+    await page.getByRole("heading", { name: "Email templates" }).waitFor();
+    assert.deepEqual(await page.locator(".tab:not([hidden])").allTextContents(), ["Email templates"]);
+    await templatesView.getByLabel("Kind").selectOption("INVITATION");
+    await templatesView.getByLabel("Language", { exact: true }).selectOption("en");
+    await templatesView.getByLabel("Part").selectOption("SUBJECT");
+    await page.locator("#view-templates[aria-busy=false]").waitFor();
+    await page.locator("#t-origin").getByText("saved version 3").waitFor();
+    await page.getByRole("button", { name: "Use the file again" }).click();
+    await page.getByRole("dialog").getByRole("button", { name: "Use the file again" }).click();
+    await page.locator("#t-origin").getByText("built-in").waitFor();
+    await page.locator("#t-versions tr").first().getByText("4 (file again)").waitFor();
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.getByLabel("API token").fill(TEAM_TOKEN);
+    await page.keyboard.press("Enter");
+    await page.getByText("Signed in as Test editor").waitFor();
   });
 
   await step("at 1280 pixels the list fits its card; on a phone no cell leaves its column", async () => {

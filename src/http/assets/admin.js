@@ -13,7 +13,7 @@ const FIELDS = `id email phone channel name role groups locale scope template st
 
 const Q = {
   viewer: `query($locale: String) { invitationViewer(locale: $locale) { name canRead grantableRoles emailLocales defaultLocale
-    defaultValidity minValidity maxValidity canManageWebhooks canErase eventTypes scopes grantableGroups templateVariants
+    defaultValidity minValidity maxValidity canManageWebhooks canErase canEditTemplates eventTypes scopes grantableGroups templateVariants
     roleNames { role name } } }`,
   list: `query($filter: InvitationFilter, $sort: [InvitationSort!], $first: Int, $after: String) {
     invitations(filter: $filter, sort: $sort, first: $first, after: $after) {
@@ -40,6 +40,18 @@ const Q = {
     hasNextPage endCursor nodes { id messageId eventType state attemptCount createdAt nextAttemptAt
       attempts { at durationMs statusCode error response } } } }`,
   redeliver: `mutation($id: ID!) { redeliverWebhook(deliveryId: $id) { id } }`,
+  templates: `query { emailTemplates { kind locale variant part source version } }`,
+  template: `query($kind: EmailTemplateKind!, $locale: String!, $part: EmailTemplatePart!, $variant: String) {
+    emailTemplate(kind: $kind, locale: $locale, part: $part, variant: $variant) {
+      source version body variables { name description sample } }
+    emailTemplateVersions(kind: $kind, locale: $locale, part: $part, variant: $variant) {
+      id version body deleted comment savedBy savedAt } }`,
+  previewTemplate: `query($input: PreviewEmailTemplateInput!) { previewEmailTemplate(input: $input) {
+    subject html text sms problems { line column message text } warnings { text } } }`,
+  saveTemplate: `mutation($input: SaveEmailTemplateInput!) { saveEmailTemplate(input: $input) { version } }`,
+  revertTemplate: `mutation($id: ID!) { revertEmailTemplate(id: $id) { version } }`,
+  deleteTemplate: `mutation($kind: EmailTemplateKind!, $locale: String!, $part: EmailTemplatePart!, $variant: String) {
+    deleteEmailTemplate(kind: $kind, locale: $locale, part: $part, variant: $variant) { source } }`,
 };
 
 /** The validity periods the create form offers, within the server's bounds. */
@@ -121,6 +133,7 @@ async function switchLanguage(code) {
   if (state.view === "list") await loadList();
   if (state.view === "detail" && state.current) await openDetail(state.current, null, false);
   if (state.view === "webhooks") await loadEndpoints();
+  if (state.view === "templates") await openTemplate(false);
   say("");
 }
 
@@ -134,10 +147,12 @@ function explain(error) {
 
 /** An error from the API, with its stable code and the field it names. */
 class ApiError extends Error {
-  constructor(message, code, field) {
+  constructor(message, code, field, problems = []) {
     super(message);
     this.code = code;
     this.field = field;
+    /** `line:column: message` for each problem of a refused template. */
+    this.problems = problems;
   }
 }
 
@@ -162,7 +177,7 @@ async function gql(query, variables = {}) {
   }
   const error = body.errors?.[0];
   if (error) {
-    throw new ApiError(error.message, error.extensions?.code, error.extensions?.field);
+    throw new ApiError(error.message, error.extensions?.code, error.extensions?.field, error.extensions?.problems ?? []);
   }
   return body.data;
 }
@@ -739,7 +754,276 @@ async function loadPreview() {
   $("p-sms-figure").hidden = !("sms" in preview || "smsProblem" in preview);
   $("p-sms").textContent = preview.sms ?? preview.smsProblem ?? "";
   $("p-sms-length").textContent = preview.smsLength ?? "";
-  $("p-html").src = `/email-preview/html?${new URLSearchParams({ kind: preview.kind, locale: preview.locale, variant: $("p-variant").value })}`;
+  const html = new URLSearchParams({ kind: preview.kind, locale: preview.locale, variant: $("p-variant").value });
+  let body;
+  try {
+    body = await (await fetch(`/email-preview/html?${html}`)).text();
+  } catch {
+    say(t("preview.failed"), "error");
+    return;
+  }
+  if (request === previewRequests) await showHtml($("p-html"), body);
+}
+
+/** Puts an email's html into `frame`: a page of this server with the email's own policy (inline
+ * styles, no scripts), sandboxed without scripts. The frame's own document parses the html (so its
+ * policy, not this page's, applies), and the text, subject and html of one preview show together. */
+async function showHtml(frame, html) {
+  const loaded = () => frame.contentDocument?.readyState === "complete" && frame.contentDocument.URL.endsWith("/email-preview/frame");
+  if (!loaded()) await new Promise((resolve) => frame.addEventListener("load", resolve, { once: true }));
+  const root = frame.contentDocument.documentElement;
+  root.lang = /<html[^>]*\slang="([^"]*)"/i.exec(html)?.[1] ?? "";
+  // Markup set this way never runs a script; the sandbox forbids them besides.
+  root.innerHTML = html;
+}
+
+// --------------------------------------------------------------------------------- templates
+
+/** The template being edited: what the server has in force, and its saved versions. */
+const templates = { all: [], current: null, versions: [], opens: 0, previews: 0, timer: null };
+
+/** Which template the pickers name, as the API takes it. */
+function pickedTemplate() {
+  const variant = $("t-variant").value;
+  return { kind: $("t-kind").value, locale: $("t-locale").value, part: $("t-part").value, variant: variant || null };
+}
+
+/** Fills a picker with `values` (label: `label(value)`), keeping its choice when it still can. */
+function fillPicker(select, values, label = (v) => v) {
+  const before = select.value;
+  select.replaceChildren(...values.map((v) => el("option", { value: v }, label(v))));
+  if (values.includes(before)) select.value = before;
+}
+
+/** Loads the list of templates, fills the pickers, and opens the picked one. */
+async function loadTemplates() {
+  try {
+    templates.all = (await gql(Q.templates)).emailTemplates;
+  } catch (error) {
+    say(explain(error), "error");
+    return;
+  }
+  const unique = (values) => [...new Set(values)];
+  fillPicker($("t-kind"), unique(templates.all.map((x) => x.kind)), (k) => t(`templates.kind.${k}`));
+  fillPicker($("t-locale"), unique(templates.all.map((x) => x.locale)).sort());
+  await openTemplate();
+}
+
+/** Opens the picked template: its text, variables, versions, and a preview. `fresh` false keeps
+ * the text being edited (a language switch redraws the page around it). */
+async function openTemplate(fresh = true) {
+  const request = ++templates.opens;
+  $("view-templates").setAttribute("aria-busy", "true");
+  try {
+    await fillTemplate(request, fresh);
+  } finally {
+    if (request === templates.opens) $("view-templates").setAttribute("aria-busy", "false");
+  }
+}
+
+async function fillTemplate(request, fresh) {
+  const kind = $("t-kind").value;
+  const locale = $("t-locale").value;
+  const variants = [...new Set(templates.all.filter((x) => x.kind === kind && x.locale === locale && x.variant)
+    .map((x) => x.variant))];
+  $("t-variant-field").hidden = variants.length === 0;
+  const variant = $("t-variant").value;
+  $("t-variant").replaceChildren(el("option", { value: "" }, t("create.template.base")),
+    ...variants.map((v) => el("option", { value: v }, v)));
+  $("t-variant").value = variants.includes(variant) ? variant : "";
+  const parts = templates.all.filter((x) => x.kind === kind && x.locale === locale && (x.variant ?? "") === $("t-variant").value)
+    .map((x) => x.part);
+  fillPicker($("t-part"), parts, (p) => t(`templates.part.${p}`));
+  let found;
+  try {
+    found = await gql(Q.template, pickedTemplate());
+  } catch (error) {
+    say(explain(error), "error");
+    return;
+  }
+  // A later pick's answer wins; an earlier one arriving late is dropped.
+  if (request !== templates.opens || !found.emailTemplate) return;
+  templates.current = found.emailTemplate;
+  templates.versions = found.emailTemplateVersions;
+  const editable = state.viewer.canEditTemplates;
+  $("t-body").readOnly = false;
+  $("t-readonly").hidden = editable;
+  $("t-save-form").hidden = !editable;
+  $("t-delete").hidden = !editable || templates.current.source !== "STORED";
+  $("t-origin").textContent = templates.current.source === "STORED"
+    ? t("templates.origin.STORED", { version: templates.current.version })
+    : t(`templates.origin.${templates.current.source}`);
+  if (fresh) {
+    $("t-body").value = templates.current.body;
+    $("t-comment").value = "";
+  }
+  $("t-variables").replaceChildren(...templates.current.variables.map((v) => el("tr", {},
+    el("td", { "data-label": t("templates.variable") }, el("code", {}, `{{${v.name}}}`)),
+    el("td", { "data-label": t("templates.meaning") }, v.description),
+    el("td", { "data-label": t("templates.sample") }, v.sample ?? "—"))));
+  showVersions();
+  numberLines();
+  await previewTemplate();
+}
+
+/** The line numbers beside the text, the lines with a problem marked. */
+function numberLines(bad = templates.badLines ?? new Set()) {
+  const count = $("t-body").value.split("\n").length;
+  $("t-lines").replaceChildren(...Array.from({ length: count }, (_, i) =>
+    el("span", { class: bad.has(i + 1) ? "bad" : "" }, `${i + 1}\n`)));
+  $("t-lines").scrollTop = $("t-body").scrollTop;
+}
+
+/** Moves the caret to `line`:`column` of the text. */
+function goTo(line, column) {
+  const lines = $("t-body").value.split("\n");
+  const offset = lines.slice(0, line - 1).reduce((sum, l) => sum + l.length + 1, 0) + Math.max(0, (column ?? 1) - 1);
+  $("t-body").focus();
+  $("t-body").setSelectionRange(offset, offset);
+}
+
+/** Shows problems (`{line, column, text}`, or `line:column: message` strings) and warnings. */
+function showProblems(problems, warnings = []) {
+  const parsed = problems.map((p) => (typeof p === "string"
+    ? (([, line, column]) => ({ line: line ? +line : null, column: column ? +column : null, text: p }))(/^(\d+)(?::(\d+))?:/.exec(p) ?? [])
+    : p));
+  templates.badLines = new Set(parsed.map((p) => p.line).filter(Boolean));
+  numberLines();
+  $("t-body").setAttribute("aria-invalid", parsed.length > 0 ? "true" : "false");
+  const item = (p, tone) => el("li", { class: tone }, p.line
+    ? el("button", { type: "button", class: "link", onclick: () => goTo(p.line, p.column) },
+      t("templates.problem.at", { line: p.line, column: p.column ?? 1, text: p.text.replace(/^\d+(:\d+)?: /, "") }))
+    : p.text);
+  const list = [...parsed.map((p) => item(p, "problem")), ...warnings.map((w) => item({ text: w.text }, "warning"))];
+  $("t-problems").replaceChildren(...(list.length ? [el("ul", {}, list)] : []));
+}
+
+/** Previews the text being edited a moment after the typing stops. */
+function previewSoon() {
+  clearTimeout(templates.timer);
+  templates.timer = setTimeout(previewTemplate, 250);
+}
+
+/** Renders the text being edited with sample data: subject, html and text side by side. */
+async function previewTemplate() {
+  const request = ++templates.previews;
+  let preview;
+  try {
+    preview = (await gql(Q.previewTemplate, { input: { ...pickedTemplate(), source: $("t-body").value } })).previewEmailTemplate;
+  } catch (error) {
+    if (request === templates.previews) say(explain(error), "error");
+    return;
+  }
+  if (request !== templates.previews) return;
+  showProblems(preview.problems, preview.warnings);
+  // What rendered stays on screen while a problem is fixed.
+  if (preview.subject !== null) $("t-subject").textContent = preview.subject;
+  if (preview.text !== null) $("t-text").textContent = preview.text;
+  $("t-sms-figure").hidden = preview.sms === null;
+  if (preview.sms !== null) $("t-sms").textContent = preview.sms;
+  if (preview.html !== null) await showHtml($("t-html"), preview.html);
+}
+
+async function saveTemplate(event) {
+  event.preventDefault();
+  const input = {
+    ...pickedTemplate(),
+    source: $("t-body").value,
+    comment: $("t-comment").value,
+    baseVersion: templates.current?.version ?? 0,
+  };
+  try {
+    const saved = (await gql(Q.saveTemplate, { input })).saveEmailTemplate;
+    say(t("templates.saved.ok", { version: saved.version }), "ok");
+  } catch (error) {
+    if (error.problems.length) {
+      showProblems(error.problems);
+      say(t("templates.refused"), "error");
+      goTo(...(/^(\d+):(\d+)/.exec(error.problems[0]) ?? [0, 1, 1]).slice(1).map(Number));
+    } else {
+      say(explain(error), "error");
+    }
+    return;
+  }
+  await loadTemplates();
+}
+
+async function deleteTemplate() {
+  if (!await confirmAction(t("templates.delete.title"), t("templates.delete.text"), t("templates.delete"))) return;
+  try {
+    await gql(Q.deleteTemplate, pickedTemplate());
+    say(t("templates.deleted"), "ok");
+  } catch (error) {
+    say(explain(error), "error");
+    return;
+  }
+  await loadTemplates();
+}
+
+async function revertTemplate(version) {
+  if (!await confirmAction(t("templates.revert.title", { version: version.version }), t("templates.revert.text"),
+    t("templates.revert"))) return;
+  try {
+    const reverted = (await gql(Q.revertTemplate, { id: version.id })).revertEmailTemplate;
+    say(t("templates.saved.ok", { version: reverted.version }), "ok");
+  } catch (error) {
+    say(error.problems.length ? `${t("templates.refused")} ${error.problems.join(" ")}` : explain(error), "error");
+    return;
+  }
+  await loadTemplates();
+}
+
+/** The saved versions, newest first, each with its changes and (but the newest) a revert. */
+function showVersions() {
+  const versions = templates.versions;
+  $("t-no-history").hidden = versions.length > 0;
+  $("t-history-table").hidden = versions.length === 0;
+  $("t-diff").replaceChildren();
+  $("t-versions").replaceChildren(...versions.map((v, i) => {
+    const older = versions[i + 1];
+    const actions = [el("button", { type: "button", onclick: () => showDiff(v, older) }, t("templates.changes"))];
+    if (i > 0 && state.viewer.canEditTemplates) {
+      actions.push(el("button", { type: "button", onclick: () => revertTemplate(v) }, t("templates.revert")));
+    }
+    return el("tr", {},
+      el("td", { "data-label": t("templates.version") }, v.deleted ? t("templates.version.deleted", { version: v.version }) : String(v.version)),
+      el("td", { "data-label": t("templates.saved") }, absolute(v.savedAt)),
+      el("td", { "data-label": t("templates.by") }, v.savedBy),
+      el("td", { "data-label": t("templates.comment") }, v.comment || "—"),
+      el("td", {}, el("div", { class: "actions" }, actions)));
+  }));
+}
+
+/** What `version` changed from `older` (nothing before the first), line by line. */
+function showDiff(version, older) {
+  const before = (older?.body ?? "").split("\n");
+  const after = (version.body ?? "").split("\n");
+  // The longest common subsequence of lines, then the lines outside it.
+  const n = before.length;
+  const m = after.length;
+  const common = Array.from({ length: n + 1 }, () => new Uint32Array(m + 1));
+  for (let i = n - 1; i >= 0; i--) {
+    for (let j = m - 1; j >= 0; j--) {
+      common[i][j] = before[i] === after[j] ? common[i + 1][j + 1] + 1 : Math.max(common[i + 1][j], common[i][j + 1]);
+    }
+  }
+  const lines = [];
+  let i = 0;
+  let j = 0;
+  while (i < n || j < m) {
+    if (i < n && j < m && before[i] === after[j]) {
+      lines.push(el("span", {}, `  ${before[i]}\n`));
+      i++;
+      j++;
+    } else if (j < m && (i === n || common[i][j + 1] >= common[i + 1][j])) {
+      lines.push(el("ins", {}, `+ ${after[j++]}`));
+    } else {
+      lines.push(el("del", {}, `- ${before[i++]}`));
+    }
+  }
+  const title = older ? t("templates.diff.title", { version: version.version, older: older.version })
+    : t("templates.diff.first", { version: version.version });
+  $("t-diff").replaceChildren(el("h4", {}, title), el("pre", { class: "diff", "aria-label": title }, lines));
 }
 
 // ---------------------------------------------------------------------------------- webhooks
@@ -950,12 +1234,22 @@ async function start() {
   greet();
   $("sign-in").hidden = true;
   $("app").hidden = false;
+  // A designer edits templates and reads no invitation: only that section is theirs.
+  for (const view of ["list", "create", "bulk", "preview"]) {
+    document.querySelector(`.tab[data-view="${view}"]`).hidden = !viewer.canRead;
+  }
+  $("templates-tab").hidden = !(viewer.canRead || viewer.canEditTemplates);
   // Once per sign-in (and language): refilling the create form after each invitation keeps the filter.
   makeScopeFilter();
   fillCreateForm();
   fillWebhookForm();
   state.cursors = [null];
   state.page = 0;
+  if (!viewer.canRead) {
+    show("templates");
+    await loadTemplates();
+    return true;
+  }
   show("list");
   await loadList();
   return true;
@@ -1006,6 +1300,7 @@ document.addEventListener("DOMContentLoaded", async () => {
       if (view === "list") await loadList();
       if (view === "preview") await loadPreview();
       if (view === "webhooks") await loadEndpoints();
+      if (view === "templates") await loadTemplates();
     });
   }
   $("filters").addEventListener("submit", async (event) => {
@@ -1028,6 +1323,11 @@ document.addEventListener("DOMContentLoaded", async () => {
   });
   $("preview-form").addEventListener("change", loadPreview);
   $("wh-form").addEventListener("submit", submitEndpoint);
+  $("t-pick").addEventListener("change", () => openTemplate());
+  $("t-body").addEventListener("input", () => { numberLines(); previewSoon(); });
+  $("t-body").addEventListener("scroll", () => { $("t-lines").scrollTop = $("t-body").scrollTop; });
+  $("t-save-form").addEventListener("submit", saveTemplate);
+  $("t-delete").addEventListener("click", deleteTemplate);
   $("wh-refresh").addEventListener("click", () => webhooks.endpoint && openDeliveries(webhooks.endpoint));
   $("wh-more").addEventListener("click", () => webhooks.endpoint && openDeliveries(webhooks.endpoint, true));
   await speak(preferredLanguages());
