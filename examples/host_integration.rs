@@ -171,6 +171,12 @@ pub async fn app(data_dir: &std::path::Path) -> Result<Router, Box<dyn std::erro
             .run_dispatcher(Duration::from_secs(5), std::future::pending())
             .await;
     });
+    // Email templates saved by template authors (`saveEmailTemplate`): every instance follows
+    // the store within a poll.
+    let templates = service.clone();
+    tokio::spawn(async move {
+        templates.run_template_watcher(std::future::pending()).await;
+    });
     let module = InvitationsModule::new(service, config.http.public_rate_limit);
     let schema: HostSchema = module
         .register(Schema::build(

@@ -276,4 +276,36 @@ mod tests {
         assert!(long.problems.is_empty(), "{long:?}");
         assert!(long.warnings[0].message.contains("segments"), "{long:?}");
     }
+
+    #[test]
+    fn a_stored_set_that_does_not_compile_leaves_the_templates_in_force() {
+        let templates = EmailTemplates::builtin().unwrap();
+        let context = EmailContext::sample(MessageKind::Invitation, "en", true);
+        templates
+            .apply_stored(stored(
+                1,
+                "en/invitation.subject",
+                1,
+                "Good {{inviter_name}}",
+            ))
+            .unwrap();
+        let refused = templates
+            .apply_stored(stored(
+                2,
+                "en/invitation.subject",
+                2,
+                "{{#if scope}}unclosed",
+            ))
+            .unwrap_err();
+        assert!(refused.0[0].file.contains("version 2"), "{refused}");
+        assert_eq!(
+            templates.stored_revision(),
+            2,
+            "not compiled again at each check"
+        );
+        assert_eq!(
+            templates.render("en", &context).unwrap().subject,
+            "Good Grace Hopper"
+        );
+    }
 }

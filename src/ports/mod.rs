@@ -37,6 +37,6 @@ pub use sms::SmsSender;
 pub use store::{
     AccountStore, Erasure, InvitationStore, Store, StoreError, StoreResult, TokenStore,
 };
-pub use templates::TemplateStore;
+pub use templates::{TemplateStore, template_revision};
 pub use token::ApiTokenRecord;
 pub use webhook::{WebhookRequest, WebhookResponse, WebhookTransport};

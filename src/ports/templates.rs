@@ -27,7 +27,17 @@ pub trait TemplateStore: Send + Sync + Debug {
     /// The latest version of every template that has one (deletions included).
     async fn current_template_versions(&self) -> StoreResult<Vec<TemplateVersion>>;
 
-    /// A number that grows with every version appended (versions are never removed): a server
-    /// compares it to the one it compiled its templates at.
+    /// A number that changes with every version appended, and with a restore that brings
+    /// back other versions: a server compares it to the one it compiled its templates at. See
+    /// [`template_revision`].
     async fn template_revision(&self) -> StoreResult<u64>;
+}
+
+/// The revision of a set of `count` versions whose greatest id is `newest`: every append
+/// changes the count, and a restore to as many other versions changes the greatest id.
+pub fn template_revision(count: u64, newest: Option<&str>) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::hash::DefaultHasher::new();
+    (count, newest).hash(&mut hasher);
+    hasher.finish()
 }

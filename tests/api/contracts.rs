@@ -59,3 +59,25 @@ fn the_documented_configuration_defaults_match_the_code() {
 fn the_documented_defaults_make_a_valid_configuration() {
     cms_invitations::config::Config::defaults().unwrap();
 }
+
+/// The roles block under "## Roles" in `docs/configuration.md` says "The defaults:": loaded as a
+/// configuration file, it must give exactly the default role policy.
+#[test]
+fn the_documented_default_roles_are_the_defaults() {
+    let doc = std::fs::read_to_string(CONFIG_DOC).unwrap();
+    let roles = doc.split_once("## Roles").unwrap().1;
+    let block = roles
+        .split_once("```toml\n")
+        .and_then(|(_, rest)| rest.split_once("```"))
+        .map(|(block, _)| block)
+        .unwrap();
+    let file = crate::helpers::temp_dir().join("roles.toml");
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::write(&file, block).unwrap();
+    let path = file.display().to_string();
+    let config = cms_invitations::config::Config::load(|name| {
+        (name == "INVITATIONS_CONFIG").then(|| path.clone())
+    })
+    .unwrap();
+    assert_eq!(config.roles, cms_invitations::config::RolePolicy::default());
+}

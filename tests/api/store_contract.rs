@@ -21,7 +21,76 @@ crate::on_both_backends!(
     total_count_shows_own_changes_at_once_and_others_within_its_max_age,
     email_search_finds_exactly_the_addresses_holding_the_part,
     a_batch_write_says_which_copies_it_wrote,
+    template_versions_are_numbered_once_and_read_newest_first,
 );
+
+/// Stored template versions: one number per version of a template (a second insert of a taken
+/// number is a conflict), read newest first, the latest of each template in force, and a
+/// revision that moves with every append.
+async fn template_versions_are_numbered_once_and_read_newest_first(backend: Backend) {
+    use cms_invitations::domain::{Actor, EmailPart, MessageKind, TemplateKey, TemplateVersion};
+
+    let app = spawn_app(backend).await;
+    let key = |part| TemplateKey::new(MessageKind::Invitation, "de", None, part).unwrap();
+    let version = |key: TemplateKey, number: u32, body: Option<&str>| TemplateVersion {
+        id: uuid::Uuid::now_v7(),
+        key,
+        version: number,
+        body: body.map(str::to_owned),
+        comment: format!("v{number}"),
+        author: Actor {
+            id: "designer-1".into(),
+            name: "Dana".into(),
+        },
+        saved_at: app.now(),
+    };
+    let empty = app.store.template_revision().await.unwrap();
+    assert!(
+        app.store
+            .current_template_versions()
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let first = version(key(EmailPart::Subject), 1, Some("Eins"));
+    app.store.insert_template_version(&first).await.unwrap();
+    let after_one = app.store.template_revision().await.unwrap();
+    assert_ne!(after_one, empty);
+    let taken = version(key(EmailPart::Subject), 1, Some("Auch eins"));
+    assert!(matches!(
+        app.store.insert_template_version(&taken).await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(
+        app.store.template_revision().await.unwrap(),
+        after_one,
+        "nothing was stored"
+    );
+    let second = version(key(EmailPart::Subject), 2, None);
+    app.store.insert_template_version(&second).await.unwrap();
+    let html = version(key(EmailPart::Html), 1, Some("<p>{{inviter_name}}</p>"));
+    app.store.insert_template_version(&html).await.unwrap();
+    assert_ne!(app.store.template_revision().await.unwrap(), after_one);
+
+    let history = app
+        .store
+        .template_versions(&key(EmailPart::Subject), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        history,
+        [second.clone(), first.clone()],
+        "newest first, field for field"
+    );
+    assert_eq!(
+        app.store.template_version(first.id).await.unwrap(),
+        Some(first)
+    );
+    let current = app.store.current_template_versions().await.unwrap();
+    assert_eq!(current.len(), 2);
+    assert!(current.contains(&second) && current.contains(&html));
+    app.cleanup().await;
+}
 
 /// `update_many` writes the copies whose revision is still the stored one, says which, and
 /// leaves the others (changed meanwhile) as they are stored.

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::{MongoStore, all_of, classify, duplicate_key_message};
 use crate::domain::{TemplateKey, TemplateVersion};
-use crate::ports::{StoreError, StoreResult, TemplateStore};
+use crate::ports::{StoreError, StoreResult, TemplateStore, template_revision};
 use crate::store::template_record::TemplateVersionRecord;
 
 pub(super) async fn ensure_indexes(versions: &Collection<Document>) -> StoreResult<()> {
@@ -92,9 +92,16 @@ impl TemplateStore for MongoStore {
     }
 
     async fn template_revision(&self) -> StoreResult<u64> {
-        self.template_versions
-            .count_documents(doc! {})
-            .await
-            .map_err(classify)
+        let pipeline = [doc! {
+            "$group": { "_id": null, "count": { "$sum": 1 }, "newest": { "$max": "$_id" } }
+        }];
+        let found = all_of(self.template_versions.aggregate(pipeline)).await?;
+        let (count, newest) = found.first().map_or((0, None), |d| {
+            (
+                d.get_i32("count").map_or(0, i64::from),
+                d.get_str("newest").ok(),
+            )
+        });
+        Ok(template_revision(u64::try_from(count).unwrap_or(0), newest))
     }
 }

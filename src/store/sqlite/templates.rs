@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::{SqliteStore, classify};
 use crate::domain::{TemplateKey, TemplateVersion};
-use crate::ports::{StoreError, StoreResult, TemplateStore};
+use crate::ports::{StoreError, StoreResult, TemplateStore, template_revision};
 use crate::store::template_record::TemplateVersionRecord;
 
 fn version_from_json(text: &str) -> StoreResult<TemplateVersion> {
@@ -102,9 +102,15 @@ impl TemplateStore for SqliteStore {
 
     async fn template_revision(&self) -> StoreResult<u64> {
         self.read(|conn| {
-            conn.prepare_cached("SELECT COUNT(*) FROM email_template_versions")
-                .and_then(|mut s| s.query_row([], |row| row.get::<_, i64>(0)))
-                .map(|n| u64::try_from(n).unwrap_or(0))
+            conn.prepare_cached("SELECT COUNT(*), MAX(id) FROM email_template_versions")
+                .and_then(|mut s| {
+                    s.query_row([], |row| {
+                        Ok((row.get::<_, i64>(0)?, row.get::<_, Option<String>>(1)?))
+                    })
+                })
+                .map(|(count, newest)| {
+                    template_revision(u64::try_from(count).unwrap_or(0), newest.as_deref())
+                })
                 .map_err(classify)
         })
         .await
