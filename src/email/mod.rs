@@ -25,6 +25,7 @@ pub use transport::{FileMailer, Sender, SmtpMailer, prune_outbox};
 mod tests {
     use super::*;
     use crate::domain::MessageKind;
+    use templates::{BUILTIN, guard_draft};
 
     #[test]
     fn every_shipped_file_is_compiled_into_the_binary() {
@@ -49,7 +50,7 @@ mod tests {
         let mut on_disk = Vec::new();
         hbs(std::path::Path::new(root), "", &mut on_disk);
         on_disk.sort();
-        let mut built_in: Vec<String> = templates::BUILTIN
+        let mut built_in: Vec<String> = BUILTIN
             .iter()
             .map(|(p, _)| (*p).to_owned())
             .collect();
@@ -307,5 +308,49 @@ mod tests {
             templates.render("en", &context).unwrap().subject,
             "Good Grace Hopper"
         );
+    }
+
+    #[test]
+    fn a_draft_that_could_render_without_end_is_refused_before_it_renders() {
+        let templates = EmailTemplates::builtin().unwrap();
+        let subject = key("en", EmailPart::Subject);
+        let refused = |body: &str| {
+            let checked = templates.check_draft(&subject, body);
+            assert_eq!(checked.problems.len(), 1, "{body}: {checked:?}");
+            checked.problems[0].clone()
+        };
+        // Two inline partials calling each other would recurse until the stack overflows.
+        let mutual = refused(
+            "{{#*inline \"a\"}}{{> b}}{{/inline}}{{#*inline \"b\"}}{{> a}}{{/inline}}{{> a}}",
+        );
+        assert!(mutual.message.contains("inline partial"), "{mutual:?}");
+        assert_eq!((mutual.line, mutual.column), (Some(1), Some(17)), "at its `{{> b}}`");
+        let nested_loops = refused(
+            "{{#each groups}}{{#each ../groups}}{{#each ../../groups}}x{{/each}}{{/each}}{{/each}}",
+        );
+        assert!(nested_loops.message.contains("#each"), "{nested_loops:?}");
+        let deep = format!("{}x{}", "{{#if scope}}".repeat(17), "{{/if}}".repeat(17));
+        assert!(refused(&deep).message.contains("nest"));
+        let parens = format!(
+            "{{{{lookup {}groups{} 0}}}}",
+            "(lookup ".repeat(9),
+            " 0)".repeat(9)
+        );
+        assert!(refused(&parens).message.contains("subexpressions"));
+        assert!(
+            refused("{{> (lookup . \"role\")}}")
+                .message
+                .contains("expression")
+        );
+        assert!(refused("{{> @partial-block}}").message.contains("layouts"));
+        // What the shipped templates do stays allowed.
+        for (name, text) in BUILTIN {
+            if !name.starts_with("partials/") {
+                assert_eq!(guard_draft(text), Ok(()), "{name}");
+            }
+        }
+        let html = key("en", EmailPart::Html);
+        let shipped = templates.get(&html).unwrap().body;
+        assert!(templates.check_draft(&html, &shipped).problems.is_empty());
     }
 }

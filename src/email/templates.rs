@@ -756,6 +756,109 @@ fn push_new(problems: &mut Vec<TemplateProblem>, found: Vec<TemplateProblem>) {
     }
 }
 
+/// How deep a template author's blocks may nest (the shipped templates nest 4 deep).
+const MAX_BLOCK_DEPTH: usize = 16;
+/// How many `#each` loops may nest (the shipped templates have 1): each level multiplies the
+/// work of a render.
+const MAX_EACH_DEPTH: usize = 2;
+/// How deep a template author's subexpressions may nest.
+const MAX_PAREN_DEPTH: usize = 8;
+
+/// Refuses what in a template author's text could make a render endless or exhausting, before
+/// Handlebars sees it: blocks nested deeper than [`MAX_BLOCK_DEPTH`] (or loops deeper than
+/// [`MAX_EACH_DEPTH`]), subexpressions deeper than [`MAX_PAREN_DEPTH`], a partial called from
+/// inside an inline partial (two inline partials calling each other never end), a partial
+/// named by an expression, and `@partial-block` (which only the layouts use). Syntax errors
+/// are left to Handlebars, which reports them with their place.
+pub(super) fn guard_draft(body: &str) -> Result<(), (usize, String)> {
+    let mut open: Vec<&str> = Vec::new();
+    let mut at = 0;
+    while let Some(start) = body[at..].find("{{").map(|i| at + i) {
+        let comment = body[start..].starts_with("{{!--");
+        let close = if comment { "--}}" } else { "}}" };
+        let Some(end) = body[start..].find(close).map(|i| start + i) else {
+            return Ok(());
+        };
+        at = end + close.len();
+        if body[start..].starts_with("{{!") {
+            continue;
+        }
+        let tag = body[start + 2..end]
+            .trim_start_matches('{')
+            .trim_end_matches('}')
+            .trim_matches('~')
+            .trim();
+        let mut depth: usize = 0;
+        for c in tag.chars() {
+            match c {
+                '(' => depth += 1,
+                ')' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+            if depth > MAX_PAREN_DEPTH {
+                return Err((
+                    start,
+                    format!("subexpressions nest more than {MAX_PAREN_DEPTH} deep"),
+                ));
+            }
+        }
+        let in_inline = open.contains(&"*inline");
+        let partial = tag.strip_prefix("#>").or_else(|| tag.strip_prefix('>'));
+        if let Some(name) = partial.map(str::trim_start) {
+            if in_inline {
+                return Err((start, "an inline partial may not call a partial".to_owned()));
+            }
+            if name.starts_with('(') {
+                return Err((
+                    start,
+                    "name partials by their name, not by an expression".to_owned(),
+                ));
+            }
+            if name.starts_with("@partial-block") {
+                return Err((
+                    start,
+                    "@partial-block is for the layouts in partials/".to_owned(),
+                ));
+            }
+        }
+        if let Some(block) = tag.strip_prefix('#').or_else(|| tag.strip_prefix('^')) {
+            let name = block
+                .trim_start_matches('>')
+                .trim_start()
+                .split(|c: char| c.is_whitespace())
+                .next()
+                .unwrap_or_default();
+            if name.is_empty() {
+                continue; // `{{^}}`: an else.
+            }
+            open.push(name);
+            if open.len() > MAX_BLOCK_DEPTH {
+                return Err((
+                    start,
+                    format!("blocks nest more than {MAX_BLOCK_DEPTH} deep"),
+                ));
+            }
+            if open.iter().filter(|b| **b == "each").count() > MAX_EACH_DEPTH {
+                return Err((
+                    start,
+                    format!("#each loops nest more than {MAX_EACH_DEPTH} deep"),
+                ));
+            }
+        } else if tag.starts_with('/') {
+            open.pop();
+        }
+    }
+    Ok(())
+}
+
+/// The line and column (from 1) of byte `offset` in `text`.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
 /// The compiled set with one template replaced by unsaved text: the registry of that part is
 /// copied, the other shared.
 struct Draft<'a> {
@@ -779,6 +882,15 @@ impl<'a> Draft<'a> {
                     "there is no template {name}: stored versions replace the templates the \
                      files have, and add no locale, variant or part"
                 ),
+            });
+        }
+        if let Err((offset, message)) = guard_draft(body) {
+            let (line, column) = line_column(body, offset);
+            return Err(TemplateProblem {
+                file: label,
+                line: Some(line),
+                column: Some(column),
+                message,
             });
         }
         let escapes_html = key.part == EmailPart::Html;

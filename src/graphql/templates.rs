@@ -209,27 +209,6 @@ impl From<DraftPreview> for EmailTemplatePreview {
     }
 }
 
-/// Which template.
-#[derive(InputObject, Debug, Clone)]
-pub struct EmailTemplateRef {
-    kind: TemplateKind,
-    locale: String,
-    part: TemplatePart,
-    /// A variant of the invitation message; leave it out for the base message.
-    variant: Option<String>,
-}
-
-impl From<EmailTemplateRef> for TemplateRef {
-    fn from(r: EmailTemplateRef) -> Self {
-        Self {
-            kind: r.kind.into(),
-            locale: r.locale,
-            variant: r.variant,
-            part: r.part.into(),
-        }
-    }
-}
-
 #[derive(InputObject, Debug, Clone)]
 pub struct SaveEmailTemplateInput {
     kind: TemplateKind,
@@ -265,13 +244,12 @@ fn template_ref(
     part: TemplatePart,
     variant: Option<String>,
 ) -> TemplateRef {
-    EmailTemplateRef {
-        kind,
+    TemplateRef {
+        kind: kind.into(),
         locale,
-        part,
         variant,
+        part: part.into(),
     }
-    .into()
 }
 
 /// Template authors' queries, ready to merge into a host's `MergedObject`.

@@ -173,16 +173,20 @@ impl InvitationService {
             invitee_email: contact.email().map(|e| e.as_str().to_owned()),
             invitee_phone: contact.phone().map(|p| p.as_str().to_owned()),
             inviter_name: invitation.invited_by.name.clone(),
-            role: self
-                .settings
-                .roles
-                .display_name(invitation.details.role.as_str(), locale)
-                .to_owned(),
+            role: self.role_name(invitation, locale),
             scope: text(invitation.details.scope.as_ref()),
             groups: invitation.details.groups.to_strings(),
             accept_url: url.to_string(),
             expires_at: format_date_time(invitation.expires_at, language(locale)),
         }
+    }
+
+    /// The role `invitation` gives, by its name in `locale`.
+    fn role_name(&self, invitation: &Invitation, locale: &str) -> String {
+        self.settings
+            .roles
+            .display_name(invitation.details.role.as_str(), locale)
+            .to_owned()
     }
 
     /// What the "accepted" notice of `invitation` says in `locale` (accepted at `now` when it
@@ -202,11 +206,7 @@ impl InvitationService {
             invitee_email: contact.email().map(|e| e.as_str().to_owned()),
             invitee_phone: contact.phone().map(|p| p.as_str().to_owned()),
             invitee_address: contact.display().to_owned(),
-            role: self
-                .settings
-                .roles
-                .display_name(invitation.details.role.as_str(), locale)
-                .to_owned(),
+            role: self.role_name(invitation, locale),
             scope: text(invitation.details.scope.as_ref()),
             accepted_at: format_date_time(invitation.accepted_at.unwrap_or(now), language(locale)),
         }

@@ -145,6 +145,32 @@ async fn a_broken_save_is_refused_with_its_line_and_column_and_changes_nothing(b
             .contains("no_such_partial"),
         "{missing_partial:#}"
     );
+    // Text that would render without end is refused before it renders, for a save and for
+    // any reader's preview, and the server answers on.
+    let endless = "{{#*inline \"a\"}}{{> b}}{{/inline}}{{#*inline \"b\"}}{{> a}}{{/inline}}{{> a}}";
+    let response = server
+        .query(SAVE, json!({ "input": save_input(endless, "") }), Some(&designer))
+        .await;
+    assert_eq!(error_code(&response), "VALIDATION_FAILED");
+    assert!(
+        response["errors"][0]["extensions"]["problems"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("1:17: an inline partial may not call a partial"),
+        "{response:#}"
+    );
+    let mut input = save_input(endless, "");
+    input.as_object_mut().unwrap().remove("comment");
+    let preview = server
+        .query(
+            "query($input: PreviewEmailTemplateInput!) { previewEmailTemplate(input: $input) { subject problems { text } } }",
+            json!({ "input": input }),
+            Some(&server.tokens.viewer),
+        )
+        .await;
+    let preview = data(&preview, "previewEmailTemplate");
+    assert_eq!(preview["subject"], Value::Null);
+    assert_eq!(preview["problems"].as_array().unwrap().len(), 1, "{preview:#}");
     // Nothing was stored: the template and its history are as before.
     assert_eq!(template(&server, &designer).await, before);
     assert!(versions(&server, &designer).await.is_empty());
