@@ -50,10 +50,7 @@ mod tests {
         let mut on_disk = Vec::new();
         hbs(std::path::Path::new(root), "", &mut on_disk);
         on_disk.sort();
-        let mut built_in: Vec<String> = BUILTIN
-            .iter()
-            .map(|(p, _)| (*p).to_owned())
-            .collect();
+        let mut built_in: Vec<String> = BUILTIN.iter().map(|(p, _)| (*p).to_owned()).collect();
         built_in.sort();
         assert_eq!(on_disk, built_in);
     }
@@ -324,7 +321,11 @@ mod tests {
             "{{#*inline \"a\"}}{{> b}}{{/inline}}{{#*inline \"b\"}}{{> a}}{{/inline}}{{> a}}",
         );
         assert!(mutual.message.contains("inline partial"), "{mutual:?}");
-        assert_eq!((mutual.line, mutual.column), (Some(1), Some(17)), "at its `{{> b}}`");
+        assert_eq!(
+            (mutual.line, mutual.column),
+            (Some(1), Some(17)),
+            "at its `{{> b}}`"
+        );
         let nested_loops = refused(
             "{{#each groups}}{{#each ../groups}}{{#each ../../groups}}x{{/each}}{{/each}}{{/each}}",
         );

@@ -149,7 +149,11 @@ async fn a_broken_save_is_refused_with_its_line_and_column_and_changes_nothing(b
     // any reader's preview, and the server answers on.
     let endless = "{{#*inline \"a\"}}{{> b}}{{/inline}}{{#*inline \"b\"}}{{> a}}{{/inline}}{{> a}}";
     let response = server
-        .query(SAVE, json!({ "input": save_input(endless, "") }), Some(&designer))
+        .query(
+            SAVE,
+            json!({ "input": save_input(endless, "") }),
+            Some(&designer),
+        )
         .await;
     assert_eq!(error_code(&response), "VALIDATION_FAILED");
     assert!(
@@ -170,7 +174,11 @@ async fn a_broken_save_is_refused_with_its_line_and_column_and_changes_nothing(b
         .await;
     let preview = data(&preview, "previewEmailTemplate");
     assert_eq!(preview["subject"], Value::Null);
-    assert_eq!(preview["problems"].as_array().unwrap().len(), 1, "{preview:#}");
+    assert_eq!(
+        preview["problems"].as_array().unwrap().len(),
+        1,
+        "{preview:#}"
+    );
     // Nothing was stored: the template and its history are as before.
     assert_eq!(template(&server, &designer).await, before);
     assert!(versions(&server, &designer).await.is_empty());
