@@ -18,7 +18,7 @@ use crate::domain::{
     RetryPolicy,
 };
 use crate::error::Result;
-use crate::ports::{Mailer, SmsSender};
+use crate::ports::{Mailer, SmsSender, StoreError};
 
 /// Where the sender hands each message: emails to a [`Mailer`], text messages to an
 /// [`SmsSender`]. Without one, a text message fails for good, saying so.
@@ -76,6 +76,11 @@ const MIN_CLAIM: usize = 16;
 
 /// The most attempts whose outcomes are recorded in one write.
 const RECORD_BATCH: usize = 64;
+/// How many times, a second apart, a sender tries again to record outcomes the store could not
+/// take (a replica set electing a new primary takes a few seconds): the messages went out, and
+/// one left unrecorded is sent again when its lease ends.
+const RECORD_RETRIES: u32 = 15;
+const RECORD_RETRY_PAUSE: Duration = Duration::from_secs(1);
 
 /// What one delivery round did in this process.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -304,7 +309,19 @@ impl InvitationService {
             );
             changed.push(next);
         }
-        let written = self.store.update_many(&changed).await?;
+        // Revision-checked: a retry after a write that did land finds the copies moved on, and
+        // records on what is stored (where the outcome is already, so nothing changes).
+        let mut tries = 0;
+        let written = loop {
+            match self.store.update_many(&changed).await {
+                Err(StoreError::Unavailable(err)) if tries < RECORD_RETRIES => {
+                    tries += 1;
+                    tracing::info!(error = %err, tries, "the store cannot take the sent messages' record yet; trying again");
+                    tokio::time::sleep(RECORD_RETRY_PAUSE).await;
+                }
+                other => break other?,
+            }
+        };
         for (((read, attempts), mut next), (revision, mut outcomes)) in by_invitation
             .into_iter()
             .zip(changed)

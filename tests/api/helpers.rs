@@ -393,6 +393,7 @@ pub fn fragment_fan_out(levels: usize, spreads: usize, leaf: &str) -> String {
 /// clients, so a test holds it (tests running at once take turns) until it turns it off. It is
 /// set and turned off through a client of its own, not tagged with any server's app name: a
 /// fail point that closes the tagged connections must not fail these commands.
+#[derive(Debug)]
 pub struct FailPoint {
     admin: mongodb::Database,
     _turn: tokio::sync::MutexGuard<'static, ()>,

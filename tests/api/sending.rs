@@ -160,3 +160,77 @@ async fn a_dead_senders_claims_are_taken_over_when_their_lease_ends(backend: Bac
     assert_eq!(taken_over, claimed);
     app.cleanup().await;
 }
+
+/// Takes every message, and as it takes the first, makes the store refuse the next three
+/// `update` commands of this app's connection as a member that is no longer primary would:
+/// the record of the send meets a replica set electing a new primary.
+#[derive(Debug)]
+struct ElectionAfterSend {
+    app_name: String,
+    sent: Arc<Mutex<Vec<Uuid>>>,
+    fail_point: tokio::sync::Mutex<Option<crate::helpers::FailPoint>>,
+}
+
+#[async_trait]
+impl Mailer for ElectionAfterSend {
+    async fn send(&self, email: &OutgoingEmail) -> Result<(), DeliveryFailure> {
+        let mut fail_point = self.fail_point.lock().await;
+        if fail_point.is_none() {
+            *fail_point = Some(
+                crate::helpers::FailPoint::set(
+                    bson::doc! { "times": 3 },
+                    bson::doc! { "failCommands": ["update"], "errorCode": 10107, "appName": &self.app_name },
+                )
+                .await,
+            );
+        }
+        self.sent.lock().unwrap().push(email.id);
+        Ok(())
+    }
+}
+
+/// A sent message whose record the store refuses for a while (NotWritablePrimary, more times
+/// than the driver's one retry) is recorded once the store takes writes again: it is SENT, and
+/// no later round sends it again.
+#[tokio::test]
+async fn a_record_refused_during_an_election_is_written_when_the_store_is_back() {
+    use cms_invitations::ports::ManualClock;
+    use cms_invitations::service::CreateInvitation;
+
+    let app_name = format!("record-retry-{}", Uuid::now_v7().simple());
+    let config = crate::helpers::config(&crate::helpers::Options::default());
+    let (store, location) =
+        crate::helpers::open_store(Backend::Mongo, &config, Some(&app_name)).await;
+    let clock = Arc::new(ManualClock::starting_now());
+    let service =
+        cms_invitations::standalone::service_on(&config, store.clone(), clock.clone()).unwrap();
+    let minted = service
+        .create(
+            Some(&crate::helpers::admin()),
+            CreateInvitation::new("election@example.org".to_owned(), "viewer"),
+        )
+        .await
+        .unwrap();
+    let mailer = ElectionAfterSend {
+        app_name,
+        sent: Arc::default(),
+        fail_point: tokio::sync::Mutex::new(None),
+    };
+    let report = service.deliver_due(&mailer).await.unwrap();
+    assert_eq!(report.sent, 1);
+    let fail_point = mailer.fail_point.lock().await.take().unwrap();
+    fail_point.off().await;
+    // The driver retries a refused write once; the record needed more than that.
+    let stored = store.get(minted.invitation.id).await.unwrap().unwrap();
+    assert_eq!(stored.delivery.status, DeliveryStatus::Sent);
+    // Long after the claim's lease, nothing is due: the message is not sent again.
+    clock.advance(TimeDelta::hours(2));
+    let again = service.deliver_due(&mailer).await.unwrap();
+    assert_eq!(again.sent, 0);
+    assert_eq!(mailer.sent.lock().unwrap().len(), 1);
+    drop(service);
+    drop(store);
+    if let crate::helpers::Location::Mongo(store) = location {
+        store.database().drop().await.unwrap();
+    }
+}

@@ -290,6 +290,7 @@ try {
     await versions.nth(1).getByRole("button", { name: "Revert to this" }).click();
     await page.getByRole("dialog").getByRole("button", { name: "Revert to this" }).click();
     await status.getByText("Saved as version 3").waitFor();
+    await page.locator("#view-templates[aria-busy=false]").waitFor();
     assert.equal(await editor.inputValue(), "Welcome aboard: {{inviter_name}} saved this");
     await page.locator("#t-versions tr").first().getByText("Reverted to version 1").waitFor();
     await shot("templates-history");

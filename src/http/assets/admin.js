@@ -932,9 +932,9 @@ async function saveTemplate(event) {
     comment: $("t-comment").value,
     baseVersion: templates.current?.version ?? 0,
   };
+  let saved;
   try {
-    const saved = (await gql(Q.saveTemplate, { input })).saveEmailTemplate;
-    say(t("templates.saved.ok", { version: saved.version }), "ok");
+    saved = (await gql(Q.saveTemplate, { input })).saveEmailTemplate;
   } catch (error) {
     if (error.problems.length) {
       showProblems(error.problems);
@@ -945,32 +945,35 @@ async function saveTemplate(event) {
     }
     return;
   }
+  // Said once the page shows what was saved.
   await loadTemplates();
+  say(t("templates.saved.ok", { version: saved.version }), "ok");
 }
 
 async function deleteTemplate() {
   if (!await confirmAction(t("templates.delete.title"), t("templates.delete.text"), t("templates.delete"))) return;
   try {
     await gql(Q.deleteTemplate, pickedTemplate());
-    say(t("templates.deleted"), "ok");
   } catch (error) {
     say(explain(error), "error");
     return;
   }
   await loadTemplates();
+  say(t("templates.deleted"), "ok");
 }
 
 async function revertTemplate(version) {
   if (!await confirmAction(t("templates.revert.title", { version: version.version }), t("templates.revert.text"),
     t("templates.revert"))) return;
+  let reverted;
   try {
-    const reverted = (await gql(Q.revertTemplate, { id: version.id })).revertEmailTemplate;
-    say(t("templates.saved.ok", { version: reverted.version }), "ok");
+    reverted = (await gql(Q.revertTemplate, { id: version.id })).revertEmailTemplate;
   } catch (error) {
     say(error.problems.length ? `${t("templates.refused")} ${error.problems.join(" ")}` : explain(error), "error");
     return;
   }
   await loadTemplates();
+  say(t("templates.saved.ok", { version: reverted.version }), "ok");
 }
 
 /** The saved versions, newest first, each with its changes and (but the newest) a revert. */
