@@ -205,7 +205,7 @@ mod tests {
         )
         .unwrap();
         assert!(templates.get(&spanish).is_none());
-        let refused = templates.check_draft(&spanish, "Hola");
+        let refused = templates.check_draft(&spanish, "Hola", None);
         assert!(
             refused.problems[0]
                 .message
@@ -217,14 +217,14 @@ mod tests {
     fn a_draft_is_checked_with_its_line_and_column_and_changes_nothing() {
         let templates = EmailTemplates::builtin().unwrap();
         let subject = key("en", EmailPart::Subject);
-        let unclosed = templates.check_draft(&subject, "Hello\n{{#if invitee_name}}x");
+        let unclosed = templates.check_draft(&subject, "Hello\n{{#if invitee_name}}x", None);
         assert_eq!(unclosed.problems.len(), 1, "{unclosed:?}");
         let problem = &unclosed.problems[0];
         assert!(
             problem.line.is_some() && problem.column.is_some(),
             "{problem:?}"
         );
-        let unknown = templates.check_draft(&subject, "Hi\n  {{inviter_nam}}");
+        let unknown = templates.check_draft(&subject, "Hi\n  {{inviter_nam}}", None);
         assert_eq!(
             author_line(&unknown.problems[0])
                 .split(':')
@@ -234,12 +234,13 @@ mod tests {
             "the column of its `{{`"
         );
         assert!(unknown.problems[0].message.contains("inviter_nam"));
-        let partial = templates.check_draft(&key("en", EmailPart::Html), "{{> no_such_partial}}");
+        let partial =
+            templates.check_draft(&key("en", EmailPart::Html), "{{> no_such_partial}}", None);
         assert!(
             partial.problems[0].message.contains("no_such_partial"),
             "{partial:?}"
         );
-        let good = templates.check_draft(&subject, "{{inviter_name}} invites you");
+        let good = templates.check_draft(&subject, "{{inviter_name}} invites you", None);
         assert!(good.problems.is_empty(), "{good:?}");
         assert_eq!(good.subject.as_deref(), Some("Grace Hopper invites you"));
         assert!(
@@ -260,6 +261,7 @@ mod tests {
         let html = templates.check_draft(
             &key("en", EmailPart::Html),
             "{{#> layout_html title=\"Hi\"}}<p>{{inviter_name}}</p>{{/layout_html}}",
+            None,
         );
         assert!(
             html.problems
@@ -270,6 +272,7 @@ mod tests {
         let long = templates.check_draft(
             &key("en", EmailPart::Sms),
             &format!("{} {{{{accept_url}}}}", "word ".repeat(80)),
+            None,
         );
         assert!(long.problems.is_empty(), "{long:?}");
         assert!(long.warnings[0].message.contains("segments"), "{long:?}");
@@ -312,7 +315,7 @@ mod tests {
         let templates = EmailTemplates::builtin().unwrap();
         let subject = key("en", EmailPart::Subject);
         let refused = |body: &str| {
-            let checked = templates.check_draft(&subject, body);
+            let checked = templates.check_draft(&subject, body, None);
             assert_eq!(checked.problems.len(), 1, "{body}: {checked:?}");
             checked.problems[0].clone()
         };
@@ -352,6 +355,11 @@ mod tests {
         }
         let html = key("en", EmailPart::Html);
         let shipped = templates.get(&html).unwrap().body;
-        assert!(templates.check_draft(&html, &shipped).problems.is_empty());
+        assert!(
+            templates
+                .check_draft(&html, &shipped, None)
+                .problems
+                .is_empty()
+        );
     }
 }

@@ -82,6 +82,15 @@ pub struct TemplateProblem {
     pub message: String,
 }
 
+impl TemplateProblem {
+    /// Whether it is in a template author's unsaved text (rather than in a file it uses).
+    pub fn in_draft(&self) -> bool {
+        self.file
+            .strip_prefix(DRAFT)
+            .is_some_and(|rest| rest.starts_with(' '))
+    }
+}
+
 impl std::fmt::Display for TemplateProblem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match (self.line, self.column) {
@@ -175,17 +184,6 @@ pub struct TemplateInfo {
     pub origin: TemplateOrigin,
     /// The Handlebars source in force.
     pub body: String,
-}
-
-impl TemplateInfo {
-    /// `de/invitation.subject`, `de/partner/invitation.html`.
-    pub fn name(&self) -> String {
-        template_name(
-            &prefix(&self.locale, self.variant.as_deref()),
-            self.kind,
-            self.part,
-        )
-    }
 }
 
 /// A message rendered from a set with one template replaced, for a template author's preview.
@@ -451,22 +449,10 @@ impl EmailTemplates {
             .locales
             .iter()
             .filter_map(|locale| {
-                let EmailContext::Invitation(mut sample) =
-                    EmailContext::sample(MessageKind::Invitation, locale, true)
-                else {
-                    return None;
-                };
-                sample.inviter_name = "Ada Lovelace-Byron 1".to_owned();
-                sample.accept_url = format!(
-                    "{}#secret={}",
-                    "https://app.example.com/invitations/join",
-                    "A".repeat(43)
-                );
+                let sample = sms_measure_sample(MessageKind::Invitation, locale)?;
                 let name = template_name(locale, MessageKind::Invitation, EmailPart::Sms);
                 let file = compiled.files.get(&name)?.clone();
-                let sms = self
-                    .render_sms(locale, &EmailContext::Invitation(sample))
-                    .ok()?;
+                let sms = self.render_sms(locale, &sample).ok()?;
                 Some(SmsMeasure {
                     locale: locale.clone(),
                     file,
@@ -581,9 +567,7 @@ impl EmailTemplates {
                                 file: compiled.files.get(&name).cloned().unwrap_or_default(),
                                 line: None,
                                 column: None,
-                                message: "no preheader (the inbox preview): define \
-                                              {{#*inline \"preheader\"}}…{{/inline}}"
-                                    .into(),
+                                message: NO_PREHEADER.to_owned(),
                             };
                             if !problems.contains(&problem) {
                                 problems.push(problem);
@@ -618,108 +602,115 @@ impl EmailTemplates {
         body: &str,
         context: &EmailContext,
     ) -> DraftPreview {
-        let mut preview = DraftPreview {
-            subject: None,
-            html: None,
-            text: None,
-            sms: None,
-            problems: Vec::new(),
-            warnings: Vec::new(),
-        };
         let compiled = match self.current() {
             Ok(compiled) => compiled,
-            Err(problems) => {
-                preview.problems = problems.0;
-                return preview;
-            }
+            Err(problems) => return DraftPreview::refused(problems.0),
         };
-        let draft = match Draft::new(&compiled, key, body) {
-            Ok(draft) => draft,
-            Err(problem) => {
-                preview.problems.push(problem);
-                return preview;
-            }
-        };
-        let prefix = prefix(
-            key.locale.as_str(),
-            key.variant.as_ref().map(|v| v.as_str()),
-        );
-        for &part in EmailPart::of(key.kind) {
-            match draft.render(&prefix, key.kind, part, context) {
-                Ok(rendered) => {
-                    let slot = match part {
-                        EmailPart::Subject => &mut preview.subject,
-                        EmailPart::Html => &mut preview.html,
-                        EmailPart::Text => &mut preview.text,
-                        EmailPart::Sms => &mut preview.sms,
-                    };
-                    *slot = Some(match part {
-                        EmailPart::Subject => subject_line(&rendered),
-                        EmailPart::Sms => one_paragraph(&rendered),
-                        EmailPart::Html | EmailPart::Text => rendered,
-                    });
-                }
-                Err(found) => push_new(&mut preview.problems, found.0),
-            }
+        match Draft::new(&compiled, key, body) {
+            Ok(draft) => draft.render_all(context),
+            Err(problem) => DraftPreview::refused(vec![problem]),
         }
-        preview
     }
 
     /// What refuses saving `body` as `key`'s template, as `templates check` would find it:
     /// it must compile, render in strict mode with the full and the minimal sample (no
     /// unknown variable, no missing partial), and an HTML body must keep its preheader. A text
     /// message longer than [`SMS_SEGMENT_BUDGET`] segments (measured as
-    /// [`Self::sms_lengths`] does) is a warning, which does not refuse the save.
-    pub fn check_draft(&self, key: &TemplateKey, body: &str) -> DraftPreview {
+    /// [`Self::sms_lengths`] does) is a warning, which does not refuse the save. The parts
+    /// returned are rendered with `shown`, else with the full sample. The draft is compiled
+    /// once for all of these renders.
+    pub fn check_draft(
+        &self,
+        key: &TemplateKey,
+        body: &str,
+        shown: Option<&EmailContext>,
+    ) -> DraftPreview {
+        let compiled = match self.current() {
+            Ok(compiled) => compiled,
+            Err(problems) => return DraftPreview::refused(problems.0),
+        };
+        let draft = match Draft::new(&compiled, key, body) {
+            Ok(draft) => draft,
+            Err(problem) => return DraftPreview::refused(vec![problem]),
+        };
         let language = key.locale.as_str();
-        let mut found =
-            self.preview_draft(key, body, &EmailContext::sample(key.kind, language, false));
-        let full = self.preview_draft(key, body, &EmailContext::sample(key.kind, language, true));
-        push_new(&mut found.problems, full.problems);
+        let mut problems = draft
+            .render_all(&EmailContext::sample(key.kind, language, false))
+            .problems;
+        let mut found = draft.render_all(&EmailContext::sample(key.kind, language, true));
+        push_new(&mut problems, std::mem::take(&mut found.problems));
         if key.part == EmailPart::Html
-            && let Some(html) = &full.html
+            && let Some(html) = &found.html
             && preheader(html) == Some("")
         {
-            found.problems.push(TemplateProblem {
-                file: draft_label(key),
+            problems.push(TemplateProblem {
+                file: draft.label.clone(),
                 line: None,
                 column: None,
-                message: "no preheader (the inbox preview): define                           {{#*inline \"preheader\"}}…{{/inline}}"
-                    .into(),
+                message: NO_PREHEADER.to_owned(),
             });
         }
         if key.part == EmailPart::Sms
-            && key.kind == MessageKind::Invitation
-            && found.problems.is_empty()
-            && let EmailContext::Invitation(mut sample) =
-                EmailContext::sample(MessageKind::Invitation, language, true)
+            && problems.is_empty()
+            && let Some(sample) = sms_measure_sample(key.kind, language)
+            && let Ok(raw) = draft.render(key.kind, EmailPart::Sms, &sample)
         {
-            sample.inviter_name = "Ada Lovelace-Byron 1".to_owned();
-            sample.accept_url = format!(
-                "{}#secret={}",
-                "https://app.example.com/invitations/join",
-                "A".repeat(43)
-            );
-            let measured = self.preview_draft(key, body, &EmailContext::Invitation(sample));
-            if let Some(sms) = measured.sms {
-                let length = SmsLength::of(&sms);
-                if length.segments > SMS_SEGMENT_BUDGET {
-                    found.warnings.push(TemplateProblem {
-                        file: draft_label(key),
-                        line: None,
-                        column: None,
-                        message: format!(
-                            "{length}, more than {SMS_SEGMENT_BUDGET} segments: each costs a message"
-                        ),
-                    });
-                }
+            let length = SmsLength::of(&one_paragraph(&raw));
+            if length.segments > SMS_SEGMENT_BUDGET {
+                found.warnings.push(TemplateProblem {
+                    file: draft.label.clone(),
+                    line: None,
+                    column: None,
+                    message: format!(
+                        "{length}, more than {SMS_SEGMENT_BUDGET} segments: each costs a message"
+                    ),
+                });
             }
         }
-        found.subject = full.subject;
-        found.html = full.html;
-        found.text = full.text;
-        found.sms = full.sms;
+        if let Some(shown) = shown {
+            found = DraftPreview {
+                warnings: found.warnings,
+                ..draft.render_all(shown)
+            };
+        }
+        found.problems = problems;
         found
+    }
+}
+
+/// What `templates check` and a save say of an HTML body whose preheader is empty.
+const NO_PREHEADER: &str =
+    "no preheader (the inbox preview): define {{#*inline \"preheader\"}}…{{/inline}}";
+
+/// The invitation SMS as its length is measured: the full sample with an accept URL of 40
+/// characters (plus the secret) and an inviter's name of 20. `None` for other kinds.
+fn sms_measure_sample(kind: MessageKind, locale: &str) -> Option<EmailContext> {
+    if kind != MessageKind::Invitation {
+        return None;
+    }
+    let EmailContext::Invitation(mut sample) = EmailContext::sample(kind, locale, true) else {
+        return None;
+    };
+    sample.inviter_name = "Ada Lovelace-Byron 1".to_owned();
+    sample.accept_url = format!(
+        "{}#secret={}",
+        "https://app.example.com/invitations/join",
+        "A".repeat(43)
+    );
+    Some(EmailContext::Invitation(sample))
+}
+
+impl DraftPreview {
+    /// Nothing rendered: only `problems`.
+    fn refused(problems: Vec<TemplateProblem>) -> Self {
+        Self {
+            subject: None,
+            html: None,
+            text: None,
+            sms: None,
+            problems,
+            warnings: Vec::new(),
+        }
     }
 }
 
@@ -733,11 +724,7 @@ const DRAFT: &str = "draft";
 /// A problem as a template author reads it: `line:column: message` when it is in the text
 /// they are editing, else with the file it is in (a partial) first.
 pub fn author_line(problem: &TemplateProblem) -> String {
-    let in_draft = problem
-        .file
-        .strip_prefix(DRAFT)
-        .is_some_and(|rest| rest.starts_with(' '));
-    if !in_draft {
+    if !problem.in_draft() {
         return problem.to_string();
     }
     match (problem.line, problem.column) {
@@ -756,7 +743,7 @@ fn push_new(problems: &mut Vec<TemplateProblem>, found: Vec<TemplateProblem>) {
     }
 }
 
-/// How deep a template author's blocks may nest (the shipped templates nest 4 deep).
+/// How deep a template author's blocks may nest (the shipped templates nest 5 deep).
 const MAX_BLOCK_DEPTH: usize = 16;
 /// How many `#each` loops may nest (the shipped templates have 1): each level multiplies the
 /// work of a render.
@@ -866,7 +853,11 @@ struct Draft<'a> {
     registry: Handlebars<'static>,
     /// The part whose registry was copied.
     escapes_html: bool,
-    files: BTreeMap<String, String>,
+    /// Where the draft's templates are named from (`de`, `de/partner`).
+    prefix: String,
+    /// The draft's template name, and how problems name it.
+    name: String,
+    label: String,
 }
 
 impl<'a> Draft<'a> {
@@ -907,19 +898,23 @@ impl<'a> Draft<'a> {
                 column: err.pos().map(|(_, column)| column),
                 message: err.reason().to_string(),
             })?;
-        let mut files = compiled.files.clone();
-        files.insert(name, label);
         Ok(Self {
             compiled,
             registry,
             escapes_html,
-            files,
+            prefix: prefix(
+                key.locale.as_str(),
+                key.variant.as_ref().map(|v| v.as_str()),
+            ),
+            name,
+            label,
         })
     }
 
+    /// One part of the draft's message (the draft, or the template in force for the other
+    /// parts) with `context`.
     fn render(
         &self,
-        prefix: &str,
         kind: MessageKind,
         part: EmailPart,
         context: &EmailContext,
@@ -931,10 +926,38 @@ impl<'a> Draft<'a> {
         };
         render_in(
             registry,
-            &self.files,
-            &template_name(prefix, kind, part),
+            &template_name(&self.prefix, kind, part),
             context,
+            |template| {
+                if template == self.name {
+                    Some(self.label.clone())
+                } else {
+                    self.compiled.files.get(template).cloned()
+                }
+            },
         )
+    }
+
+    /// Every part of the draft's message with `context`, and the problems of those that do
+    /// not render.
+    fn render_all(&self, context: &EmailContext) -> DraftPreview {
+        let mut preview = DraftPreview::refused(Vec::new());
+        let kind = context.kind();
+        for &part in EmailPart::of(kind) {
+            match self.render(kind, part, context) {
+                Ok(rendered) => {
+                    let (slot, text) = match part {
+                        EmailPart::Subject => (&mut preview.subject, subject_line(&rendered)),
+                        EmailPart::Html => (&mut preview.html, rendered),
+                        EmailPart::Text => (&mut preview.text, rendered),
+                        EmailPart::Sms => (&mut preview.sms, one_paragraph(&rendered)),
+                    };
+                    *slot = Some(text);
+                }
+                Err(found) => push_new(&mut preview.problems, found.0),
+            }
+        }
+        preview
     }
 }
 
@@ -991,26 +1014,24 @@ fn render_part(
     };
     render_in(
         registry,
-        &compiled.files,
         &template_name(locale, kind, part),
         context,
+        |template| compiled.files.get(template).cloned(),
     )
 }
 
-/// Renders the template `name` of `registry`; a problem names the file it is in, by `files`.
+/// Renders the template `name` of `registry`; a problem names the file it is in, by
+/// `file_of` (a template's name to its file).
 fn render_in(
     registry: &Handlebars<'static>,
-    files: &BTreeMap<String, String>,
     name: &str,
     context: &EmailContext,
+    file_of: impl Fn(&str) -> Option<String>,
 ) -> Result<String, TemplateProblems> {
     registry.render(name, context).map_err(|err| {
         let template = err.template_name.clone().unwrap_or_else(|| name.to_owned());
         TemplateProblems(vec![TemplateProblem {
-            file: files
-                .get(&template)
-                .cloned()
-                .unwrap_or_else(|| format!("email-templates/{template}.hbs")),
+            file: file_of(&template).unwrap_or_else(|| format!("email-templates/{template}.hbs")),
             line: err.line_no,
             column: err.column_no,
             message: render_problem(err.reason()),

@@ -168,15 +168,13 @@ pub struct EmailTemplateProblem {
 
 impl From<&service::TemplateProblem> for EmailTemplateProblem {
     fn from(p: &service::TemplateProblem) -> Self {
-        let text = service::problem_line(p);
-        let in_draft = !text.starts_with(p.file.as_str());
         let number = |n: Option<usize>| n.and_then(|n| u32::try_from(n).ok());
         Self {
-            file: (!in_draft).then(|| p.file.clone()),
+            file: (!p.in_draft()).then(|| p.file.clone()),
             line: number(p.line),
             column: number(p.column),
             message: p.message.clone(),
-            text,
+            text: service::author_line(p),
         }
     }
 }

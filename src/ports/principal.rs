@@ -60,9 +60,10 @@ impl Principal {
         self
     }
 
-    /// Templates hold no invitation's data, so scopes do not limit this.
+    /// Every scope's messages use the templates, so a principal limited to scopes does not
+    /// edit them.
     pub fn edits_templates(&self) -> bool {
-        self.edits_templates
+        self.edits_templates && self.scopes.is_none()
     }
 
     /// Limits the principal to invitations in `scopes`: it reads, lists, counts, resends,

@@ -30,7 +30,7 @@ use url::Url;
 
 /// What template authors read, as the service's clients see it.
 pub use crate::email::{
-    DraftPreview, TemplateInfo, TemplateOrigin, TemplateProblem, TemplateVariable,
+    DraftPreview, TemplateInfo, TemplateOrigin, TemplateProblem, TemplateVariable, author_line,
     template_variable_samples,
 };
 /// The listing vocabulary and the caller, as the service's clients speak them.
@@ -44,9 +44,7 @@ pub use listing::{ListRequest, Listing, Total};
 pub use public::Accepted;
 pub use sender::{Couriers, DeliveryReport};
 pub use sweeper::SweepReport;
-pub use templates::{
-    MAX_TEMPLATE_VERSIONS, SaveTemplate, TEMPLATE_POLL, TemplateRef, problem_line,
-};
+pub use templates::{MAX_TEMPLATE_VERSIONS, SaveTemplate, TEMPLATE_POLL, TemplateRef};
 pub use viewer::Viewer;
 pub use webhooks::{
     EndpointInput, EndpointWithSecret, MAX_DELIVERY_PAGE, MAX_ENDPOINTS, WebhookReport,

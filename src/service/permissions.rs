@@ -62,11 +62,7 @@ pub(crate) fn require_template_editor(principal: Option<&Principal>) -> Result<&
     } else {
         "your role may not edit email templates"
     };
-    require(
-        principal,
-        |p| p.edits_templates() && p.scopes().is_none(),
-        refusal,
-    )
+    require(principal, Principal::edits_templates, refusal)
 }
 
 /// FORBIDDEN unless it may read invitations or edit templates: both may list and preview the

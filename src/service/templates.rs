@@ -10,13 +10,14 @@ use std::time::Duration;
 use uuid::Uuid;
 
 use super::InvitationService;
+use super::links::link_base;
 use super::permissions::{require_template_editor, require_template_reader};
 use crate::domain::{
     EmailPart, InvitationId, MessageKind, TemplateKey, TemplateVersion, template_body,
     template_comment,
 };
 use crate::email::{
-    DraftPreview, EmailContext, StoredTemplates, TemplateInfo, TemplateOrigin, TemplateProblem,
+    DraftPreview, EmailContext, StoredTemplates, TemplateInfo, TemplateOrigin, author_line,
 };
 use crate::error::{Error, Result};
 use crate::ports::{Principal, StoreError};
@@ -59,14 +60,10 @@ pub struct SaveTemplate {
     pub base_version: Option<u32>,
 }
 
-/// A problem as a template author reads it: `line:column: message` in the text they edit, or
-/// with the file's name when it is elsewhere (a partial).
-pub fn problem_line(problem: &TemplateProblem) -> String {
-    crate::email::author_line(problem)
-}
-
 impl InvitationService {
-    /// The templates in force, narrowed to a kind and a locale when given.
+    /// The templates in force, narrowed to a kind and a locale when given. Another
+    /// instance's save shows once this server's watcher has seen it (within
+    /// [`TEMPLATE_POLL`]); this server's own, at once.
     pub async fn email_templates(
         &self,
         principal: Option<&Principal>,
@@ -74,7 +71,6 @@ impl InvitationService {
         locale: Option<&str>,
     ) -> Result<Vec<TemplateInfo>> {
         require_template_reader(principal)?;
-        self.refresh_templates().await?;
         Ok(self
             .settings
             .email
@@ -93,9 +89,7 @@ impl InvitationService {
         template: &TemplateRef,
     ) -> Result<TemplateInfo> {
         require_template_reader(principal)?;
-        let key = template.key()?;
-        self.refresh_templates().await?;
-        self.template_in_force(&key)
+        self.template_in_force(&template.key()?)
     }
 
     /// Renders `template`'s message with `body` in its place, with sample data or with the
@@ -117,23 +111,14 @@ impl InvitationService {
             // The sample as this server's emails would show it, and what a save would refuse.
             let mut context = EmailContext::sample(key.kind, key.locale.as_str(), true);
             context.set_product_name(&self.settings.email.product_name);
-            let checked = templates.check_draft(&key, body);
-            return Ok(DraftPreview {
-                problems: checked.problems,
-                warnings: checked.warnings,
-                ..templates.preview_draft(&key, body, &context)
-            });
+            return Ok(templates.check_draft(&key, body, Some(&context)));
         };
         // A real invitation's data: only for those who may read it.
         let invitation = self.get(Some(principal), id).await?;
         let locale = key.locale.as_str();
         let context = match key.kind {
             MessageKind::Invitation => {
-                let mut url = invitation
-                    .details
-                    .redirect_url
-                    .as_ref()
-                    .map_or_else(|| self.settings.accept_url.clone(), |r| r.as_url().clone());
+                let mut url = link_base(&invitation, &self.settings.accept_url);
                 url.set_fragment(Some("secret=PREVIEW-NOT-A-REAL-LINK"));
                 EmailContext::Invitation(self.invitation_context(&invitation, &url, locale))
             }
@@ -280,12 +265,12 @@ impl InvitationService {
 
     /// VALIDATION_FAILED with every problem that would refuse `body` as `key`'s template.
     fn refuse_problems(&self, key: &TemplateKey, body: &str) -> Result<()> {
-        let checked = self.settings.email.templates.check_draft(key, body);
+        let checked = self.settings.email.templates.check_draft(key, body, None);
         if checked.problems.is_empty() {
             Ok(())
         } else {
             Err(Error::TemplateRejected(
-                checked.problems.iter().map(problem_line).collect(),
+                checked.problems.iter().map(author_line).collect(),
             ))
         }
     }

@@ -61,7 +61,7 @@ impl InvitationService {
             max_validity: settings.validity.max(),
             can_manage_webhooks: principal.manages_webhooks(),
             can_erase: principal.may_erase(),
-            can_edit_templates: principal.edits_templates() && principal.scopes().is_none(),
+            can_edit_templates: principal.edits_templates(),
             event_types: crate::domain::EventType::published()
                 .map(|t| t.as_str().to_owned())
                 .collect(),

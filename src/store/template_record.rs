@@ -2,11 +2,10 @@
 //! and number, MongoDB as a document. Turning it back into the domain type (and rejecting
 //! corrupt data) happens here once.
 
-use chrono::DateTime;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::webhook_record::ms;
+use super::webhook_record::{ms, time};
 use crate::domain::{Actor, TemplateKey, TemplateVersion};
 use crate::ports::{StoreError, StoreResult};
 
@@ -71,7 +70,7 @@ impl TemplateVersionRecord {
                 id: self.author_id,
                 name: self.author_name,
             },
-            saved_at: DateTime::from_timestamp_millis(self.saved_at).ok_or_else(corrupt)?,
+            saved_at: time(self.saved_at, "template version's time")?,
         })
     }
 }

@@ -20,7 +20,7 @@ pub(crate) fn ms(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
 }
 
-fn time(ms: i64, what: &str) -> StoreResult<DateTime<Utc>> {
+pub(crate) fn time(ms: i64, what: &str) -> StoreResult<DateTime<Utc>> {
     DateTime::from_timestamp_millis(ms).ok_or_else(|| corrupt(what))
 }
 

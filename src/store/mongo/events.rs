@@ -21,7 +21,7 @@ use crate::ports::{
 use crate::store::webhook_record::{DeliveryRecord, EndpointRecord, LoggedEventRecord, ms};
 
 /// Ids are stored as hyphenated text in `_id`: UUID v7 sorts by creation time that way.
-fn key(id: Uuid) -> String {
+pub(super) fn key(id: Uuid) -> String {
     id.hyphenated().to_string()
 }
 
@@ -30,13 +30,13 @@ fn uuid_value(id: Uuid) -> Bson {
     bson::to_bson(&id).unwrap_or(Bson::Null)
 }
 
-fn to_document<T: serde::Serialize>(record: &T, id: Uuid) -> StoreResult<Document> {
+pub(super) fn to_document<T: serde::Serialize>(record: &T, id: Uuid) -> StoreResult<Document> {
     let mut document = bson::to_document(record).map_err(|err| StoreError::Other(Box::new(err)))?;
     document.insert("_id", key(id));
     Ok(document)
 }
 
-fn from_document<T: serde::de::DeserializeOwned>(
+pub(super) fn from_document<T: serde::de::DeserializeOwned>(
     mut document: Document,
     what: &str,
 ) -> StoreResult<T> {

@@ -7,6 +7,7 @@ use mongodb::options::IndexOptions;
 use mongodb::{Collection, IndexModel};
 use uuid::Uuid;
 
+use super::events::{from_document, key, to_document};
 use super::{MongoStore, all_of, classify, duplicate_key_message};
 use crate::domain::{TemplateKey, TemplateVersion};
 use crate::ports::{StoreError, StoreResult, TemplateStore, template_revision};
@@ -30,20 +31,15 @@ pub(super) async fn ensure_indexes(versions: &Collection<Document>) -> StoreResu
         .map_err(classify)
 }
 
-fn from_document(mut document: Document) -> StoreResult<TemplateVersion> {
-    document.remove("_id");
-    bson::from_document::<TemplateVersionRecord>(document)
-        .map_err(|_| StoreError::Corrupt("a stored template version".to_owned()))?
-        .into_version()
+fn version_from(document: Document) -> StoreResult<TemplateVersion> {
+    from_document::<TemplateVersionRecord>(document, "template version")?.into_version()
 }
 
 #[async_trait]
 impl TemplateStore for MongoStore {
     async fn insert_template_version(&self, version: &TemplateVersion) -> StoreResult<()> {
         let record = TemplateVersionRecord::from(version);
-        let mut document =
-            bson::to_document(&record).map_err(|err| StoreError::Other(Box::new(err)))?;
-        document.insert("_id", record.id.hyphenated().to_string());
+        let document = to_document(&record, record.id)?;
         match self.template_versions.insert_one(document).await {
             Ok(_) => Ok(()),
             Err(err) if duplicate_key_message(&err).is_some() => Err(StoreError::Conflict),
@@ -64,16 +60,16 @@ impl TemplateStore for MongoStore {
         )
         .await?
         .into_iter()
-        .map(from_document)
+        .map(version_from)
         .collect()
     }
 
     async fn template_version(&self, id: Uuid) -> StoreResult<Option<TemplateVersion>> {
         self.template_versions
-            .find_one(doc! { "_id": id.hyphenated().to_string() })
+            .find_one(doc! { "_id": key(id) })
             .await
             .map_err(classify)?
-            .map(from_document)
+            .map(version_from)
             .transpose()
     }
 
@@ -87,7 +83,7 @@ impl TemplateStore for MongoStore {
         all_of(self.template_versions.aggregate(pipeline))
             .await?
             .into_iter()
-            .map(from_document)
+            .map(version_from)
             .collect()
     }
 

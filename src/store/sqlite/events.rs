@@ -13,12 +13,12 @@ use crate::ports::{EventStore, LoggedEvent, StoreError, StoreResult};
 use crate::store::record::PendingEventRecord;
 use crate::store::webhook_record::{DeliveryRecord, EndpointRecord, LoggedEventRecord, ms};
 
-fn to_json<T: serde::Serialize>(value: &T) -> String {
+pub(super) fn to_json<T: serde::Serialize>(value: &T) -> String {
     // Records of strings and numbers always serialize.
     serde_json::to_string(value).unwrap_or_default()
 }
 
-fn from_json<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> StoreResult<T> {
+pub(super) fn from_json<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> StoreResult<T> {
     serde_json::from_str(text).map_err(|_| StoreError::Corrupt(format!("a stored {what}")))
 }
 

@@ -5,23 +5,21 @@ use async_trait::async_trait;
 use rusqlite::{ErrorCode, OptionalExtension, params};
 use uuid::Uuid;
 
+use super::events::{from_json, to_json};
 use super::{SqliteStore, classify};
 use crate::domain::{TemplateKey, TemplateVersion};
 use crate::ports::{StoreError, StoreResult, TemplateStore, template_revision};
 use crate::store::template_record::TemplateVersionRecord;
 
 fn version_from_json(text: &str) -> StoreResult<TemplateVersion> {
-    serde_json::from_str::<TemplateVersionRecord>(text)
-        .map_err(|_| StoreError::Corrupt("a stored template version".to_owned()))?
-        .into_version()
+    from_json::<TemplateVersionRecord>(text, "template version")?.into_version()
 }
 
 #[async_trait]
 impl TemplateStore for SqliteStore {
     async fn insert_template_version(&self, version: &TemplateVersion) -> StoreResult<()> {
         let record = TemplateVersionRecord::from(version);
-        let data =
-            serde_json::to_string(&record).map_err(|err| StoreError::Other(Box::new(err)))?;
+        let data = to_json(&record);
         self.write(move |conn| {
             conn.prepare_cached(
                 "INSERT INTO email_template_versions (id, name, version, data) VALUES (?1, ?2, ?3, ?4)",
